@@ -1,0 +1,24 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+# CJK fonts for the leaderboard charts (labels in Chinese must never render as boxes).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY handlers ./handlers
+COPY tagging ./tagging
+COPY sop ./sop
+COPY leads ./leads
+COPY config ./config
+RUN pip install .
+
+RUN useradd --create-home scrm
+USER scrm
+EXPOSE 8080
+# One process does web + worker; scale with --role web / --role worker in separate containers.
+CMD ["scrm", "serve", "--role", "all"]

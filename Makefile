@@ -1,0 +1,46 @@
+# wecom-scrm — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: the product end to end on the embedded defaults (SQLite, in-process Redis, the WeCom simulator)
+demo: $(STAMP)
+	$(BIN)/scrm demo
+
+## test: lint, then the whole suite on PostgreSQL + Redis, then again on SQLite + the in-process Redis
+test: lint test-real test-embedded
+
+test-real: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-embedded: $(STAMP)
+	SCRM_TEST_BACKEND=embedded $(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+## migrations: write a migration for model changes (then commit bot/migrations/)
+migrations: $(STAMP)
+	$(BIN)/python -m bot.makemigrations
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

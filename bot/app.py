@@ -1,0 +1,140 @@
+"""The app factory: builds the dependencies once, the routes, and (by role) the worker.
+
+``open_deps`` is the one place that builds clients; the HTTP server, the worker and the CLI's
+one-shot commands all use it, so every process is wired the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+import handlers
+from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
+from bot.clock import Clock, SystemClock
+from bot.crypto import CallbackCrypto
+from bot.db import close_db, init_db
+from bot.deps import Deps
+from bot.dispatch import Dispatcher, Router, discover_routers
+from bot.eventlog import ProcessedLog
+from bot.ingest import receive_callback, verify_url
+from bot.metrics import Metrics
+from bot.queue import EventQueue
+from bot.redis_conn import connect_redis
+from bot.wecom.client import RetryPolicy, WeComClient
+from bot.worker import Worker, WorkerPolicy
+from config.settings import Settings
+
+__all__ = ["Role", "create_app", "open_deps", "build_worker"]
+
+Role = Literal["all", "web", "worker"]
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def open_deps(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
+) -> AsyncIterator[Deps]:
+    """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
+    redis = connect_redis(settings.redis_url)
+    try:
+        await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
+        try:
+            async with aiohttp.ClientSession() as http:
+                queue = EventQueue(redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s)
+                wecom = WeComClient(
+                    http,
+                    api_base=settings.wecom_api_base,
+                    corp_id=settings.wecom_corp_id,
+                    secret=settings.wecom_secret.get_secret_value(),
+                    agent_id=settings.wecom_agent_id,
+                    redis=redis,
+                    redis_prefix=settings.scrm_redis_prefix,
+                    timeout_s=settings.scrm_wecom_timeout_s,
+                    retry=RetryPolicy(
+                        settings.scrm_wecom_max_retries,
+                        settings.scrm_wecom_backoff_base_s,
+                        settings.scrm_wecom_backoff_max_s,
+                    ),
+                )
+                crypto = CallbackCrypto(
+                    settings.wecom_token.get_secret_value(),
+                    settings.wecom_aes_key.get_secret_value(),
+                    settings.wecom_corp_id,
+                )
+                yield Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics())
+        finally:
+            await close_db()
+    finally:
+        await redis.aclose()
+
+
+def build_worker(deps: Deps, dispatcher: Dispatcher, *, consumer: str | None = None) -> Worker:
+    s = deps.settings
+    policy = WorkerPolicy(
+        concurrency=s.scrm_worker_concurrency,
+        max_attempts=s.scrm_max_attempts,
+        retry_base_s=s.scrm_retry_base_s,
+        retry_max_s=s.scrm_retry_max_s,
+        reclaim_idle_s=s.scrm_reclaim_idle_s,
+        max_deliveries=s.scrm_max_deliveries,
+        shutdown_grace_s=s.scrm_shutdown_grace_s,
+    )
+    return Worker(deps.queue, dispatcher, deps, ProcessedLog(deps.clock), policy, consumer=consumer)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    role: Role = "all",
+    clock: Clock | None = None,
+    routers: Sequence[Router] | None = None,
+) -> web.Application:
+    """The aiohttp application for ``role``: web (ingest), worker, or both in one process."""
+    app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 1024 * 1024))
+    app[SETTINGS] = settings
+    app[DISPATCHER] = Dispatcher(routers if routers is not None else discover_routers(handlers))
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        async with open_deps(settings, clock=clock) as deps:
+            app[DEPS] = deps
+            yield
+
+    async def worker(app: web.Application) -> AsyncIterator[None]:
+        consumer = build_worker(app[DEPS], app[DISPATCHER])
+        app[WORKER] = consumer
+        task = asyncio.create_task(consumer.run(), name="worker")
+        yield
+        consumer.stop()
+        await task
+
+    app.cleanup_ctx.append(resources)
+    if role in ("all", "worker"):
+        app.cleanup_ctx.append(worker)
+    if role in ("all", "web"):
+        app.router.add_get("/wecom/callback", verify_url)
+        app.router.add_post("/wecom/callback", receive_callback)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    try:
+        await deps.redis.ping()
+    except Exception as err:  # noqa: BLE001 - a health probe reports, it does not raise
+        return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
+    depth = await deps.queue.depth()
+    return web.json_response({"ok": True, "queue": depth})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[DEPS].metrics.render()
+    return web.Response(body=body, content_type="text/plain")

@@ -1,0 +1,15 @@
+"""Every typed AppKey of the aiohttp app, in one module."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.deps import Deps
+from bot.dispatch import Dispatcher
+from bot.worker import Worker
+from config.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DEPS = web.AppKey("deps", Deps)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WORKER = web.AppKey("worker", Worker)

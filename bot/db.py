@@ -1,0 +1,51 @@
+"""Database setup: Tortoise config from ``DATABASE_URL``, init/close, and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+
+__all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
+
+# One place to register model modules.
+MODEL_MODULES = ["bot.models.eventlog"]
+
+
+def tortoise_config(database_url: str, timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+    if database_url.startswith("sqlite://") and not database_url.startswith("sqlite://:memory:"):
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "scrm": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "bot.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(database_url: str, *, migrate: bool = True) -> None:
+    """Connect; with ``migrate`` first bring the schema up to date (the default for a single node)."""
+    config = tortoise_config(database_url)
+    if migrate:
+        from tortoise.migrations.api import migrate as run_migrations  # noqa: PLC0415
+
+        await run_migrations(config=config)
+        await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(database_url: str) -> None:
+    """Bring the schema up to date (``scrm migrate``)."""
+    await init_db(database_url, migrate=True)
+    await close_db()

@@ -1,0 +1,123 @@
+"""``/wecom/callback``: verify, decrypt, de-duplicate, enqueue, answer. Nothing else.
+
+WeCom re-sends a callback that is not answered 200 within 5 s, so no business logic runs here:
+the event is appended to the durable stream (de-duplication and XADD in one Redis round trip)
+and answered ``success`` only once the append succeeded. Every rejection has its own status, so
+a bug never looks like a forged signature: 400 malformed, 403 forged / misrouted / stale,
+413 too large, 503 storage down (WeCom will retry).
+"""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.appkeys import DEPS
+from bot.crypto import CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
+from bot.events import callback_dedup_key
+from bot.httpbody import BodyTooLarge, read_body
+from bot.xmlparse import XmlError, parse_xml
+
+__all__ = ["verify_url", "receive_callback"]
+
+log = structlog.get_logger(__name__)
+
+_SIGNED_PARAMS = ("msg_signature", "timestamp", "nonce")
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _signed_query(request: web.Request, *extra: str) -> dict[str, str]:
+    query = {name: request.query.get(name, "") for name in (*_SIGNED_PARAMS, *extra)}
+    missing = [name for name, value in query.items() if not value]
+    if missing:
+        raise Rejected(400, "missing query parameters: " + ", ".join(missing))
+    return query
+
+
+def _check_fresh(timestamp: str, max_age_s: int, now: float) -> None:
+    if not max_age_s:
+        return
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise Rejected(400, "timestamp is not a number") from None
+    if abs(now - sent) > max_age_s:
+        raise Rejected(403, "stale timestamp")
+
+
+def _decrypt(request: web.Request, query: dict[str, str], encrypt: str) -> str:
+    crypto = request.app[DEPS].crypto
+    try:
+        return crypto.verify_and_decrypt(query["msg_signature"], query["timestamp"], query["nonce"], encrypt)
+    except InvalidSignature:
+        raise Rejected(403, "bad signature") from None
+    except WrongReceiveId:
+        raise Rejected(403, "receive id is not this corp") from None
+    except (InvalidCiphertext, CryptoError):
+        raise Rejected(400, "undecryptable payload") from None
+
+
+def _reject(request: web.Request, err: Rejected) -> web.Response:
+    request.app[DEPS].metrics.callbacks.labels(outcome=str(err.status)).inc()
+    # Log the reason and the peer only: never the body, the signature or the query string.
+    log.warning("callback_rejected", status=err.status, reason=err.reason, peer=request.remote)
+    return web.Response(status=err.status, text=err.reason)
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    """GET: WeCom checks the URL when an admin saves it; answer the decrypted echostr, nothing else."""
+    deps = request.app[DEPS]
+    try:
+        query = _signed_query(request, "echostr")
+        _check_fresh(query["timestamp"], deps.settings.scrm_callback_max_age_s, deps.clock.timestamp())
+        plaintext = _decrypt(request, query, query["echostr"])
+    except Rejected as err:
+        return _reject(request, err)
+    log.info("callback_url_verified")
+    return web.Response(text=plaintext)
+
+
+async def receive_callback(request: web.Request) -> web.Response:
+    """POST: one event or message from WeCom."""
+    deps = request.app[DEPS]
+    now = deps.clock.timestamp()
+    try:
+        query = _signed_query(request)
+        _check_fresh(query["timestamp"], deps.settings.scrm_callback_max_age_s, now)
+        try:
+            raw = await read_body(request, deps.settings.scrm_callback_max_bytes)
+        except BodyTooLarge:
+            raise Rejected(413, "body too large") from None
+        try:
+            encrypt = parse_xml(raw).get("Encrypt")
+        except XmlError:
+            raise Rejected(400, "malformed XML") from None
+        if not isinstance(encrypt, str) or not encrypt:
+            raise Rejected(400, "no Encrypt element")
+        try:
+            message = parse_xml(_decrypt(request, query, encrypt))
+        except XmlError:
+            raise Rejected(400, "malformed inner XML") from None
+    except Rejected as err:
+        return _reject(request, err)
+
+    key = callback_dedup_key(message)
+    try:
+        stream_id = await deps.queue.append("wecom", key, orjson.dumps(message).decode(), now)
+    except (RedisError, OSError) as err:
+        deps.metrics.callbacks.labels(outcome="503").inc()
+        log.error("callback_enqueue_failed", event_key=key, error=type(err).__name__)
+        # Not acknowledged: WeCom re-sends, and nothing was lost.
+        return web.Response(status=503, text="queue unavailable, retry later")
+    deps.metrics.callbacks.labels(outcome="accepted" if stream_id else "duplicate").inc()
+    if stream_id is None:
+        log.info("callback_duplicate", event_key=key)
+    return web.Response(text="success")

@@ -1,0 +1,1 @@
+"""Tortoise models of the engine and the customer data they share. Listed in ``bot.db.MODEL_MODULES``."""

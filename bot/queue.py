@@ -1,0 +1,226 @@
+"""The durable event queue: one Redis Stream with a consumer group, a retry schedule and a dead-letter stream.
+
+Ingest appends with :meth:`EventQueue.append` — de-duplication and XADD in one Lua script, so the
+hot path costs exactly one Redis round trip. Workers read through the consumer group, and every
+state change of an entry (ack, retry, dead-letter, release) is one MULTI/EXEC, so an entry is
+never both gone from the stream and missing from its next place.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.events import Event
+
+__all__ = ["EventQueue", "QueueKeys", "PendingInfo"]
+
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+return id
+"""
+
+# Moves due retries back onto the stream. The payload hash and the schedule entry go in the
+# same script as the XADD, so a crash can neither lose nor duplicate a retry.
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, uid in ipairs(due) do
+  local data_key = ARGV[3] .. uid
+  local fields = redis.call('HGETALL', data_key)
+  if #fields > 0 then redis.call('XADD', KEYS[2], '*', unpack(fields)) end
+  redis.call('DEL', data_key)
+  redis.call('ZREM', KEYS[1], uid)
+end
+return #due
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Every key of the queue. The ``{prefix}`` hash tag keeps them in one cluster slot."""
+
+    prefix: str
+
+    @property
+    def stream(self) -> str:
+        return f"{{{self.prefix}}}:events"
+
+    @property
+    def dead(self) -> str:
+        return f"{{{self.prefix}}}:events:dead"
+
+    @property
+    def retry_schedule(self) -> str:
+        return f"{{{self.prefix}}}:events:retry"
+
+    @property
+    def retry_data_prefix(self) -> str:
+        return f"{{{self.prefix}}}:events:retry:"
+
+    def seen(self, source: str, key: str) -> str:
+        return f"{{{self.prefix}}}:seen:{source}:{key}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInfo:
+    stream_id: str
+    consumer: str
+    idle_ms: int
+    deliveries: int
+
+
+class EventQueue:
+    def __init__(self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400) -> None:
+        self.redis = redis
+        self.keys = QueueKeys(prefix)
+        self.group = group
+        self.dedup_ttl_s = dedup_ttl_s
+        self._append = redis.register_script(_APPEND)
+        self._promote = redis.register_script(_PROMOTE)
+
+    # --- producer side (ingest) -------------------------------------------------------------
+    async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
+        """Append a new event; return its stream id, or None when the key was seen before."""
+        args: list[Any] = [
+            self.dedup_ttl_s,
+            "source",
+            source,
+            "key",
+            key,
+            "body",
+            body_json,
+            "received_at",
+            repr(received_at),
+            "attempt",
+            "1",
+        ]
+        result = await self._append(keys=[self.keys.seen(source, key), self.keys.stream], args=args)
+        if result is None:
+            return None
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    # --- consumer side (worker) -------------------------------------------------------------
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.stream, self.group, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[Event]:
+        reply: Any = await self.redis.xreadgroup(
+            self.group, consumer, {self.keys.stream: ">"}, count=count, block=block_ms or None
+        )
+        events: list[Event] = []
+        for _stream, entries in reply or []:
+            events.extend(self._events(entries))
+        return events
+
+    @staticmethod
+    def _events(entries: list[Any]) -> list[Event]:
+        # A deleted entry still pending shows as (id, None): nothing left to process.
+        return [Event.from_fields(_text(sid), _texts(fields)) for sid, fields in entries if fields]
+
+    async def ack(self, event: Event) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.keys.stream, self.group, event.stream_id)
+            pipe.xdel(self.keys.stream, event.stream_id)
+            await pipe.execute()
+
+    async def schedule_retry(self, event: Event, due_at: float) -> None:
+        """Replace the entry by its next attempt, due at ``due_at`` (unix seconds)."""
+        uid = event.stream_id
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.retry_data_prefix + uid, mapping=cast(Any, event.to_fields()))
+            pipe.zadd(self.keys.retry_schedule, {uid: due_at})
+            pipe.xack(self.keys.stream, self.group, event.stream_id)
+            pipe.xdel(self.keys.stream, event.stream_id)
+            await pipe.execute()
+
+    async def release(self, event: Event) -> None:
+        """Give an unfinished entry back at once (graceful shutdown), keeping its attempt count."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.stream, cast(Any, event.to_fields()))
+            pipe.xack(self.keys.stream, self.group, event.stream_id)
+            pipe.xdel(self.keys.stream, event.stream_id)
+            await pipe.execute()
+
+    async def dead_letter(self, event: Event, error: str) -> None:
+        fields = event.to_fields() | {
+            "error": error[:2000],
+            "failed_at": repr(time.time()),
+            "stream_id": event.stream_id,
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.dead, cast(Any, fields))
+            pipe.xack(self.keys.stream, self.group, event.stream_id)
+            pipe.xdel(self.keys.stream, event.stream_id)
+            await pipe.execute()
+
+    async def promote_due_retries(self, now: float, limit: int = 500) -> int:
+        moved = await self._promote(
+            keys=[self.keys.retry_schedule, self.keys.stream], args=[now, limit, self.keys.retry_data_prefix]
+        )
+        return int(moved)
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> tuple[list[Event], list[PendingInfo]]:
+        """Claim entries another consumer left pending for ``min_idle_ms`` (XAUTOCLAIM).
+
+        Returns the claimed events and their delivery counts, so the caller can dead-letter an
+        entry that keeps killing its consumers instead of passing it around forever.
+        """
+        reply = await self.redis.xautoclaim(self.keys.stream, self.group, consumer, min_idle_ms, "0-0", count=count)
+        entries = reply[1] if len(reply) > 1 else []
+        claimed = self._events(entries)
+        if not claimed:
+            return [], []
+        ids = [event.stream_id for event in claimed]
+        pending = await self.redis.xpending_range(
+            self.keys.stream,
+            self.group,
+            min=min(ids, key=_id_order),
+            max=max(ids, key=_id_order),
+            count=len(ids) + 1000,
+            consumername=consumer,
+        )
+        wanted = set(ids)
+        infos = [
+            PendingInfo(
+                _text(p["message_id"]), _text(p["consumer"]), int(p["time_since_delivered"]), int(p["times_delivered"])
+            )
+            for p in pending
+            if _text(p["message_id"]) in wanted
+        ]
+        return claimed, infos
+
+    # --- inspection ---------------------------------------------------------------------------
+    async def depth(self) -> dict[str, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.keys.stream)
+            pipe.xlen(self.keys.dead)
+            pipe.zcard(self.keys.retry_schedule)
+            stream, dead, retry = await pipe.execute()
+        return {"stream": int(stream), "dead": int(dead), "retry": int(retry)}
+
+    async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
+        entries: Any = await self.redis.xrange(self.keys.dead, count=count)
+        return [_texts(fields) | {"dead_id": _text(sid)} for sid, fields in entries]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _texts(fields: Any) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in dict(fields).items()}
+
+
+def _id_order(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)

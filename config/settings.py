@@ -1,0 +1,122 @@
+"""Settings: environment (and an optional ``.env``) → one frozen, typed object; secrets masked.
+
+Built once by the app factory or the CLI and passed down; never read at import time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+_CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{6,32}$")
+_TOKEN = re.compile(r"^[0-9a-zA-Z]{1,32}$")
+
+
+class SettingsError(Exception):
+    """Missing or invalid settings; the message names the variables."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. Field ``foo_bar`` is read from the variable ``FOO_BAR``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    # WeCom app (自建应用) with the customer-contact permission.
+    wecom_corp_id: str
+    wecom_agent_id: Annotated[int, Field(gt=0)]
+    wecom_secret: SecretStr
+    wecom_token: SecretStr
+    wecom_aes_key: SecretStr
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
+    database_url: str = "sqlite://data/scrm.sqlite3"
+    redis_url: str = "memory://"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    log_level: str = "INFO"
+    log_format: str = "console"  # or "json"
+    # Apply migrations when a process starts; turn off where many processes start at once
+    # and `scrm migrate` runs as its own step.
+    scrm_auto_migrate: bool = True
+
+    # Everything this deployment keeps in Redis lives under this prefix (tests use one per run).
+    scrm_redis_prefix: str = "scrm"
+    scrm_timezone: str = "Asia/Shanghai"
+
+    # Ingest
+    scrm_callback_max_bytes: int = 64 * 1024
+    # Reject callbacks whose signed timestamp is further than this from now (replay guard); 0 = off.
+    scrm_callback_max_age_s: int = 3600
+    # Must outlive WeCom's re-sends and the replay window above.
+    scrm_dedup_ttl_s: int = 86400
+
+    # Worker
+    scrm_worker_concurrency: Annotated[int, Field(ge=1, le=1024)] = 32
+    scrm_max_attempts: Annotated[int, Field(ge=1)] = 6
+    scrm_retry_base_s: float = 2.0
+    scrm_retry_max_s: float = 600.0
+    scrm_reclaim_idle_s: float = 60.0
+    scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
+    scrm_shutdown_grace_s: float = 20.0
+
+    # WeCom client
+    scrm_wecom_timeout_s: float = 10.0
+    scrm_wecom_max_retries: Annotated[int, Field(ge=0)] = 5
+    scrm_wecom_backoff_base_s: float = 0.5
+    scrm_wecom_backoff_max_s: float = 30.0
+
+    @field_validator("wecom_corp_id")
+    @classmethod
+    def _corp_id(cls, value: str) -> str:
+        if not _CORP_ID.match(value):
+            raise ValueError("must look like a WeCom corp id (ww… or wx…, letters and digits)")
+        return value
+
+    @field_validator("wecom_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("must be 1 to 32 letters or digits (the Token set in the WeCom console)")
+        return value
+
+    @field_validator("wecom_aes_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if len(raw) != 43:
+            raise ValueError("must be 43 characters (the EncodingAESKey set in the WeCom console)")
+        try:
+            base64.b64decode(raw + "=", validate=True)
+        except binascii.Error as err:
+            raise ValueError("must be base64 (the EncodingAESKey set in the WeCom console)") from err
+        return value
+
+    @field_validator("wecom_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def is_memory_redis(self) -> bool:
+        return self.redis_url.startswith("memory://")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; raise SettingsError with one line naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            variable = ".".join(str(part) for part in error["loc"]).upper()
+            reason = "is missing" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+            problems.append(f"{variable} {reason}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,244 @@
+"""The worker, against real Redis and PostgreSQL: fan-out, retries, dead letters, crashes, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import build_worker, create_app, open_deps
+from bot.deps import Deps
+from bot.dispatch import Dispatcher, Router
+from bot.errors import PermanentFailure
+from bot.events import Event
+from bot.models.eventlog import EventLog
+from config.settings import Settings
+from tests.conftest import BACKEND, serve_app
+from tests.support.waiting import eventually
+from tests.test_ingest import add_contact_xml, signed
+
+
+class Recorder:
+    """A feature module as tests see it: a router whose handlers count what they did."""
+
+    def __init__(self) -> None:
+        self.router = Router("recorder")
+        self.calls: Counter[str] = Counter()
+        self.fail_plan: dict[str, list[BaseException | None]] = {}
+
+    def handler(self, name: str, *, event: str = "change_external_contact", change: str | None = None) -> None:
+        async def handle(evt: Event, deps: Deps) -> None:
+            self.calls[name] += 1
+            plan = self.fail_plan.get(name)
+            if plan:
+                outcome = plan.pop(0)
+                if outcome is not None:
+                    raise outcome
+
+        handle.__name__ = name
+        self.router.event(event, change)(handle)
+
+
+@asynccontextmanager
+async def deps_for(settings: Settings) -> AsyncIterator[Deps]:
+    async with open_deps(settings) as deps:
+        await deps.queue.ensure_group()
+        yield deps
+
+
+async def enqueue(deps: Deps, external_userid: str = "wmEXT001") -> str:
+    from bot.events import callback_dedup_key
+    from bot.xmlparse import parse_xml
+
+    body = parse_xml(add_contact_xml(external_userid))
+    stream_id = await deps.queue.append("wecom", callback_dedup_key(body), json.dumps(body), time.time())
+    assert stream_id
+    return callback_dedup_key(body)
+
+
+async def test_every_subscriber_gets_the_event_once(make_settings: Callable[..., Settings]) -> None:
+    rec = Recorder()
+    rec.handler("customers", change="add_external_contact")
+    rec.handler("tagging")  # every change_external_contact
+    rec.handler("unrelated", event="change_external_chat")
+    async with deps_for(make_settings()) as deps:
+        key = await enqueue(deps)
+        worker = build_worker(deps, Dispatcher([rec.router]))
+        assert await worker.run_until_idle() == 1
+        assert rec.calls == Counter({"customers": 1, "tagging": 1})
+        log = await EventLog.get(key=f"wecom:{key}")
+        assert log.handlers == ["recorder.customers", "recorder.tagging"]
+        assert await deps.queue.depth() == {"stream": 0, "dead": 0, "retry": 0}
+
+
+async def test_failure_is_retried_and_only_the_failed_handler_runs_again(
+    make_settings: Callable[..., Settings],
+) -> None:
+    rec = Recorder()
+    rec.handler("flaky")
+    rec.handler("steady")
+    rec.fail_plan["flaky"] = [RuntimeError("WeCom hiccup"), RuntimeError("again"), None]
+    async with deps_for(make_settings()) as deps:
+        await enqueue(deps)
+        worker = build_worker(deps, Dispatcher([rec.router]))
+        await worker.run_until_idle()
+        assert await deps.queue.depth() == {"stream": 0, "dead": 0, "retry": 1}, "second try waits for its backoff"
+
+        async def settled() -> bool:
+            await worker.run_until_idle()
+            return rec.calls["flaky"] == 3 and (await deps.queue.depth())["retry"] == 0
+
+        await eventually(settled, within=5)
+        assert rec.calls == Counter({"flaky": 3, "steady": 1})
+        assert await EventLog.all().count() == 1
+
+
+async def test_gives_up_after_max_attempts_into_dead_letters(make_settings: Callable[..., Settings]) -> None:
+    rec = Recorder()
+    rec.handler("broken")
+    rec.fail_plan["broken"] = [ValueError("bad data")] * 10
+    async with deps_for(make_settings(scrm_max_attempts=3)) as deps:
+        await enqueue(deps)
+        worker = build_worker(deps, Dispatcher([rec.router]))
+
+        async def dead() -> bool:
+            await worker.run_until_idle()
+            return (await deps.queue.depth())["dead"] == 1
+
+        await eventually(dead, within=5)
+        assert rec.calls["broken"] == 3
+        [letter] = await deps.queue.dead_letters()
+        assert "ValueError: bad data" in letter["error"] and letter["attempt"] == "3"
+        assert await EventLog.all().count() == 0
+
+
+async def test_permanent_failure_is_not_retried(make_settings: Callable[..., Settings]) -> None:
+    rec = Recorder()
+    rec.handler("refused")
+    rec.fail_plan["refused"] = [PermanentFailure("no such customer")]
+    async with deps_for(make_settings()) as deps:
+        await enqueue(deps)
+        await build_worker(deps, Dispatcher([rec.router])).run_until_idle()
+        assert rec.calls["refused"] == 1
+        assert (await deps.queue.depth())["dead"] == 1
+
+
+@pytest.mark.skipif(BACKEND == "embedded", reason="a second process needs a real Redis")
+async def test_killed_worker_event_is_reclaimed_and_processed_once(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(scrm_reclaim_idle_s=1.0)
+    rec = Recorder()
+    rec.handler("survivor")
+    async with deps_for(settings) as deps:
+        await enqueue(deps)
+        doomed = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.doomed_worker", json.dumps(_plain(settings)), env=dict(os.environ)
+        )
+        started_key = f"{{{settings.scrm_redis_prefix}}}:doomed:started"
+        try:
+            await eventually(lambda: deps.redis.exists(started_key), within=20)
+        finally:
+            doomed.kill()  # SIGKILL: no cleanup, no release; the entry stays pending on "doomed"
+            await doomed.wait()
+        pending = await deps.redis.xpending(deps.queue.keys.stream, deps.queue.group)
+        assert pending["pending"] == 1
+
+        worker = build_worker(deps, Dispatcher([rec.router]), consumer="survivor")
+
+        async def processed() -> bool:
+            await worker.run_until_idle()
+            return rec.calls["survivor"] == 1
+
+        await eventually(processed, within=10)
+        await worker.run_until_idle()
+        assert rec.calls["survivor"] == 1
+        assert (await deps.redis.xpending(deps.queue.keys.stream, deps.queue.group))["pending"] == 0
+        assert await EventLog.all().count() == 1
+
+
+def _plain(settings: Settings) -> dict[str, Any]:
+    values = settings.model_dump()
+    for name in ("wecom_secret", "wecom_token", "wecom_aes_key"):
+        values[name] = getattr(settings, name).get_secret_value()
+    return values
+
+
+async def test_entry_that_keeps_killing_consumers_is_dead_lettered(make_settings: Callable[..., Settings]) -> None:
+    rec = Recorder()
+    rec.handler("never_reached")
+    async with deps_for(make_settings(scrm_reclaim_idle_s=0.05, scrm_max_deliveries=3)) as deps:
+        await enqueue(deps)
+        # Three consumers each take the entry and die without a word.
+        for n in range(3):
+            await asyncio.sleep(0.06)
+            if n == 0:
+                await deps.queue.read(f"crashed{n}", 10, 0)
+            else:
+                await deps.queue.reclaim(f"crashed{n}", 50, 10)
+        await asyncio.sleep(0.06)
+        await build_worker(deps, Dispatcher([rec.router])).run_until_idle()
+        assert rec.calls["never_reached"] == 0
+        [letter] = await deps.queue.dead_letters()
+        assert "abandoned" in letter["error"]
+
+
+async def test_graceful_shutdown_releases_unfinished_events(make_settings: Callable[..., Settings]) -> None:
+    blocker = Router("slow")
+    entered = asyncio.Event()
+
+    @blocker.event("change_external_contact")
+    async def takes_forever(event: Event, deps: Deps) -> None:
+        entered.set()
+        await asyncio.sleep(3600)
+
+    rec = Recorder()
+    rec.handler("after_restart")
+    async with deps_for(make_settings(scrm_shutdown_grace_s=0.2)) as deps:
+        await enqueue(deps)
+        first = build_worker(deps, Dispatcher([blocker]))
+        task = asyncio.create_task(first.run())
+        await asyncio.wait_for(entered.wait(), 10)
+        first.stop()
+        await asyncio.wait_for(task, 10)
+        assert (await deps.redis.xpending(deps.queue.keys.stream, deps.queue.group))["pending"] == 0
+        assert await deps.redis.xlen(deps.queue.keys.stream) == 1, "released back, not lost"
+        await build_worker(deps, Dispatcher([rec.router])).run_until_idle()
+        assert rec.calls["after_restart"] == 1
+
+
+async def test_callback_delivered_three_times_has_one_effect_end_to_end(
+    make_settings: Callable[..., Settings],
+) -> None:
+    rec = Recorder()
+    rec.handler("welcome", change="add_external_contact")
+    settings = make_settings()
+    async with (
+        serve_app(create_app(settings, role="all", routers=[rec.router])) as app,
+        aiohttp.ClientSession() as http,
+    ):
+        params, body = signed(add_contact_xml())
+        for _ in range(3):
+            async with http.post(app.callback_url, params=params, data=body) as resp:
+                assert await resp.text() == "success"
+        await eventually(lambda: rec.calls["welcome"] >= 1)
+        # Even once the Redis de-duplication window has passed, the event log stops a replay.
+        await app.deps.redis.delete(
+            *[k async for k in app.deps.redis.scan_iter(match=f"{{{settings.scrm_redis_prefix}}}:seen:*")]
+        )
+        async with http.post(app.callback_url, params=params, data=body) as resp:
+            assert await resp.text() == "success"
+
+        async def drained() -> bool:
+            return await app.deps.redis.xlen(app.deps.queue.keys.stream) == 0
+
+        await eventually(drained)
+        assert rec.calls["welcome"] == 1
+        assert await EventLog.all().count() == 1

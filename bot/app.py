@@ -16,9 +16,11 @@ import structlog
 from aiohttp import web
 
 import handlers
+from bot.appconfig import load_app_config
 from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
+from bot.customers.org import apply_org
 from bot.db import close_db, init_db
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router, discover_routers
@@ -42,9 +44,11 @@ async def open_deps(
     settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
 ) -> AsyncIterator[Deps]:
     """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
+    config = load_app_config(settings.scrm_config_dir)  # before any connection: bad config, no start
     redis = connect_redis(settings.redis_url)
     try:
         await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
+        await apply_org(config.org)
         try:
             async with aiohttp.ClientSession() as http:
                 queue = EventQueue(redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s)
@@ -68,7 +72,7 @@ async def open_deps(
                     settings.wecom_aes_key.get_secret_value(),
                     settings.wecom_corp_id,
                 )
-                yield Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics())
+                yield Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics(), config)
         finally:
             await close_db()
     finally:

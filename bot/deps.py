@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from redis.asyncio import Redis
 
+from bot.appconfig import AppConfig
 from bot.clock import Clock
 from bot.crypto import CallbackCrypto
 from bot.metrics import Metrics
@@ -27,3 +28,4 @@ class Deps:
     http: aiohttp.ClientSession
     wecom: WeComClient
     metrics: Metrics
+    config: AppConfig

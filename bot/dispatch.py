@@ -58,8 +58,9 @@ class Router:
 
         def register(handler: H) -> H:
             name = f"{self.name}.{handler.__name__}"
-            if any(sub.name == name for sub in self.subscriptions):
-                raise ValueError(f"handler {name} registered twice")
+            # One function may subscribe to several routes; two functions may not share a name.
+            if any(sub.name == name and sub.handler is not handler for sub in self.subscriptions):
+                raise ValueError(f"two handlers named {name}")
             self.subscriptions.append(Subscription(name, kind, event, change, handler))
             return handler
 
@@ -91,11 +92,10 @@ class Dispatcher:
         self.subscriptions: list[Subscription] = []
         names: set[str] = set()
         for router in routers:
-            for sub in router.subscriptions:
-                if sub.name in names:
-                    raise ValueError(f"duplicate handler name {sub.name}")
-                names.add(sub.name)
-                self.subscriptions.append(sub)
+            if router.name in names:
+                raise ValueError(f"two routers named {router.name}")
+            names.add(router.name)
+            self.subscriptions.extend(router.subscriptions)
         self._cache: dict[tuple[str, str, str], tuple[Subscription, ...]] = {}
 
     def handlers_for(self, route: tuple[str, str, str]) -> tuple[Subscription, ...]:

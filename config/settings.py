@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     # Everything this deployment keeps in Redis lives under this prefix (tests use one per run).
     scrm_redis_prefix: str = "scrm"
     scrm_timezone: str = "Asia/Shanghai"
+    # Operator-edited files: templates.yaml, org.yaml, … (the shipped ones by default).
+    scrm_config_dir: Path = Path(__file__).resolve().parent
 
     # Ingest
     scrm_callback_max_bytes: int = 64 * 1024

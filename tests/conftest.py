@@ -181,3 +181,65 @@ def serve_app(app: Any) -> Any:
             await runner.cleanup()
 
     return context()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Any]:
+    """The WeCom simulator on a loopback port, holding this test's corp."""
+    from bot.simulator.server import running_simulator
+    from bot.simulator.state import SimulatorState
+
+    state = SimulatorState(
+        corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID, callback_token=TOKEN, encoding_aes_key=AES_KEY
+    )
+    async with running_simulator(state) as server:
+        yield server
+
+
+class Stack:
+    """The whole product as WeCom sees it: our app (web + worker) and the simulator around it."""
+
+    def __init__(self, app: RunningApp, sim: Any, sender: Any, http: Any) -> None:
+        self.app = app
+        self.sim = sim
+        self.sender = sender
+        self.http = http
+
+    @property
+    def state(self) -> Any:
+        return self.sim.state
+
+    @property
+    def deps(self) -> Any:
+        return self.app.deps
+
+    async def deliver(self, inner_xml: str) -> Any:
+        """WeCom sends a callback (and re-sends it if we do not answer in time)."""
+        report = await self.sender.send(inner_xml)
+        assert report.delivered, report
+        return report
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait until the worker has nothing left: the stream is empty and nothing is in flight."""
+        from tests.support.waiting import eventually
+
+        async def idle() -> bool:
+            depth = await self.deps.queue.depth()
+            return depth["stream"] == 0 and depth["retry"] == 0
+
+        await eventually(idle, within=within)
+
+
+@pytest.fixture
+async def stack(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Stack]:
+    import aiohttp
+
+    from bot.app import create_app
+    from bot.crypto import CallbackCrypto
+    from bot.simulator.callbacks import CallbackSender
+
+    settings = make_settings(wecom_api_base=sim.url)
+    async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
+                                clock=sim.state.clock.now)
+        yield Stack(app, sim, sender, http)

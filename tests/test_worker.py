@@ -165,7 +165,7 @@ async def test_killed_worker_event_is_reclaimed_and_processed_once(make_settings
 
 
 def _plain(settings: Settings) -> dict[str, Any]:
-    values = settings.model_dump()
+    values = settings.model_dump(mode="json")
     for name in ("wecom_secret", "wecom_token", "wecom_aes_key"):
         values[name] = getattr(settings, name).get_secret_value()
     return values

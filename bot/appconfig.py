@@ -1,0 +1,24 @@
+"""Every operator-edited config file, loaded and cross-checked together before the app starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.customers.org import Org, load_org
+from bot.templates import Templates, load_templates
+
+__all__ = ["AppConfig", "load_app_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    templates: Templates
+    org: Org
+
+
+def load_app_config(config_dir: Path) -> AppConfig:
+    """Load all of it or nothing: a ConfigError names the file, line and id at fault."""
+    templates = load_templates(config_dir / "templates.yaml")
+    org = load_org(config_dir / "org.yaml", templates)
+    return AppConfig(templates=templates, org=org)

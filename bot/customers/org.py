@@ -1,0 +1,131 @@
+"""The organisation operators configure (config/org.yaml): stores, member roles, channel codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.models.customers import ChannelCode, Guide, Role, Store
+from bot.templates import Templates
+
+__all__ = ["Org", "StoreConf", "MemberConf", "ChannelConf", "load_org", "apply_org"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConf:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberConf:
+    userid: str
+    name: str
+    store: str | None
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConf:
+    state: str
+    name: str
+    store: str | None
+    guide: str | None
+    campaign: str
+    welcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    stores: Mapping[str, StoreConf]
+    members: Mapping[str, MemberConf]
+    channels: Mapping[str, ChannelConf]
+
+
+def _entries(path: Path, data: Mapping[str, Any], section: str) -> list[dict[str, Any]]:
+    items = data.get(section) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError(f"{path}: {section} must be a list of mappings")
+    return items
+
+
+def _text(path: Path, item: dict[str, Any], field: str, *, required: bool = True, limit: int = 64) -> str:
+    value = item.get(field, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str | int) or (required and not str(value)):
+        raise ConfigError(f"{path}: {line_of(item)}: {field} is required")
+    if len(str(value)) > limit:
+        raise ConfigError(f"{path}: {line_of(item)}: {field} is longer than {limit} characters")
+    return str(value)
+
+
+def load_org(path: Path, templates: Templates) -> Org:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected stores, members and channels")
+    stores: dict[str, StoreConf] = {}
+    for item in _entries(path, data, "stores"):
+        code = _text(path, item, "code", limit=32)
+        if code in stores:
+            raise ConfigError(f"{path}: {line_of(item)}: duplicate store {code!r}")
+        stores[code] = StoreConf(code, _text(path, item, "name"))
+
+    def store_ref(item: dict[str, Any]) -> str | None:
+        ref = item.get("store")
+        if ref is not None and ref not in stores:
+            raise ConfigError(f"{path}: {line_of(item)}: unknown store {ref!r}")
+        return str(ref) if ref is not None else None
+
+    members: dict[str, MemberConf] = {}
+    for item in _entries(path, data, "members"):
+        userid = _text(path, item, "userid")
+        if userid in members:
+            raise ConfigError(f"{path}: {line_of(item)}: duplicate member {userid!r}")
+        try:
+            role = Role(item.get("role", "guide"))
+        except ValueError:
+            raise ConfigError(f"{path}: {line_of(item)}: unknown role {item.get('role')!r}") from None
+        members[userid] = MemberConf(userid, _text(path, item, "name", required=False), store_ref(item), role)
+
+    channels: dict[str, ChannelConf] = {}
+    for item in _entries(path, data, "channels"):
+        state = _text(path, item, "state", limit=30)
+        if state in channels:
+            raise ConfigError(f"{path}: {line_of(item)}: duplicate channel state {state!r}")
+        welcome = _text(path, item, "welcome", required=False) or "welcome_default"
+        if welcome not in templates or templates.get(welcome).kind != "welcome":
+            raise ConfigError(f"{path}: {line_of(item)}: channel {state!r}: no welcome template {welcome!r}")
+        guide = item.get("guide")
+        channels[state] = ChannelConf(
+            state, _text(path, item, "name", required=False), store_ref(item), str(guide) if guide else None,
+            _text(path, item, "campaign", required=False), welcome,
+        )
+    return Org(stores, members, channels)
+
+
+async def apply_org(org: Org) -> None:
+    """Upsert the configured stores, member roles and channel codes into the database."""
+    store_ids: dict[str, int] = {}
+    for conf in org.stores.values():
+        store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
+        store_ids[conf.code] = store.id
+    for member in org.members.values():
+        defaults: dict[str, Any] = {"role": member.role, "store_id": store_ids.get(member.store or "")}
+        if member.name:
+            defaults["name"] = member.name
+        await Guide.update_or_create(userid=member.userid, defaults=defaults)
+    for channel in org.channels.values():
+        await ChannelCode.update_or_create(
+            state=channel.state,
+            defaults={
+                "name": channel.name,
+                "store_id": store_ids.get(channel.store or ""),
+                "guide_userid": channel.guide,
+                "campaign": channel.campaign,
+                "welcome_template": channel.welcome,
+            },
+        )

@@ -1,0 +1,253 @@
+"""The customer lifecycle as WeCom reports it: added, edited, removed either way, transfers.
+
+Plain inputs (ids, times) in; WeCom is called through ``deps.wecom``; every write is an upsert
+on a unique key, so a replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from bot.customers.outbox import send_once
+from bot.customers.tags import mirror_relation_tags, tag_ids_of_follow
+from bot.deps import Deps
+from bot.models.customers import (
+    ChannelCode,
+    Customer,
+    Guide,
+    Relationship,
+    Role,
+    Store,
+)
+from bot.wecom.errors import WeComError, WelcomeCodeInvalid
+
+__all__ = [
+    "ContactAdded",
+    "customer_added",
+    "contact_edited",
+    "guide_removed_customer",
+    "customer_removed_guide",
+    "transfer_failed",
+    "upsert_contact",
+    "ensure_guide",
+]
+
+log = structlog.get_logger(__name__)
+
+
+def utc_from_unix(seconds: int | str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC) if seconds not in (None, "", 0, "0") else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def ensure_guide(deps: Deps, userid: str) -> Guide:
+    """The member row, created on first sight; the name is fetched from WeCom when unknown."""
+    guide, _ = await Guide.get_or_create(userid=userid)
+    if not guide.name:
+        try:
+            user = await deps.wecom.get_user(userid)
+            guide.name = str(user.get("name", ""))[:64]
+            await guide.save(update_fields=["name"])
+        except WeComError as err:
+            log.info("guide_name_unavailable", userid=userid, errcode=err.errcode)
+    return guide
+
+
+async def upsert_customer(external: Mapping[str, Any], seen_at: datetime) -> Customer:
+    values = {
+        "unionid": external.get("unionid") or None,
+        "name": str(external.get("name", ""))[:128],
+        "type": int(external.get("type", 1) or 1),
+        "gender": int(external.get("gender", 0) or 0),
+        "avatar": str(external.get("avatar", ""))[:512],
+        "corp_name": str(external.get("corp_name", ""))[:128],
+    }
+    customer, created = await Customer.get_or_create(
+        external_userid=external["external_userid"], defaults=values | {"first_seen_at": seen_at}
+    )
+    if not created:
+        await Customer.filter(id=customer.id).update(**values)
+        for name, value in values.items():
+            setattr(customer, name, value)
+    return customer
+
+
+async def upsert_relationship(
+    guide: Guide, customer: Customer, follow: Mapping[str, Any], *, state: str, half: bool, at: datetime
+) -> Relationship:
+    state = state or str(follow.get("state", "") or "")
+    channel = await ChannelCode.get_or_none(state=state) if state else None
+    values: dict[str, Any] = {
+        "state": state[:30],
+        "channel_id": channel.id if channel else None,
+        "add_way": int(follow.get("add_way", 0) or 0),
+        "remark": str(follow.get("remark", ""))[:128],
+        "description": str(follow.get("description", ""))[:512],
+        "half": half,
+    }
+    created_at = utc_from_unix(follow.get("createtime")) or at
+    relationship, created = await Relationship.get_or_create(
+        guide_id=guide.id, customer_id=customer.id, defaults=values | {"created_at": created_at}
+    )
+    if not created:
+        if not state:
+            del values["state"], values["channel_id"]
+        if relationship.deleted_by_customer_at or relationship.deleted_by_guide_at:
+            # Re-added after a loss: a new relation from now on.
+            values |= {"deleted_by_customer_at": None, "deleted_by_guide_at": None, "created_at": created_at}
+        if not half:
+            values["half"] = False
+        await Relationship.filter(id=relationship.id).update(**values)
+        await relationship.refresh_from_db()
+    return relationship
+
+
+def _follow_of(contact: Mapping[str, Any], userid: str) -> Mapping[str, Any]:
+    follows: Sequence[Mapping[str, Any]] = contact.get("follow_user") or contact.get("follow_info") or []
+    if isinstance(follows, Mapping):
+        return follows
+    return next((f for f in follows if f.get("userid") == userid), {})
+
+
+async def upsert_contact(
+    deps: Deps, contact: Mapping[str, Any], userid: str, *, state: str = "", half: bool = False, at: datetime
+) -> tuple[Customer, Relationship, Guide]:
+    """Upsert customer, member and relation from an externalcontact/get answer."""
+    customer = await upsert_customer(contact["external_contact"], at)
+    guide = await ensure_guide(deps, userid)
+    follow = _follow_of(contact, userid)
+    relationship = await upsert_relationship(guide, customer, follow, state=state, half=half, at=at)
+    await mirror_relation_tags(relationship, tag_ids_of_follow(follow))
+    return customer, relationship, guide
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAdded:
+    userid: str
+    external_userid: str
+    at: datetime
+    state: str = ""
+    welcome_code: str = ""
+    half: bool = False
+
+
+async def customer_added(deps: Deps, added: ContactAdded) -> Customer:
+    """A guide and a customer became contacts: record it, attribute the channel, welcome once."""
+    contact = await deps.wecom.get_external_contact(added.external_userid)
+    external = contact["external_contact"]
+    if added.welcome_code:
+        # The code lives ~20 s: send before anything slower (the database writes follow).
+        await _send_welcome(deps, added, external)
+    customer, relationship, _guide = await upsert_contact(
+        deps, contact, added.userid, state=added.state, half=added.half, at=added.at
+    )
+    log.info("customer_added", userid=added.userid, customer_id=customer.id, relationship_id=relationship.id,
+             state=added.state or None, half=added.half)
+    return customer
+
+
+async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:
+    guide = await ensure_guide(deps, added.userid)
+    channel = await ChannelCode.get_or_none(state=added.state) if added.state else None
+    store = await _store_of(guide, channel)
+    template_id = channel.welcome_template if channel and channel.welcome_template else "welcome_default"
+    text = deps.config.templates.render(
+        template_id,
+        customer_name=str(external.get("name", "")),
+        guide_name=guide.name,
+        store_name=store.name if store else "",
+        campaign=channel.campaign if channel else "",
+    )
+
+    async def send() -> None:
+        await deps.wecom.send_welcome_msg(added.welcome_code, text)
+
+    try:
+        sent = await send_once(f"welcome:{added.welcome_code}", "welcome", added.external_userid, send, deps.clock)
+    except WelcomeCodeInvalid as err:
+        # Used, expired, or the chat already began: WeCom will not take it later either.
+        log.warning("welcome_not_sent", userid=added.userid, errcode=err.errcode, errmsg=err.errmsg)
+        return
+    if sent:
+        log.info("welcome_sent", userid=added.userid, template=template_id)
+
+
+async def _store_of(guide: Guide, channel: ChannelCode | None) -> Store | None:
+    store_id = (channel.store_id if channel else None) or guide.store_id  # type: ignore[attr-defined]
+    return await Store.get_or_none(id=store_id) if store_id else None
+
+
+async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> None:
+    """Remark, description or tags changed in WeCom: fetch the contact again."""
+    contact = await deps.wecom.get_external_contact(external_userid)
+    await upsert_contact(deps, contact, userid, at=at)
+
+
+async def _relationship(userid: str, external_userid: str) -> Relationship | None:
+    return await Relationship.get_or_none(guide__userid=userid, customer__external_userid=external_userid)
+
+
+async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> None:
+    relationship = await _relationship(userid, external_userid)
+    if relationship is None:
+        log.info("removal_of_unknown_relation", userid=userid)
+        return
+    if relationship.deleted_by_guide_at is None:
+        relationship.deleted_by_guide_at = at
+        await relationship.save(update_fields=["deleted_by_guide_at"])
+    log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
+
+
+async def customer_removed_guide(deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str) -> None:
+    """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
+    relationship = await _relationship(userid, external_userid)
+    if relationship is None:
+        log.info("loss_of_unknown_relation", userid=userid)
+        return
+    if relationship.deleted_by_customer_at is None:
+        relationship.deleted_by_customer_at = at
+        await relationship.save(update_fields=["deleted_by_customer_at"])
+    await relationship.fetch_related("guide", "customer", "channel")
+    guide, customer = relationship.guide, relationship.customer
+    recipients = [guide.userid]
+    if guide.store_id:  # type: ignore[attr-defined]
+        managers = await Guide.filter(store_id=guide.store_id, role=Role.STORE_MANAGER, active=True)  # type: ignore[attr-defined]
+        recipients += [m.userid for m in managers if m.userid != guide.userid]
+    text = deps.config.templates.render(
+        "customer_lost",
+        customer_name=customer.name or customer.external_userid,
+        guide_name=guide.name or guide.userid,
+        days_as_contact=max(0, (relationship.deleted_by_customer_at - relationship.created_at).days),
+        last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
+        channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
+    )
+    for recipient in recipients:
+
+        async def send(to: str = recipient) -> None:
+            await deps.wecom.send_text([to], text)
+
+        await send_once(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
+    log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
+
+
+def _render_purchase(customer: Customer, timezone: str) -> str:
+    if customer.last_purchase_at is None:
+        return "暂无购买记录"
+    local = customer.last_purchase_at.astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d}（累计{customer.order_count}单，¥{customer.total_spent:,.2f}）"
+
+
+async def transfer_failed(userid: str, external_userid: str, reason: str) -> None:
+    relationship = await _relationship(userid, external_userid)
+    if relationship is not None:
+        relationship.transfer_failed_reason = reason[:32]
+        await relationship.save(update_fields=["transfer_failed_reason"])
+    log.warning("transfer_failed", userid=userid, reason=reason, known=relationship is not None)

@@ -1,0 +1,220 @@
+"""Who the customers are, which guide has each, where they came from, and who was lost.
+
+Unique constraints make every handler idempotent: replaying an event upserts the same rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    GUIDE = "guide"
+    STORE_MANAGER = "store_manager"
+    OPERATOR = "operator"
+    HQ = "hq"
+    ADMIN = "admin"
+
+
+class Store(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "store"
+
+
+class Guide(Model):
+    """A WeCom member: guide, store manager, operator, HQ or admin."""
+
+    id = fields.IntField(primary_key=True)
+    userid = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=64, default="")
+    store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "scrm.Store", related_name="guides", null=True, on_delete=fields.SET_NULL
+    )
+    role = fields.CharEnumField(Role, default=Role.GUIDE, max_length=16)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "guide"
+
+
+class Customer(Model):
+    id = fields.BigIntField(primary_key=True)
+    external_userid = fields.CharField(max_length=64, unique=True)
+    unionid = fields.CharField(max_length=64, null=True, db_index=True)
+    name = fields.CharField(max_length=128, default="")
+    type = fields.SmallIntField(default=1)  # 1 WeChat user, 2 WeCom user
+    gender = fields.SmallIntField(default=0)  # 0 unknown, 1 male, 2 female
+    avatar = fields.CharField(max_length=512, default="")
+    corp_name = fields.CharField(max_length=128, default="")
+    first_seen_at = fields.DatetimeField()
+    # Order aggregates: filled by order intake (leads / tagging).
+    first_purchase_at = fields.DatetimeField(null=True)
+    last_purchase_at = fields.DatetimeField(null=True)
+    order_count = fields.IntField(default=0)
+    total_spent = fields.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    birthday = fields.DateField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "customer"
+
+
+class ChannelCode(Model):
+    """A contact-way ``state`` value and what it attributes (mirrors config/channels.yaml)."""
+
+    id = fields.IntField(primary_key=True)
+    state = fields.CharField(max_length=30, unique=True)
+    name = fields.CharField(max_length=64, default="")
+    store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
+        "scrm.Store", related_name="channels", null=True, on_delete=fields.SET_NULL
+    )
+    guide_userid = fields.CharField(max_length=64, null=True)
+    campaign = fields.CharField(max_length=64, default="")
+    welcome_template = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "channel_code"
+
+
+class Relationship(Model):
+    """One guide ↔ customer relation, as WeCom's follow_user, with its history."""
+
+    id = fields.BigIntField(primary_key=True)
+    guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="relationships")
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "scrm.Customer", related_name="relationships"
+    )
+    state = fields.CharField(max_length=30, default="")
+    channel: fields.ForeignKeyNullableRelation[ChannelCode] = fields.ForeignKeyField(
+        "scrm.ChannelCode", related_name="relationships", null=True, on_delete=fields.SET_NULL
+    )
+    add_way = fields.SmallIntField(default=0)
+    remark = fields.CharField(max_length=128, default="")
+    description = fields.CharField(max_length=512, default="")
+    half = fields.BooleanField(default=False)  # the customer added the guide; not accepted yet
+    created_at = fields.DatetimeField()
+    deleted_by_customer_at = fields.DatetimeField(null=True)
+    deleted_by_guide_at = fields.DatetimeField(null=True)
+    transfer_failed_reason = fields.CharField(max_length=32, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "relationship"
+        unique_together = (("guide", "customer"),)
+
+    @property
+    def active(self) -> bool:
+        return self.deleted_by_customer_at is None and self.deleted_by_guide_at is None
+
+
+class GroupChat(Model):
+    id = fields.BigIntField(primary_key=True)
+    chat_id = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=128, default="")
+    owner_userid = fields.CharField(max_length=64, default="")
+    notice = fields.TextField(default="")
+    member_count = fields.IntField(default=0)
+    dismissed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "group_chat"
+
+
+class GroupChatMember(Model):
+    id = fields.BigIntField(primary_key=True)
+    chat: fields.ForeignKeyRelation[GroupChat] = fields.ForeignKeyField("scrm.GroupChat", related_name="members")
+    userid = fields.CharField(max_length=64)
+    type = fields.SmallIntField(default=1)  # 1 member, 2 external contact
+    join_time = fields.DatetimeField(null=True)
+    join_scene = fields.SmallIntField(default=0)
+
+    class Meta:
+        table = "group_chat_member"
+        unique_together = (("chat", "userid"),)
+
+
+class TagGroup(Model):
+    id = fields.IntField(primary_key=True)
+    wecom_id = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=64)
+    order = fields.IntField(default=0)
+    deleted = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "tag_group"
+
+
+class Tag(Model):
+    id = fields.IntField(primary_key=True)
+    wecom_id = fields.CharField(max_length=64, unique=True)
+    group: fields.ForeignKeyRelation[TagGroup] = fields.ForeignKeyField("scrm.TagGroup", related_name="tags")
+    name = fields.CharField(max_length=64)
+    order = fields.IntField(default=0)
+    deleted = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "tag"
+
+
+class TagSource(StrEnum):
+    RULE = "rule"
+    GUIDE = "guide"
+    WECOM = "wecom"
+
+
+class CustomerTag(Model):
+    """A tag on one (guide, customer) relation — WeCom keeps tags per member and customer."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField("scrm.Customer", related_name="tags")
+    guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="customer_tags")
+    tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField("scrm.Tag", related_name="customer_tags")
+    source = fields.CharEnumField(TagSource, max_length=8)
+    rule_id = fields.CharField(max_length=64, default="")
+    evidence: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "customer_tag"
+        unique_together = (("customer", "guide", "tag"),)
+
+
+class Outbox(Model):
+    """One row per message the product sends on an event: the key makes it send-once."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)
+    kind = fields.CharField(max_length=32)
+    recipient = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16, default="pending")  # pending / sent / failed
+    error = fields.CharField(max_length=256, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+
+
+class SyncState(Model):
+    """Where a long sync stopped (e.g. the contacts backfill), so it resumes instead of restarting."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    data: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "sync_state"

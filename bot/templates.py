@@ -1,0 +1,70 @@
+"""Message templates (config/templates.yaml): Chinese text an operator edits, placeholders checked at load."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.configfiles import ConfigError, line_of, load_yaml
+
+__all__ = ["Templates", "TEMPLATE_KINDS", "load_templates"]
+
+# The variables each kind of message may use. A new kind is one entry here.
+TEMPLATE_KINDS: dict[str, frozenset[str]] = {
+    "welcome": frozenset({"customer_name", "guide_name", "store_name", "campaign"}),
+    "churn_alert": frozenset({"customer_name", "guide_name", "days_as_contact", "last_purchase", "channel"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    id: str
+    kind: str
+    text: str
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        return self.text.format_map({name: values.get(name, "") for name in TEMPLATE_KINDS[self.kind]})
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    by_id: Mapping[str, Template]
+
+    def get(self, template_id: str) -> Template:
+        return self.by_id[template_id]
+
+    def render(self, template_id: str, **values: Any) -> str:
+        return self.by_id[template_id].render(values)
+
+    def __contains__(self, template_id: object) -> bool:
+        return template_id in self.by_id
+
+
+def load_templates(path: Path) -> Templates:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of template id → {{kind, text}}")
+    templates: dict[str, Template] = {}
+    for template_id, entry in data.items():
+        if template_id == "__line__":
+            continue
+        where = f"{path}: {line_of(entry)}: template {template_id!r}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+            raise ConfigError(f"{where}: needs a text")
+        kind = entry.get("kind")
+        if kind not in TEMPLATE_KINDS:
+            raise ConfigError(f"{where}: unknown kind {kind!r} (known: {', '.join(sorted(TEMPLATE_KINDS))})")
+        try:
+            used = {name for _, name, _, _ in string.Formatter().parse(entry["text"]) if name is not None}
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        unknown = used - TEMPLATE_KINDS[kind]
+        if unknown or "" in used:
+            raise ConfigError(
+                f"{where}: unknown placeholder(s) {sorted(unknown)}; {kind} may use {sorted(TEMPLATE_KINDS[kind])}"
+            )
+        templates[template_id] = Template(template_id, kind, entry["text"])
+    return Templates(templates)

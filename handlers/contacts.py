@@ -1,0 +1,62 @@
+"""change_external_contact (客户变更): thin adapters from the event to the customer service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.customers import service
+from bot.deps import Deps
+from bot.dispatch import Router
+from bot.events import Event
+
+router = Router("contacts")
+EVENT = "change_external_contact"
+
+
+def event_time(event: Event, deps: Deps) -> datetime:
+    return service.utc_from_unix(event.get("CreateTime")) or deps.clock.now()
+
+
+def contact_added(event: Event, deps: Deps, *, half: bool) -> service.ContactAdded:
+    return service.ContactAdded(
+        userid=event.get("UserID"),
+        external_userid=event.get("ExternalUserID"),
+        at=event_time(event, deps),
+        state=event.get("State"),
+        welcome_code=event.get("WelcomeCode"),
+        half=half,
+    )
+
+
+@router.event(EVENT, "add_external_contact")
+async def on_add_external_contact(event: Event, deps: Deps) -> None:
+    await service.customer_added(deps, contact_added(event, deps, half=False))
+
+
+@router.event(EVENT, "add_half_external_contact")
+async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
+    await service.customer_added(deps, contact_added(event, deps, half=True))
+
+
+@router.event(EVENT, "edit_external_contact")
+async def on_edit_external_contact(event: Event, deps: Deps) -> None:
+    await service.contact_edited(deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps))
+
+
+@router.event(EVENT, "del_external_contact")
+async def on_del_external_contact(event: Event, deps: Deps) -> None:
+    await service.guide_removed_customer(
+        event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.get("Source")
+    )
+
+
+@router.event(EVENT, "del_follow_user")
+async def on_del_follow_user(event: Event, deps: Deps) -> None:
+    await service.customer_removed_guide(
+        deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.key
+    )
+
+
+@router.event(EVENT, "transfer_fail")
+async def on_transfer_fail(event: Event, deps: Deps) -> None:
+    await service.transfer_failed(event.get("UserID"), event.get("ExternalUserID"), event.get("FailReason"))

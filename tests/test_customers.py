@@ -1,0 +1,174 @@
+"""Customers, as a brand would notice them: scans, welcomes, losses, tags, group chats, backfill.
+
+Every test drives the real app through the simulator: WeCom sends a signed, encrypted callback,
+the worker handles it, and what the customer or guide would receive is read back from WeCom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.customers.backfill import backfill_contacts
+from bot.models.customers import (
+    ChannelCode,
+    Customer,
+    CustomerTag,
+    GroupChat,
+    Relationship,
+    Tag,
+    TagSource,
+)
+from bot.models.eventlog import EventLog
+from tests.conftest import Stack
+
+
+def seed_store_sh01(stack: Stack) -> None:
+    # The members config/org.yaml names, as they exist in WeCom.
+    stack.state.add_member("guide_sh01_a", "王小美")
+    stack.state.add_member("manager_sh01", "张店长")
+
+
+def texts_to(stack: Stack, userid: str) -> list[str]:
+    return [m.content.get("content", "") for m in stack.state.messages_to(userid) if m.msgtype == "text"]
+
+
+async def test_qr_scan_records_customer_channel_and_sends_one_welcome(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    xml = stack.state.customer_scans_qr("guide_sh01_a", "wmZHOU001", state="store_sh01", name="周小姐")
+    await stack.deliver(xml)
+    await stack.settle()
+
+    customer = await Customer.get(external_userid="wmZHOU001")
+    assert customer.name == "周小姐"
+    relationship = await Relationship.get(customer=customer).prefetch_related("guide", "channel")
+    assert relationship.guide.userid == "guide_sh01_a"
+    assert relationship.state == "store_sh01"
+    assert relationship.channel == await ChannelCode.get(state="store_sh01")
+    [welcome] = stack.state.welcome_messages
+    assert welcome.text == (
+        "您好周小姐，欢迎来到上海南京西路店！我是您的专属导购王小美，新品到店、会员活动都会第一时间告诉您。"
+    )
+
+
+async def test_same_add_event_three_times_sends_one_welcome(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    xml = stack.state.customer_scans_qr("guide_sh01_a", "wmZHOU001", state="store_sh01")
+    for _ in range(3):
+        await stack.deliver(xml)
+    await stack.settle()
+    assert len(stack.state.welcome_messages) == 1
+    assert stack.state.count_calls("externalcontact/send_welcome_msg") == 1
+    assert await Relationship.all().count() == 1
+    assert await EventLog.all().count() == 1
+
+
+async def test_slow_answer_makes_wecom_resend_and_still_one_welcome(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    stack.sender.timeout = 0.001  # WeCom gives up on the answer and re-sends the same request
+    report = await stack.sender.send(stack.state.customer_scans_qr("guide_sh01_a", "wmZHOU001", state="store_sh01"))
+    assert report.attempts > 1
+    await stack.settle()
+    assert len(stack.state.welcome_messages) == 1
+
+
+async def test_expired_welcome_code_is_logged_not_retried_forever(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    xml = stack.state.customer_scans_qr("guide_sh01_a", "wmLATE001", state="store_sh01")
+    stack.state.advance(30)  # the event reaches us after the code's ~20 s
+    await stack.deliver(xml)
+    await stack.settle()
+    assert stack.state.welcome_messages == []
+    assert stack.state.count_calls("externalcontact/send_welcome_msg") == 1, "one try, no retry loop"
+    assert await Customer.filter(external_userid="wmLATE001").exists(), "the customer is still recorded"
+    assert (await stack.deps.queue.depth())["dead"] == 0
+
+
+async def test_add_without_welcome_code_sends_no_welcome(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    xml = stack.state.customer_scans_qr("guide_sh01_a", "wmQUIET01", state="store_sh01", with_welcome_code=False)
+    await stack.deliver(xml)
+    await stack.settle()
+    assert await Customer.filter(external_userid="wmQUIET01").exists()
+    assert stack.state.count_calls("externalcontact/send_welcome_msg") == 0
+
+
+async def test_customer_deleting_guide_alerts_guide_and_manager_once(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmGONE001", state="store_sh01", name="钱先生"))
+    await stack.settle()
+    lost = stack.state.customer_deletes_guide("guide_sh01_a", "wmGONE001")
+    for _ in range(2):
+        await stack.deliver(lost)
+    await stack.settle()
+
+    relationship = await Relationship.get(customer__external_userid="wmGONE001")
+    assert relationship.deleted_by_customer_at is not None
+    [to_guide] = texts_to(stack, "guide_sh01_a")
+    [to_manager] = texts_to(stack, "manager_sh01")
+    assert to_guide == to_manager
+    assert "客户「钱先生」已将王小美删除" in to_guide
+    assert "添加时长：0天" in to_guide and "最近购买：暂无购买记录" in to_guide
+    assert "来源渠道：南京西路店门店码" in to_guide
+
+
+async def test_guide_removing_customer_is_recorded_without_alert(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmBYE0001", state="store_sh01"))
+    await stack.settle()
+    await stack.deliver(stack.state.guide_deletes_customer("guide_sh01_a", "wmBYE0001"))
+    await stack.settle()
+    relationship = await Relationship.get(customer__external_userid="wmBYE0001")
+    assert relationship.deleted_by_guide_at is not None and relationship.deleted_by_customer_at is None
+    assert texts_to(stack, "guide_sh01_a") == []
+
+
+async def test_tag_changes_made_in_wecom_appear_locally(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    await stack.deliver(stack.state.admin_creates_tag("兴趣", "拖鞋"))
+    await stack.settle()
+    tag = await Tag.get(name="拖鞋").prefetch_related("group")
+    assert tag.group.name == "兴趣" and not tag.deleted
+
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmTAG0001", state="store_sh01"))
+    await stack.settle()
+    await stack.deliver(stack.state.guide_edits_contact("guide_sh01_a", "wmTAG0001", add_tag_ids=[tag.wecom_id]))
+    await stack.settle()
+    row = await CustomerTag.get(customer__external_userid="wmTAG0001", tag=tag)
+    assert row.source == TagSource.WECOM
+
+    await stack.deliver(stack.state.admin_deletes_tag(tag.wecom_id))
+    await stack.settle()
+    await tag.refresh_from_db()
+    assert tag.deleted
+
+
+async def test_group_chat_create_join_and_dismiss(stack: Stack) -> None:
+    seed_store_sh01(stack)
+    chat = stack.state.add_group_chat("guide_sh01_a", "南京西路店会员群", external_userids=["wmG1"])
+    await stack.deliver(stack.state.chat_created(chat.chat_id))
+    await stack.settle()
+    assert (await GroupChat.get(chat_id=chat.chat_id)).member_count == 2
+    stack.state.add_external_contact("wmG2")
+    await stack.deliver(stack.state.customer_joins_chat(chat.chat_id, "wmG2"))
+    await stack.settle()
+    assert (await GroupChat.get(chat_id=chat.chat_id)).member_count == 3
+    await stack.deliver(stack.state.chat_dismissed(chat.chat_id))
+    await stack.settle()
+    assert (await GroupChat.get(chat_id=chat.chat_id)).dismissed_at is not None
+
+
+async def test_backfill_of_10000_contacts_is_complete_and_resumable(stack: Stack) -> None:
+    stack.state.generate_contacts(40, 10_000, seed=7, tagged_fraction=0.3)
+    deps: Any = stack.deps
+    first = await backfill_contacts(deps, max_pages=30)  # interrupted part-way
+    assert 0 < first.contacts < 10_000
+    assert await Customer.all().count() == first.contacts
+    second = await backfill_contacts(deps)
+    assert second.resumed and second.contacts == 10_000
+    assert await Customer.all().count() == 10_000
+    assert await Relationship.all().count() == sum(len(r) for r in stack.state.relations.values())
+    tagged = sum(len(rel.tag_ids) for rels in stack.state.relations.values() for rel in rels.values())
+    assert await CustomerTag.all().count() == tagged
+    # Running it again later is a clean re-sync, not duplicates.
+    await backfill_contacts(deps)
+    assert await Customer.all().count() == 10_000

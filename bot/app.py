@@ -27,6 +27,7 @@ from bot.dispatch import Dispatcher, Router, discover_routers
 from bot.eventlog import ProcessedLog
 from bot.ingest import receive_callback, verify_url
 from bot.metrics import Metrics
+from bot.publish import publish
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
 from bot.wecom.client import RetryPolicy, WeComClient
@@ -111,8 +112,11 @@ def create_app(
             yield
 
     async def worker(app: web.Application) -> AsyncIterator[None]:
-        consumer = build_worker(app[DEPS], app[DISPATCHER])
+        deps = app[DEPS]
+        consumer = build_worker(deps, app[DISPATCHER])
         app[WORKER] = consumer
+        if settings.scrm_sync_tags_on_start:
+            await publish(deps, "sync_corp_tags", {}, str(int(deps.clock.timestamp() // 600)))
         task = asyncio.create_task(consumer.run(), name="worker")
         yield
         consumer.stop()

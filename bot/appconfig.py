@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.customers.org import Org, load_org
 from bot.templates import Templates, load_templates
+from tagging.rules import RuleSet, load_rules
 
 __all__ = ["AppConfig", "load_app_config"]
 
@@ -15,10 +16,12 @@ __all__ = ["AppConfig", "load_app_config"]
 class AppConfig:
     templates: Templates
     org: Org
+    tag_rules: RuleSet
 
 
 def load_app_config(config_dir: Path) -> AppConfig:
     """Load all of it or nothing: a ConfigError names the file, line and id at fault."""
     templates = load_templates(config_dir / "templates.yaml")
     org = load_org(config_dir / "org.yaml", templates)
-    return AppConfig(templates=templates, org=org)
+    tag_rules = load_rules(config_dir / "tag_rules.yaml")
+    return AppConfig(templates=templates, org=org, tag_rules=tag_rules)

@@ -10,7 +10,7 @@ from tortoise import Tortoise
 __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 
 # One place to register model modules.
-MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers"]
+MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers", "bot.models.facts"]
 
 
 def tortoise_config(database_url: str, timezone: str = "Asia/Shanghai") -> dict[str, Any]:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     scrm_dedup_ttl_s: int = 86400
 
     # Worker
+    # Mirror WeCom's corp tags when a worker starts (once per 10 minutes across all workers).
+    scrm_sync_tags_on_start: bool = True
     scrm_worker_concurrency: Annotated[int, Field(ge=1, le=1024)] = 32
     scrm_max_attempts: Annotated[int, Field(ge=1)] = 6
     scrm_retry_base_s: float = 2.0
@@ -67,6 +69,9 @@ class Settings(BaseSettings):
     scrm_reclaim_idle_s: float = 60.0
     scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
     scrm_shutdown_grace_s: float = 20.0
+
+    # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
+    scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 50
 
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0

@@ -8,6 +8,7 @@ from bot.customers import service
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from bot.publish import publish
 
 router = Router("contacts")
 EVENT = "change_external_contact"
@@ -28,33 +29,46 @@ def contact_added(event: Event, deps: Deps, *, half: bool) -> service.ContactAdd
     )
 
 
+async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
+    """Tell tagging, SOP and leads (through the queue) that this customer's data changed."""
+    if customer_id is not None:
+        await publish(deps, "customer_changed", {"customer_id": customer_id, "cause": event.route[2]}, event.key)
+
+
 @router.event(EVENT, "add_external_contact")
 async def on_add_external_contact(event: Event, deps: Deps) -> None:
-    await service.customer_added(deps, contact_added(event, deps, half=False))
+    customer = await service.customer_added(deps, contact_added(event, deps, half=False))
+    await changed(deps, event, customer.id)
 
 
 @router.event(EVENT, "add_half_external_contact")
 async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
-    await service.customer_added(deps, contact_added(event, deps, half=True))
+    customer = await service.customer_added(deps, contact_added(event, deps, half=True))
+    await changed(deps, event, customer.id)
 
 
 @router.event(EVENT, "edit_external_contact")
 async def on_edit_external_contact(event: Event, deps: Deps) -> None:
-    await service.contact_edited(deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps))
+    customer_id = await service.contact_edited(
+        deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps)
+    )
+    await changed(deps, event, customer_id)
 
 
 @router.event(EVENT, "del_external_contact")
 async def on_del_external_contact(event: Event, deps: Deps) -> None:
-    await service.guide_removed_customer(
+    customer_id = await service.guide_removed_customer(
         event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.get("Source")
     )
+    await changed(deps, event, customer_id)
 
 
 @router.event(EVENT, "del_follow_user")
 async def on_del_follow_user(event: Event, deps: Deps) -> None:
-    await service.customer_removed_guide(
+    customer_id = await service.customer_removed_guide(
         deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.key
     )
+    await changed(deps, event, customer_id)
 
 
 @router.event(EVENT, "transfer_fail")

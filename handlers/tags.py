@@ -10,6 +10,7 @@ from bot.events import Event
 router = Router("tags")
 
 
+@router.on("internal", "sync_corp_tags")
 @router.event("change_external_tag")
 async def on_corp_tags_changed(event: Event, deps: Deps) -> None:
     # create / update / delete / shuffle alike: one get_corp_tag_list keeps the mirror exact,

@@ -1,0 +1,1 @@
+"""Auto-tagging: declarative rules (config/tag_rules.yaml) → tags with evidence → synced to WeCom."""

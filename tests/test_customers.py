@@ -59,7 +59,7 @@ async def test_same_add_event_three_times_sends_one_welcome(stack: Stack) -> Non
     assert len(stack.state.welcome_messages) == 1
     assert stack.state.count_calls("externalcontact/send_welcome_msg") == 1
     assert await Relationship.all().count() == 1
-    assert await EventLog.all().count() == 1
+    assert await EventLog.filter(source="wecom").count() == 1
 
 
 async def test_slow_answer_makes_wecom_resend_and_still_one_welcome(stack: Stack) -> None:
@@ -172,3 +172,20 @@ async def test_backfill_of_10000_contacts_is_complete_and_resumable(stack: Stack
     # Running it again later is a clean re-sync, not duplicates.
     await backfill_contacts(deps)
     assert await Customer.all().count() == 10_000
+
+
+async def test_worker_start_mirrors_corp_tags_once(make_settings: Any, sim: Any) -> None:
+    from bot.app import create_app
+    from tests.conftest import serve_app
+
+    sim.state.add_tag_group("会员等级", ["金卡", "银卡"])
+    settings = make_settings(wecom_api_base=sim.url, scrm_sync_tags_on_start=True)
+    async with serve_app(create_app(settings)) as first, serve_app(create_app(settings)):
+        from tests.support.waiting import eventually
+
+        async def mirrored() -> bool:
+            return await Tag.filter(name__in=["金卡", "银卡"]).count() == 2
+
+        await eventually(mirrored)
+        assert first.deps is not None
+    assert sim.state.count_calls("externalcontact/get_corp_tag_list") == 1, "two workers started, one sync"

@@ -81,9 +81,14 @@ async def store_page(deps: Deps, items: Sequence[Mapping[str, Any]]) -> None:
     await Customer.bulk_create(
         [
             Customer(
-                external_userid=ext_id, unionid=c.get("unionid") or None, name=str(c.get("name", ""))[:128],
-                type=int(c.get("type", 1) or 1), gender=int(c.get("gender", 0) or 0),
-                avatar=str(c.get("avatar", ""))[:512], corp_name=str(c.get("corp_name", ""))[:128], first_seen_at=now,
+                external_userid=ext_id,
+                unionid=c.get("unionid") or None,
+                name=str(c.get("name", ""))[:128],
+                type=int(c.get("type", 1) or 1),
+                gender=int(c.get("gender", 0) or 0),
+                avatar=str(c.get("avatar", ""))[:512],
+                corp_name=str(c.get("corp_name", ""))[:128],
+                first_seen_at=now,
             )
             for ext_id, c in contacts.items()
         ],
@@ -100,9 +105,13 @@ async def store_page(deps: Deps, items: Sequence[Mapping[str, Any]]) -> None:
     await Relationship.bulk_create(
         [
             Relationship(
-                guide_id=guide_ids[f["userid"]], customer_id=customer_ids[ext_id], state=str(f.get("state", ""))[:30],
-                channel_id=channel_ids.get(f.get("state")), add_way=int(f.get("add_way", 0) or 0),
-                remark=str(f.get("remark", ""))[:128], description=str(f.get("description", ""))[:512],
+                guide_id=guide_ids[f["userid"]],
+                customer_id=customer_ids[ext_id],
+                state=str(f.get("state", ""))[:30],
+                channel_id=channel_ids.get(f.get("state")),
+                add_way=int(f.get("add_way", 0) or 0),
+                remark=str(f.get("remark", ""))[:128],
+                description=str(f.get("description", ""))[:512],
                 created_at=utc_from_unix(f.get("createtime")) or now,
             )
             for ext_id, f in follows
@@ -116,8 +125,12 @@ async def store_page(deps: Deps, items: Sequence[Mapping[str, Any]]) -> None:
         tag_ids = dict(await Tag.filter(wecom_id__in=list(wecom_tag_ids)).values_list("wecom_id", "id"))
         await CustomerTag.bulk_create(
             [
-                CustomerTag(customer_id=customer_ids[ext_id], guide_id=guide_ids[f["userid"]], tag_id=tag_ids[t],
-                            source=TagSource.WECOM)
+                CustomerTag(
+                    customer_id=customer_ids[ext_id],
+                    guide_id=guide_ids[f["userid"]],
+                    tag_id=tag_ids[t],
+                    source=TagSource.WECOM,
+                )
                 for ext_id, f in follows
                 if f.get("userid")
                 for t in tag_ids_of_follow(f)

@@ -34,8 +34,13 @@ async def refresh_chat(deps: Deps, chat_id: str) -> GroupChat:
     await GroupChatMember.filter(chat_id=chat.id).exclude(userid__in=current).delete()
     await GroupChatMember.bulk_create(
         [
-            GroupChatMember(chat_id=chat.id, userid=m["userid"], type=int(m.get("type", 1) or 1),
-                            join_time=utc_from_unix(m.get("join_time")), join_scene=int(m.get("join_scene", 0) or 0))
+            GroupChatMember(
+                chat_id=chat.id,
+                userid=m["userid"],
+                type=int(m.get("type", 1) or 1),
+                join_time=utc_from_unix(m.get("join_time")),
+                join_scene=int(m.get("join_scene", 0) or 0),
+            )
             for m in members
             if m.get("userid")
         ],

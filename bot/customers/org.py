@@ -101,8 +101,12 @@ def load_org(path: Path, templates: Templates) -> Org:
             raise ConfigError(f"{path}: {line_of(item)}: channel {state!r}: no welcome template {welcome!r}")
         guide = item.get("guide")
         channels[state] = ChannelConf(
-            state, _text(path, item, "name", required=False), store_ref(item), str(guide) if guide else None,
-            _text(path, item, "campaign", required=False), welcome,
+            state,
+            _text(path, item, "name", required=False),
+            store_ref(item),
+            str(guide) if guide else None,
+            _text(path, item, "campaign", required=False),
+            welcome,
         )
     return Org(stores, members, channels)
 

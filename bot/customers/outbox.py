@@ -21,9 +21,7 @@ SENT = "sent"
 FAILED = "failed"
 
 
-async def send_once(
-    key: str, kind: str, recipient: str, send: Callable[[], Awaitable[object]], clock: Clock
-) -> bool:
+async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awaitable[object]], clock: Clock) -> bool:
     """Run ``send`` unless a send with ``key`` already finished; True if it sent now.
 
     A PermanentFailure is recorded as failed (never retried) and re-raised; any other error

@@ -149,8 +149,14 @@ async def customer_added(deps: Deps, added: ContactAdded) -> Customer:
     customer, relationship, _guide = await upsert_contact(
         deps, contact, added.userid, state=added.state, half=added.half, at=added.at
     )
-    log.info("customer_added", userid=added.userid, customer_id=customer.id, relationship_id=relationship.id,
-             state=added.state or None, half=added.half)
+    log.info(
+        "customer_added",
+        userid=added.userid,
+        customer_id=customer.id,
+        relationship_id=relationship.id,
+        state=added.state or None,
+        half=added.half,
+    )
     return customer
 
 
@@ -185,33 +191,38 @@ async def _store_of(guide: Guide, channel: ChannelCode | None) -> Store | None:
     return await Store.get_or_none(id=store_id) if store_id else None
 
 
-async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> None:
-    """Remark, description or tags changed in WeCom: fetch the contact again."""
+async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> int:
+    """Remark, description or tags changed in WeCom: fetch the contact again; return the customer id."""
     contact = await deps.wecom.get_external_contact(external_userid)
-    await upsert_contact(deps, contact, userid, at=at)
+    customer, _relationship, _guide = await upsert_contact(deps, contact, userid, at=at)
+    customer_id: int = customer.id
+    return customer_id
 
 
 async def _relationship(userid: str, external_userid: str) -> Relationship | None:
     return await Relationship.get_or_none(guide__userid=userid, customer__external_userid=external_userid)
 
 
-async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> None:
+async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
     relationship = await _relationship(userid, external_userid)
     if relationship is None:
         log.info("removal_of_unknown_relation", userid=userid)
-        return
+        return None
     if relationship.deleted_by_guide_at is None:
         relationship.deleted_by_guide_at = at
         await relationship.save(update_fields=["deleted_by_guide_at"])
     log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
+    return relationship.customer_id  # type: ignore[attr-defined,no-any-return]
 
 
-async def customer_removed_guide(deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str) -> None:
+async def customer_removed_guide(
+    deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str
+) -> int | None:
     """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
     relationship = await _relationship(userid, external_userid)
     if relationship is None:
         log.info("loss_of_unknown_relation", userid=userid)
-        return
+        return None
     if relationship.deleted_by_customer_at is None:
         relationship.deleted_by_customer_at = at
         await relationship.save(update_fields=["deleted_by_customer_at"])
@@ -236,6 +247,8 @@ async def customer_removed_guide(deps: Deps, userid: str, external_userid: str, 
 
         await send_once(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
     log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
+    customer_id: int = customer.id
+    return customer_id
 
 
 def _render_purchase(customer: Customer, timezone: str) -> str:

@@ -23,15 +23,22 @@ async def sync_corp_tags(deps: Deps) -> tuple[int, int]:
     for group in groups:
         tag_group, _ = await TagGroup.update_or_create(
             wecom_id=group["group_id"],
-            defaults={"name": group.get("group_name", "")[:64], "order": int(group.get("order", 0) or 0),
-                      "deleted": bool(group.get("deleted", False))},
+            defaults={
+                "name": group.get("group_name", "")[:64],
+                "order": int(group.get("order", 0) or 0),
+                "deleted": bool(group.get("deleted", False)),
+            },
         )
         seen_groups.add(tag_group.wecom_id)
         for tag in group.get("tag", []):
             await Tag.update_or_create(
                 wecom_id=tag["id"],
-                defaults={"group_id": tag_group.id, "name": tag.get("name", "")[:64],
-                          "order": int(tag.get("order", 0) or 0), "deleted": bool(tag.get("deleted", False))},
+                defaults={
+                    "group_id": tag_group.id,
+                    "name": tag.get("name", "")[:64],
+                    "order": int(tag.get("order", 0) or 0),
+                    "deleted": bool(tag.get("deleted", False)),
+                },
             )
             seen_tags.add(tag["id"])
     await TagGroup.exclude(wecom_id__in=seen_groups).update(deleted=True)
@@ -40,30 +47,42 @@ async def sync_corp_tags(deps: Deps) -> tuple[int, int]:
     return len(seen_groups), len(seen_tags)
 
 
-async def mirror_relation_tags(relationship: Relationship, wecom_tag_ids: Iterable[str]) -> None:
-    """Make the local tags of one (guide, customer) relation match what WeCom shows.
+async def mirror_relation_tags(relationship: Relationship, wecom_tag_ids: Iterable[str]) -> int:
+    """Align our rows for one (guide, customer) relation with the tags WeCom shows; return changes.
 
-    Tags WeCom has that we did not set are recorded as set in WeCom (by a guide or an admin);
-    rule-given tags WeCom no longer has are dropped here and re-applied by tagging's reconcile.
+    - A rule tag WeCom lacks is marked ``in_wecom = false``: the next tag push puts it back
+      (rules are authoritative for what they give).
+    - A tag WeCom has that we did not know was set there by a guide or an admin: recorded as
+      ``source = wecom`` and never removed by rules.
+    - A guide's tag that WeCom no longer has is dropped here too.
     """
-    wanted = {tag.id: tag for tag in await Tag.filter(wecom_id__in=list(set(wecom_tag_ids)))}
-    current = {
-        row.tag_id: row  # type: ignore[attr-defined]
-        for row in await CustomerTag.filter(customer_id=relationship.customer_id,  # type: ignore[attr-defined]
-                                            guide_id=relationship.guide_id)  # type: ignore[attr-defined]
-    }
-    missing = [tag_id for tag_id in wanted if tag_id not in current]
+    present: set[int] = set(
+        await Tag.filter(wecom_id__in=list(set(wecom_tag_ids))).values_list("id", flat=True)  # type: ignore[arg-type]
+    )
+    customer_id, guide_id = relationship.customer_id, relationship.guide_id  # type: ignore[attr-defined]
+    changes = 0
+    known: set[int] = set()
+    for row in await CustomerTag.filter(customer_id=customer_id, guide_id=guide_id):
+        tag_id: int = row.tag_id  # type: ignore[attr-defined]
+        known.add(tag_id)
+        in_wecom = tag_id in present
+        if row.source == TagSource.RULE:
+            if row.in_wecom != in_wecom:
+                row.in_wecom = in_wecom
+                await row.save(update_fields=["in_wecom", "updated_at"])
+                changes += 1
+        elif not in_wecom:
+            await row.delete()
+            changes += 1
+    new = present - known
     await CustomerTag.bulk_create(
         [
-            CustomerTag(customer_id=relationship.customer_id, guide_id=relationship.guide_id,  # type: ignore[attr-defined]
-                        tag_id=tag_id, source=TagSource.WECOM)
-            for tag_id in missing
+            CustomerTag(customer_id=customer_id, guide_id=guide_id, tag_id=tag_id, source=TagSource.WECOM)
+            for tag_id in new
         ],
         ignore_conflicts=True,
     )
-    gone = [row.id for tag_id, row in current.items() if tag_id not in wanted]
-    if gone:
-        await CustomerTag.filter(id__in=gone).delete()
+    return changes + len(new)
 
 
 def tag_ids_of_follow(follow: Mapping[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ from orjson import loads
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('scrm', '0001_initial')]
@@ -29,10 +30,25 @@ class Migration(migrations.Migration):
                 ('last_purchase_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('order_count', fields.IntField(default=0)),
                 ('total_spent', fields.DecimalField(default=Decimal('0'), max_digits=14, decimal_places=2)),
+                ('purchase_cycle_days', fields.FloatField(null=True)),
                 ('birthday', fields.DateField(null=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'customer', 'app': 'scrm', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ChatMessage',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('msg_id', fields.CharField(unique=True, max_length=96)),
+                ('source', fields.CharField(max_length=16)),
+                ('from_id', fields.CharField(max_length=64)),
+                ('customer', fields.ForeignKeyField('scrm.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
+                ('content', fields.TextField(unique=False)),
+                ('sent_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'chat_message', 'app': 'scrm', 'indexes': [Index(fields=['customer_id', 'sent_at'])], 'pk_attr': 'id', 'table_description': 'Words that reached us: text messages to the app, and chat-archive messages posted to us.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -65,6 +81,37 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='Order',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('order_id', fields.CharField(unique=True, max_length=64)),
+                ('customer', fields.ForeignKeyField('scrm.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='orders', on_delete=OnDelete.SET_NULL)),
+                ('external_userid', fields.CharField(null=True, db_index=True, max_length=64)),
+                ('unionid', fields.CharField(null=True, db_index=True, max_length=64)),
+                ('amount', fields.DecimalField(default=Decimal('0'), max_digits=14, decimal_places=2)),
+                ('paid_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('store_code', fields.CharField(default='', max_length=32)),
+                ('guide_userid', fields.CharField(default='', max_length=64)),
+                ('source', fields.CharField(default='import', max_length=16)),
+            ],
+            options={'table': 'orders', 'app': 'scrm', 'indexes': [Index(fields=['customer_id', 'paid_at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='OrderItem',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('order', fields.ForeignKeyField('scrm.Order', source_field='order_id', db_constraint=True, to_field='id', related_name='items', on_delete=OnDelete.CASCADE)),
+                ('product_id', fields.CharField(default='', max_length=64)),
+                ('product_name', fields.CharField(default='', max_length=128)),
+                ('category', fields.CharField(default='', max_length=64)),
+                ('quantity', fields.IntField(default=1)),
+                ('price', fields.DecimalField(default=Decimal('0'), max_digits=12, decimal_places=2)),
+            ],
+            options={'table': 'order_item', 'app': 'scrm', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Outbox',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -77,6 +124,26 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'outbox', 'app': 'scrm', 'pk_attr': 'id', 'table_description': 'One row per message the product sends on an event: the key makes it send-once.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Signal',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('event_id', fields.CharField(unique=True, max_length=96)),
+                ('type', fields.CharField(max_length=32)),
+                ('customer', fields.ForeignKeyField('scrm.Customer', source_field='customer_id', null=True, db_constraint=True, to_field='id', related_name='signals', on_delete=OnDelete.SET_NULL)),
+                ('external_userid', fields.CharField(null=True, max_length=64)),
+                ('unionid', fields.CharField(null=True, db_index=True, max_length=64)),
+                ('member_id', fields.CharField(null=True, max_length=64)),
+                ('product_id', fields.CharField(default='', max_length=64)),
+                ('product_name', fields.CharField(default='', max_length=128)),
+                ('category', fields.CharField(default='', max_length=64)),
+                ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('payload', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('source', fields.CharField(default='', max_length=32)),
+            ],
+            options={'table': 'signal', 'app': 'scrm', 'indexes': [Index(fields=['customer_id', 'type', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by event_id.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -185,9 +252,12 @@ class Migration(migrations.Migration):
                 ('source', fields.CharEnumField(description='RULE: rule\nGUIDE: guide\nWECOM: wecom', enum_type=TagSource, max_length=8)),
                 ('rule_id', fields.CharField(default='', max_length=64)),
                 ('evidence', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('in_wecom', fields.BooleanField(default=True)),
+                ('removed', fields.BooleanField(default=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'customer_tag', 'app': 'scrm', 'unique_together': (('customer', 'guide', 'tag'),), 'pk_attr': 'id', 'table_description': 'A tag on one (guide, customer) relation — WeCom keeps tags per member and customer.'},
+            options={'table': 'customer_tag', 'app': 'scrm', 'unique_together': (('customer', 'guide', 'tag'),), 'indexes': [Index(fields=['in_wecom', 'removed'])], 'pk_attr': 'id', 'table_description': 'A tag on one (guide, customer) relation — WeCom keeps tags per member and customer.'},
             bases=['Model'],
         ),
     ]

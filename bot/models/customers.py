@@ -64,6 +64,8 @@ class Customer(Model):
     last_purchase_at = fields.DatetimeField(null=True)
     order_count = fields.IntField(default=0)
     total_spent = fields.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # Mean days between orders (NULL below two orders): the customer's own purchase cycle.
+    purchase_cycle_days = fields.FloatField(null=True)
     birthday = fields.DateField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -186,11 +188,17 @@ class CustomerTag(Model):
     source = fields.CharEnumField(TagSource, max_length=8)
     rule_id = fields.CharField(max_length=64, default="")
     evidence: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    # Sync state with WeCom: ``in_wecom`` is what WeCom has as far as we know; ``removed`` marks
+    # a rule tag that should go (kept until WeCom confirms the removal).
+    in_wecom = fields.BooleanField(default=True)
+    removed = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "customer_tag"
         unique_together = (("customer", "guide", "tag"),)
+        indexes = (("in_wecom", "removed"),)
 
 
 class Outbox(Model):

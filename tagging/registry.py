@@ -1,0 +1,80 @@
+"""Rule types: one registered class each (``@rule_type("behaviour")``); the loader refuses unknown ones.
+
+A rule type turns a rule's parameters into one SQL SELECT that yields, for the customers it
+matches, ``(customer_id, tag_name, evidence_json)``. The same SELECT serves the nightly full
+re-tag (all customers, set-based) and the event-driven re-tag of one customer (a filter), so
+there is one implementation per type to get right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from tagging.sql import Dialect
+
+__all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError"]
+
+
+class RuleError(ValueError):
+    """A rule's parameters are wrong; the loader adds the file, line and rule id."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryContext:
+    dialect: Dialect
+    now: datetime
+    # Restricts ``customer.id`` (as ``{column}``) to the customers being re-tagged; None = all.
+    # Ids are our own integers, inlined, so every rule's parameters number from 1.
+    customer_ids: Sequence[int] | None
+    # Values computed once per run and shared by rules (e.g. RFM quantile thresholds).
+    run_values: dict[str, Any]
+
+    def scope(self, column: str) -> str:
+        if self.customer_ids is None:
+            return ""
+        ids = ",".join(str(int(i)) for i in self.customer_ids) or "NULL"
+        return f" AND {column} IN ({ids})"
+
+    def placeholders(self, count: int) -> list[str]:
+        return [self.dialect.param(i + 1) for i in range(count)]
+
+
+class RuleType(Protocol):
+    name: ClassVar[str]
+
+    def __init__(self, params: Mapping[str, Any]) -> None: ...
+
+    @property
+    def tags(self) -> Sequence[str]:
+        """Every tag name this rule can give (created in WeCom up front)."""
+        ...
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        """Compute run-wide values (optional)."""
+        ...
+
+    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+        """SQL yielding (customer_id, tag_name, evidence_json) for matching customers."""
+        ...
+
+    def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        """Chinese sentence for an operator: why this customer has ``tag``."""
+        ...
+
+
+RULE_TYPES: dict[str, type[RuleType]] = {}
+T = TypeVar("T", bound=type[Any])
+
+
+def rule_type(name: str) -> Callable[[T], T]:
+    def register(cls: T) -> T:
+        if name in RULE_TYPES:
+            raise ValueError(f"rule type {name} registered twice")
+        cls.name = name
+        RULE_TYPES[name] = cls
+        return cls
+
+    return register

@@ -1,0 +1,123 @@
+"""Load config/tag_rules.yaml: groups (exclusive or not) and rules, each of a registered type.
+
+All or nothing: the first problem raises a ConfigError naming the file, the line, the rule id and
+what is wrong, and nothing of the file is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tagging.types  # noqa: F401 - registers the built-in rule types
+from bot.configfiles import ConfigError, line_of, load_yaml
+from tagging.registry import RULE_TYPES, RuleError, RuleType
+
+__all__ = ["TagRule", "TagGroupConf", "RuleSet", "load_rules", "Example"]
+
+_RULE_KEYS = {"id", "description", "type", "group", "examples", "__line__"}
+
+
+@dataclass(frozen=True, slots=True)
+class TagGroupConf:
+    name: str
+    exclusive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A crafted customer and the tags the rule must give it (run in CI)."""
+
+    given: Mapping[str, Any]
+    expect: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TagRule:
+    id: str
+    description: str
+    group: str
+    kind: RuleType
+    examples: Sequence[Example] = field(default_factory=tuple)
+    line: str = "?"
+
+    @property
+    def type_name(self) -> str:
+        return self.kind.name
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    groups: Mapping[str, TagGroupConf]
+    rules: Sequence[TagRule]
+    source: str = ""
+
+    def rule(self, rule_id: str) -> TagRule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    def wanted_tags(self) -> dict[str, list[str]]:
+        """Every (group → tag names) the rules can give: created in WeCom before they are used."""
+        wanted: dict[str, list[str]] = {}
+        for rule in self.rules:
+            names = wanted.setdefault(rule.group, [])
+            names.extend(t for t in rule.kind.tags if t not in names)
+        return wanted
+
+
+def load_rules(path: Path) -> RuleSet:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected `groups:` and `rules:`")
+    groups: dict[str, TagGroupConf] = {}
+    for item in data.get("groups") or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name or len(name) > 30:
+            raise ConfigError(f"{path}: {line_of(item)}: a group needs a name of at most 30 characters")
+        if name in groups:
+            raise ConfigError(f"{path}: {line_of(item)}: duplicate group {name!r}")
+        groups[name] = TagGroupConf(name, bool(item.get("exclusive", False)))
+    rules: list[TagRule] = []
+    seen: set[str] = set()
+    for item in data.get("rules") or []:
+        rules.append(_rule(path, item, groups, seen))
+    if not rules:
+        raise ConfigError(f"{path}: no rules")
+    return RuleSet(groups, rules, str(path))
+
+
+def _rule(path: Path, item: Any, groups: Mapping[str, TagGroupConf], seen: set[str]) -> TagRule:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{path}: each rule must be a mapping")
+    rule_id = item.get("id")
+    where = f"{path}: {line_of(item)}: rule {rule_id!r}"
+    if not isinstance(rule_id, str) or not rule_id:
+        raise ConfigError(f"{path}: {line_of(item)}: a rule needs an id")
+    if rule_id in seen:
+        raise ConfigError(f"{where}: duplicate id")
+    seen.add(rule_id)
+    if not isinstance(item.get("description"), str) or not item["description"]:
+        raise ConfigError(f"{where}: needs a description")
+    type_name = item.get("type")
+    if type_name not in RULE_TYPES:
+        raise ConfigError(f"{where}: unknown type {type_name!r} (known: {', '.join(sorted(RULE_TYPES))})")
+    group = item.get("group")
+    if group not in groups:
+        raise ConfigError(f"{where}: group {group!r} is not declared under groups:")
+    params = {k: v for k, v in item.items() if k not in _RULE_KEYS}
+    try:
+        kind = RULE_TYPES[type_name](params)
+    except RuleError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    examples = []
+    for example in item.get("examples") or []:
+        if not isinstance(example, dict) or not isinstance(example.get("expect"), list):
+            raise ConfigError(f"{where}: {line_of(example)}: an example needs given: and expect: [tags]")
+        unknown = set(example["expect"]) - set(kind.tags)
+        if unknown:
+            raise ConfigError(f"{where}: {line_of(example)}: example expects tags the rule never gives: {unknown}")
+        examples.append(Example(example.get("given") or {}, list(example["expect"])))
+    if not examples:
+        raise ConfigError(f"{where}: needs at least one example (they run in CI)")
+    return TagRule(rule_id, item["description"], str(group), kind, tuple(examples), line_of(item))

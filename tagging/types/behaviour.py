@@ -1,0 +1,74 @@
+"""``behaviour``: enough shop signals of some kinds, for a category or product, within a window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from tagging.registry import QueryContext, RuleError, rule_type
+from tagging.types.base import number, text, texts
+
+SIGNAL_TYPES = {
+    "browse",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout_started",
+    "order_paid",
+    "coupon_claimed",
+    "coupon_redeemed",
+    "link_open",
+}
+_NAMES = {
+    "browse": "浏览",
+    "add_to_cart": "加购",
+    "order_paid": "下单",
+    "checkout_started": "结算",
+    "link_open": "打开链接",
+    "coupon_claimed": "领券",
+    "coupon_redeemed": "用券",
+    "remove_from_cart": "移出购物车",
+}
+
+
+@rule_type("behaviour")
+class BehaviourRule:
+    """``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.tag = text(params, "tag")
+        self.signals = texts(params, "signals", allowed=SIGNAL_TYPES)
+        self.category = str(params.get("category") or "")
+        self.product = str(params.get("product") or "")
+        if not (self.category or self.product):
+            raise RuleError("give a category or a product")
+        self.min_count = int(number(params, "min_count", 1, minimum=1))
+        self.window_days = number(params, "window_days", minimum=1)
+
+    @property
+    def tags(self) -> Sequence[str]:
+        return [self.tag]
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        return None
+
+    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+        values: list[Any] = [self.tag, *self.signals, ctx.dialect.time(ctx.now - timedelta(days=self.window_days))]
+        target = ("s.category", self.category) if self.category else ("s.product_id", self.product)
+        values += [target[1], self.min_count]
+        marks = ctx.placeholders(len(values))
+        types = ", ".join(marks[1 : 1 + len(self.signals)])
+        cutoff, what, minimum = marks[1 + len(self.signals) :]
+        evidence = ctx.dialect.json_object(("count", "COUNT(*)"), ("last", "MAX(s.occurred_at)"))
+        sql = (
+            f"SELECT s.customer_id, {marks[0]} AS tag, {evidence} AS evidence FROM signal s "
+            f"WHERE s.customer_id IS NOT NULL AND s.type IN ({types}) AND s.occurred_at >= {cutoff} "
+            f"AND {target[0]} = {what}{ctx.scope('s.customer_id')} "
+            f"GROUP BY s.customer_id HAVING COUNT(*) >= {minimum}"
+        )
+        return sql, values
+
+    def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        kinds = "/".join(_NAMES.get(s, s) for s in self.signals)
+        target = self.category or self.product
+        return f"近{self.window_days:g}天{kinds}「{target}」{evidence.get('count')}次（≥{self.min_count}次）→ {tag}"

@@ -1,0 +1,43 @@
+"""``channel``: the contact-way ``State`` a customer came through → a tag (store, campaign)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tagging.registry import QueryContext, RuleError, rule_type
+from tagging.types.base import text
+
+
+@rule_type("channel")
+class ChannelRule:
+    """``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        states = params.get("states")
+        if not isinstance(states, Mapping) or not states:
+            raise RuleError("states must map contact-way state values to tag names")
+        self.states = {str(state): text({"tag": tag}, "tag") for state, tag in states.items() if state != "__line__"}
+
+    @property
+    def tags(self) -> Sequence[str]:
+        return sorted(set(self.states.values()))
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        return None
+
+    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+        pairs = list(self.states.items())
+        marks = ctx.placeholders(len(pairs) * 2)
+        cases = " ".join(f"WHEN {marks[2 * i]} THEN {marks[2 * i + 1]}" for i in range(len(pairs)))
+        values = [v for pair in pairs for v in pair]
+        sql = (
+            f"SELECT r.customer_id, CASE r.state {cases} END AS tag, "
+            f"{ctx.dialect.json_object(('state', 'r.state'))} AS evidence "
+            f"FROM relationship r WHERE r.state <> ''{ctx.scope('r.customer_id')}"
+        )
+        # Rows whose state no mapping names give a NULL tag and are dropped by the engine's join.
+        return sql, values
+
+    def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        return f"通过渠道码 state={evidence.get('state')} 添加 → {tag}"

@@ -1,0 +1,49 @@
+"""``keyword``: words in the customer's messages (app messages and chat-archive messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from tagging.registry import QueryContext, rule_type
+from tagging.types.base import number, text, texts
+
+
+@rule_type("keyword")
+class KeywordRule:
+    """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.tag = text(params, "tag")
+        self.keywords = texts(params, "keywords")
+        self.window_days = number(params, "window_days", 30, minimum=1)
+        self.min_count = int(number(params, "min_count", 1, minimum=1))
+
+    @property
+    def tags(self) -> Sequence[str]:
+        return [self.tag]
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        return None
+
+    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+        patterns = [f"%{k.replace('%', '').replace('_', '')}%" for k in self.keywords]
+        values: list[Any] = [
+            self.tag,
+            ctx.dialect.time(ctx.now - timedelta(days=self.window_days)),
+            *patterns,
+            self.min_count,
+        ]
+        marks = ctx.placeholders(len(values))
+        likes = " OR ".join(f"m.content LIKE {mark}" for mark in marks[2 : 2 + len(patterns)])
+        evidence = ctx.dialect.json_object(("count", "COUNT(*)"), ("last", "MAX(m.sent_at)"))
+        sql = (
+            f"SELECT m.customer_id, {marks[0]} AS tag, {evidence} AS evidence FROM chat_message m "
+            f"WHERE m.customer_id IS NOT NULL AND m.sent_at >= {marks[1]} AND ({likes})"
+            f"{ctx.scope('m.customer_id')} GROUP BY m.customer_id HAVING COUNT(*) >= {marks[-1]}"
+        )
+        return sql, values
+
+    def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        return f"近{self.window_days:g}天消息提到「{'/'.join(self.keywords)}」{evidence.get('count')}次 → {tag}"

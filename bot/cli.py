@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from bot.appconfig import load_app_config
+from bot.configfiles import ConfigError
 from bot.logs import configure_logging
 from config.settings import Settings, SettingsError, load_settings
 
@@ -31,10 +33,12 @@ def command(name: str) -> Callable[[Command], Command]:
 
 def _settings() -> Settings:
     try:
-        return load_settings()
-    except SettingsError as err:
+        settings = load_settings()
+        load_app_config(settings.scrm_config_dir)  # refuse to start on a broken config file
+    except (SettingsError, ConfigError) as err:
         print(f"scrm: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    return settings
 
 
 @command("serve")
@@ -110,6 +114,79 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("tags")
+def _tags(args: argparse.Namespace) -> int:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.progress import Progress  # noqa: PLC0415
+    from tagging.explain import explain_customer  # noqa: PLC0415
+    from tagging.service import retag_everyone  # noqa: PLC0415
+    from tagging.sync import push_pending, reconcile  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    tty = sys.stderr.isatty()
+
+    async def run() -> None:
+        async with open_deps(settings) as deps:
+            rules = deps.config.tag_rules
+            if args.action == "rules":
+                for rule in rules.rules:
+                    print(f"{rule.id:<20} {rule.type_name:<10} {rule.group}: {rule.description}")
+            elif args.action == "explain":
+                if not args.external_userid:
+                    raise SystemExit("scrm tags explain <external_userid>")
+                print("\n".join(await explain_customer(rules, args.external_userid)))
+            elif args.action == "retag":
+                run = await retag_everyone(deps, push=not args.no_push, progress=tty)
+                print(f"re-tag: {run.retag.desired} tags desired, {run.retag.pending_relations} relations to sync, "
+                      f"{run.retag.seconds:.1f}s")
+                if run.sync:
+                    print(f"sync: {run.sync.mark_tag_calls} mark_tag calls, {run.sync.failed} failed")
+            elif args.action == "reconcile":
+                corrected = await reconcile(deps, progress=Progress("reconcile", enabled=tty))
+                result = await push_pending(deps)
+                print(f"reconcile: {corrected} rows corrected, {result.mark_tag_calls} mark_tag calls")
+            else:
+                result = await push_pending(deps, progress=Progress("mark_tag", enabled=tty))
+                print(f"sync: {result.mark_tag_calls} mark_tag calls, {result.failed} failed")
+
+    asyncio.run(run())
+    return 0
+
+
+@command("import")
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.customers.orders import read_orders_csv, record_orders  # noqa: PLC0415
+    from bot.progress import Progress  # noqa: PLC0415
+    from tagging.service import retag_everyone  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    orders, errors = read_orders_csv(Path(args.file))
+    for error in errors:
+        print(error, file=sys.stderr)
+
+    async def run() -> None:
+        async with open_deps(settings) as deps:
+            progress = Progress("orders", len(orders), enabled=sys.stderr.isatty())
+            affected: set[int] = set()
+            for start in range(0, len(orders), 1000):
+                batch = orders[start : start + 1000]
+                affected.update(await record_orders(batch))
+                progress.advance(len(batch))
+            progress.finish()
+            print(f"imported {len(orders)} orders ({len(errors)} bad rows skipped); {len(affected)} customers updated")
+            if affected and not args.no_retag:
+                run = await retag_everyone(deps, progress=sys.stderr.isatty())
+                print(f"re-tag: {run.retag.pending_relations} relations synced to WeCom")
+
+    asyncio.run(run())
+    return 1 if errors and not orders else 0
+
+
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo  # noqa: PLC0415
@@ -133,6 +210,14 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill) or tags")
     sync.add_argument("what", choices=["contacts", "tags"])
     sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
+    tags = sub.add_parser("tags", help="auto-tagging: rules, retag, explain, push, reconcile")
+    tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
+    tags.add_argument("external_userid", nargs="?", default="")
+    tags.add_argument("--no-push", action="store_true", help="retag locally, do not call mark_tag")
+    imp = sub.add_parser("import", help="import data: orders FILE.csv (columns in bot/customers/orders.py)")
+    imp.add_argument("what", choices=["orders"])
+    imp.add_argument("file")
+    imp.add_argument("--no-retag", action="store_true")
     return parser
 
 

@@ -20,9 +20,9 @@ from tortoise.transactions import in_transaction
 
 from bot.models.customers import Tag
 from bot.progress import Progress
+from bot.sqldialect import Dialect
 from tagging.registry import QueryContext
 from tagging.rules import RuleSet
-from tagging.sql import Dialect
 
 __all__ = ["retag", "RetagResult", "MissingTags"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from tagging.sql import Dialect
+from bot.sqldialect import Dialect
 
 __all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError"]
 

@@ -24,10 +24,10 @@ from bot.deps import Deps
 from bot.models.customers import CustomerTag, Relationship, Tag, TagGroup
 from bot.progress import Progress
 from bot.ratelimit import SharedRateLimiter
+from bot.sqldialect import Dialect
 from bot.wecom.errors import NotExternalContact, WeComError, WeComPermanentError
 from tagging.engine import PENDING_CONDITION
 from tagging.rules import RuleSet
-from tagging.sql import Dialect
 
 __all__ = ["ensure_rule_tags", "push_pending", "reconcile", "SyncResult"]
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from bot.customers.orders import link_orders_to_customer
 from bot.customers.outbox import send_once
 from bot.customers.tags import mirror_relation_tags, tag_ids_of_follow
 from bot.deps import Deps
@@ -149,6 +150,7 @@ async def customer_added(deps: Deps, added: ContactAdded) -> Customer:
     customer, relationship, _guide = await upsert_contact(
         deps, contact, added.userid, state=added.state, half=added.half, at=added.at
     )
+    await link_orders_to_customer(customer)
     log.info(
         "customer_added",
         userid=added.userid,

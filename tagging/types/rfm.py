@@ -1,7 +1,8 @@
 """``rfm``: recency, frequency, monetary → the classic eight segments (one per customer).
 
 A dimension is "high" when recency ≤ R days, orders ≥ F, spend ≥ M. In ``quantile`` mode the
-thresholds are the customer base's own quantiles (default: the median), computed once per run.
+thresholds are the customer base's own quantiles (default: the median), computed once per run;
+F is high from two orders at the least.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.sqldialect import connection
 from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.sql import connection
 from tagging.types.base import number
 
 # (R high, F high, M high) → segment
@@ -60,12 +61,17 @@ class RfmRule:
         # Recency: "high" is the recent side, so its threshold is the (1 - q) quantile of days.
         offset = int(count * self.quantile)
         values = []
-        for column, order in (("last_purchase_at", "DESC"), ("order_count", "ASC"), ("total_spent", "ASC")):
-            sql = f"SELECT {column} AS v FROM customer WHERE order_count > 0 ORDER BY {column} {order} LIMIT 1 OFFSET {offset}"  # noqa: S608,E501 - fixed columns
+        spent = ctx.dialect.number("total_spent")
+        for column, order in (("last_purchase_at", "DESC"), ("order_count", "ASC"), (spent, "ASC")):
+            sql = (
+                f"SELECT {column} AS v FROM customer WHERE order_count > 0 "
+                f"ORDER BY {column} {order} LIMIT 1 OFFSET {offset}"
+            )
             values.append((await conn.execute_query_dict(sql))[0]["v"])
         last_at, orders, spent = values
         recency = max(0.0, (ctx.now - _aware(last_at)).total_seconds() / 86400)
-        ctx.run_values["rfm"] = (recency, float(orders), float(spent))
+        # Most customers have one order, so the median of F is 1: one order is never "frequent".
+        ctx.run_values["rfm"] = (recency, max(2.0, float(orders)), float(spent))
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         recency, frequency, monetary = ctx.run_values["rfm"]
@@ -82,10 +88,10 @@ class RfmRule:
         )
         sql = (
             f"SELECT t.id AS customer_id, CASE t.rh * 4 + t.fh * 2 + t.mh {cases} END AS tag, {evidence} AS evidence "
-            f"FROM (SELECT c.id, c.order_count, c.total_spent, {days} AS days, "
+            f"FROM (SELECT c.id, c.order_count, {ctx.dialect.number('c.total_spent')} AS total_spent, {days} AS days, "
             f"CASE WHEN {days} <= {marks[1]} THEN 1 ELSE 0 END AS rh, "
             f"CASE WHEN c.order_count >= {marks[2]} THEN 1 ELSE 0 END AS fh, "
-            f"CASE WHEN c.total_spent >= {marks[3]} THEN 1 ELSE 0 END AS mh "
+            f"CASE WHEN {ctx.dialect.number('c.total_spent')} >= {marks[3]} THEN 1 ELSE 0 END AS mh "
             f"FROM customer c WHERE c.order_count > 0 AND c.last_purchase_at IS NOT NULL{ctx.scope('c.id')}) t"
         )
         return sql, [ctx.dialect.time(ctx.now), recency, frequency, monetary]

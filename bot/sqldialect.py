@@ -42,6 +42,10 @@ class Dialect:
         # Tortoise stores SQLite datetimes as ISO text in UTC: "YYYY-MM-DD HH:MM:SS+00:00".
         return value.strftime("%Y-%m-%d %H:%M:%S+00:00")
 
+    def number(self, column: str) -> str:
+        """A DecimalField as a number (Tortoise keeps decimals as text on SQLite)."""
+        return column if self.name == "postgres" else f"CAST({column} AS REAL)"
+
     def json_object(self, *pairs: tuple[str, str]) -> str:
         args = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
         return f"json_build_object({args})::text" if self.name == "postgres" else f"json_object({args})"

@@ -1,0 +1,209 @@
+"""Auto-tagging as a brand sees it: the right tags, explained, and the same tags in WeCom."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import open_deps
+from bot.appconfig import load_app_config
+from bot.clock import ManualClock
+from bot.configfiles import ConfigError
+from bot.customers.orders import read_orders_csv, record_orders
+from bot.deps import Deps
+from bot.models.customers import Customer, CustomerTag, Tag, TagSource
+from config.settings import Settings
+from tagging.explain import explain_customer
+from tagging.rules import load_rules
+from tagging.service import retag_customers, retag_everyone
+from tagging.sync import push_pending, reconcile
+from tests.support.facts import craft_customer
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+RULES = load_rules(CONFIG_DIR / "tag_rules.yaml")
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def deps(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Deps]:
+    sim.state.add_member("guide_sh01_a", "王小美")
+    async with open_deps(make_settings(wecom_api_base=sim.url), clock=ManualClock(NOW)) as built:
+        yield built
+
+
+def wecom_tags(sim: Any, external_userid: str, guide: str = "guide_sh01_a") -> set[str]:
+    """Tag names on the relation, as WeCom (the simulator) has them."""
+    return {sim.state.tags[t].name for t in sim.state.tag_ids_of(guide, external_userid)}
+
+
+async def local_tags(customer: Customer, *, rule_id: str | None = None) -> set[str]:
+    query = CustomerTag.filter(customer_id=customer.id, removed=False)
+    if rule_id is not None:
+        query = query.filter(rule_id=rule_id, source=TagSource.RULE)
+    return {row.tag.name for row in await query.prefetch_related("tag")}
+
+
+EXAMPLES = [(rule.id, i) for rule in RULES.rules for i in range(len(rule.examples))]
+
+
+@pytest.mark.parametrize(("rule_id", "index"), EXAMPLES, ids=[f"{r}-{i}" for r, i in EXAMPLES])
+async def test_every_rule_example_in_config_holds(deps: Deps, sim: Any, rule_id: str, index: int) -> None:
+    rule = RULES.rule(rule_id)
+    example = rule.examples[index]
+    customer = await craft_customer(sim.state, example.given, NOW)
+    await retag_customers(deps, [customer.id])
+    assert await local_tags(customer, rule_id=rule_id) == set(example.expect)
+    if not example.given.get("lost"):
+        assert set(example.expect) <= wecom_tags(sim, customer.external_userid), "the same tags in WeCom"
+
+
+async def test_entering_a_stage_removes_the_previous_one_in_wecom(deps: Deps, sim: Any) -> None:
+    customer = await craft_customer(sim.state, {"orders": [{"days_ago": 10, "amount": 199}]}, NOW)
+    await retag_customers(deps, [customer.id])
+    assert {"首购"} <= wecom_tags(sim, customer.external_userid)
+    deps.clock.advance(timedelta(days=200))  # type: ignore[attr-defined]
+    await retag_customers(deps, [customer.id])
+    in_wecom = wecom_tags(sim, customer.external_userid)
+    assert "沉睡" in in_wecom and "首购" not in in_wecom
+    assert await local_tags(customer, rule_id="lifecycle") == {"沉睡"}
+
+
+async def test_nothing_changed_means_no_mark_tag(deps: Deps, sim: Any) -> None:
+    for days in (5, 50, 300):
+        await craft_customer(sim.state, {"orders": [{"days_ago": days, "amount": 500}]}, NOW)
+    first = await retag_everyone(deps)
+    assert first.sync is not None and first.sync.mark_tag_calls == 3
+    calls = sim.state.count_calls("externalcontact/mark_tag")
+    second = await retag_everyone(deps)
+    assert second.retag.pending_relations == 0 and second.sync is None
+    assert sim.state.count_calls("externalcontact/mark_tag") == calls
+
+
+async def test_manual_tags_from_guides_are_never_removed(deps: Deps, sim: Any) -> None:
+    customer = await craft_customer(sim.state, {}, NOW)
+    await retag_everyone(deps)
+    # The guide tags the customer 拖鞋 by hand in WeCom, though no rule would (no browsing).
+    slippers = await Tag.get(name="拖鞋")
+    sim.state.relations["guide_sh01_a"][customer.external_userid].tag_ids.add(slippers.wecom_id)
+    await reconcile(deps)
+    await retag_everyone(deps)
+    assert "拖鞋" in wecom_tags(sim, customer.external_userid)
+    row = await CustomerTag.get(customer_id=customer.id, tag=slippers)
+    assert row.source == TagSource.WECOM and not row.removed
+
+
+async def test_drift_in_wecom_is_repaired_by_reconcile(deps: Deps, sim: Any) -> None:
+    customer = await craft_customer(sim.state, {"orders": [{"days_ago": 10, "amount": 199}]}, NOW)
+    await retag_everyone(deps)
+    first_buy = await Tag.get(name="首购")
+    relation = sim.state.relations["guide_sh01_a"][customer.external_userid]
+    relation.tag_ids.discard(first_buy.wecom_id)  # someone removed it in WeCom behind our back
+    assert "首购" not in wecom_tags(sim, customer.external_userid)
+    corrected = await reconcile(deps)
+    result = await push_pending(deps)
+    assert corrected == 1 and result.mark_tag_calls == 1
+    assert "首购" in wecom_tags(sim, customer.external_userid)
+
+
+async def test_failed_sync_stays_pending_and_is_retried(deps: Deps, sim: Any) -> None:
+    customer = await craft_customer(sim.state, {"orders": [{"days_ago": 10, "amount": 199}]}, NOW)
+    sim.state.faults.inject("externalcontact/mark_tag", errcode=45009)  # until cleared
+    run = await retag_everyone(deps)
+    assert run.sync is not None and run.sync.failed == 1
+    assert "首购" not in wecom_tags(sim, customer.external_userid)
+    sim.state.faults.clear()
+    assert (await push_pending(deps)).mark_tag_calls == 1
+    assert "首购" in wecom_tags(sim, customer.external_userid)
+
+
+async def test_explanation_names_rule_and_evidence(deps: Deps, sim: Any) -> None:
+    orders = [{"days_ago": 12, "amount": 800}, {"days_ago": 40, "amount": 900}, {"days_ago": 60, "amount": 640}]
+    customer = await craft_customer(sim.state, {"orders": orders, "state": "store_sh01"}, NOW)
+    await retag_customers(deps, [customer.id])
+    text = "\n".join(await explain_customer(RULES, customer.external_userid))
+    assert "RFM分层/重要价值客户" in text and "R=12天, F=3, M=¥2,340 → 重要价值客户" in text
+    assert "来源门店/上海南京西路店" in text and "state=store_sh01" in text
+    assert "生命周期/活跃" in text
+
+
+async def test_orders_csv_import_feeds_rfm(deps: Deps, sim: Any, tmp_path: Path) -> None:
+    customer = await craft_customer(sim.state, {}, NOW)
+    csv_file = tmp_path / "orders.csv"
+    csv_file.write_text(
+        "order_id,external_userid,amount,paid_at,product_id,category,quantity,price\n"
+        f"A1,{customer.external_userid},1200,2026-11-10T20:00:00+08:00,P1,拖鞋,2,600\n"
+        f"A1,{customer.external_userid},1200,2026-11-10T20:00:00+08:00,P2,袜子,1,0\n"
+        f"A2,{customer.external_userid},300,not-a-date,,,,\n"
+        f"A3,{customer.external_userid},-5,2026-11-01T10:00:00+08:00,,,,\n",
+        encoding="utf-8",
+    )
+    orders, errors = read_orders_csv(csv_file)
+    assert [o.order_id for o in orders] == ["A1"] and len(orders[0].lines) == 2
+    assert len(errors) == 2 and "paid_at" in errors[0] and "negative" in errors[1]
+    await record_orders(orders)
+    await record_orders(orders)  # importing the same file again adds nothing
+    customer = await Customer.get(id=customer.id)
+    assert customer.order_count == 1 and float(customer.total_spent) == 1200
+    await retag_customers(deps, [customer.id])
+    assert await local_tags(customer, rule_id="rfm") == {"重要发展客户"}
+
+
+BROKEN = {
+    "unknown type": ("type: rfm\n", "type: magic\n", "unknown type 'magic'"),
+    "bad parameter": ("    min_count: 3\n", "    min_count: lots\n", "min_count must be a number"),
+    "duplicate id": ("  - id: interest_gift\n", "  - id: interest_slippers\n", "duplicate id"),
+    "undeclared group": ("    group: 活动\n", "    group: 促销\n", "group '促销' is not declared"),
+    "no example": (
+        "    examples:\n      - given: {state: camp_1111_sh01}\n        expect: [双11]\n",
+        "",
+        "needs at least one example",
+    ),
+    "yaml syntax": ("groups:\n", "groups: [\n", "tag_rules.yaml"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_broken_rules_file_refuses_to_load_and_names_the_problem(case: str, tmp_path: Path) -> None:
+    before, after, message = BROKEN[case]
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    text = (config / "tag_rules.yaml").read_text(encoding="utf-8")
+    assert before in text
+    (config / "tag_rules.yaml").write_text(text.replace(before, after, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_app_config(config)
+    assert message in str(info.value)
+    assert "tag_rules.yaml" in str(info.value)
+    if case != "yaml syntax":
+        assert "line " in str(info.value)
+
+
+async def test_scan_to_tags_in_wecom_end_to_end(stack: Any) -> None:
+    stack.state.add_member("guide_sh01_a", "王小美")
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmTAGGED01", state="store_sh01"))
+    await stack.settle()
+    assert {"上海南京西路店", "新客"} <= wecom_tags(stack.sim, "wmTAGGED01")
+
+
+async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> None:
+    from bot.sqldialect import Dialect, connection
+    from tagging.registry import QueryContext
+    from tagging.types.rfm import RfmRule
+
+    spenders = []
+    for days, amount in ((5, 100), (10, 200), (300, 5000), (400, 9000)):
+        spenders.append(await craft_customer(sim.state, {"orders": [{"days_ago": days, "amount": amount}]}, NOW))
+    rule = RfmRule({"mode": "quantile", "quantile": 0.5})
+    ctx = QueryContext(Dialect.of(connection()), NOW, None, {})
+    await rule.prepare(ctx)
+    recency, frequency, monetary = ctx.run_values["rfm"]
+    assert 10 <= recency <= 300 and frequency == 2 and 200 <= monetary <= 5000
+    sql, args = rule.select(ctx)
+    rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, args)}
+    assert rows[spenders[0].id] == "一般发展客户"
+    assert rows[spenders[3].id] == "重要挽留客户"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Literal
 
 import aiohttp
@@ -20,16 +20,19 @@ from bot.appconfig import load_app_config
 from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
+from bot.customers.intake import CHAT_ARCHIVE, ORDERS
 from bot.customers.org import apply_org
 from bot.db import close_db, init_db
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router, discover_routers
 from bot.eventlog import ProcessedLog
 from bot.ingest import receive_callback, verify_url
+from bot.intake import intake_handler
 from bot.metrics import Metrics
 from bot.publish import publish
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
+from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
@@ -118,7 +121,10 @@ def create_app(
         if settings.scrm_sync_tags_on_start:
             await publish(deps, "sync_corp_tags", {}, str(int(deps.clock.timestamp() // 600)))
         task = asyncio.create_task(consumer.run(), name="worker")
-        yield
+        async with AsyncExitStack() as stack:
+            if settings.scrm_scheduler:
+                await stack.enter_async_context(running_scheduler(deps))
+            yield
         consumer.stop()
         await task
 
@@ -128,6 +134,8 @@ def create_app(
     if role in ("all", "web"):
         app.router.add_get("/wecom/callback", verify_url)
         app.router.add_post("/wecom/callback", receive_callback)
+        app.router.add_post("/intake/orders", intake_handler(ORDERS))
+        app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

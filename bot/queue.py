@@ -85,8 +85,8 @@ class EventQueue:
         self._promote = redis.register_script(_PROMOTE)
 
     # --- producer side (ingest) -------------------------------------------------------------
-    async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
-        """Append a new event; return its stream id, or None when the key was seen before."""
+    def _append_args(self, source: str, key: str, body_json: str, received_at: float) -> tuple[list[str], list[Any]]:
+        keys = [self.keys.seen(source, key), self.keys.stream]
         args: list[Any] = [
             self.dedup_ttl_s,
             "source",
@@ -100,10 +100,25 @@ class EventQueue:
             "attempt",
             "1",
         ]
-        result = await self._append(keys=[self.keys.seen(source, key), self.keys.stream], args=args)
-        if result is None:
-            return None
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return keys, args
+
+    async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
+        """Append a new event; return its stream id, or None when the key was seen before."""
+        keys, args = self._append_args(source, key, body_json, received_at)
+        return _id_or_none(await self._append(keys=keys, args=args))
+
+    async def append_many(self, source: str, items: list[tuple[str, str]], received_at: float) -> list[str | None]:
+        """Append (key, body_json) pairs in one pipelined round trip; None marks a duplicate."""
+        if not items:
+            return []
+        # EVALSHA in a pipeline cannot fall back to EVAL; load the script once (a no-op when cached).
+        await self.redis.script_load(_APPEND)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, body_json in items:
+                keys, args = self._append_args(source, key, body_json, received_at)
+                pipe.evalsha(self._append.sha, len(keys), *keys, *args)
+            results = await pipe.execute()
+        return [_id_or_none(r) for r in results]
 
     # --- consumer side (worker) -------------------------------------------------------------
     async def ensure_group(self) -> None:
@@ -211,6 +226,12 @@ class EventQueue:
     async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         entries: Any = await self.redis.xrange(self.keys.dead, count=count)
         return [_texts(fields) | {"dead_id": _text(sid)} for sid, fields in entries]
+
+
+def _id_or_none(result: Any) -> str | None:
+    if result is None:
+        return None
+    return result.decode() if isinstance(result, bytes) else str(result)
 
 
 def _text(value: Any) -> str:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Operator-edited files: templates.yaml, org.yaml, … (the shipped ones by default).
     scrm_config_dir: Path = Path(__file__).resolve().parent
 
+    # Signed intake from the brand's systems: "shop=secret1,pos=secret2" (never in a committed file).
+    scrm_signal_secrets: SecretStr = SecretStr("")
+
     # Ingest
     scrm_callback_max_bytes: int = 64 * 1024
     # Reject callbacks whose signed timestamp is further than this from now (replay guard); 0 = off.
@@ -72,6 +75,12 @@ class Settings(BaseSettings):
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
     scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 50
+
+    # Schedules (crontab, in scrm_timezone): full re-tag nightly, reconcile with WeCom weekly.
+    scrm_retag_cron: str = "0 2 * * *"
+    scrm_reconcile_cron: str = "0 3 * * 0"
+    scrm_push_tags_every_s: Annotated[int, Field(ge=10)] = 300
+    scrm_scheduler: bool = True
 
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0

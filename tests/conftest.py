@@ -138,6 +138,8 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_wecom_backoff_max_s": 0.05,
             "scrm_shutdown_grace_s": 2.0,
             "scrm_sync_tags_on_start": False,
+            "scrm_scheduler": False,
+            "scrm_signal_secrets": "shop=test-shop-secret,pos=test-pos-secret",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -21,8 +21,15 @@ from bot.models.customers import Customer
 from bot.models.facts import Order, OrderItem
 from bot.sqldialect import Dialect
 
-__all__ = ["OrderIn", "OrderLine", "parse_order_row", "record_orders", "refresh_aggregates", "read_orders_csv",
-           "OrderError"]
+__all__ = [
+    "OrderIn",
+    "OrderLine",
+    "parse_order_row",
+    "record_orders",
+    "refresh_aggregates",
+    "read_orders_csv",
+    "OrderError",
+]
 
 
 class OrderError(ValueError):
@@ -75,15 +82,27 @@ def parse_order_row(row: Mapping[str, str]) -> tuple[OrderIn, OrderLine | None]:
         raise OrderError(f"paid_at is not ISO 8601: {row.get('paid_at')!r}") from None
     if paid_at.tzinfo is None:
         raise OrderError("paid_at needs a UTC offset (e.g. 2026-11-11T20:00:00+08:00)")
-    order = OrderIn(order_id[:64], _decimal(row.get("amount") or "", "amount"), paid_at, external_userid[:64],
-                    unionid[:64], (row.get("store_code") or "")[:32], (row.get("guide_userid") or "")[:64])
+    order = OrderIn(
+        order_id[:64],
+        _decimal(row.get("amount") or "", "amount"),
+        paid_at,
+        external_userid[:64],
+        unionid[:64],
+        (row.get("store_code") or "")[:32],
+        (row.get("guide_userid") or "")[:64],
+    )
     line = None
     if row.get("product_id") or row.get("category") or row.get("product_name"):
         quantity = (row.get("quantity") or "1").strip() or "1"
         if not quantity.isdigit():
             raise OrderError(f"quantity is not a whole number: {quantity!r}")
-        line = OrderLine((row.get("product_id") or "")[:64], (row.get("product_name") or "")[:128],
-                         (row.get("category") or "")[:64], int(quantity), _decimal(row.get("price") or "0", "price"))
+        line = OrderLine(
+            (row.get("product_id") or "")[:64],
+            (row.get("product_name") or "")[:128],
+            (row.get("category") or "")[:64],
+            int(quantity),
+            _decimal(row.get("price") or "0", "price"),
+        )
     return order, line
 
 
@@ -101,8 +120,9 @@ def read_orders_csv(path: Path) -> tuple[list[OrderIn], list[str]]:
             known = orders.get(order.order_id)
             base = known or order
             lines = base.lines + ((line,) if line else ())
-            orders[order.order_id] = OrderIn(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
-                                                "lines": lines})
+            orders[order.order_id] = OrderIn(
+                **{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "lines": lines}
+            )
     return list(orders.values()), errors
 
 
@@ -121,9 +141,17 @@ async def record_orders(orders: Sequence[OrderIn]) -> list[int]:
     new = [o for o in orders if o.order_id not in existing]
     await Order.bulk_create(
         [
-            Order(order_id=o.order_id, amount=o.amount, paid_at=o.paid_at, external_userid=o.external_userid or None,
-                  unionid=o.unionid or None, store_code=o.store_code, guide_userid=o.guide_userid, source=o.source,
-                  customer_id=by_ext.get(o.external_userid) or by_union.get(o.unionid))
+            Order(
+                order_id=o.order_id,
+                amount=o.amount,
+                paid_at=o.paid_at,
+                external_userid=o.external_userid or None,
+                unionid=o.unionid or None,
+                store_code=o.store_code,
+                guide_userid=o.guide_userid,
+                source=o.source,
+                customer_id=by_ext.get(o.external_userid) or by_union.get(o.unionid),
+            )
             for o in new
         ],
         ignore_conflicts=True,
@@ -132,9 +160,18 @@ async def record_orders(orders: Sequence[OrderIn]) -> list[int]:
     if lined:
         ids = dict(await Order.filter(order_id__in=[o.order_id for o in lined]).values_list("order_id", "id"))
         await OrderItem.bulk_create(
-            [OrderItem(order_id=ids[o.order_id], product_id=line.product_id, product_name=line.product_name,
-                       category=line.category, quantity=line.quantity, price=line.price)
-             for o in lined for line in o.lines]
+            [
+                OrderItem(
+                    order_id=ids[o.order_id],
+                    product_id=line.product_id,
+                    product_name=line.product_name,
+                    category=line.category,
+                    quantity=line.quantity,
+                    price=line.price,
+                )
+                for o in lined
+                for line in o.lines
+            ]
         )
     affected = {by_ext.get(o.external_userid) or by_union.get(o.unionid) for o in new}
     customer_ids = sorted(i for i in affected if i is not None)

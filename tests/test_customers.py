@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.customers.backfill import backfill_contacts
 from bot.models.customers import (
     ChannelCode,
@@ -19,7 +21,7 @@ from bot.models.customers import (
     TagSource,
 )
 from bot.models.eventlog import EventLog
-from tests.conftest import Stack
+from tests.conftest import BACKEND, Stack
 
 
 def seed_store_sh01(stack: Stack) -> None:
@@ -174,6 +176,7 @@ async def test_backfill_of_10000_contacts_is_complete_and_resumable(stack: Stack
     assert await Customer.all().count() == 10_000
 
 
+@pytest.mark.skipif(BACKEND == "embedded", reason="two workers share the queue only through a real Redis")
 async def test_worker_start_mirrors_corp_tags_once(make_settings: Any, sim: Any) -> None:
     from bot.app import create_app
     from tests.conftest import serve_app

@@ -6,11 +6,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from bot.app import open_deps
 from bot.scheduler import Tick, fire, running_scheduler, ticks
 from config.settings import Settings
+from tests.conftest import BACKEND
 
 
+@pytest.mark.skipif(BACKEND == "embedded", reason="processes share the queue only through a real Redis")
 async def test_two_processes_firing_the_same_tick_queue_one_job(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     async with open_deps(settings) as first, open_deps(settings) as second:

@@ -49,7 +49,7 @@ async def open_deps(
 ) -> AsyncIterator[Deps]:
     """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
     config = load_app_config(settings.scrm_config_dir)  # before any connection: bad config, no start
-    redis = connect_redis(settings.redis_url)
+    redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections)
     try:
         await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
         await apply_org(config.org)
@@ -105,7 +105,8 @@ def create_app(
     routers: Sequence[Router] | None = None,
 ) -> web.Application:
     """The aiohttp application for ``role``: web (ingest), worker, or both in one process."""
-    app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 1024 * 1024))
+    # The largest body any route takes (signed intake batches); each route checks its own limit.
+    app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
     app[DISPATCHER] = Dispatcher(routers if routers is not None else discover_routers(handlers))
 

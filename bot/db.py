@@ -13,7 +13,19 @@ __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers", "bot.models.facts"]
 
 
+# Tortoise's asyncpg pool holds 5 connections by default: fewer than the worker's concurrency.
+DEFAULT_PG_POOL = 20
+
+
+def with_pool_size(database_url: str, size: int = DEFAULT_PG_POOL) -> str:
+    """A PostgreSQL URL with ``maxsize`` set unless the URL sets it itself."""
+    if not database_url.startswith(("postgres://", "postgresql://", "asyncpg://")) or "maxsize=" in database_url:
+        return database_url
+    return f"{database_url}{'&' if '?' in database_url else '?'}maxsize={size}"
+
+
 def tortoise_config(database_url: str, timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+    database_url = with_pool_size(database_url)
     if database_url.startswith("sqlite://") and not database_url.startswith("sqlite://:memory:"):
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
     return {

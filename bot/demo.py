@@ -8,22 +8,32 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from bot.app import create_app
 from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
+from bot.customers.orders import OrderIn, record_orders
+from bot.intake import signature_for
 from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
+from bot.models.facts import Signal
 from bot.simulator.callbacks import CallbackSender
 from bot.simulator.server import SimulatorServer, running_simulator
 from bot.simulator.state import SimulatorState
 from config.settings import Settings
+from tagging.explain import explain_customer
+from tagging.service import retag_everyone
 
 __all__ = ["run_demo"]
+
+DEMO_SHOP_SECRET = b"demo-shop-secret"
 
 
 def say(title: str) -> None:
@@ -61,6 +71,7 @@ async def run_demo() -> int:
             database_url=f"sqlite://{workdir}/scrm.sqlite3",
             redis_url="memory://",
             log_level="WARNING",
+            scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
         )
         app = create_app(settings)
         runner = web.AppRunner(app, access_log=None)
@@ -76,6 +87,57 @@ async def run_demo() -> int:
             await runner.cleanup()
     print(f"\nDemo data (SQLite) left in {workdir}")
     return 0
+
+
+def _wecom_tags(state: SimulatorState, userid: str, external_userid: str) -> str:
+    names = sorted(state.tags[t].name for t in state.tag_ids_of(userid, external_userid))
+    return "、".join(names) or "（无）"
+
+
+async def _tagging_story(
+    app: web.Application, state: SimulatorState, sender: CallbackSender, url: str, http: aiohttp.ClientSession
+) -> None:
+    deps = app[DEPS]
+    now = deps.clock.now()
+    say("The shop sends 周小姐's orders (signed POST /intake/orders)")
+    orders = [
+        {"order_id": f"DEMO-{i}", "external_userid": "wmDemoZhou01", "amount": amount,
+         "paid_at": (now - timedelta(days=days)).isoformat(), "store_code": "sh01"}
+        for i, (days, amount) in enumerate(((60, "640"), (40, "900"), (12, "800")))
+    ]
+    body = orjson.dumps({"orders": orders})
+    ts = str(int(time.time()))
+    headers = {"X-Source": "shop", "X-Timestamp": ts, "X-Signature": signature_for(DEMO_SHOP_SECRET, ts, body)}
+    async with http.post(url.replace("/wecom/callback", "/intake/orders"), data=body, headers=headers) as resp:
+        result = await resp.json()
+    show(f"HTTP {resp.status}: {result['accepted']} accepted — queued, stored, customer aggregates updated")
+
+    say("She browsed 拖鞋 three times this week (shop signals), and a dormant customer is in the base")
+    customer = await Customer.get(external_userid="wmDemoZhou01")
+    for i in range(3):
+        await Signal.create(event_id=f"demo-browse-{i}", type="browse", customer=customer,
+                            external_userid=customer.external_userid, category="拖鞋", product_id="SKU-SLIPPER-01",
+                            occurred_at=now - timedelta(days=i + 1))
+    state.add_member("guide_hz01_a", "陈静")
+    await sender.send(state.customer_scans_qr("guide_hz01_a", "wmDemoSleep1", state="store_hz01", name="吴先生"))
+    await wait_for(lambda: Customer.filter(external_userid="wmDemoSleep1").exists())
+    sleeper = await Customer.get(external_userid="wmDemoSleep1")
+    await record_orders([OrderIn("DEMO-OLD-1", Decimal("299"), now - timedelta(days=230), "wmDemoSleep1")])
+
+    say("The nightly re-tag runs (scrm tags retag): set-based rules → diff → mark_tag to WeCom")
+    run = await retag_everyone(deps)
+    show(f"{run.retag.desired} rule tags desired; {run.sync.mark_tag_calls if run.sync else 0} mark_tag calls now "
+         "(one per changed guide–customer relation; the event-driven re-tags after each scan and order "
+         f"had pushed theirs already), {run.sync.failed if run.sync else 0} failed")
+    for who, userid, external_userid in (("周小姐", "guide_sh01_a", "wmDemoZhou01"),
+                                         ("吴先生", "guide_hz01_a", sleeper.external_userid)):
+        show(f"{who} — why (scrm tags explain {external_userid}):")
+        for line in (await explain_customer(deps.config.tag_rules, external_userid))[1:]:
+            show(f"  {line}")
+        show(f"  in WeCom (simulator) on {userid}'s profile: {_wecom_tags(state, userid, external_userid)}")
+    again = await retag_everyone(deps)
+    show(f"re-tag again with nothing changed: {again.retag.pending_relations} relations to sync, "
+         "no mark_tag calls")
 
 
 async def _story(
@@ -126,6 +188,8 @@ async def _story(
     await sender.send(state.admin_creates_tag("兴趣", "拖鞋"))
     await wait_for(lambda: Tag.filter(name="拖鞋").exists())
     show("change_external_tag → get_corp_tag_list → the local tag mirror now has 兴趣/拖鞋")
+
+    await _tagging_story(app, state, sender, url, http)
 
     say("Weeks later 周小姐 deletes 王小美 from her WeChat (流失)")
     await sender.send(state.customer_deletes_guide("guide_sh01_a", "wmDemoZhou01"))

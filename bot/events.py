@@ -44,7 +44,7 @@ def callback_dedup_key(message: Mapping[str, Any]) -> str:
         str(message.get("Event", "")),
         str(message.get("ChangeType", "")),
     ]
-    parts.extend(f"{name}={message[name]!r}" for name in _ID_FIELDS if name in message)
+    parts.extend(f"{name}={message[name]}" for name in _ID_FIELDS if name in message)
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
     return f"evt:{digest}"
 

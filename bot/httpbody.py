@@ -12,14 +12,18 @@ class BodyTooLarge(Exception):
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, or BodyTooLarge past ``limit`` bytes (declared or actual).
+
+    A declared length over the limit is refused unread; otherwise aiohttp's own cap
+    (``client_max_size``) bounds what is read, and the limit is checked on what arrived.
+    """
     declared = request.content_length
     if declared is not None and declared > limit:
         raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(16384):
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BodyTooLarge from None
+    if len(body) > limit:
+        raise BodyTooLarge
+    return body

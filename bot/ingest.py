@@ -9,6 +9,8 @@ a bug never looks like a forged signature: 400 malformed, 403 forged / misrouted
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import structlog
 from aiohttp import web
@@ -18,7 +20,7 @@ from bot.appkeys import DEPS
 from bot.crypto import CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
 from bot.events import callback_dedup_key
 from bot.httpbody import BodyTooLarge, read_body
-from bot.xmlparse import XmlError, parse_xml
+from bot.xmlparse import XmlError, extract_encrypt, parse_xml
 
 __all__ = ["verify_url", "receive_callback"]
 
@@ -97,11 +99,9 @@ async def receive_callback(request: web.Request) -> web.Response:
         except BodyTooLarge:
             raise Rejected(413, "body too large") from None
         try:
-            encrypt = parse_xml(raw).get("Encrypt")
-        except XmlError:
-            raise Rejected(400, "malformed XML") from None
-        if not isinstance(encrypt, str) or not encrypt:
-            raise Rejected(400, "no Encrypt element")
+            encrypt = extract_encrypt(raw)
+        except XmlError as err:
+            raise Rejected(400, f"malformed XML: {err}") from None
         try:
             message = parse_xml(_decrypt(request, query, encrypt))
         except XmlError:
@@ -111,13 +111,14 @@ async def receive_callback(request: web.Request) -> web.Response:
 
     key = callback_dedup_key(message)
     try:
-        stream_id = await deps.queue.append("wecom", key, orjson.dumps(message).decode(), now)
-    except (RedisError, OSError) as err:
+        async with asyncio.timeout(deps.settings.scrm_enqueue_timeout_s):
+            stream_id = await deps.queue.append("wecom", key, orjson.dumps(message).decode(), now)
+    except (RedisError, OSError, TimeoutError) as err:
         deps.metrics.callbacks.labels(outcome="503").inc()
         log.error("callback_enqueue_failed", event_key=key, error=type(err).__name__)
         # Not acknowledged: WeCom re-sends, and nothing was lost.
         return web.Response(status=503, text="queue unavailable, retry later")
-    deps.metrics.callbacks.labels(outcome="accepted" if stream_id else "duplicate").inc()
+    (deps.metrics.accepted if stream_id else deps.metrics.duplicates).inc()
     if stream_id is None:
         log.info("callback_duplicate", event_key=key)
     return web.Response(text="success")

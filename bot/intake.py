@@ -8,6 +8,7 @@ Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"). One bad item nev
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
@@ -110,8 +111,9 @@ def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Re
             results.append({"index": index, "status": "accepted", "key": key})
             queued.append((index, key, orjson.dumps(normalised).decode()))
         try:
-            ids = await deps.queue.append_many(kind.source, [(k, b) for _, k, b in queued], deps.clock.timestamp())
-        except (RedisError, OSError) as err:
+            async with asyncio.timeout(deps.settings.scrm_enqueue_timeout_s * 2):
+                ids = await deps.queue.append_many(kind.source, [(k, b) for _, k, b in queued], deps.clock.timestamp())
+        except (RedisError, OSError, TimeoutError) as err:
             log.error("intake_enqueue_failed", source=kind.source, error=type(err).__name__)
             return web.json_response({"error": "queue unavailable, retry later"}, status=503)
         for (index, _key, _body), stream_id in zip(queued, ids, strict=True):

@@ -17,6 +17,9 @@ class Metrics:
         self.callbacks = Counter(
             "scrm_callbacks_total", "WeCom callbacks by outcome", ["outcome"], registry=self.registry
         )
+        # Labelled once: the callback path should not pay the label lookup per request.
+        self.accepted = self.callbacks.labels(outcome="accepted")
+        self.duplicates = self.callbacks.labels(outcome="duplicate")
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

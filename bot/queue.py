@@ -19,9 +19,11 @@ from bot.events import Event
 
 __all__ = ["EventQueue", "QueueKeys", "PendingInfo"]
 
+# ARGV: ttl, source, key, body, received_at. Field names live here, not on the wire (the hot path).
 _APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+local id = redis.call('XADD', KEYS[2], '*', 'source', ARGV[2], 'key', ARGV[3], 'body', ARGV[4],
+  'received_at', ARGV[5], 'attempt', '1')
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 return id
 """
@@ -87,20 +89,7 @@ class EventQueue:
     # --- producer side (ingest) -------------------------------------------------------------
     def _append_args(self, source: str, key: str, body_json: str, received_at: float) -> tuple[list[str], list[Any]]:
         keys = [self.keys.seen(source, key), self.keys.stream]
-        args: list[Any] = [
-            self.dedup_ttl_s,
-            "source",
-            source,
-            "key",
-            key,
-            "body",
-            body_json,
-            "received_at",
-            repr(received_at),
-            "attempt",
-            "1",
-        ]
-        return keys, args
+        return keys, [self.dedup_ttl_s, source, key, body_json, repr(received_at)]
 
     async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
         """Append a new event; return its stream id, or None when the key was seen before."""

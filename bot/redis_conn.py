@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 
 __all__ = ["connect_redis"]
 
 log = structlog.get_logger(__name__)
 
 
-def connect_redis(url: str) -> Redis:
+def connect_redis(url: str, *, max_connections: int = 1024) -> Redis:
     """A client for ``url``. ``memory://`` is fakeredis in this process: one process only, nothing kept."""
     if url.startswith("memory://"):
         import fakeredis  # noqa: PLC0415 - only the embedded mode needs it
@@ -18,6 +18,13 @@ def connect_redis(url: str) -> Redis:
         log.warning("redis_embedded", detail="REDIS_URL=memory:// — in-process stand-in, single process, not durable")
         client: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
         return client
-    return Redis.from_url(
-        url, decode_responses=True, health_check_interval=30, socket_timeout=5, socket_connect_timeout=3
+    # redis-py's default pool fails at once past 100 connections (MaxConnectionsError), which
+    # ingest would turn into a false 503; a large pool keeps a burst queued on sockets instead.
+    # No socket_timeout: redis-py implements it with a task per command (asyncio.wait_for), a
+    # large share of the callback path's cost. Callers that must not hang bound their own waits
+    # (ingest answers 503 after scrm_enqueue_timeout_s).
+    pool = ConnectionPool.from_url(
+        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=3,
+        max_connections=max_connections,
     )
+    return Redis.from_pool(pool)

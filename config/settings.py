@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite://data/scrm.sqlite3"
     redis_url: str = "memory://"
+    scrm_redis_max_connections: Annotated[int, Field(ge=8)] = 1024
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     log_level: str = "INFO"
     log_format: str = "console"  # or "json"
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
 
     # Ingest
     scrm_callback_max_bytes: int = 64 * 1024
+    # Past this, an append to the queue counts as failed: 503, and WeCom re-sends (well inside its 5 s).
+    scrm_enqueue_timeout_s: float = 2.0
     # Reject callbacks whose signed timestamp is further than this from now (replay guard); 0 = off.
     scrm_callback_max_age_s: int = 3600
     # Must outlive WeCom's re-sends and the replay window above.
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
     scrm_shutdown_grace_s: float = 20.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
-    scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 50
+    scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 100
 
     # Schedules (crontab, in scrm_timezone): full re-tag nightly, reconcile with WeCom weekly.
     scrm_retag_cron: str = "0 2 * * *"

@@ -13,7 +13,12 @@ router = Router("tagging")
 
 @router.on("internal", "customer_changed")
 async def on_customer_changed(event: Event, deps: Deps) -> None:
-    await service.retag_customers(deps, [int(event.body["customer_id"])])
+    await service.mark_dirty(deps, [int(event.body["customer_id"])])
+
+
+@router.on("internal", "retag_dirty")
+async def on_retag_dirty(event: Event, deps: Deps) -> None:
+    await service.retag_dirty(deps)
 
 
 @router.on("internal", "retag_all")

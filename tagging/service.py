@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,10 +10,13 @@ import structlog
 
 from bot.deps import Deps
 from bot.progress import Progress
+from bot.publish import publish
 from tagging.engine import MissingTags, RetagResult, retag
 from tagging.sync import SyncResult, ensure_rule_tags, push_pending
 
-__all__ = ["retag_customers", "retag_everyone", "RetagRun"]
+__all__ = ["retag_customers", "retag_everyone", "RetagRun", "mark_dirty", "retag_dirty"]
+
+DIRTY_BATCH = 5000
 
 log = structlog.get_logger(__name__)
 
@@ -48,3 +52,48 @@ async def retag_everyone(deps: Deps, *, push: bool = True, progress: bool = Fals
     if push and result.pending_relations:
         sync = await push_pending(deps, progress=Progress("mark_tag", result.pending_relations, enabled=progress))
     return RetagRun(result, sync)
+
+
+def _dirty_keys(deps: Deps) -> tuple[str, str]:
+    prefix = deps.settings.scrm_redis_prefix
+    return f"{{{prefix}}}:tagging:dirty", f"{{{prefix}}}:tagging:dirty:scheduled"
+
+
+async def mark_dirty(deps: Deps, customer_ids: Sequence[int]) -> None:
+    """Note customers to re-tag; at most one ``retag_dirty`` job is queued at a time.
+
+    Re-tagging is set-based, so a burst of changes (500 scans at once) costs a few engine runs,
+    not one each — and the welcome messages in the same burst are not kept waiting.
+    """
+    dirty, scheduled = _dirty_keys(deps)
+    async with deps.redis.pipeline(transaction=False) as pipe:
+        pipe.sadd(dirty, *customer_ids)
+        pipe.set(scheduled, "1", nx=True, ex=60)
+        _added, first = await pipe.execute()
+    if first:
+        await publish(deps, "retag_dirty", {}, uuid.uuid4().hex)
+
+
+# Ends the job only when nothing is left, atomically with clearing the flag: a customer marked
+# after this ran sets the flag again and queues the next job; one marked before is still seen.
+_FINISH = """
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end
+redis.call('EXPIRE', KEYS[2], 60)
+return 1
+"""
+
+
+async def retag_dirty(deps: Deps) -> int:
+    """Re-tag every customer marked dirty, in batches; return how many. One such job at a time."""
+    dirty, scheduled = _dirty_keys(deps)
+    finish = deps.redis.register_script(_FINISH)
+    done = 0
+    while True:
+        members = await deps.redis.srandmember(dirty, DIRTY_BATCH)
+        if members:
+            ids = sorted({int(m) for m in members})
+            await retag_customers(deps, ids)
+            await deps.redis.srem(dirty, *members)  # only after success: a crash leaves them marked
+            done += len(ids)
+        if not await finish(keys=[dirty, scheduled]):
+            return done

@@ -119,6 +119,7 @@ BAD_REQUESTS: dict[str, Callable[[], tuple[dict[str, str], bytes, int]]] = {
     "missing query": lambda: ({}, signed(add_contact_xml())[1], 400),
     "malformed outer XML": lambda: (signed(add_contact_xml())[0], b"<xml><Encrypt>abc</Encr", 400),
     "no Encrypt element": lambda: (signed(add_contact_xml())[0], b"<xml><Foo>1</Foo></xml>", 400),
+    "inner XML with a DTD": lambda: (*signed('<!DOCTYPE x [<!ENTITY a "b">]><xml><Event>&a;</Event></xml>'), 400),
     "entity bomb": lambda: (_signed_outer(b""), _entity_bomb(), 400),
     "malformed inner XML": lambda: (*signed("<xml><Event>oops</xml>"), 400),
     "oversized body": lambda: (signed(add_contact_xml())[0], b"<xml>" + b"A" * (65 * 1024) + b"</xml>", 413),

@@ -162,18 +162,33 @@ async def customer_added(deps: Deps, added: ContactAdded) -> Customer:
     return customer
 
 
-async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:
-    guide = await ensure_guide(deps, added.userid)
-    channel = await ChannelCode.get_or_none(state=added.state) if added.state else None
-    store = await _store_of(guide, channel)
-    template_id = channel.welcome_template if channel and channel.welcome_template else "welcome_default"
+async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> tuple[str, str]:
+    """(template id, text). Names come from the org config in memory; the database only for
+    members the config does not list — the welcome code is short-lived, so no slow path first."""
+    org = deps.config.org
+    channel = org.channels.get(added.state) if added.state else None
+    member = org.members.get(added.userid)
+    if member is not None and member.name:
+        guide_name, store_code = member.name, member.store
+    else:
+        guide = await ensure_guide(deps, added.userid)
+        store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None  # type: ignore[attr-defined]
+        guide_name, store_code = guide.name, store.code if store else None
+    store_code = (channel.store if channel else None) or store_code
+    store_conf = org.stores.get(store_code or "")
+    template_id = channel.welcome if channel else "welcome_default"
     text = deps.config.templates.render(
         template_id,
-        customer_name=str(external.get("name", "")),
-        guide_name=guide.name,
-        store_name=store.name if store else "",
+        customer_name=customer_name,
+        guide_name=guide_name,
+        store_name=store_conf.name if store_conf else "",
         campaign=channel.campaign if channel else "",
     )
+    return template_id, text
+
+
+async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:
+    template_id, text = await _welcome_text(deps, added, str(external.get("name", "")))
 
     async def send() -> None:
         await deps.wecom.send_welcome_msg(added.welcome_code, text)
@@ -186,11 +201,6 @@ async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, 
         return
     if sent:
         log.info("welcome_sent", userid=added.userid, template=template_id)
-
-
-async def _store_of(guide: Guide, channel: ChannelCode | None) -> Store | None:
-    store_id = (channel.store_id if channel else None) or guide.store_id  # type: ignore[attr-defined]
-    return await Store.get_or_none(id=store_id) if store_id else None
 
 
 async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> int:

@@ -7,6 +7,7 @@ one-shot commands all use it, so every process is wired the same way.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Literal
@@ -132,6 +133,7 @@ def create_app(
     app.cleanup_ctx.append(resources)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(worker)
+    app.cleanup_ctx.append(freeze_startup_objects)
     if role in ("all", "web"):
         app.router.add_get("/wecom/callback", verify_url)
         app.router.add_post("/wecom/callback", receive_callback)
@@ -140,6 +142,15 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
+    """Move everything built at start (modules, models, clients) out of the GC's reach: the
+    collector then scans only what requests allocate, instead of re-walking the whole app."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -204,7 +204,7 @@ class Migration(migrations.Migration):
                 ('transfer_failed_reason', fields.CharField(default='', max_length=32)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'relationship', 'app': 'scrm', 'unique_together': (('guide', 'customer'),), 'pk_attr': 'id', 'table_description': "One guide ↔ customer relation, as WeCom's follow_user, with its history."},
+            options={'table': 'relationship', 'app': 'scrm', 'unique_together': (('guide', 'customer'),), 'indexes': [Index(fields=['customer_id'])], 'pk_attr': 'id', 'table_description': "One guide ↔ customer relation, as WeCom's follow_user, with its history."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -115,6 +115,8 @@ class Relationship(Model):
     class Meta:
         table = "relationship"
         unique_together = (("guide", "customer"),)
+        # The unique index leads with guide_id; every per-customer lookup needs its own.
+        indexes = (("customer_id",),)
 
     @property
     def active(self) -> bool:

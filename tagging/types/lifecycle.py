@@ -37,12 +37,13 @@ class LifecycleRule:
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         now, dormant, active, factor = ctx.placeholders(4)
         days = ctx.dialect.days_since(now, "c.last_purchase_at")
-        lost = (
-            "NOT EXISTS (SELECT 1 FROM relationship a WHERE a.customer_id = c.id "
-            "AND a.deleted_by_customer_at IS NULL AND a.deleted_by_guide_at IS NULL) "
-            "AND EXISTS (SELECT 1 FROM relationship l WHERE l.customer_id = c.id "
-            "AND l.deleted_by_customer_at IS NOT NULL)"
+        # One pass over relationships (grouped), not two correlated lookups per customer.
+        relations = (
+            "SELECT r.customer_id, SUM(CASE WHEN r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
+            "THEN 1 ELSE 0 END) AS active_n, SUM(CASE WHEN r.deleted_by_customer_at IS NOT NULL THEN 1 ELSE 0 END) "
+            f"AS lost_n FROM relationship r WHERE 1 = 1{ctx.scope('r.customer_id')} GROUP BY r.customer_id"
         )
+        lost = "COALESCE(rs.active_n, 0) = 0 AND COALESCE(rs.lost_n, 0) > 0"
         stage = (
             f"CASE WHEN {lost} THEN '已流失' "
             f"WHEN c.order_count >= 1 AND {days} >= {dormant} THEN '沉睡' "
@@ -57,7 +58,10 @@ class LifecycleRule:
             ("orders", "c.order_count"),
             ("cycle", "ROUND(c.purchase_cycle_days)"),
         )
-        sql = f"SELECT c.id AS customer_id, {stage} AS tag, {evidence} AS evidence FROM customer c WHERE 1 = 1{ctx.scope('c.id')}"  # noqa: E501
+        sql = (
+            f"SELECT c.id AS customer_id, {stage} AS tag, {evidence} AS evidence FROM customer c "
+            f"LEFT JOIN ({relations}) rs ON rs.customer_id = c.id WHERE 1 = 1{ctx.scope('c.id')}"
+        )
         return sql, [ctx.dialect.time(ctx.now), self.dormant_days, self.active_days, self.churn_factor]
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:

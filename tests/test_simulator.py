@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree  # our own trusted test XML
 
 import aiohttp
 import pytest
 from aiohttp import web
-from defusedxml import ElementTree
 
 from bot.crypto import CallbackCrypto
 from bot.simulator import CallbackSender, SimulatorServer, SimulatorState, running_simulator

@@ -215,14 +215,22 @@ async def _relationship(userid: str, external_userid: str) -> Relationship | Non
     return await Relationship.get_or_none(guide__userid=userid, customer__external_userid=external_userid)
 
 
-async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
+async def _record_removal(userid: str, external_userid: str, at: datetime, column: str) -> Relationship | None:
+    """Stamp ``column`` (deleted_by_guide_at / deleted_by_customer_at) once; None if the relation is unknown."""
     relationship = await _relationship(userid, external_userid)
     if relationship is None:
-        log.info("removal_of_unknown_relation", userid=userid)
+        log.info("removal_of_unknown_relation", userid=userid, column=column)
         return None
-    if relationship.deleted_by_guide_at is None:
-        relationship.deleted_by_guide_at = at
-        await relationship.save(update_fields=["deleted_by_guide_at"])
+    if getattr(relationship, column) is None:
+        setattr(relationship, column, at)
+        await relationship.save(update_fields=[column])
+    return relationship
+
+
+async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
+    relationship = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
+    if relationship is None:
+        return None
     log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
     return relationship.customer_id  # type: ignore[attr-defined,no-any-return]
 
@@ -231,13 +239,9 @@ async def customer_removed_guide(
     deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str
 ) -> int | None:
     """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
-    relationship = await _relationship(userid, external_userid)
+    relationship = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
     if relationship is None:
-        log.info("loss_of_unknown_relation", userid=userid)
         return None
-    if relationship.deleted_by_customer_at is None:
-        relationship.deleted_by_customer_at = at
-        await relationship.save(update_fields=["deleted_by_customer_at"])
     await relationship.fetch_related("guide", "customer", "channel")
     guide, customer = relationship.guide, relationship.customer
     recipients = [guide.userid]
@@ -248,7 +252,7 @@ async def customer_removed_guide(
         "customer_lost",
         customer_name=customer.name or customer.external_userid,
         guide_name=guide.name or guide.userid,
-        days_as_contact=max(0, (relationship.deleted_by_customer_at - relationship.created_at).days),
+        days_as_contact=max(0, ((relationship.deleted_by_customer_at or at) - relationship.created_at).days),
         last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
         channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
     )

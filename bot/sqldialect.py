@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,15 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-__all__ = ["Dialect", "connection"]
+__all__ = ["Dialect", "connection", "ids_filter"]
+
+
+def ids_filter(column: str, ids: Iterable[int] | None) -> str:
+    """`` AND column IN (…)`` for our own integer ids (inlined, so parameters keep their numbers); "" for None."""
+    if ids is None:
+        return ""
+    listed = ",".join(str(int(i)) for i in ids) or "NULL"
+    return f" AND {column} IN ({listed})"
 
 
 def connection() -> BaseDBAsyncClient:
@@ -29,11 +38,15 @@ class Dialect:
         # SQLite takes numbered "?NNN" too, so a parameter may appear several times on both.
         return f"${index}" if self.name == "postgres" else f"?{index}"
 
-    def days_since(self, now_param: str, column: str) -> str:
-        """Whole days from ``column`` to the ``now`` parameter (a float)."""
+    def days_between(self, later: str, earlier: str) -> str:
+        """Days (a float) from the ``earlier`` to the ``later`` timestamp expression."""
         if self.name == "postgres":
-            return f"(EXTRACT(EPOCH FROM ({now_param}::timestamptz - {column})) / 86400.0)"
-        return f"(julianday({now_param}) - julianday({column}))"
+            return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+        return f"(julianday({later}) - julianday({earlier}))"
+
+    def days_since(self, now_param: str, column: str) -> str:
+        """Days from ``column`` to the ``now`` parameter."""
+        return self.days_between(f"{now_param}::timestamptz" if self.name == "postgres" else now_param, column)
 
     def time(self, value: datetime) -> Any:
         """A datetime as this backend compares it with stored columns."""

@@ -100,12 +100,12 @@ async def retag(
 
 
 async def _create_desired(conn: BaseDBAsyncClient, dialect: Dialect) -> None:
-    temp = "CREATE TEMP TABLE scrm_desired" + (" " if dialect.name == "sqlite" else " ")
     suffix = " ON COMMIT DROP" if dialect.name == "postgres" else ""
     if dialect.name == "sqlite":
         await conn.execute_script("DROP TABLE IF EXISTS temp.scrm_desired")
     await conn.execute_script(
-        f"{temp}(customer_id BIGINT NOT NULL, tag_id INT NOT NULL, group_key INT NOT NULL, exclusive INT NOT NULL, "
+        "CREATE TEMP TABLE scrm_desired (customer_id BIGINT NOT NULL, tag_id INT NOT NULL, "
+        "group_key INT NOT NULL, exclusive INT NOT NULL, "
         f"prio INT NOT NULL, rule_id VARCHAR(64) NOT NULL, evidence TEXT){suffix}"
     )
 

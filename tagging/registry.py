@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from bot.sqldialect import Dialect
+from bot.sqldialect import Dialect, ids_filter
 
 __all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError"]
 
@@ -33,10 +33,7 @@ class QueryContext:
     run_values: dict[str, Any]
 
     def scope(self, column: str) -> str:
-        if self.customer_ids is None:
-            return ""
-        ids = ",".join(str(int(i)) for i in self.customer_ids) or "NULL"
-        return f" AND {column} IN ({ids})"
+        return ids_filter(column, self.customer_ids)
 
     def placeholders(self, count: int) -> list[str]:
         return [self.dialect.param(i + 1) for i in range(count)]

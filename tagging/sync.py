@@ -24,7 +24,7 @@ from bot.deps import Deps
 from bot.models.customers import CustomerTag, Relationship, Tag, TagGroup
 from bot.progress import Progress
 from bot.ratelimit import SharedRateLimiter
-from bot.sqldialect import Dialect
+from bot.sqldialect import Dialect, ids_filter
 from bot.wecom.errors import NotExternalContact, WeComError, WeComPermanentError
 from tagging.engine import PENDING_CONDITION
 from tagging.rules import RuleSet
@@ -89,9 +89,7 @@ async def _pending_page(after: tuple[int, int], limit: int, scope: Sequence[int]
     conn = Tortoise.get_connection("default")
     dialect = Dialect.of(conn)
     p1, p2, p3 = dialect.param(1), dialect.param(2), dialect.param(3)
-    scope_sql = (
-        f" AND ct.customer_id IN ({','.join(str(int(i)) for i in scope) or 'NULL'})" if scope is not None else ""
-    )
+    scope_sql = ids_filter("ct.customer_id", scope)
     relations = await conn.execute_query_dict(
         "SELECT DISTINCT ct.customer_id, ct.guide_id FROM customer_tag ct "  # noqa: S608
         "JOIN relationship r ON r.customer_id = ct.customer_id AND r.guide_id = ct.guide_id "

@@ -19,7 +19,7 @@ from tortoise import Tortoise
 
 from bot.models.customers import Customer
 from bot.models.facts import Order, OrderItem
-from bot.sqldialect import Dialect
+from bot.sqldialect import Dialect, ids_filter
 
 __all__ = [
     "OrderIn",
@@ -183,18 +183,11 @@ async def refresh_aggregates(customer_ids: Iterable[int] | None) -> None:
     """Recompute order aggregates from the orders table (None: every customer), in SQL."""
     conn = Tortoise.get_connection("default")
     dialect = Dialect.of(conn)
-    span = (
-        "EXTRACT(EPOCH FROM (MAX(o.paid_at) - MIN(o.paid_at))) / 86400.0"
-        if dialect.name == "postgres"
-        else "julianday(MAX(o.paid_at)) - julianday(MIN(o.paid_at))"
-    )
-    if customer_ids is None:
-        scope = ""
-    else:
-        ids = [int(i) for i in customer_ids]
-        if not ids:
-            return
-        scope = f" WHERE customer.id IN ({','.join(map(str, ids))})"
+    span = dialect.days_between("MAX(o.paid_at)", "MIN(o.paid_at)")
+    ids = None if customer_ids is None else list(customer_ids)
+    if ids == []:
+        return
+    scope = " WHERE 1 = 1" + ids_filter("customer.id", ids)
     agg = "(SELECT {expr} FROM orders o WHERE o.customer_id = customer.id)"
     await conn.execute_script(
         "UPDATE customer SET "  # noqa: S608 - fixed fragments, integer ids

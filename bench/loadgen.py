@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "closed_loop", "open_loop", "percentile", "raw_post"]
 
 _OK_BODY = b"success"
+Accept = Callable[[int, bytes], bool]
+
+
+def _wecom_ok(status: int, body: bytes) -> bool:
+    """WeCom callbacks: HTTP 200 and the body ``success``."""
+    return status == 200 and body == _OK_BODY
 
 
 def raw_post(host: str, path_and_query: str, body: bytes, content_type: str = "text/xml") -> bytes:
@@ -92,6 +98,7 @@ async def open_loop(
     *,
     max_connections: int = 512,
     timeout_s: float = 10.0,
+    accept: Accept = _wecom_ok,
 ) -> LoadResult:
     """Send ``rate`` requests a second for ``duration_s``, whatever the answers do; bounded."""
     loop = asyncio.get_running_loop()
@@ -114,7 +121,7 @@ async def open_loop(
                     conn.close()
                 return
             result.latencies_s.append(loop.time() - due)
-            if status == 200 and body == _OK_BODY:
+            if accept(status, body):
                 result.ok += 1
             else:
                 result.error(f"HTTP {status} {body[:40]!r}")
@@ -147,6 +154,7 @@ async def closed_loop(
     duration_s: float,
     *,
     timeout_s: float = 10.0,
+    accept: Accept = _wecom_ok,
 ) -> LoadResult:
     """``concurrency`` connections, each sending its next request as soon as the last one is answered."""
     loop = asyncio.get_running_loop()
@@ -172,7 +180,7 @@ async def closed_loop(
                     conn = await _Conn.open(host, port)
                     continue
                 result.latencies_s.append(loop.time() - sent)
-                if status == 200 and body == _OK_BODY:
+                if accept(status, body):
                     result.ok += 1
                 else:
                     result.error(f"HTTP {status} {body[:40]!r}")

@@ -37,6 +37,7 @@ from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
+from leads.signals import SIGNALS
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
@@ -139,6 +140,7 @@ def create_app(
         app.router.add_post("/wecom/callback", receive_callback)
         app.router.add_post("/intake/orders", intake_handler(ORDERS))
         app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))
+        app.router.add_post("/signals", intake_handler(SIGNALS))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

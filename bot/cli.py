@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime as datetime_t
 
 from aiohttp import web
 
@@ -159,17 +160,23 @@ def _import(args: argparse.Namespace) -> int:
     from pathlib import Path  # noqa: PLC0415
 
     from bot.app import open_deps  # noqa: PLC0415
-    from bot.customers.orders import read_orders_csv, record_orders  # noqa: PLC0415
     from bot.progress import Progress  # noqa: PLC0415
-    from tagging.service import retag_everyone  # noqa: PLC0415
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
-    orders, errors = read_orders_csv(Path(args.file))
-    for error in errors:
-        print(error, file=sys.stderr)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"scrm import: no such file: {path}", file=sys.stderr)
+        return 2
 
-    async def run() -> None:
+    async def run_orders() -> int:
+        from bot.customers.orders import read_orders_csv, record_orders  # noqa: PLC0415
+        from leads.report import attribute_orders  # noqa: PLC0415
+        from tagging.service import retag_everyone  # noqa: PLC0415
+
+        orders, errors = read_orders_csv(path)
+        for error in errors:
+            print(error, file=sys.stderr)
         async with open_deps(settings) as deps:
             progress = Progress("orders", len(orders), enabled=sys.stderr.isatty())
             affected: set[int] = set()
@@ -178,13 +185,73 @@ def _import(args: argparse.Namespace) -> int:
                 affected.update(await record_orders(batch))
                 progress.advance(len(batch))
             progress.finish()
+            await attribute_orders(affected, deps.config.leads.attribution_days)
             print(f"imported {len(orders)} orders ({len(errors)} bad rows skipped); {len(affected)} customers updated")
             if affected and not args.no_retag:
                 run = await retag_everyone(deps, progress=sys.stderr.isatty())
                 print(f"re-tag: {run.retag.pending_relations} relations synced to WeCom")
+        return 1 if errors and not orders else 0
+
+    async def run_signals() -> int:
+        from leads.importer import import_signals  # noqa: PLC0415
+
+        total = await asyncio.to_thread(lambda: path.read_bytes().count(b"\n"))
+        async with open_deps(settings) as deps:
+            result = await import_signals(
+                path,
+                attribution_days=deps.config.leads.attribution_days,
+                progress=Progress("signals", total, enabled=sys.stderr.isatty()),
+            )
+        for error in result.errors[:50]:
+            print(error, file=sys.stderr)
+        print(
+            f"imported {result.stored} signals ({len(result.errors)} bad lines skipped); "
+            f"{result.linked} linked to known customers, the rest wait for their customer"
+        )
+        return 1 if result.errors and not result.stored else 0
+
+    return asyncio.run(run_orders() if args.what == "orders" else run_signals())
+
+
+@command("leads")
+def _leads(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from leads.report import format_report, lead_figures  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    now = datetime.now(UTC)
+    try:
+        since = _moment(args.since, now) if args.since else now - timedelta(days=30)
+        until = _moment(args.until, now) if args.until else now
+    except ValueError as err:
+        print(f"scrm leads: {err}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        async with open_deps(settings):
+            figures = await lead_figures(since, until, store=args.store or None)
+        scope = f", store {args.store}" if args.store else ""
+        print(f"leads sent {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC{scope}")
+        print(format_report(figures))
 
     asyncio.run(run())
-    return 1 if errors and not orders else 0
+    return 0
+
+
+def _moment(text: str, now: datetime_t) -> datetime_t:
+    """"7d" (days ago), or an ISO date / datetime (UTC unless it has an offset)."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    if text.endswith("d") and text[:-1].isdigit():
+        return now - timedelta(days=int(text[:-1]))
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r}: use 7d or an ISO date like 2026-11-01") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @command("demo")
@@ -214,10 +281,17 @@ def _parser() -> argparse.ArgumentParser:
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
     tags.add_argument("external_userid", nargs="?", default="")
     tags.add_argument("--no-push", action="store_true", help="retag locally, do not call mark_tag")
-    imp = sub.add_parser("import", help="import data: orders FILE.csv (columns in bot/customers/orders.py)")
-    imp.add_argument("what", choices=["orders"])
+    imp = sub.add_parser(
+        "import", help="import history: orders FILE.csv (columns in bot/customers/orders.py) or signals FILE.jsonl"
+    )
+    imp.add_argument("what", choices=["orders", "signals"])
     imp.add_argument("file")
     imp.add_argument("--no-retag", action="store_true")
+    leads = sub.add_parser("leads", help="leads: report per guide and store (sent, contacted, converted, sales)")
+    leads.add_argument("action", choices=["report"])
+    leads.add_argument("--store", default="", help="one store code")
+    leads.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
+    leads.add_argument("--until", default="", help="7d or an ISO date (default: now)")
     return parser
 
 

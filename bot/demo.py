@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -25,9 +26,11 @@ from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
 from bot.models.facts import Signal
 from bot.simulator.callbacks import CallbackSender
+from bot.simulator.clock import SimFollowingClock
 from bot.simulator.server import SimulatorServer, running_simulator
 from bot.simulator.state import SimulatorState
 from config.settings import Settings
+from leads.demo import leads_story
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
 
@@ -73,7 +76,8 @@ async def run_demo() -> int:
             log_level="WARNING",
             scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
         )
-        app = create_app(settings)
+        # The app's clock follows the simulator's, so the story can move to night and morning.
+        app = create_app(settings, clock=SimFollowingClock(state.clock))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -106,7 +110,7 @@ async def _tagging_story(
         for i, (days, amount) in enumerate(((60, "640"), (40, "900"), (12, "800")))
     ]
     body = orjson.dumps({"orders": orders})
-    ts = str(int(time.time()))
+    ts = str(int(deps.clock.timestamp()))
     headers = {"X-Source": "shop", "X-Timestamp": ts, "X-Signature": signature_for(DEMO_SHOP_SECRET, ts, body)}
     async with http.post(url.replace("/wecom/callback", "/intake/orders"), data=body, headers=headers) as resp:
         result = await resp.json()
@@ -144,7 +148,7 @@ async def _story(
     app: web.Application, sim: SimulatorServer, state: SimulatorState, url: str, http: aiohttp.ClientSession
 ) -> None:
     crypto = CallbackCrypto(state.callback_token, state.encoding_aes_key, state.corp_id)
-    sender = CallbackSender(crypto, url, http, clock=state.clock.now)
+    sender = CallbackSender(crypto, url, http, clock=state.clock.now, timestamp_clock=state.clock.now)
     deps = app[DEPS]
 
     say("wecom-scrm demo: SQLite + in-process Redis, WeCom played by the simulator at " + sim.url)
@@ -199,6 +203,24 @@ async def _story(
             show(f"app message to {userid}:")
             for line in str(message.content.get("content", "")).splitlines():
                 show(f"  {line}")
+
+    async def settle() -> None:
+        async def idle() -> bool:
+            depth = await deps.queue.depth()
+            return depth["stream"] == 0 and depth["retry"] == 0
+
+        await wait_for(idle)
+
+    def advance_to_local(hour: int, minute: int) -> None:
+        local = deps.clock.now().astimezone(ZoneInfo(deps.settings.scrm_timezone))
+        target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if target <= local:
+            target += timedelta(days=1)
+        state.advance((target - local).total_seconds())
+
+    await leads_story(deps, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET, say=say,
+                      show=show, wait_for=wait_for, settle=settle, advance_to_local=advance_to_local,
+                      advance=lambda delta: state.advance(delta.total_seconds()))
 
     say("Summary")
 

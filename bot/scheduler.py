@@ -38,6 +38,8 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("retag_all", cron=settings.scrm_retag_cron),
         Tick("reconcile_tags", cron=settings.scrm_reconcile_cron),
         Tick("push_tags", every_s=settings.scrm_push_tags_every_s),
+        Tick("leads_sweep", every_s=settings.scrm_leads_sweep_every_s),
+        Tick("leads_flush", every_s=settings.scrm_leads_flush_every_s),
     ]
 
 

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     scrm_reconcile_cron: str = "0 3 * * 0"
     scrm_push_tags_every_s: Annotated[int, Field(ge=10)] = 300
     scrm_scheduler: bool = True
+    # Leads: the sweep finds time-based leads (a cart left for 2 h); the flush releases held cards,
+    # reminders and digests.
+    scrm_leads_sweep_every_s: Annotated[int, Field(ge=10)] = 300
+    scrm_leads_flush_every_s: Annotated[int, Field(ge=10)] = 60
 
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0

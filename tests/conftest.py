@@ -234,7 +234,13 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Stack]:
+def app_clock() -> Any:
+    """The app's clock (None: the system clock); a test module may override it to move time."""
+    return None
+
+
+@pytest.fixture
+async def stack(make_settings: Callable[..., Settings], sim: Any, app_clock: Any) -> AsyncIterator[Stack]:
     import aiohttp
 
     from bot.app import create_app
@@ -242,7 +248,8 @@ async def stack(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterat
     from bot.simulator.callbacks import CallbackSender
 
     settings = make_settings(wecom_api_base=sim.url)
-    async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
+    async with serve_app(create_app(settings, clock=app_clock)) as app, aiohttp.ClientSession() as http:
+        # Signed at the app's clock: tests that move time move WeCom's and the app's together.
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+                                clock=sim.state.clock.now, timestamp_clock=app.deps.clock.timestamp)
         yield Stack(app, sim, sender, http)

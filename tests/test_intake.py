@@ -6,24 +6,12 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import orjson
 import pytest
 
-from bot.intake import signature_for
 from bot.models.customers import Customer
 from bot.models.facts import ChatMessage, Order
 from tests.conftest import Stack
-
-
-async def post_signed(stack: Stack, path: str, document: Any, *, source: str = "shop",
-                      secret: bytes = b"test-shop-secret", timestamp: int | None = None,
-                      raw: bytes | None = None) -> tuple[int, Any]:
-    body = raw if raw is not None else orjson.dumps(document)
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    headers = {"X-Source": source, "X-Timestamp": ts, "X-Signature": signature_for(secret, ts, body),
-               "Content-Type": "application/json"}
-    async with stack.http.post(stack.app.url + path, data=body, headers=headers) as resp:
-        return resp.status, await resp.json(content_type=None)
+from tests.support.signing import post_signed
 
 
 def days_ago(days: float) -> str:

@@ -68,7 +68,8 @@ class Signal(Model):
 
     class Meta:
         table = "signal"
-        indexes = (("customer_id", "type", "occurred_at"),)
+        # Per-customer activity; the leads sweep finds recent carts and coupons by type and time.
+        indexes = (("customer_id", "type", "occurred_at"), ("type", "occurred_at"))
 
 
 class ChatMessage(Model):

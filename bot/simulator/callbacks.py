@@ -62,8 +62,8 @@ class CallbackSender:
     """Sends encrypted callbacks for one app to ``target_url`` with WeCom's re-send behaviour.
 
     The event helpers return inner XML only (so tests can also inspect it); ``send`` delivers it.
-    ``clock`` gives ``CreateTime`` for those helpers; the query ``timestamp`` is always real time,
-    as the receiver checks its freshness against its own clock.
+    ``clock`` gives ``CreateTime`` for those helpers; ``timestamp_clock`` the query ``timestamp``
+    (real time, as WeCom signs; a demo or test that moves the receiver's clock moves this one too).
     """
 
     def __init__(
@@ -77,6 +77,7 @@ class CallbackSender:
         resend_delay: float = 0.0,
         agent_id: int = DEFAULT_AGENT_ID,
         clock: Callable[[], float] = time.time,
+        timestamp_clock: Callable[[], float] = time.time,
     ) -> None:
         self.crypto = crypto
         self.target_url = target_url
@@ -86,6 +87,7 @@ class CallbackSender:
         self.resend_delay = resend_delay
         self.agent_id = agent_id
         self._clock = clock
+        self._timestamp_clock = timestamp_clock
 
     @property
     def corp_id(self) -> str:
@@ -225,7 +227,9 @@ class CallbackSender:
 
     async def send(self, inner_xml: str, *, timestamp: str | None = None, nonce: str | None = None) -> DeliveryReport:
         """Encrypt, sign and POST ``inner_xml``; re-send the identical request until HTTP 200."""
-        params, body = self.crypto.encrypted_callback(inner_xml, timestamp or str(int(time.time())), nonce)
+        params, body = self.crypto.encrypted_callback(
+            inner_xml, timestamp or str(int(self._timestamp_clock())), nonce
+        )
         return await self.post(params, body)
 
     async def post(self, params: dict[str, str], body: bytes) -> DeliveryReport:

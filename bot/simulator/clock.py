@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
-__all__ = ["SimClock"]
+__all__ = ["SimClock", "SimFollowingClock"]
 
 
 class SimClock:
@@ -33,3 +34,16 @@ class SimClock:
         if seconds < 0:
             raise ValueError("the simulator clock only moves forward")
         self._offset += seconds
+
+
+class SimFollowingClock:
+    """An app clock (``bot.clock.Clock``) that reads the simulator's: the demo moves both at once."""
+
+    def __init__(self, sim_clock: SimClock) -> None:
+        self.sim_clock = sim_clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.sim_clock.now(), UTC)
+
+    def timestamp(self) -> float:
+        return self.sim_clock.now()

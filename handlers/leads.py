@@ -1,0 +1,66 @@
+"""Leads in the queue: shop signals, the sweep and flush ticks, card clicks, customers becoming known."""
+
+from __future__ import annotations
+
+from bot.deps import Deps
+from bot.dispatch import Router
+from bot.events import Event
+from bot.models.customers import Customer
+from bot.publish import publish
+from leads import delivery, service
+from leads.report import attribute_orders
+from leads.signals import SignalIn
+
+router = Router("leads")
+
+# Types that may start a lead on arrival; the others only feed scores and the sweep.
+_TRIGGERS = {"browse", "add_to_cart", "checkout_started", "coupon_claimed", "link_open"}
+
+
+@router.on("signal")
+async def on_signal(event: Event, deps: Deps) -> None:
+    signal = SignalIn.model_validate(event.body)
+    [stored] = await service.store_signals([signal], str(event.body.get("_sender", "")))
+    if stored.customer_id is None:
+        return  # kept; linked when the customer is added
+    if signal.type == "order_paid":
+        await publish(deps, "customer_changed", {"customer_id": stored.customer_id, "cause": "order"}, event.key)
+        return
+    if signal.type not in _TRIGGERS:
+        return
+    lead = await service.evaluate_customer(deps, stored.customer_id)
+    if lead is not None and lead.guide_userid:
+        await delivery.deliver(deps, lead.guide_userid)
+
+
+@router.on("internal", "customer_changed")
+async def on_customer_changed(event: Event, deps: Deps) -> None:
+    cause = str(event.body.get("cause", ""))
+    customer_id = int(event.body["customer_id"])
+    if cause == "order":
+        await attribute_orders([customer_id], deps.config.leads.attribution_days)
+    elif cause in ("add_external_contact", "add_half_external_contact"):
+        customer = await Customer.get_or_none(id=customer_id)
+        if customer is not None:
+            await service.link_signals_to_customer(customer)
+
+
+@router.on("internal", "leads_sweep")
+async def on_leads_sweep(event: Event, deps: Deps) -> None:
+    time_based = [c.name for c in deps.config.leads.patterns.values() if c.spec.sweep_types]
+    for customer_id in await service.sweep_candidates(deps):
+        await service.evaluate_customer(deps, customer_id, patterns=time_based)
+    await delivery.flush_due(deps)
+
+
+@router.on("internal", "leads_flush")
+async def on_leads_flush(event: Event, deps: Deps) -> None:
+    await delivery.flush_due(deps)
+
+
+@router.event("template_card_event")
+async def on_card_click(event: Event, deps: Deps) -> None:
+    key = str(event.get("EventKey") or "")
+    if not key.startswith("lead:"):
+        return  # another feature's card
+    await delivery.handle_click(deps, str(event.get("FromUserName") or ""), key, str(event.get("ResponseCode") or ""))

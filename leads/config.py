@@ -1,0 +1,214 @@
+"""config/leads.yaml: weights, delivery limits, routing, patterns and the texts guides read.
+
+Loaded and checked at start, all or nothing: a ConfigError names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from bot.configfiles import ConfigError, line_of, load_yaml
+from leads.patterns import PATTERNS, PatternSpec
+
+__all__ = ["LeadsConfig", "PatternConf", "Delivery", "load_leads_config"]
+
+# The placeholders each text may use.
+_TEXT_VARS: dict[str, frozenset[str]] = {
+    "activity.dormant": frozenset({"dormant_days"}),
+    "activity.browse": frozenset({"product", "browse_count"}),
+    "activity.cart": frozenset({"cart_amount", "product"}),
+    "activity.checkout": frozenset(),
+    "activity.coupon": frozenset({"coupon_hours"}),
+    "activity.link": frozenset(),
+    "card.title": frozenset({"pattern_title", "customer_name"}),
+    "digest.title": frozenset({"count"}),
+    "digest.line": frozenset({"customer_name", "reason"}),
+    "digest.list_header": frozenset({"count"}),
+}
+_SCRIPT_VARS = frozenset({"customer_name", "product", "guide_name", "remark"})
+_PLAIN_TEXTS = (
+    "card.source", "card.remark", "card.tags", "card.last_purchase", "card.never_bought", "card.script",
+    "card.reminder_prefix", "buttons.contacted", "buttons.snooze", "buttons.dismiss", "replies.contacted",
+    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button",
+)
+ROUTING_POLICIES = ("most_recent", "earliest")
+
+
+@dataclass(frozen=True, slots=True)
+class PatternConf:
+    spec: PatternSpec
+    priority: int
+    title: str
+    script: str
+    params: Mapping[str, float]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    per_hour: int
+    per_day: int
+    cooldown_hours: float
+    score_jump: float
+    quiet_start: time
+    quiet_end: time
+    snooze_hours: float
+    digest_gather_minutes: float
+    digest_every_minutes: float
+
+    def is_quiet(self, local: time) -> bool:
+        if self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start < self.quiet_end:
+            return self.quiet_start <= local < self.quiet_end
+        return local >= self.quiet_start or local < self.quiet_end
+
+
+@dataclass(frozen=True, slots=True)
+class LeadsConfig:
+    half_life_hours: float
+    lookback_days: float
+    weights: Mapping[str, float]
+    delivery: Delivery
+    attribution_days: float
+    routing_default: str
+    routing_stores: Mapping[str, str]
+    pools: Mapping[str, str]
+    patterns: Mapping[str, PatternConf]  # highest priority first
+    texts: Mapping[str, str]  # "card.title" → text
+
+    def text(self, name: str, **values: Any) -> str:
+        return self.texts[name].format_map(values) if values else self.texts[name]
+
+    def routing_for(self, store_code: str) -> str:
+        return self.routing_stores.get(store_code, self.routing_default)
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: Any, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {line_of(node)}: {message}")
+
+    def section(self, parent: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = parent.get(name, {"__line__": parent.get("__line__")})
+        if not isinstance(value, dict):
+            raise self.fail(parent, f"{name} must be a mapping")
+        return value
+
+    def number(self, node: Mapping[str, Any], name: str, default: float, *, minimum: float = 0.0,
+               above: bool = False) -> float:
+        value = node.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, f"{name} must be a number, not {value!r}")
+        if value < minimum or (above and value == minimum):
+            raise self.fail(node, f"{name} must be {'>' if above else '>='} {minimum}, not {value}")
+        return float(value)
+
+    def text(self, node: Mapping[str, Any], name: str, allowed: frozenset[str], label: str) -> str:
+        value = node.get(name)
+        if not isinstance(value, str) or not value:
+            raise self.fail(node, f"{label} needs a text")
+        try:
+            used = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+        except ValueError as err:
+            raise self.fail(node, f"{label}: {err}") from None
+        unknown = used - allowed
+        if unknown or "" in used:
+            raise self.fail(node, f"{label}: unknown placeholder(s) {sorted(unknown)}; it may use {sorted(allowed)}")
+        return value
+
+
+def _clock_time(reader: _Reader, node: Mapping[str, Any], text: str) -> time:
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        raise reader.fail(node, f"quiet_hours: {text!r} is not HH:MM-HH:MM") from None
+
+
+def load_leads_config(path: Path) -> LeadsConfig:
+    reader = _Reader(path)
+    root = load_yaml(path)
+    if not isinstance(root, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+
+    scoring = reader.section(root, "scoring")
+    weights_node = reader.section(scoring, "weights")
+    weights = {str(k): reader.number(weights_node, k, 0.0, minimum=-1e9) for k in weights_node if k != "__line__"}
+
+    node = reader.section(root, "delivery")
+    quiet = str(node.get("quiet_hours", "21:30-09:00"))
+    start_text, _, end_text = quiet.partition("-")
+    delivery = Delivery(
+        per_hour=int(reader.number(node, "per_hour", 6, minimum=1)),
+        per_day=int(reader.number(node, "per_day", 30, minimum=1)),
+        cooldown_hours=reader.number(node, "cooldown_hours", 24),
+        score_jump=reader.number(node, "score_jump", 2.0, minimum=1.0),
+        quiet_start=_clock_time(reader, node, start_text),
+        quiet_end=_clock_time(reader, node, end_text),
+        snooze_hours=reader.number(node, "snooze_hours", 2, minimum=0, above=True),
+        digest_gather_minutes=reader.number(node, "digest_gather_minutes", 10),
+        digest_every_minutes=reader.number(node, "digest_every_minutes", 60),
+    )
+
+    routing = reader.section(root, "routing")
+    default_policy = routing.get("default", "most_recent")
+    stores = {k: v for k, v in reader.section(routing, "stores").items() if k != "__line__"}
+    for policy in (default_policy, *stores.values()):
+        if policy not in ROUTING_POLICIES:
+            raise reader.fail(routing, f"routing policy {policy!r}: use one of {', '.join(ROUTING_POLICIES)}")
+    pools = {str(k): str(v) for k, v in reader.section(routing, "pools").items() if k != "__line__"}
+
+    patterns_node = reader.section(root, "patterns")
+    patterns: dict[str, PatternConf] = {}
+    for name, entry in patterns_node.items():
+        if name == "__line__":
+            continue
+        spec = PATTERNS.get(name)
+        if spec is None:
+            raise reader.fail(patterns_node, f"unknown pattern {name!r} (known: {', '.join(sorted(PATTERNS))})")
+        if not isinstance(entry, dict):
+            raise reader.fail(patterns_node, f"pattern {name}: expected a mapping")
+        params_node = reader.section(entry, "params")
+        unknown = set(params_node) - set(spec.params) - {"__line__"}
+        if unknown:
+            known = sorted(spec.params)
+            raise reader.fail(params_node, f"pattern {name}: unknown params {sorted(unknown)} (known: {known})")
+        params = {p: reader.number(params_node, p, default) for p, default in spec.params.items()}
+        patterns[name] = PatternConf(
+            spec=spec,
+            priority=int(reader.number(entry, "priority", 0, minimum=-1e6)),
+            title=reader.text(entry, "title", frozenset(), f"pattern {name}: title"),
+            script=reader.text(entry, "script", _SCRIPT_VARS, f"pattern {name}: script"),
+            params=params,
+        )
+
+    texts_root = reader.section(root, "texts")
+    texts: dict[str, str] = {}
+    for dotted in (*_TEXT_VARS, *_PLAIN_TEXTS):
+        section_name, _, key = dotted.partition(".")
+        section = reader.section(texts_root, section_name)
+        texts[dotted] = reader.text(section, key, _TEXT_VARS.get(dotted, frozenset()), f"texts.{dotted}")
+
+    return LeadsConfig(
+        half_life_hours=reader.number(scoring, "half_life_hours", 48, above=True),
+        lookback_days=reader.number(scoring, "lookback_days", 30, above=True),
+        weights=weights,
+        delivery=delivery,
+        attribution_days=reader.number(root, "attribution_days", 7, above=True),
+        routing_default=str(default_policy),
+        routing_stores={str(k): str(v) for k, v in stores.items()},
+        pools=pools,
+        patterns=dict(sorted(patterns.items(), key=lambda item: -item[1].priority)),
+        texts=texts,
+    )

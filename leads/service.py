@@ -1,0 +1,370 @@
+"""Signals in, leads out: store a signal, find its customer, score, run the patterns, create a lead
+for the right guide. Plain inputs; the queue handlers in handlers/leads.py only call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from bot.customers.orders import OrderIn, OrderLine, record_orders
+from bot.deps import Deps
+from bot.models.customers import Customer, Guide, Relationship, Role
+from bot.models.facts import Signal
+from leads.config import LeadsConfig, PatternConf
+from leads.models import Lead, LeadStatus, MemberIdentity
+from leads.patterns import Activity, Finding, cart_amount, unpaid_cart
+from leads.scoring import SignalFact, score_signals
+from leads.signals import SignalIn
+
+__all__ = [
+    "StoredSignal",
+    "store_signals",
+    "activity_of",
+    "evaluate_customer",
+    "Route",
+    "route_lead",
+    "link_signals_to_customer",
+    "sweep_candidates",
+    "describe_activity",
+]
+
+log = structlog.get_logger(__name__)
+
+# Leads that reached (or are waiting for) the guide: they start a customer's cool-down.
+SURFACED = (
+    LeadStatus.HELD, LeadStatus.SENT, LeadStatus.FOLDED, LeadStatus.CONTACTED, LeadStatus.SNOOZED,
+    LeadStatus.DISMISSED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    signal: SignalIn
+    customer_id: int | None
+
+
+async def _resolve(signals: Sequence[SignalIn]) -> dict[str, int]:
+    """event_id → customer id, by external_userid, then unionid, then member_id's mapping."""
+    members = {s.member_id for s in signals if s.member_id and not (s.external_userid or s.unionid)}
+    mapped: dict[str, tuple[str | None, str | None]] = {}
+    if members:
+        rows = await MemberIdentity.filter(member_id__in=list(members)).values_list(
+            "member_id", "external_userid", "unionid"
+        )
+        mapped = {m: (e, u) for m, e, u in rows}
+    ext_ids = {s.external_userid for s in signals if s.external_userid}
+    unionids = {s.unionid for s in signals if s.unionid}
+    for ext, union in mapped.values():
+        if ext:
+            ext_ids.add(ext)
+        if union:
+            unionids.add(union)
+    found = await Customer.filter(Q(external_userid__in=list(ext_ids)) | Q(unionid__in=list(unionids))).values_list(
+        "id", "external_userid", "unionid"
+    )
+    by_ext = {e: i for i, e, _ in found}
+    by_union = {u: i for i, _, u in found if u}
+    result: dict[str, int] = {}
+    for s in signals:
+        ext, union = s.external_userid, s.unionid
+        if not (ext or union) and s.member_id in mapped:
+            ext, union = mapped[s.member_id]
+        customer_id = by_ext.get(ext or "") or by_union.get(union or "")
+        if customer_id:
+            result[s.event_id] = customer_id
+    return result
+
+
+async def _learn_member_ids(signals: Iterable[SignalIn]) -> None:
+    """A signal carrying member_id with a WeChat id teaches us the mapping for member-only signals."""
+    for s in signals:
+        if s.member_id and (s.external_userid or s.unionid):
+            await MemberIdentity.update_or_create(
+                member_id=s.member_id, defaults={"external_userid": s.external_userid, "unionid": s.unionid}
+            )
+
+
+async def store_signals(signals: Sequence[SignalIn], source: str) -> list[StoredSignal]:
+    """Keep every signal once (by event_id), linked to its customer when known; ``order_paid``
+    also becomes an order, so RFM and lifecycle see it. Returns the customers touched."""
+    await _learn_member_ids(signals)
+    customers = await _resolve(signals)
+    await Signal.bulk_create(
+        [
+            Signal(
+                event_id=s.event_id,
+                type=s.type.value,
+                customer_id=customers.get(s.event_id),
+                external_userid=s.external_userid,
+                unionid=s.unionid,
+                member_id=s.member_id,
+                product_id=s.product_id,
+                product_name=s.product_name,
+                category=s.category,
+                occurred_at=s.occurred_at,
+                payload=s.model_dump(
+                    mode="json",
+                    include={"price", "quantity", "order_id", "amount", "coupon_id", "expires_at", "duration_s",
+                             "guide_userid", "store_code"},
+                    exclude_none=True,
+                ),
+                source=source,
+            )
+            for s in signals
+        ],
+        ignore_conflicts=True,
+    )
+    orders = [_order_of(s, customers) for s in signals if s.type == "order_paid"]
+    await record_orders([o for o in orders if o is not None])
+    return [StoredSignal(s, customers.get(s.event_id)) for s in signals]
+
+
+def _order_of(signal: SignalIn, customers: Mapping[str, int]) -> OrderIn | None:
+    if not (signal.external_userid or signal.unionid) and signal.event_id not in customers:
+        return None  # a member id nobody has mapped yet: the signal is kept, the order cannot be linked
+    line = OrderLine(
+        signal.product_id, signal.product_name, signal.category, signal.quantity or 1, signal.price or Decimal("0")
+    )
+    return OrderIn(
+        order_id=signal.order_id or signal.event_id,
+        amount=signal.amount or Decimal("0"),
+        paid_at=signal.occurred_at,
+        external_userid=signal.external_userid or "",
+        unionid=signal.unionid or "",
+        store_code=signal.store_code,
+        guide_userid=signal.guide_userid or "",
+        source="signal",
+        lines=(line,) if signal.product_id or signal.category else (),
+    )
+
+
+async def link_signals_to_customer(customer: Customer) -> int:
+    """Signals that arrived before the customer was added (by external_userid, unionid or member id)."""
+    condition = Q(external_userid=customer.external_userid)
+    if customer.unionid:
+        condition |= Q(unionid=customer.unionid)
+        members = await MemberIdentity.filter(
+            Q(external_userid=customer.external_userid) | Q(unionid=customer.unionid)
+        ).values_list("member_id", flat=True)
+    else:
+        members = await MemberIdentity.filter(external_userid=customer.external_userid).values_list(
+            "member_id", flat=True
+        )
+    if members:
+        condition |= Q(member_id__in=list(members))
+    linked: int = await Signal.filter(condition, customer_id__isnull=True).update(customer_id=customer.id)
+    return linked
+
+
+async def activity_of(config: LeadsConfig, customer: Customer, now: datetime, timezone: str) -> Activity:
+    rows = await Signal.filter(
+        customer_id=customer.id, occurred_at__gte=now - timedelta(days=config.lookback_days)
+    ).order_by("occurred_at", "id").values(
+        "event_id", "type", "occurred_at", "product_id", "product_name", "category", "payload"
+    )
+    signals = [SignalFact(**row) for row in rows if row["occurred_at"] <= now]
+    return Activity(
+        customer_id=customer.id,
+        now=now,
+        timezone=ZoneInfo(timezone),
+        signals=signals,
+        scores=score_signals(signals, config.weights, config.half_life_hours, now),
+        first_seen_at=customer.first_seen_at,
+        last_purchase_at=customer.last_purchase_at,
+    )
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,.2f}".rstrip("0").rstrip(".")
+
+
+def describe_activity(config: LeadsConfig, activity: Activity, finding: Finding) -> tuple[str, dict[str, Any]]:
+    """What happened, in one line a guide reads ("近24小时浏览「轻羽拖鞋」3次，加购未付款 ¥199"), and the facts."""
+    facts: dict[str, Any] = dict(finding.facts)
+    parts: list[str] = []
+    if "dormant_days" in facts:
+        parts.append(config.text("activity.dormant", dormant_days=facts["dormant_days"]))
+    day = activity.since(24)
+    browses = [s for s in day if s.type == "browse" and s.product_id]
+    if browses:
+        counts: dict[str, int] = {}
+        for s in browses:
+            counts[s.product_id] = counts.get(s.product_id, 0) + 1
+        top = max(counts, key=lambda p: (counts[p], activity.scores.by_product.get(p, 0.0)))
+        name = next(s.product_name for s in reversed(browses) if s.product_id == top) or top
+        facts.setdefault("product", name)
+        parts.append(config.text("activity.browse", product=name, browse_count=counts[top]))
+    cart = unpaid_cart(activity, 48)
+    if cart:
+        amount = cart_amount(cart)
+        facts.setdefault("product", cart[-1].product_name or cart[-1].product_id)
+        facts["cart_amount"] = _money(amount)
+        parts.append(config.text("activity.cart", cart_amount=_money(amount), product=facts["product"]))
+    if any(s.type == "checkout_started" for s in day) and not any(s.type == "order_paid" for s in day):
+        parts.append(config.text("activity.checkout"))
+    if "coupon_hours" in facts:
+        parts.append(config.text("activity.coupon", coupon_hours=facts["coupon_hours"]))
+    if any(s.type == "link_open" for s in day):
+        parts.append(config.text("activity.link"))
+    if "product" not in facts and activity.scores.by_product:
+        top_id = activity.scores.top_product()
+        facts["product"] = next(
+            (s.product_name for s in reversed(activity.signals) if s.product_id == top_id and s.product_name), top_id
+        )
+    facts["score"] = activity.scores.total
+    return "，".join(parts)[:256], facts
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    recipient: str  # who gets the card ("" = nobody)
+    owner: str  # whose customer it is
+    store_code: str
+
+
+async def route_lead(config: LeadsConfig, customer_id: int) -> Route:
+    """The owning guide; the store manager or pool when the owner left; nobody if the customer
+    deleted every guide."""
+    relations = await Relationship.filter(customer_id=customer_id, deleted_by_customer_at__isnull=True).select_related(
+        "guide", "guide__store"
+    )
+    if not relations:
+        return Route("", "", "")
+    serving = [r for r in relations if r.deleted_by_guide_at is None and r.guide.active]
+    candidates = serving or relations
+
+    def store_of(rel: Relationship) -> str:
+        store = rel.guide.store
+        return store.code if store is not None else ""
+
+    policy = config.routing_for(store_of(candidates[0]))
+    ordered = sorted(candidates, key=lambda r: (r.created_at, r.id))
+    chosen = ordered[-1] if policy == "most_recent" else ordered[0]
+    store_code = store_of(chosen)
+    if serving:
+        return Route(chosen.guide.userid, chosen.guide.userid, store_code)
+    # The owner left or removed the customer: the store's pool, else its manager, takes the lead.
+    fallback = config.pools.get(store_code, "")
+    if not fallback and chosen.guide.store_id:  # type: ignore[attr-defined]
+        manager = await Guide.filter(
+            store_id=chosen.guide.store_id, role=Role.STORE_MANAGER, active=True  # type: ignore[attr-defined]
+        ).first()
+        fallback = manager.userid if manager else ""
+    return Route(fallback, chosen.guide.userid, store_code)
+
+
+def _findings(
+    config: LeadsConfig, activity: Activity, only: Iterable[str] | None
+) -> list[tuple[PatternConf, Finding]]:
+    wanted = set(only) if only is not None else None
+    found = []
+    for conf in config.patterns.values():  # highest priority first
+        if wanted is not None and conf.name not in wanted:
+            continue
+        finding = conf.spec.detect(activity, conf.params)
+        if finding is not None:
+            found.append((conf, finding))
+    return found
+
+
+async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[str] | None = None) -> Lead | None:
+    """Run the patterns on the customer's recent activity; create at most one lead (the best new finding).
+
+    Idempotent: the lead key is (customer, pattern, occurrence). A customer with a lead in the last
+    ``cooldown_hours`` gets no new one unless the score jumped ``score_jump`` times.
+    """
+    config = deps.config.leads
+    now = deps.clock.now()
+    customer = await Customer.get_or_none(id=customer_id)
+    if customer is None:
+        return None
+    activity = await activity_of(config, customer, now, deps.settings.scrm_timezone)
+    findings = _findings(config, activity, patterns)
+    if not findings:
+        return None
+    keyed = {f"{customer_id}:{conf.name}:{finding.occurrence}"[:160]: (conf, finding) for conf, finding in findings}
+    known: set[str] = {str(k) for k in await Lead.filter(key__in=list(keyed)).values_list("key", flat=True)}
+    # The best fact not yet turned into a lead; a fact already seen never makes a second one.
+    fresh = [(key, pair) for key, pair in keyed.items() if key not in known]
+    if known:
+        await _refresh_held(config, activity, customer_id, sorted(known))
+    if not fresh:
+        return None
+    key, (conf, finding) = fresh[0]
+    reason, facts = describe_activity(config, activity, finding)
+    status = LeadStatus.HELD
+    recent = (
+        await Lead.filter(
+            customer_id=customer_id,
+            status__in=list(SURFACED),
+            created_at__gte=now - timedelta(hours=config.delivery.cooldown_hours),
+        )
+        .order_by("-score")
+        .first()
+    )
+    if recent is not None and activity.scores.total < recent.score * config.delivery.score_jump:
+        status = LeadStatus.SUPPRESSED
+    route = await route_lead(config, customer_id)
+    if not route.recipient and status is LeadStatus.HELD:
+        status = LeadStatus.UNROUTED
+    try:
+        lead = await Lead.create(
+            key=key,
+            customer_id=customer_id,
+            pattern=conf.name,
+            priority=conf.priority,
+            score=activity.scores.total,
+            guide_userid=route.recipient,
+            owner_userid=route.owner,
+            store_code=route.store_code,
+            reason=reason,
+            facts=facts,
+            status=status,
+            created_at=now,
+        )
+    except IntegrityError:  # another worker made the same lead a moment ago
+        return await Lead.get(key=key)
+    log.info("lead_created", lead_id=lead.id, customer_id=customer_id, pattern=conf.name, status=status.value,
+             score=round(activity.scores.total, 2), to=route.recipient or None)
+    return lead
+
+
+async def _refresh_held(config: LeadsConfig, activity: Activity, customer_id: int, keys: list[str]) -> None:
+    """A lead still waiting (quiet hours) goes out with what the customer did since, not before."""
+    held = await Lead.filter(customer_id=customer_id, key__in=keys, status=LeadStatus.HELD)
+    for lead in held:
+        finding = next(
+            (f for c, f in _findings(config, activity, [lead.pattern]) if lead.key.endswith(f":{f.occurrence}")), None
+        )
+        if finding is None:
+            continue
+        lead.reason, lead.facts = describe_activity(config, activity, finding)
+        lead.score = activity.scores.total
+        await lead.save(update_fields=["reason", "facts", "score"])
+
+
+async def sweep_candidates(deps: Deps) -> list[int]:
+    """Customers a time-based pattern may fire for now (a cart left for hours, a coupon about to expire)."""
+    config = deps.config.leads
+    now = deps.clock.now()
+    found: set[int] = set()
+    for conf in config.patterns.values():
+        spec = conf.spec
+        if not spec.sweep_types:
+            continue
+        ids = await Signal.filter(
+            type__in=list(spec.sweep_types),
+            customer_id__isnull=False,
+            occurred_at__gte=now - timedelta(hours=spec.sweep_hours),
+        ).distinct().values_list("customer_id", flat=True)
+        found.update(int(i) for i in ids)  # type: ignore[call-overload]
+    return sorted(found)

@@ -6,17 +6,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.customers.org import Org, load_org
+from bot.leaderboard.config import LeaderboardConf, load_leaderboard
 from bot.templates import Templates, load_templates
 from tagging.rules import RuleSet, load_rules
 
 __all__ = ["AppConfig", "load_app_config"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AppConfig:
+    """Loaded once at start; only ``tag_rules`` is swapped at run time (``重载标签规则``, tagging/reload.py)."""
+
     templates: Templates
     org: Org
     tag_rules: RuleSet
+    leaderboard: LeaderboardConf
+    tag_rules_version: str = ""  # digest of the tag_rules.yaml text in use
 
 
 def load_app_config(config_dir: Path) -> AppConfig:
@@ -24,4 +29,5 @@ def load_app_config(config_dir: Path) -> AppConfig:
     templates = load_templates(config_dir / "templates.yaml")
     org = load_org(config_dir / "org.yaml", templates)
     tag_rules = load_rules(config_dir / "tag_rules.yaml")
-    return AppConfig(templates=templates, org=org, tag_rules=tag_rules)
+    leaderboard = load_leaderboard(config_dir / "leaderboard.yaml")
+    return AppConfig(templates=templates, org=org, tag_rules=tag_rules, leaderboard=leaderboard)

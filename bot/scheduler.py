@@ -38,6 +38,10 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("retag_all", cron=settings.scrm_retag_cron),
         Tick("reconcile_tags", cron=settings.scrm_reconcile_cron),
         Tick("push_tags", every_s=settings.scrm_push_tags_every_s),
+        Tick("board_daily", cron=settings.scrm_board_daily_cron),
+        Tick("board_weekly", cron=settings.scrm_board_weekly_cron),
+        Tick("board_monthly", cron=settings.scrm_board_monthly_cron),
+        Tick("handover_check", every_s=settings.scrm_handover_check_every_s),
     ]
 
 

@@ -48,6 +48,10 @@ async def say(stack: Stack, userid: str, text: str) -> str:
     return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
 
 
+def told(stack: Stack, userid: str, words: str) -> bool:
+    return any(words in str(m.content.get("content")) for m in stack.state.messages_to(userid))
+
+
 # --- parsing -----------------------------------------------------------------------------------------
 
 
@@ -164,7 +168,7 @@ async def test_subscribing_a_robot_is_persisted_once(ops: Stack) -> None:
 async def test_retag_and_sync_run_in_the_background_and_report(ops: Stack) -> None:
     started = await say(ops, "operator01", "重算标签")
     assert "已开始重算" in started
-    await eventually(lambda: any("重算完成" in str(m.content.get("content")) for m in ops.state.messages_to("operator01")))
+    await eventually(lambda: told(ops, "operator01", "重算完成"))
     ops.state.relate("guide_sh01_a", ops.state.add_external_contact("wmSync01", "新客").external_userid)
     assert "已开始同步客户" in await say(ops, "operator01", "同步客户")
     await eventually(lambda: any("客户同步完成" in str(m.content.get("content"))
@@ -177,7 +181,7 @@ async def test_a_redelivered_command_runs_and_answers_once(ops: Stack) -> None:
     for _ in range(2):
         await ops.deliver(xml)
     await ops.settle()
-    await eventually(lambda: any("重算完成" in str(m.content.get("content")) for m in ops.state.messages_to("operator01")))
+    await eventually(lambda: told(ops, "operator01", "重算完成"))
     texts = [str(m.content.get("content")) for m in ops.state.messages_to("operator01")]
     assert sum("已开始重算" in t for t in texts) == 1 and sum("重算完成" in t for t in texts) == 1
 

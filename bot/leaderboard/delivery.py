@@ -17,6 +17,7 @@ import structlog
 
 from bot.customers.outbox import send_once
 from bot.deps import Deps
+from bot.errors import PermanentFailure
 from bot.leaderboard.board import Boards, build_boards
 from bot.leaderboard.chart import chart_font_path, render_chart
 from bot.leaderboard.periods import Period, last_complete
@@ -85,10 +86,14 @@ async def deliver_boards(deps: Deps, kind: str, at: datetime) -> Delivery:
                 unknown.append(sub.robot)
                 log.warning("robot_without_key", robot=sub.robot)
                 continue
-            sent_md = await _robot_send(deps, sub.robot, f"{slot}:robot:{sub.robot}:md",
-                                        partial(deps.wecom.webhook_markdown, key, markdown))
-            sent_png = await _robot_send(deps, sub.robot, f"{slot}:robot:{sub.robot}:png",
-                                         partial(deps.wecom.webhook_image, key, png))
+            try:
+                sent_md = await _robot_send(deps, sub.robot, f"{slot}:robot:{sub.robot}:md",
+                                            partial(deps.wecom.webhook_markdown, key, markdown))
+                sent_png = await _robot_send(deps, sub.robot, f"{slot}:robot:{sub.robot}:png",
+                                             partial(deps.wecom.webhook_image, key, png))
+            except PermanentFailure as err:  # a revoked key: the other robots still get theirs
+                log.warning("board_not_sent", robot=sub.robot, error=str(err))
+                continue
             robot_messages += int(sent_md) + int(sent_png)
     manager_messages = await _managers(deps, boards, slot)
     log.info("boards_delivered", period=kind, start=period.start.isoformat(), robot_messages=robot_messages,
@@ -106,6 +111,9 @@ async def _managers(deps: Deps, boards: Boards, slot: str) -> int:
         async def send(to: str = manager.userid, content: str = text) -> None:
             await deps.wecom.send_markdown([to], content)
 
-        sent += int(await send_once(f"{slot}:manager:{manager.userid}", "leaderboard", manager.userid, send,
-                                    deps.clock))
+        try:
+            sent += int(await send_once(f"{slot}:manager:{manager.userid}", "leaderboard", manager.userid, send,
+                                        deps.clock))
+        except PermanentFailure as err:  # one unreachable manager (left, not in the app) stops no one else
+            log.warning("board_not_sent", userid=manager.userid, error=str(err))
     return sent

@@ -21,6 +21,7 @@ from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
 from bot.customers.orders import OrderIn, record_orders
 from bot.intake import signature_for
+from bot.leaderboard.demo import operators_story
 from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
 from bot.models.facts import Signal
@@ -72,6 +73,8 @@ async def run_demo() -> int:
             redis_url="memory://",
             log_level="WARNING",
             scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
+            scrm_robot_keys="HQ群=demo-hq-robot-key",
+            scrm_transfer_pause_s=0,
         )
         app = create_app(settings)
         runner = web.AppRunner(app, access_log=None)
@@ -199,6 +202,8 @@ async def _story(
             show(f"app message to {userid}:")
             for line in str(message.content.get("content", "")).splitlines():
                 show(f"  {line}")
+
+    await operators_story(app, state, sender, say, show, wait_for)
 
     say("Summary")
 

@@ -30,6 +30,8 @@ __all__ = ["Delivery", "deliver_boards", "subscribe", "chart_of"]
 
 log = structlog.get_logger(__name__)
 
+_LEASE_S = 600
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -70,9 +72,23 @@ async def _robot_send(deps: Deps, robot: str, outbox_key: str, send_part: Callab
 async def deliver_boards(deps: Deps, kind: str, at: datetime) -> Delivery:
     """The scheduled boards of the period before ``at``: to every subscribed robot and store manager."""
     period = last_complete(kind, at, deps.settings.scrm_timezone)
+    slot = f"board:{kind}:{period.start:%Y%m%d}"
+    # The outbox stops a retry from repeating a send; this lease stops two workers running the same
+    # board at the same moment (a reclaimed job racing a slow one), which the outbox alone cannot.
+    lease = f"{{{deps.settings.scrm_redis_prefix}}}:lease:{slot}"
+    if not await deps.redis.set(lease, "1", nx=True, ex=_LEASE_S):
+        log.info("boards_already_running", period=kind, start=period.start.isoformat())
+        return Delivery(period, 0, 0, ())
+    try:
+        return await _deliver(deps, period, slot)
+    finally:
+        await deps.redis.delete(lease)
+
+
+async def _deliver(deps: Deps, period: Period, slot: str) -> Delivery:
+    kind = period.kind
     conf = deps.config.leaderboard
     boards = await build_boards(deps, period)
-    slot = f"board:{kind}:{period.start:%Y%m%d}"
     keys = deps.settings.robot_keys()
     robot_messages = 0
     unknown: list[str] = []

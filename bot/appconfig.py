@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.customers.org import Org, load_org
+from bot.leaderboard.config import LeaderboardConf, load_leaderboard
 from bot.templates import Templates, load_templates
 from leads.config import LeadsConfig, load_leads_config
 from tagging.rules import RuleSet, load_rules
@@ -13,12 +14,16 @@ from tagging.rules import RuleSet, load_rules
 __all__ = ["AppConfig", "load_app_config"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AppConfig:
+    """Loaded once at start; only ``tag_rules`` is swapped at run time (``重载标签规则``, tagging/reload.py)."""
+
     templates: Templates
     org: Org
     tag_rules: RuleSet
     leads: LeadsConfig
+    leaderboard: LeaderboardConf
+    tag_rules_version: str = ""  # digest of the tag_rules.yaml text in use
 
 
 def load_app_config(config_dir: Path) -> AppConfig:
@@ -27,4 +32,7 @@ def load_app_config(config_dir: Path) -> AppConfig:
     org = load_org(config_dir / "org.yaml", templates)
     tag_rules = load_rules(config_dir / "tag_rules.yaml")
     leads = load_leads_config(config_dir / "leads.yaml")
-    return AppConfig(templates=templates, org=org, tag_rules=tag_rules, leads=leads)
+    leaderboard = load_leaderboard(config_dir / "leaderboard.yaml")
+    return AppConfig(
+        templates=templates, org=org, tag_rules=tag_rules, leads=leads, leaderboard=leaderboard
+    )

@@ -10,7 +10,13 @@ from tortoise import Tortoise
 __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 
 # One place to register model modules.
-MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers", "bot.models.facts", "leads.models"]
+MODEL_MODULES = [
+    "bot.models.eventlog",
+    "bot.models.customers",
+    "bot.models.facts",
+    "leads.models",
+    "bot.models.operators",
+]
 
 
 # Tortoise's asyncpg pool holds 5 connections by default: fewer than the worker's concurrency.

@@ -22,6 +22,7 @@ from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
 from bot.customers.orders import OrderIn, record_orders
 from bot.intake import signature_for
+from bot.leaderboard.demo import operators_story
 from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
 from bot.models.facts import Signal
@@ -75,6 +76,8 @@ async def run_demo() -> int:
             redis_url="memory://",
             log_level="WARNING",
             scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
+            scrm_robot_keys="HQ群=demo-hq-robot-key",
+            scrm_transfer_pause_s=0,
         )
         # The app's clock follows the simulator's, so the story can move to night and morning.
         app = create_app(settings, clock=SimFollowingClock(state.clock))
@@ -221,6 +224,8 @@ async def _story(
     await leads_story(deps, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET, say=say,
                       show=show, wait_for=wait_for, settle=settle, advance_to_local=advance_to_local,
                       advance=lambda delta: state.advance(delta.total_seconds()))
+
+    await operators_story(app, state, sender, say, show, wait_for)
 
     say("Summary")
 

@@ -40,6 +40,10 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("push_tags", every_s=settings.scrm_push_tags_every_s),
         Tick("leads_sweep", every_s=settings.scrm_leads_sweep_every_s),
         Tick("leads_flush", every_s=settings.scrm_leads_flush_every_s),
+        Tick("board_daily", cron=settings.scrm_board_daily_cron),
+        Tick("board_weekly", cron=settings.scrm_board_weekly_cron),
+        Tick("board_monthly", cron=settings.scrm_board_monthly_cron),
+        Tick("handover_check", every_s=settings.scrm_handover_check_every_s),
     ]
 
 

@@ -16,6 +16,12 @@ __all__ = ["Templates", "TEMPLATE_KINDS", "load_templates"]
 TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "welcome": frozenset({"customer_name", "guide_name", "store_name", "campaign"}),
     "churn_alert": frozenset({"customer_name", "guide_name", "days_as_contact", "last_purchase", "channel"}),
+    # Answers to chat commands (one kind: the values each command passes are listed beside its template).
+    "command": frozenset({
+        "command", "role", "roles", "lines", "name", "count", "detail", "job", "moved", "waiting", "failed",
+        "giver", "taker", "robot", "seconds", "desired", "pending", "contacts", "members", "records", "store",
+    }),
+    "leaderboard": frozenset({"period", "dates", "metric", "store"}),
 }
 
 

@@ -89,6 +89,25 @@ class Settings(BaseSettings):
     scrm_leads_sweep_every_s: Annotated[int, Field(ge=10)] = 300
     scrm_leads_flush_every_s: Annotated[int, Field(ge=10)] = 60
 
+    # Chat commands: members who are admins whatever the database says (the first admin), comma-separated;
+    # and commands one member may give a minute (across all processes).
+    scrm_admin_userids: str = ""
+    scrm_command_per_minute: Annotated[int, Field(ge=1)] = 20
+
+    # Leaderboards: group robots by name, "HQ群=webhook-key,华东群=key2" (the key is the credential);
+    # when each board is sent (crontab in scrm_timezone); robot messages a minute (WeCom allows 20).
+    scrm_robot_keys: SecretStr = SecretStr("")
+    scrm_board_daily_cron: str = "0 9 * * *"
+    scrm_board_weekly_cron: str = "0 9 * * 1"
+    scrm_board_monthly_cron: str = "0 9 1 * *"
+    scrm_robot_per_minute: Annotated[int, Field(ge=1, le=20)] = 20
+    # A CJK font file for the charts; empty: the packaged WenQuanYi Micro Hei, then system Noto CJK.
+    scrm_chart_font: str = ""
+
+    # Hand-over: pause between transfer calls (100 customers each), and how often results are read.
+    scrm_transfer_pause_s: float = 1.0
+    scrm_handover_check_every_s: Annotated[int, Field(ge=10)] = 600
+
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0
     scrm_wecom_max_retries: Annotated[int, Field(ge=0)] = 5
@@ -127,6 +146,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @property
+    def admin_userids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.scrm_admin_userids.split(",") if u.strip())
+
+    def robot_keys(self) -> dict[str, str]:
+        """Robot name → webhook key, from ``SCRM_ROBOT_KEYS``."""
+        pairs = (item.split("=", 1) for item in self.scrm_robot_keys.get_secret_value().split(",") if "=" in item)
+        return {name.strip(): key.strip() for name, key in pairs if name.strip() and key.strip()}
 
     @property
     def is_memory_redis(self) -> bool:

@@ -1,0 +1,420 @@
+"""Chat commands: members type to the app, the bot answers by app message (``message/send``).
+
+Each command is one registered function::
+
+    @command("客户", "customer", args=[Arg("名字|id", CUSTOMER)], roles=GUIDES, help="客户档案")
+    async def customer(call: Call) -> str: ...
+
+It names its aliases (Chinese and English), its arguments, the roles allowed and its help line;
+``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
+quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
+an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
+across all processes. Commands live in ``handlers/commands_*.py`` modules (imported on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from tortoise.exceptions import IntegrityError
+
+from bot.customers.outbox import send_once
+from bot.customers.service import ensure_guide
+from bot.deps import Deps
+from bot.models.customers import Customer, Guide, Role
+from bot.models.operators import CommandAudit
+
+__all__ = [
+    "Arg",
+    "Call",
+    "Caller",
+    "Command",
+    "Reply",
+    "CommandError",
+    "COMMANDS",
+    "command",
+    "handle_text",
+    "parse",
+    "tokenize",
+    "say",
+    "TEXT",
+    "CUSTOMER",
+    "MEMBER",
+    "EVERYONE",
+    "MANAGERS",
+    "OPERATORS",
+    "ADMINS",
+]
+
+log = structlog.get_logger(__name__)
+
+TEXT, CUSTOMER, MEMBER, REST = "text", "customer", "member", "rest"
+
+EVERYONE = frozenset(Role)
+MANAGERS = frozenset({Role.STORE_MANAGER, Role.OPERATOR, Role.HQ, Role.ADMIN})
+OPERATORS = frozenset({Role.OPERATOR, Role.HQ, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+
+ROLE_NAMES = {
+    Role.GUIDE: "导购",
+    Role.STORE_MANAGER: "店长",
+    Role.OPERATOR: "运营",
+    Role.HQ: "总部",
+    Role.ADMIN: "管理员",
+}
+
+# A reply goes out as app messages of at most 2048 bytes each (WeCom's limit for text).
+_REPLY_MAX_BYTES = 2000
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』", "《": "》"}
+# Separators besides spaces (after NFKC, full-width forms are ASCII already).
+_SEPARATORS = frozenset(",;:、。，；：")
+_PREFIXES = "/!#"
+
+
+class CommandError(Exception):
+    """Bad arguments or a refused request: the message is the reply (Chinese, for the member)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    name: str  # shown in help: 客户 <名字|id>
+    kind: str = TEXT  # text, customer, member, rest (the rest of the line)
+    optional: bool = False
+    choices: Mapping[str, str] = field(default_factory=dict)  # accepted spelling → value
+
+    @property
+    def usage(self) -> str:
+        return f"[{self.name}]" if self.optional else f"<{self.name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    userid: str
+    name: str
+    role: Role
+    guide_id: int
+    store_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a command function receives: the caller, its resolved arguments, the app's deps."""
+
+    deps: Deps
+    caller: Caller
+    args: Mapping[str, Any]
+    event_key: str
+    text: str
+
+    def say(self, template_id: str, **values: Any) -> str:
+        return say(self.deps, template_id, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply in WeCom markdown (``str`` replies go out as plain text)."""
+
+    text: str
+    markdown: bool = True
+
+
+CommandFunc = Callable[[Call], Awaitable[str | Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    args: tuple[Arg, ...]
+    roles: frozenset[Role]
+    help: str
+    func: CommandFunc
+
+    @property
+    def usage(self) -> str:
+        return " ".join([self.name, *(a.usage for a in self.args)])
+
+
+COMMANDS: dict[str, Command] = {}
+_BY_SPELLING: dict[tuple[str, ...], str] = {}
+
+
+def command(
+    name: str, *aliases: str, args: Sequence[Arg] = (), roles: Iterable[Role] = EVERYONE, help: str = ""
+) -> Callable[[CommandFunc], CommandFunc]:
+    """Register a chat command: one decorated function. A name may have several words (``SOP 列表``)."""
+
+    def register(func: CommandFunc) -> CommandFunc:
+        spellings = [tuple(tokenize(spelling.lower())) for spelling in (name, *aliases)]
+        for spelling in spellings:
+            owner = _BY_SPELLING.get(spelling)
+            if owner is not None and owner != name:
+                raise ValueError(f"command spelling {' '.join(spelling)!r} is used by {owner!r} already")
+        COMMANDS[name] = Command(name, tuple(aliases), tuple(args), frozenset(roles), help, func)
+        for spelling in spellings:
+            _BY_SPELLING[spelling] = name
+        return func
+
+    return register
+
+
+def say(deps: Deps, template_id: str, **values: Any) -> str:
+    return deps.config.templates.render(template_id, **values)
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def tokenize(text: str) -> list[str]:
+    """Words of a command line: NFKC (full-width → ASCII), quotes keep spaces, punctuation separates."""
+    text = unicodedata.normalize("NFKC", text).strip().lstrip(_PREFIXES).strip()
+    tokens: list[str] = []
+    current: list[str] = []
+    closing: str | None = None
+    for char in text:
+        if closing is not None:
+            if char == closing:
+                tokens.append("".join(current))
+                current, closing = [], None
+            else:
+                current.append(char)
+        elif char in _QUOTES:
+            if current:
+                tokens.append("".join(current))
+            current, closing = [], _QUOTES[char]
+        elif char.isspace() or char in _SEPARATORS:
+            if current:
+                tokens.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if current:
+        tokens.append("".join(current))
+    return [t for t in (token.strip() for token in tokens) if t]
+
+
+def parse(text: str) -> tuple[Command | None, list[str]]:
+    """The command a line names and its argument words; (None, words) when none matches."""
+    _load_command_modules()
+    words = tokenize(text)
+    if not words:
+        return None, []
+    lowered = [w.lower() for w in words]
+    for spelling in sorted(_BY_SPELLING, key=len, reverse=True):
+        if tuple(lowered[: len(spelling)]) == spelling:
+            return COMMANDS[_BY_SPELLING[spelling]], words[len(spelling) :]
+    # Glued to its argument: 客户王小美, 排行周 (Chinese names only: "helpme" stays unknown).
+    for spelling in sorted(_BY_SPELLING, key=lambda s: len(s[0]), reverse=True):
+        head = spelling[0]
+        if len(spelling) == 1 and not head.isascii() and lowered[0].startswith(head) and lowered[0] != head:
+            return COMMANDS[_BY_SPELLING[spelling]], [words[0][len(head) :], *words[1:]]
+    return None, words
+
+
+_loaded = False
+
+
+def _load_command_modules() -> None:
+    """Import every ``handlers/commands_*`` module once: each registers its commands."""
+    global _loaded
+    if _loaded:
+        return
+    import handlers  # noqa: PLC0415 - the commands live with the handlers, imported on first use
+
+    for info in sorted(pkgutil.iter_modules(handlers.__path__), key=lambda m: m.name):
+        if info.name.startswith("commands_"):
+            importlib.import_module(f"handlers.{info.name}")
+    _loaded = True
+
+
+# --- resolving arguments ---------------------------------------------------------------------------
+
+
+async def find_customer(caller: Caller, token: str) -> Customer:
+    """A customer by external_userid or name, among those the caller may see."""
+    scope = Customer.all()
+    if caller.role == Role.GUIDE:
+        scope = scope.filter(relationships__guide_id=caller.guide_id)
+    elif caller.role == Role.STORE_MANAGER:
+        scope = scope.filter(relationships__guide__store_id=caller.store_id)
+    exact = await scope.filter(external_userid=token).distinct().first()
+    if exact is not None:
+        return exact
+    found = await scope.filter(name=token).distinct().limit(6)
+    if not found:
+        found = await scope.filter(name__icontains=token).distinct().limit(6)
+    if not found:
+        raise CommandError(f"没有找到客户「{token}」（可用名字或 external_userid）")
+    if len(found) > 1:
+        listed = "、".join(f"{c.name}（{c.external_userid}）" for c in found[:5])
+        raise CommandError(f"「{token}」对应多位客户：{listed}，请用 external_userid 指定")
+    return found[0]
+
+
+async def find_member(token: str) -> Guide:
+    member = await Guide.get_or_none(userid=token)
+    if member is None:
+        named = await Guide.filter(name=token).limit(3)
+        if len(named) > 1:
+            raise CommandError(f"「{token}」对应多位成员：{'、'.join(g.userid for g in named)}，请用 userid 指定")
+        member = named[0] if named else None
+    if member is None:
+        raise CommandError(f"没有找到成员「{token}」（可用名字或 userid）")
+    return member
+
+
+async def _resolve(caller: Caller, spec: Command, words: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    rest = list(words)
+    for arg in spec.args:
+        if not rest:
+            if arg.optional:
+                continue
+            raise CommandError(f"缺少参数 {arg.usage}。用法：{spec.usage}")
+        if arg.kind == REST:
+            values[arg.name], rest = " ".join(rest), []
+            continue
+        token = rest.pop(0)
+        if arg.choices:
+            if token.lower() not in arg.choices:
+                raise CommandError(f"{arg.name} 只能是 {'、'.join(dict.fromkeys(arg.choices))}。用法：{spec.usage}")
+            values[arg.name] = arg.choices[token.lower()]
+        elif arg.kind == CUSTOMER:
+            values[arg.name] = await find_customer(caller, token)
+        elif arg.kind == MEMBER:
+            values[arg.name] = await find_member(token)
+        else:
+            values[arg.name] = token
+    if rest:
+        raise CommandError(f"多余的参数「{' '.join(rest)}」。用法：{spec.usage}")
+    return values
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+async def caller_of(deps: Deps, userid: str) -> Caller:
+    guide = await ensure_guide(deps, userid)
+    role = Role.ADMIN if userid in deps.settings.admin_userids else Role(guide.role)
+    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)  # type: ignore[attr-defined]
+
+
+def commands_for(role: Role) -> list[Command]:
+    _load_command_modules()
+    return [c for c in COMMANDS.values() if role in c.roles]
+
+
+async def _over_limit(deps: Deps, userid: str) -> int:
+    """0 within the limit; else how far over (1 on the first refused command this minute)."""
+    window = int(deps.clock.timestamp() // 60)
+    key = f"{{{deps.settings.scrm_redis_prefix}}}:commands:rate:{userid}:{window}"
+    async with deps.redis.pipeline(transaction=False) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count, _ = await pipe.execute()
+    return max(0, int(count) - deps.settings.scrm_command_per_minute)
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: str  # ok, refused, unknown, bad_args, rate_limited, error
+    reply: str
+    command: str = ""
+    detail: str = ""
+    markdown: bool = False
+
+
+async def run(deps: Deps, caller: Caller, text: str, event_key: str) -> Outcome:
+    """Parse, check the role, resolve the arguments and run the command; never raises for bad input."""
+    spec, words = parse(text)
+    if spec is None:
+        return Outcome("unknown", say(deps, "cmd_unknown", command=(words or [""])[0][:20]))
+    if caller.role not in spec.roles:
+        allowed = "、".join(ROLE_NAMES[r] for r in Role if r in spec.roles)
+        reply = say(deps, "cmd_refused", command=spec.name, role=ROLE_NAMES[caller.role], roles=allowed)
+        return Outcome("refused", reply, spec.name)
+    try:
+        args = await _resolve(caller, spec, words)
+        answer = await spec.func(Call(deps, caller, args, event_key, text))
+    except CommandError as err:
+        return Outcome("bad_args", str(err), spec.name, str(err))
+    except Exception as err:  # noqa: BLE001 - a broken command answers and is logged; the worker goes on
+        log.exception("command_failed", command=spec.name, userid=caller.userid)
+        return Outcome("error", say(deps, "cmd_error", command=spec.name), spec.name, f"{type(err).__name__}: {err}")
+    if isinstance(answer, Reply):
+        return Outcome("ok", answer.text, spec.name, markdown=answer.markdown)
+    return Outcome("ok", answer, spec.name)
+
+
+async def handle_text(deps: Deps, userid: str, text: str, event_key: str) -> Outcome | None:
+    """A member's text to the app: run it as a command once, audit it, answer by app message.
+
+    None when this message was handled before (a re-delivered event): nothing runs or goes out twice.
+    """
+    now = deps.clock.now()
+    try:
+        audit, created = await CommandAudit.get_or_create(
+            event_key=event_key[:128], defaults={"userid": userid[:64], "text": text[:256], "created_at": now}
+        )
+    except IntegrityError:
+        audit, created = await CommandAudit.get(event_key=event_key[:128]), False
+    if not created and audit.result != "pending":
+        await _reply(deps, userid, audit.reply, event_key)
+        return None
+    caller = await caller_of(deps, userid)
+    over = await _over_limit(deps, userid)
+    if over:
+        outcome = Outcome("rate_limited", say(deps, "cmd_rate_limited", count=deps.settings.scrm_command_per_minute))
+        if over > 1:
+            outcome.reply = ""  # told once a minute, not at every message
+    else:
+        outcome = await run(deps, caller, text, event_key)
+    audit.role, audit.command, audit.result = caller.role.value, outcome.command[:32], outcome.result
+    audit.detail = (outcome.detail or (outcome.reply.splitlines() or [""])[0])[:256]
+    audit.reply = outcome.reply
+    await audit.save(update_fields=["role", "command", "result", "detail", "reply"])
+    log.info("command", userid=userid, role=caller.role.value, command=outcome.command, result=outcome.result)
+    if outcome.reply:
+        await _reply(deps, userid, outcome.reply, event_key, markdown=outcome.markdown)
+    return outcome
+
+
+def split_reply(text: str, limit: int = _REPLY_MAX_BYTES) -> list[str]:
+    """Whole lines per message, each within ``limit`` bytes (a longer line is cut)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line.encode()) > limit:
+            line = line[: len(line) // 2]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) > limit:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+async def _reply(deps: Deps, userid: str, text: str, event_key: str, *, markdown: bool = False) -> None:
+    """Send once per (message, part): a retried event re-sends only the parts that did not go out."""
+    for index, part in enumerate(split_reply(text)):
+
+        async def send(content: str = part) -> None:
+            if markdown:
+                await deps.wecom.send_markdown([userid], content)
+            else:
+                await deps.wecom.send_text([userid], content)
+
+        await send_once(f"reply:{event_key}:{index}", "command_reply", userid, send, deps.clock)
+
+
+async def send_to_member(deps: Deps, userid: str, text: str, key: str, *, markdown: bool = False) -> None:
+    """A later message about a command (a background job's progress or outcome), sent once per key."""
+    await _reply(deps, userid, text, key, markdown=markdown)

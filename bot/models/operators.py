@@ -1,0 +1,70 @@
+"""Operators' records: the chat-command audit log, leaderboard robot subscriptions, hand-overs."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class CommandAudit(Model):
+    """One row per chat command: who, what, and how it ended (ok, refused, unknown …)."""
+
+    id = fields.BigIntField(primary_key=True)
+    # The event's key: a re-delivered message finds its row and is not run twice.
+    event_key = fields.CharField(max_length=128, unique=True)
+    userid = fields.CharField(max_length=64, db_index=True)
+    role = fields.CharField(max_length=16, default="")
+    command = fields.CharField(max_length=32, default="")
+    text = fields.CharField(max_length=256, default="")
+    result = fields.CharField(max_length=16, default="pending")
+    detail = fields.CharField(max_length=256, default="")
+    # Kept so a retried event re-sends an answer that did not go out (send-once per part).
+    reply = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "command_audit"
+
+
+class RobotSubscription(Model):
+    """A group robot (named in ``SCRM_ROBOT_KEYS``) that receives the scheduled leaderboards."""
+
+    id = fields.IntField(primary_key=True)
+    robot = fields.CharField(max_length=64, unique=True)
+    created_by = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "robot_subscription"
+
+
+class Handover(Model):
+    """One ``交接``: a guide's customers moved to another guide through WeCom's transfer APIs."""
+
+    id = fields.IntField(primary_key=True)
+    handover_userid = fields.CharField(max_length=64)
+    takeover_userid = fields.CharField(max_length=64)
+    resigned = fields.BooleanField(default=False)
+    requested_by = fields.CharField(max_length=64, default="")
+    status = fields.CharField(max_length=16, default="open", db_index=True)  # open / done
+    created_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "handover"
+
+
+class HandoverItem(Model):
+    """One customer of a hand-over and where its transfer stands: waiting, moved or failed."""
+
+    id = fields.BigIntField(primary_key=True)
+    handover: fields.ForeignKeyRelation[Handover] = fields.ForeignKeyField("scrm.Handover", related_name="items")
+    external_userid = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16, default="waiting")
+    reason = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "handover_item"
+        unique_together = (("handover", "external_userid"),)
+        indexes = (("external_userid", "status"),)

@@ -1,0 +1,79 @@
+"""Operators' background jobs (asked for by chat command), hand-over results and the leaderboards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.commands import say, send_to_member
+from bot.customers import handover
+from bot.customers.backfill import backfill_contacts
+from bot.deps import Deps
+from bot.dispatch import Router
+from bot.events import Event
+from bot.leaderboard.delivery import deliver_boards
+from tagging.service import retag_everyone
+from tagging.sync import push_pending
+
+router = Router("operators")
+
+
+@router.on("internal", "retag_requested")
+async def on_retag_requested(event: Event, deps: Deps) -> None:
+    userid, job = event.get("userid"), event.get("job")
+    run = await retag_everyone(deps, push=False)
+    await send_to_member(deps, userid, say(deps, "cmd_retag_progress", job=job, pending=run.retag.pending_relations),
+                         f"job:{job}:progress")
+    sync = await push_pending(deps) if run.retag.pending_relations else None
+    text = say(deps, "cmd_retag_done", job=job, desired=run.retag.desired,
+               pending=sync.mark_tag_calls if sync else 0, seconds=round(run.retag.seconds, 1))
+    await send_to_member(deps, userid, text, f"job:{job}:done")
+
+
+@router.on("internal", "backfill_requested")
+async def on_backfill_requested(event: Event, deps: Deps) -> None:
+    result = await backfill_contacts(deps)
+    text = say(deps, "cmd_sync_done", job=event.get("job"), members=result.members, contacts=result.contacts)
+    await send_to_member(deps, event.get("userid"), text, f"job:{event.get('job')}:done")
+
+
+@router.on("internal", "handover_check")
+async def on_handover_check(event: Event, deps: Deps) -> None:
+    for report in await handover.check_handovers(deps):
+        if report.done and report.requested_by:
+            await send_to_member(deps, report.requested_by, handover_text(deps, report, "cmd_handover_done"),
+                                 f"handover:{report.handover_id}:done")
+
+
+@router.event("change_external_contact", "transfer_fail")
+async def on_transfer_fail(event: Event, deps: Deps) -> None:
+    await handover.transfer_failed(event.get("UserID"), event.get("ExternalUserID"), event.get("FailReason"))
+
+
+def handover_text(deps: Deps, report: handover.HandoverReport, template_id: str) -> str:
+    reasons = "、".join(f"{_REASONS.get(r, r)} {n}" for r, n in report.reasons.items())
+    records = "".join(f"\n{label}已转给接手导购：{n}" for label, n in report.moved_records.items())
+    return say(deps, template_id, giver=report.handover_userid, taker=report.takeover_userid, moved=report.moved,
+               waiting=report.waiting, failed=report.failed, detail=f"（{reasons}）" if reasons else "",
+               records=records)
+
+
+_REASONS = {"customer_refused": "客户拒绝", "customer_limit_exceed": "接手导购客户已满"}
+
+
+def _at(event: Event) -> datetime:
+    return datetime.fromtimestamp(event.received_at, UTC)
+
+
+@router.on("internal", "board_daily")
+async def on_board_daily(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "daily", _at(event))
+
+
+@router.on("internal", "board_weekly")
+async def on_board_weekly(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "weekly", _at(event))
+
+
+@router.on("internal", "board_monthly")
+async def on_board_monthly(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "monthly", _at(event))

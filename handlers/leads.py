@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot.customers.handover import on_handover
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.models.customers import Customer
 from bot.publish import publish
 from leads import delivery, service
+from leads.models import Lead, LeadStatus
 from leads.report import attribute_orders
 from leads.signals import SignalIn
 
@@ -64,3 +68,15 @@ async def on_card_click(event: Event, deps: Deps) -> None:
     if not key.startswith("lead:"):
         return  # another feature's card
     await delivery.handle_click(deps, str(event.get("FromUserName") or ""), key, str(event.get("ResponseCode") or ""))
+
+
+@on_handover("线索")
+async def move_open_leads(deps: Deps, old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
+    """Open leads follow their customers to the guide who takes them over."""
+    customer_ids = await Customer.filter(external_userid__in=list(external_userids)).values_list("id", flat=True)
+    moved: int = await Lead.filter(
+        customer_id__in=list(customer_ids),
+        guide_userid=old_userid,
+        status__in=[LeadStatus.HELD, LeadStatus.SENT, LeadStatus.FOLDED, LeadStatus.SNOOZED],
+    ).update(guide_userid=new_userid, owner_userid=new_userid)
+    return moved

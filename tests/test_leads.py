@@ -499,3 +499,64 @@ def test_a_broken_leads_config_names_the_line_and_the_problem(
     with pytest.raises(ConfigError) as caught:
         load_leads_config(path)
     assert str(caught.value).startswith(f"{path}: line ") and message in str(caught.value)
+
+
+# --- in chat, on the leaderboards, through a hand-over ------------------------------------------
+
+
+async def test_a_guide_asks_for_open_leads_in_chat(stack: Stack) -> None:
+    from tests.test_operators import say
+
+    at_daytime(stack)
+    sleeper = await customer(stack, dormant=True, name_hint="吴先生")
+    await send_signals(stack, signal(stack, "browse", sleeper.external_userid))
+    answer = await say(stack, GUIDE, "线索")
+    assert answer.startswith("你有 1 条待跟进线索")
+    assert "吴先生｜沉睡客户回来了｜已200天未购买" in answer and "待联系" in answer
+    [card] = lead_cards(stack)
+    await click(stack, card, "已联系")
+    assert "没有待跟进的线索" in await say(stack, GUIDE, "leads")
+
+
+async def test_lead_metrics_rank_guides_by_contacted_converted_and_sales(stack: Stack) -> None:
+    from bot.leaderboard.metrics import compute
+
+    at_daytime(stack)
+    stack.state.add_member("guide_sh01_b", "李晓")
+    now = stack.deps.clock.now()
+    guides = {g.userid: g.id for g in await Guide.filter(userid__in=[GUIDE, "guide_sh01_b"])}
+    rows = [  # (guide, contacted, converted amount)
+        (GUIDE, True, Decimal("880")), (GUIDE, True, None), (GUIDE, False, None),
+        ("guide_sh01_b", True, Decimal("120")),
+    ]
+    for i, (guide, contacted, amount) in enumerate(rows):
+        owner = await customer(stack, guide=guide)
+        await Lead.create(key=f"k{i}", customer=owner, pattern="high_intent", guide_userid=guide, owner_userid=guide,
+                          status=LeadStatus.CONTACTED if contacted else LeadStatus.SENT, created_at=now, sent_at=now,
+                          contacted_at=now if contacted else None, converted_at=now if amount else None,
+                          converted_amount=amount)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    a, b = guides[GUIDE], guides["guide_sh01_b"]
+    assert await compute("leads_contacted", "guide", *window) == {a: 2, b: 1}
+    assert await compute("leads_converted", "guide", *window) == {a: 1, b: 1}
+    assert await compute("attributed_sales", "guide", *window) == {a: 880.0, b: 120.0}
+    rates = await compute("lead_contact_rate", "guide", *window)
+    assert rates[a] == pytest.approx(2 / 3) and rates[b] == 1.0
+    assert await compute("leads_contacted", "guide", now + timedelta(hours=1), now + timedelta(hours=2)) == {}
+
+
+async def test_open_leads_follow_customers_handed_over_to_another_guide(stack: Stack) -> None:
+    from handlers.leads import move_open_leads
+
+    at_daytime(stack)
+    stack.state.add_member("guide_sh01_b", "李晓")
+    waiting, done = await customer(stack, dormant=True), await customer(stack, dormant=True)
+    await send_signals(stack, signal(stack, "browse", waiting.external_userid),
+                       signal(stack, "browse", done.external_userid))
+    cards = {c["main_title"]["title"]: c for c in lead_cards(stack)}
+    await click(stack, cards[f"沉睡客户回来了：{done.name}"], "已联系")
+    moved = await move_open_leads(stack.deps, GUIDE, "guide_sh01_b", [waiting.external_userid, done.external_userid])
+    assert moved == 1
+    assert await move_open_leads(stack.deps, GUIDE, "guide_sh01_b", [waiting.external_userid]) == 0  # idempotent
+    [open_lead] = await Lead.filter(status=LeadStatus.SENT)
+    assert (open_lead.guide_userid, open_lead.customer_id) == ("guide_sh01_b", waiting.id)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from tortoise import Tortoise
 __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 
 # One place to register model modules.
-MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers", "bot.models.facts"]
+MODEL_MODULES = ["bot.models.eventlog", "bot.models.customers", "bot.models.facts", "sop.models"]
 
 
 # Tortoise's asyncpg pool holds 5 connections by default: fewer than the worker's concurrency.

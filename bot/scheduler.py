@@ -38,6 +38,10 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("retag_all", cron=settings.scrm_retag_cron),
         Tick("reconcile_tags", cron=settings.scrm_reconcile_cron),
         Tick("push_tags", every_s=settings.scrm_push_tags_every_s),
+        Tick("sop_tick", cron=settings.scrm_sop_tick_cron),
+        Tick("sop_digest", cron=settings.scrm_sop_digest_cron),
+        Tick("sop_reminder", cron=settings.scrm_sop_reminder_cron),
+        Tick("sop_escalation", cron=settings.scrm_sop_escalation_cron),
     ]
 
 

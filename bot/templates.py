@@ -16,6 +16,10 @@ __all__ = ["Templates", "TEMPLATE_KINDS", "load_templates"]
 TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "welcome": frozenset({"customer_name", "guide_name", "store_name", "campaign"}),
     "churn_alert": frozenset({"customer_name", "guide_name", "days_as_contact", "last_purchase", "channel"}),
+    # SOP: the text a step suggests to the guide, and what guides and managers read about their tasks.
+    "sop_step": frozenset({"customer_name", "guide_name", "store_name", "product_name", "holiday", "coupon"}),
+    "sop_notice": frozenset({"guide_name", "store_name", "count", "date", "items", "task_id", "customer_name",
+                             "reason", "text", "due", "name", "playbooks", "action"}),
 }
 
 

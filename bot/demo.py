@@ -200,6 +200,10 @@ async def _story(
             for line in str(message.content.get("content", "")).splitlines():
                 show(f"  {line}")
 
+    from sop.demo import sop_story  # noqa: PLC0415 - sop.demo imports this module's helpers
+
+    await sop_story(app, state, sender)
+
     say("Summary")
 
     async def drained() -> bool:

@@ -155,6 +155,16 @@ def _statements(
             yield _insert_sql(playbook, step, anchors, sql, due, until, customer_ids), sql.values
 
 
+async def _insert(conn: BaseDBAsyncClient, dialect: Dialect, statement: str, values: list[object]) -> int:
+    """Run an INSERT; the rows it inserted (Tortoise reads asyncpg's "INSERT 0 n" as the oid)."""
+    if dialect.name == "postgres":
+        rows = await conn.execute_query_dict(f"WITH ins AS ({statement} RETURNING 1) SELECT COUNT(*) AS n FROM ins",
+                                             values)
+        return int(rows[0]["n"])
+    inserted, _ = await conn.execute_query(statement, values)
+    return int(inserted or 0)
+
+
 async def sweep(
     playbooks: PlaybookSet,
     *,
@@ -177,10 +187,10 @@ async def sweep(
             continue
         for step in playbook.steps:
             for statement, values in _statements(playbook, step, dialect, since, until, overlap, tz, ids):
-                inserted, _ = await conn.execute_query(statement, values)
+                inserted = await _insert(conn, dialect, statement, values)
                 result.statements += 1
-                result.created += int(inserted or 0)
-                result.by_playbook[playbook.id] = result.by_playbook.get(playbook.id, 0) + int(inserted or 0)
+                result.created += inserted
+                result.by_playbook[playbook.id] = result.by_playbook.get(playbook.id, 0) + inserted
     result.seconds = clock_time.perf_counter() - started
     if result.created:
         log.info(

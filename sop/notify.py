@@ -71,7 +71,10 @@ _OPEN_TASKS = (
     "ROW_NUMBER() OVER (PARTITION BY t.guide_id ORDER BY t.value DESC, t.due_at, t.id) AS rank_in_guide, "
     "COUNT(*) OVER (PARTITION BY t.guide_id) AS total "
     "FROM sop_task t JOIN customer c ON c.id = t.customer_id JOIN guide g ON g.id = t.guide_id "
-    "WHERE t.status = 'open' AND t.due_at < {until}{extra}) x WHERE rank_in_guide <= {top} "
+    "WHERE t.status = 'open' AND t.due_at < {until}{extra} "
+    # A customer who deleted the guide (or was removed) since is no longer a task.
+    "AND EXISTS (SELECT 1 FROM relationship r WHERE r.customer_id = t.customer_id AND r.guide_id = t.guide_id "
+    "AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL)) x WHERE rank_in_guide <= {top} "
     "ORDER BY guide_id, rank_in_guide"
 )
 

@@ -9,6 +9,7 @@ from bot.customers.org import Org, load_org
 from bot.leaderboard.config import LeaderboardConf, load_leaderboard
 from bot.templates import Templates, load_templates
 from leads.config import LeadsConfig, load_leads_config
+from sop.playbooks import PlaybookStore, load_playbooks
 from tagging.rules import RuleSet, load_rules
 
 __all__ = ["AppConfig", "load_app_config"]
@@ -23,6 +24,7 @@ class AppConfig:
     tag_rules: RuleSet
     leads: LeadsConfig
     leaderboard: LeaderboardConf
+    sop: PlaybookStore  # the running playbooks; reloaded in place when config/sop/ changes
     tag_rules_version: str = ""  # digest of the tag_rules.yaml text in use
 
 
@@ -33,6 +35,8 @@ def load_app_config(config_dir: Path) -> AppConfig:
     tag_rules = load_rules(config_dir / "tag_rules.yaml")
     leads = load_leads_config(config_dir / "leads.yaml")
     leaderboard = load_leaderboard(config_dir / "leaderboard.yaml")
+    playbooks = load_playbooks(config_dir, templates, org)
     return AppConfig(
-        templates=templates, org=org, tag_rules=tag_rules, leads=leads, leaderboard=leaderboard
+        templates=templates, org=org, tag_rules=tag_rules, leads=leads, leaderboard=leaderboard,
+        sop=PlaybookStore(config_dir, templates, org, playbooks),
     )

@@ -254,6 +254,41 @@ def _moment(text: str, now: datetime_t) -> datetime_t:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@command("sop")
+def _sop(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from sop.report import execution_rate, format_execution, format_lift, lift  # noqa: PLC0415
+    from sop.service import run_tick  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+
+    async def run() -> None:
+        async with open_deps(settings) as deps:
+            now = deps.clock.now()
+            if args.action == "run-once":
+                result = await run_tick(deps)
+                if result is None:
+                    print("another engine is sweeping (lease held); nothing done")
+                else:
+                    print(f"sop: {result.created} tasks created ({result.statements} statements, "
+                          f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
+            elif args.action == "playbooks":
+                for p in deps.config.sop.current.playbooks:
+                    print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
+                          f"holdout={p.holdout_pct:g}%")
+            elif args.lift:
+                print("\n".join(format_lift(await lift(deps.config.sop.current, now))))
+            else:
+                rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
+                print("\n".join(format_execution(rows, args.by)))
+
+    asyncio.run(run())
+    return 0
+
+
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo  # noqa: PLC0415
@@ -281,6 +316,11 @@ def _parser() -> argparse.ArgumentParser:
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
     tags.add_argument("external_userid", nargs="?", default="")
     tags.add_argument("--no-push", action="store_true", help="retag locally, do not call mark_tag")
+    sop = sub.add_parser("sop", help="SOP playbooks: run-once (a sweep now), report [--lift], playbooks")
+    sop.add_argument("action", choices=["run-once", "report", "playbooks"])
+    sop.add_argument("--lift", action="store_true", help="treated vs holdout conversion, with a 95%% CI")
+    sop.add_argument("--by", choices=["guide", "store", "playbook"], default="guide")
+    sop.add_argument("--days", type=int, default=30, help="report on tasks due in the last N days")
     imp = sub.add_parser(
         "import", help="import history: orders FILE.csv (columns in bot/customers/orders.py) or signals FILE.jsonl"
     )

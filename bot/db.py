@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "bot.models.facts",
     "leads.models",
     "bot.models.operators",
+    "sop.models",
 ]
 
 

@@ -227,6 +227,10 @@ async def _story(
 
     await operators_story(app, state, sender, say, show, wait_for)
 
+    from sop.demo import sop_story  # noqa: PLC0415 - sop.demo imports this module's helpers
+
+    await sop_story(app, state, sender)
+
     say("Summary")
 
     async def drained() -> bool:

@@ -44,6 +44,10 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("board_weekly", cron=settings.scrm_board_weekly_cron),
         Tick("board_monthly", cron=settings.scrm_board_monthly_cron),
         Tick("handover_check", every_s=settings.scrm_handover_check_every_s),
+        Tick("sop_tick", cron=settings.scrm_sop_tick_cron),
+        Tick("sop_digest", cron=settings.scrm_sop_digest_cron),
+        Tick("sop_reminder", cron=settings.scrm_sop_reminder_cron),
+        Tick("sop_escalation", cron=settings.scrm_sop_escalation_cron),
     ]
 
 

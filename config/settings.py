@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     scrm_transfer_pause_s: float = 1.0
     scrm_handover_check_every_s: Annotated[int, Field(ge=10)] = 600
 
+    # SOP playbooks (crontabs in scrm_timezone). The engine sweeps every minute; guides get the
+    # digest in the morning, one reminder for overdue tasks, managers a daily escalation summary.
+    scrm_sop_tick_cron: str = "* * * * *"
+    scrm_sop_digest_cron: str = "30 9 * * *"
+    scrm_sop_reminder_cron: str = "0 17 * * *"
+    scrm_sop_escalation_cron: str = "0 10 * * *"
+    # No digest, reminder or summary is sent in these local hours; it goes out when they end.
+    scrm_sop_quiet_hours: str = "21:00-08:00"
+    scrm_sop_digest_top: Annotated[int, Field(ge=1, le=6)] = 5
+    # A sweep looks back at most this far (after a stop, or the first time).
+    scrm_sop_catchup_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    # Event steps re-read this much before the last sweep: rows a long re-tag commits late still count.
+    scrm_sop_overlap_s: Annotated[int, Field(ge=0)] = 900
+    scrm_sop_lease_s: Annotated[int, Field(ge=5)] = 300
+
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0
     scrm_wecom_max_retries: Annotated[int, Field(ge=0)] = 5
@@ -146,6 +161,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("scrm_sop_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be HH:MM-HH:MM (local time), or empty for none")
+        return value
 
     @property
     def admin_userids(self) -> frozenset[str]:

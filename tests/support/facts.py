@@ -16,17 +16,19 @@ _ids = itertools.count(1)
 
 
 async def craft_customer(
-    state: Any, given: Mapping[str, Any], now: datetime, *, guide: str = "guide_sh01_a", external_userid: str = ""
+    state: Any, given: Mapping[str, Any], now: datetime, *, guide: str = "guide_sh01_a", external_userid: str = "",
+    name: str = "",
 ) -> Customer:
     """A customer of ``guide`` with the facts of a rule example's ``given:``."""
     n = next(_ids)
     external_userid = external_userid or f"wmCRAFT{n:05d}"
     if guide not in state.members:
         state.add_member(guide)
-    state.add_external_contact(external_userid, f"客户{n}")
+    name = name or f"客户{n}"
+    state.add_external_contact(external_userid, name)
     state.relate(guide, external_userid, state=given.get("state", ""))
     member, _ = await Guide.get_or_create(userid=guide)
-    customer = await Customer.create(external_userid=external_userid, name=f"客户{n}", first_seen_at=now)
+    customer = await Customer.create(external_userid=external_userid, name=name, first_seen_at=now)
     relationship = await Relationship.create(
         guide=member, customer=customer, state=given.get("state", ""), created_at=now - timedelta(days=400)
     )

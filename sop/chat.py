@@ -1,0 +1,75 @@
+"""Chat replies for guides and operators, as plain functions the chat command router calls:
+``待办``, ``完成 <id>``, ``SOP 列表``, ``SOP 暂停 <名称>``, ``SOP 恢复 <名称>``. Each returns the
+Chinese reply (from config/templates.yaml)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.deps import Deps
+from sop.notify import open_tasks_by_guide, task_line
+from sop.service import Completion, complete_task, paused_playbooks, set_paused
+from sop.triggers import day_bounds
+
+__all__ = ["tasks_reply", "complete_by_chat", "playbooks_reply", "pause_reply", "resume_reply"]
+
+MAX_LISTED = 10
+
+
+async def tasks_reply(deps: Deps, userid: str) -> str:
+    """``待办``: the guide's open tasks due by tonight, most valuable first."""
+    tz = deps.settings.scrm_timezone
+    today = deps.clock.now().astimezone(ZoneInfo(tz)).date()
+    _start, end = day_bounds(today, tz)
+    rows = (await open_tasks_by_guide(end, MAX_LISTED, userid=userid)).get(userid, [])
+    templates = deps.config.templates
+    if not rows:
+        return templates.render("sop_tasks_none")
+    items = "\n".join(task_line(templates, row, tz) for row in rows)
+    return templates.render("sop_tasks_list", count=rows[0]["total"], items=items)
+
+
+async def complete_by_chat(deps: Deps, userid: str, task_id_text: str) -> str:
+    """``完成 <id>`` (``#12`` or ``12``)."""
+    templates = deps.config.templates
+    text = task_id_text.strip().lstrip("#＃")
+    if not text.isdigit():
+        return templates.render("sop_done_usage", task_id=task_id_text.strip()[:20])
+    done = await complete_task(deps, userid, int(text), "chat")
+    customer = done.task.customer.name if done.task is not None else ""
+    kind = {Completion.DONE: "sop_done_ok", Completion.ALREADY: "sop_done_already"}.get(
+        done.outcome, "sop_done_unknown"
+    )
+    return templates.render(kind, task_id=int(text), customer_name=customer or "客户")
+
+
+async def playbooks_reply(deps: Deps) -> str:
+    """``SOP 列表``: each playbook, running or paused, and its trigger."""
+    paused = await paused_playbooks()
+    current = deps.config.sop.current
+    lines = [
+        f"{'⏸' if p.id in paused else '▶'} {p.name}（{p.trigger_type}，{len(p.steps)} 步"
+        f"{f'，对照组 {p.holdout_pct:g}%' if p.holdout_pct else ''}）"
+        for p in current.playbooks
+    ]
+    return deps.config.templates.render("sop_playbooks", count=len(lines), items="\n".join(lines))
+
+
+async def _set(deps: Deps, name: str, paused: bool, by: str) -> str:
+    templates = deps.config.templates
+    playbook = deps.config.sop.current.get(name.strip())
+    if playbook is None:
+        names = "、".join(p.name for p in deps.config.sop.current.playbooks)
+        return templates.render("sop_playbook_unknown", name=name.strip()[:32], playbooks=names)
+    await set_paused(playbook.id, paused, by)
+    return templates.render("sop_paused" if paused else "sop_resumed", name=playbook.name)
+
+
+async def pause_reply(deps: Deps, name: str, by: str = "") -> str:
+    """``SOP 暂停 <名称>``: no new tasks from this playbook until resumed (open ones stay)."""
+    return await _set(deps, name, True, by)
+
+
+async def resume_reply(deps: Deps, name: str, by: str = "") -> str:
+    """``SOP 恢复 <名称>``."""
+    return await _set(deps, name, False, by)

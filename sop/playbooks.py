@@ -1,0 +1,316 @@
+"""Playbooks as data (config/sop/*.yaml): loaded into frozen objects, every mistake named by file,
+line and playbook; reloaded without restart when a file changes, a broken edit leaving the running
+set as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+import sop.goals  # noqa: F401 - registers the goals
+import sop.triggers  # noqa: F401 - registers the trigger kinds
+from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.customers.org import Org
+from bot.templates import Templates
+from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
+from sop.triggers import Holidays
+
+__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load_playbooks", "load_holidays"]
+
+log = structlog.get_logger(__name__)
+LIFECYCLE_STAGES = ("新客", "首购", "复购", "活跃", "流失风险", "沉睡", "已流失")
+AUDIENCE_KEYS = ("tags", "exclude_tags", "stores", "lifecycle", "rfm")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_ID = re.compile(r"^[a-z0-9_]{1,48}$")
+DEFAULT_AT = time(10, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    tags: tuple[str, ...] = ()  # has any of them (lifecycle and RFM tags are tags too)
+    exclude_tags: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()  # store codes of the guide
+    lifecycle: tuple[str, ...] = ()
+    rfm: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    day: int
+    at: time | None  # None: due ``day`` days after the event itself (event triggers only)
+    action: str
+    template: str
+    reason: str
+    coupon: str = ""
+    attachment: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    id: str
+    name: str
+    description: str
+    trigger_type: str
+    trigger_params: Any
+    audience: Audience
+    steps: tuple[Step, ...]
+    holdout_pct: float = 0.0
+    priority: int = 0
+    goal: str = ""
+    lift_window_days: int = 14
+    source: str = ""
+
+    @property
+    def trigger(self) -> TriggerKind:
+        return TRIGGERS[self.trigger_type]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookSet:
+    playbooks: tuple[Playbook, ...]
+    holidays: Holidays
+    signature: tuple[tuple[str, int, int], ...] = ()
+
+    def get(self, key: str) -> Playbook | None:
+        """By id or by (Chinese) name."""
+        return next((p for p in self.playbooks if key in (p.id, p.name)), None)
+
+
+def _signature(config_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    files = sorted((config_dir / "sop").glob("*.yaml")) + [config_dir / "holidays.yaml"]
+    out = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+def load_holidays(path: Path) -> Holidays:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of holiday name → [dates]")
+    dates: dict[str, tuple[date, ...]] = {}
+    for name, days in data.items():
+        if name == "__line__":
+            continue
+        if not isinstance(days, list) or not days or not all(isinstance(d, date) for d in days):
+            raise ConfigError(f"{path}: holiday {name!r}: needs a list of dates (YYYY-MM-DD)")
+        dates[str(name)] = tuple(days)
+    return Holidays(dates)
+
+
+def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: audience.{key} must be a list of names")
+    return tuple(value)
+
+
+def _audience(raw: Any, where: str, org: Org) -> Audience:
+    if raw is None:
+        return Audience()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: audience must be a mapping ({', '.join(AUDIENCE_KEYS)})")
+    unknown = set(raw) - set(AUDIENCE_KEYS) - {"__line__"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown audience key(s) {sorted(unknown)}; known: {', '.join(AUDIENCE_KEYS)}")
+    audience = Audience(**{key: _names(raw.get(key), where, key) for key in AUDIENCE_KEYS})
+    bad_stores = [s for s in audience.stores if s not in org.stores]
+    if bad_stores:
+        raise ConfigError(f"{where}: unknown store(s) {bad_stores} (stores are in org.yaml)")
+    bad_stages = [s for s in audience.lifecycle if s not in LIFECYCLE_STAGES]
+    if bad_stages:
+        raise ConfigError(f"{where}: unknown lifecycle stage(s) {bad_stages}; known: {', '.join(LIFECYCLE_STAGES)}")
+    return audience
+
+
+def _holdout(raw: Any, where: str) -> float:
+    text = str(raw if raw is not None else 0).strip().removesuffix("%")
+    try:
+        pct = float(text)
+    except ValueError:
+        raise ConfigError(f"{where}: holdout must be a percentage such as 10%") from None
+    if not 0 <= pct <= 50:
+        raise ConfigError(f"{where}: holdout must be between 0% and 50%")
+    return pct
+
+
+def _at(at_raw: Any, where: str, kind: TriggerKind, day: int) -> time | None:
+    at: time | None = None
+    if at_raw is not None:
+        match = _TIME.match(str(at_raw))
+        if not match:
+            raise ConfigError(f"{where}: at must be a time of day HH:MM, not {at_raw!r}")
+        at = time(int(match[1]), int(match[2]))
+    if kind.dated:
+        return at or DEFAULT_AT
+    if day < 0:
+        raise ConfigError(f"{where}: an event trigger cannot have a step before the event (day < 0)")
+    if day == 0 and at is not None:
+        raise ConfigError(f"{where}: day 0 of an event trigger is due at the event itself; remove `at`")
+    return at
+
+
+def _step(raw: Any, where: str, kind: TriggerKind, templates: Templates) -> Step:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a step is a mapping with id, day, action, template")
+    where = f"{where.split(': line')[0]}: {line_of(raw)}: step {raw.get('id')!r}"
+    step_id = raw.get("id")
+    if not isinstance(step_id, str) or not _ID.match(step_id):
+        raise ConfigError(f"{where}: id must be lower-case letters, digits and _")
+    day = raw.get("day")
+    if not isinstance(day, int) or isinstance(day, bool) or not -60 <= day <= 730:
+        raise ConfigError(f"{where}: day must be a whole number of days (0, 1, 3, 7 …)")
+    at = _at(raw.get("at"), where, kind, day)
+    action = raw.get("action", "message")
+    if action not in ACTIONS:
+        raise ConfigError(f"{where}: unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    template = str(raw.get("template"))
+    if template not in templates:
+        raise ConfigError(f"{where}: template {template!r} is not in templates.yaml")
+    if templates.get(template).kind != "sop_step":
+        raise ConfigError(f"{where}: template {template!r} must be of kind sop_step")
+    attachment = raw.get("attachment")
+    if attachment is not None and not isinstance(attachment, dict):
+        raise ConfigError(f"{where}: attachment must be a mapping (type, title, url …)")
+    return Step(
+        step_id,
+        day,
+        at,
+        str(action),
+        str(template),
+        str(raw.get("reason", "")),
+        str(raw.get("coupon", "")),
+        {k: v for k, v in attachment.items() if k != "__line__"} if attachment else None,
+    )
+
+
+def _playbook(raw: Any, path: Path, templates: Templates, org: Org, holidays: Holidays) -> Playbook:
+    where = f"{path}: {line_of(raw)}: playbook {raw.get('id') if isinstance(raw, dict) else None!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a playbook is a mapping")
+    known = {
+        "id",
+        "name",
+        "description",
+        "trigger",
+        "audience",
+        "steps",
+        "holdout",
+        "priority",
+        "goal",
+        "lift_window_days",
+        "__line__",
+    }
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+    playbook_id = raw.get("id")
+    if not isinstance(playbook_id, str) or not _ID.match(playbook_id):
+        raise ConfigError(f"{where}: id must be lower-case letters, digits and _ (at most 48)")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or " " in name:
+        raise ConfigError(f"{where}: needs a name without spaces (used in chat: SOP 暂停 <名称>)")
+    trigger_raw = raw.get("trigger")
+    if not isinstance(trigger_raw, dict) or trigger_raw.get("type") not in TRIGGERS:
+        got = trigger_raw.get("type") if isinstance(trigger_raw, dict) else trigger_raw
+        raise ConfigError(f"{where}: unknown trigger {got!r}; known: {', '.join(sorted(TRIGGERS))}")
+    kind = TRIGGERS[trigger_raw["type"]]
+    params = kind.check(trigger_raw, f"{where}: trigger", {"holidays": holidays})
+    steps_raw = raw.get("steps")
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise ConfigError(f"{where}: needs at least one step")
+    steps = tuple(_step(s, where, kind, templates) for s in steps_raw)
+    if len({s.id for s in steps}) != len(steps):
+        raise ConfigError(f"{where}: two steps share an id")
+    goal = raw.get("goal", "") or ""
+    if goal and goal not in GOALS:
+        raise ConfigError(f"{where}: unknown goal {goal!r}; known: {', '.join(sorted(GOALS))}")
+    window = raw.get("lift_window_days", 14)
+    if not isinstance(window, int) or not 1 <= window <= 365:
+        raise ConfigError(f"{where}: lift_window_days must be 1..365")
+    priority = raw.get("priority", 0)
+    if not isinstance(priority, int):
+        raise ConfigError(f"{where}: priority must be a whole number")
+    return Playbook(
+        playbook_id,
+        name.strip(),
+        str(raw.get("description", "")),
+        trigger_raw["type"],
+        params,
+        _audience(raw.get("audience"), where, org),
+        steps,
+        _holdout(raw.get("holdout"), where),
+        priority,
+        goal,
+        window,
+        f"{path}:{raw['__line__']}",
+    )
+
+
+def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> PlaybookSet:
+    """Every playbook of ``config_dir/sop/*.yaml``, or a ConfigError naming file, line and what is wrong."""
+    signature = _signature(config_dir)
+    holidays = load_holidays(config_dir / "holidays.yaml")
+    playbooks: list[Playbook] = []
+    for path in sorted((config_dir / "sop").glob("*.yaml")):
+        data = load_yaml(path)
+        if not isinstance(data, dict) or not isinstance(data.get("playbooks"), list):
+            raise ConfigError(f"{path}: expected `playbooks:` with a list of playbooks")
+        for raw in data["playbooks"]:
+            playbook = _playbook(raw, path, templates, org, holidays)
+            for other in playbooks:
+                if playbook.id == other.id or playbook.name == other.name:
+                    raise ConfigError(
+                        f"{playbook.source}: playbook {playbook.id!r} ({playbook.name}) "
+                        f"repeats the id or name of {other.source}"
+                    )
+            playbooks.append(playbook)
+    return PlaybookSet(tuple(playbooks), holidays, signature)
+
+
+@dataclass(slots=True)
+class PlaybookStore:
+    """The running set, swapped whole when the files change and the new set loads cleanly."""
+
+    config_dir: Path
+    templates: Templates
+    org: Org
+    current: PlaybookSet
+    last_error: str = field(default="")
+
+    def changed(self) -> bool:
+        return _signature(self.config_dir) != self.current.signature
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Reload if the files changed (or ``force``); True when a new set is running.
+
+        A broken file raises nothing here: the error is logged and kept in ``last_error``, and the
+        running set stays as it was.
+        """
+        if not force and not self.changed():
+            return False
+        try:
+            fresh = load_playbooks(self.config_dir, self.templates, self.org)
+        except ConfigError as err:
+            if str(err) != self.last_error:
+                log.error("sop_playbooks_reload_failed", error=str(err))
+            self.last_error = str(err)
+            return False
+        self.current, self.last_error = fresh, ""
+        log.info("sop_playbooks_reloaded", playbooks=[p.id for p in fresh.playbooks])
+        return True

@@ -1,0 +1,97 @@
+"""Registries of the SOP's closed vocabularies: trigger kinds, step actions, goals. One function each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, TypeVar
+
+from bot.sqldialect import Dialect
+
+__all__ = ["TriggerKind", "Window", "SqlParams", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
+
+
+class SqlParams:
+    """Bound parameters of one statement, numbered for the backend (``$n`` / ``?n``)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            value = self.dialect.time(value.astimezone(UTC))  # SQLite compares UTC text
+        self.values.append(value)
+        return self.dialect.param(len(self.values))
+
+    def in_list(self, values: list[str] | tuple[str, ...]) -> str:
+        return "(" + ", ".join(self.add(v) for v in values) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which anchors a step looks at in one sweep.
+
+    Event triggers get ``since``/``until`` (UTC instants of the anchor); date triggers get the
+    local ``day`` of the anchor and the ``tz`` to read it in.
+    """
+
+    since: datetime
+    until: datetime
+    day: date
+    tz: str
+
+
+class TriggerKind(Protocol):
+    """A trigger: checks its parameters, and selects anchors as SQL.
+
+    ``anchors`` returns a SELECT with columns customer_id, guide_id (or NULL: the customer's guide),
+    occurrence (text), anchor_at (timestamp; event triggers only), detail (text).
+    """
+
+    dated: bool  # True: anchors are local days (birthday, holiday); False: instants (an add, an order)
+
+    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> Any: ...
+
+    def anchors(self, params: Any, window: Window, sql: SqlParams) -> str | None: ...
+
+
+TRIGGERS: dict[str, TriggerKind] = {}
+T = TypeVar("T", bound=type)
+
+
+def trigger(name: str) -> Callable[[T], T]:
+    """Register a trigger kind under ``name`` (the ``trigger.type`` of a playbook)."""
+
+    def register(cls: T) -> T:
+        if name in TRIGGERS:
+            raise ValueError(f"two SOP triggers named {name}")
+        TRIGGERS[name] = cls()
+        return cls
+
+    return register
+
+
+# Step actions: what the guide is asked to do (shown in their list). ``mass`` steps are also
+# prepared in WeCom with add_msg_template for the guide to confirm.
+ACTIONS: dict[str, str] = {
+    "message": "1对1私聊",
+    "mass": "群发（企业微信中确认发送）",
+    "group_post": "客户群发布",
+}
+
+
+# Goals: an SQL condition on ``t`` (the sop_task row) that, once true, closes the task. ``since``
+# bounds the facts to look at (the sweep's window), so an idle tick stays cheap.
+GoalFn = Callable[[SqlParams, datetime], str]
+GOALS: dict[str, GoalFn] = {}
+G = TypeVar("G", bound=GoalFn)
+
+
+def goal(name: str) -> Callable[[G], G]:
+    def register(func: G) -> G:
+        GOALS[name] = func
+        return func
+
+    return register

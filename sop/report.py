@@ -1,0 +1,133 @@
+"""Execution rate (due, done, done on time) per guide, store or playbook; and each playbook's lift:
+conversion of treated customers against its holdout, with a 95% confidence interval."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.sqldialect import Dialect, connection
+from sop.engine import add_days
+from sop.playbooks import PlaybookSet
+from sop.registry import SqlParams
+
+__all__ = ["ExecutionRow", "LiftRow", "execution_rate", "lift", "format_execution", "format_lift"]
+
+GroupBy = Literal["guide", "store", "playbook"]
+_KEYS = {"guide": "COALESCE(NULLIF(g.name, ''), g.userid)", "store": "COALESCE(s.name, '-')", "playbook": "t.playbook"}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRow:
+    key: str
+    due: int
+    done: int
+    on_time: int
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.due if self.due else 0.0
+
+    @property
+    def on_time_rate(self) -> float:
+        return self.on_time / self.due if self.due else 0.0
+
+
+def _ts(sql: SqlParams, value: datetime) -> str:
+    placeholder = sql.add(value)
+    return f"CAST({placeholder} AS TIMESTAMPTZ)" if sql.dialect.name == "postgres" else placeholder
+
+
+async def execution_rate(since: datetime, until: datetime, by: GroupBy = "guide") -> list[ExecutionRow]:
+    """Tasks due in [since, until) (holdout rows aside): how many done, and done within a day of due."""
+    conn = connection()
+    sql = SqlParams(Dialect.of(conn))
+    on_time = add_days(sql.dialect, "t.due_at", 1)
+    rows = await conn.execute_query_dict(
+        f"SELECT {_KEYS[by]} AS k, COUNT(*) AS due, "
+        "SUM(CASE WHEN t.status = 'done' THEN 1 ELSE 0 END) AS done, "
+        f"SUM(CASE WHEN t.status = 'done' AND t.done_at <= {on_time} THEN 1 ELSE 0 END) AS on_time "
+        "FROM sop_task t JOIN guide g ON g.id = t.guide_id LEFT JOIN store s ON s.id = g.store_id "
+        f"WHERE t.status <> 'control' AND t.due_at >= {_ts(sql, since)} AND t.due_at < {_ts(sql, until)} "
+        "GROUP BY 1 ORDER BY 1",
+        sql.values,
+    )
+    return [ExecutionRow(str(r["k"]), int(r["due"]), int(r["done"] or 0), int(r["on_time"] or 0)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LiftRow:
+    playbook: str
+    name: str
+    window_days: int
+    treated: int
+    treated_converted: int
+    control: int
+    control_converted: int
+
+    @property
+    def treated_rate(self) -> float:
+        return self.treated_converted / self.treated if self.treated else 0.0
+
+    @property
+    def control_rate(self) -> float:
+        return self.control_converted / self.control if self.control else 0.0
+
+    @property
+    def lift(self) -> float:
+        return self.treated_rate - self.control_rate
+
+    def interval(self, z: float = 1.96) -> tuple[float, float] | None:
+        """95% CI of the difference (Wald); None when an arm is empty."""
+        if not self.treated or not self.control:
+            return None
+        p1, p2 = self.treated_rate, self.control_rate
+        se = math.sqrt(p1 * (1 - p1) / self.treated + p2 * (1 - p2) / self.control)
+        return self.lift - z * se, self.lift + z * se
+
+
+async def lift(playbooks: PlaybookSet, now: datetime) -> list[LiftRow]:
+    """Per playbook with a holdout: customers exposed at its first step, converted = an order
+    within ``lift_window_days`` after the step was due. Recent exposures are still maturing."""
+    conn = connection()
+    out: list[LiftRow] = []
+    for playbook in playbooks.playbooks:
+        sql = SqlParams(Dialect.of(conn))
+        window_end = add_days(sql.dialect, "t.due_at", playbook.lift_window_days)
+        rows = await conn.execute_query_dict(
+            "SELECT CASE WHEN t.status = 'control' THEN 'control' ELSE 'treated' END AS arm, COUNT(*) AS n, "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = t.customer_id "
+            f"AND o.paid_at > t.due_at AND o.paid_at <= {window_end}) THEN 1 ELSE 0 END) AS converted "
+            f"FROM sop_task t WHERE t.playbook = {sql.add(playbook.id)} AND t.step = {sql.add(playbook.steps[0].id)} "
+            f"AND t.due_at <= {_ts(sql, now)} GROUP BY 1",
+            sql.values,
+        )
+        arms = {str(r["arm"]): (int(r["n"]), int(r["converted"] or 0)) for r in rows}
+        treated, control = arms.get("treated", (0, 0)), arms.get("control", (0, 0))
+        if playbook.holdout_pct or control[0]:
+            out.append(LiftRow(playbook.id, playbook.name, playbook.lift_window_days, *treated, *control))
+    return out
+
+
+def format_execution(rows: list[ExecutionRow], by: str) -> list[str]:
+    lines = [f"{by:<16} {'due':>6} {'done':>6} {'on time':>8} {'rate':>6} {'on-time':>8}"]
+    for r in rows:
+        lines.append(f"{r.key:<16} {r.due:>6} {r.done:>6} {r.on_time:>8} {r.rate:>6.0%} {r.on_time_rate:>8.0%}")
+    return lines
+
+
+def format_lift(rows: list[LiftRow]) -> list[str]:
+    lines = [f"{'playbook':<22} {'treated':>14} {'control':>14} {'lift':>8}  95% CI"]
+    for r in rows:
+        ci = r.interval()
+        ci_text = f"[{ci[0]:+.1%}, {ci[1]:+.1%}]" if ci else "n/a (an arm is empty)"
+        lines.append(
+            f"{r.name + ' (' + str(r.window_days) + '天)':<22} "
+            f"{f'{r.treated_converted}/{r.treated} {r.treated_rate:.0%}':>14} "
+            f"{f'{r.control_converted}/{r.control} {r.control_rate:.0%}':>14} {r.lift:>+8.1%}  {ci_text}"
+        )
+    return lines
+
+

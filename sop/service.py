@@ -1,0 +1,193 @@
+"""SOP services with plain inputs: the engine's tick, a customer's re-sweep, closing tasks, pausing playbooks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import structlog
+from tortoise.exceptions import IntegrityError
+
+from bot.customers.outbox import send_once
+from bot.deps import Deps
+from bot.models.customers import SyncState
+from bot.sqldialect import Dialect, connection, ids_filter
+from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
+from sop.lease import lease
+from sop.models import SopPlaybookState, SopTask, TaskStatus
+from sop.notify import BUTTON_PREFIX, run_pending_notices
+
+__all__ = [
+    "run_tick",
+    "sweep_customers",
+    "complete_task",
+    "Completion",
+    "paused_playbooks",
+    "set_paused",
+    "complete_from_card",
+    "prepare_mass",
+]
+
+log = structlog.get_logger(__name__)
+WATERMARK = "sop_sweep"
+
+
+async def paused_playbooks() -> frozenset[str]:
+    rows = await SopPlaybookState.filter(paused=True).values_list("playbook", flat=True)
+    return frozenset(str(row) for row in rows)
+
+
+async def set_paused(playbook_id: str, paused: bool, by: str = "") -> None:
+    try:
+        await SopPlaybookState.update_or_create(playbook=playbook_id, defaults={"paused": paused, "changed_by": by})
+    except IntegrityError:  # two operators at once: the other one created the row
+        await SopPlaybookState.filter(playbook=playbook_id).update(paused=paused, changed_by=by)
+    log.info("sop_playbook_paused" if paused else "sop_playbook_resumed", playbook=playbook_id, by=by)
+
+
+def _lease_key(deps: Deps) -> str:
+    return f"{{{deps.settings.scrm_redis_prefix}}}:sop:sweep-lease"
+
+
+async def run_tick(deps: Deps) -> SweepResult | None:
+    """The minute tick (also ``scrm sop run-once``): reload changed playbooks, sweep what fell due
+    since the last sweep, close tasks whose goal was seen, prepare mass messages, send what quiet
+    hours held back. None when another engine holds the lease."""
+    deps.config.sop.reload()
+    settings = deps.settings
+    async with lease(deps.redis, _lease_key(deps), settings.scrm_sop_lease_s) as held:
+        if not held:
+            log.info("sop_tick_skipped", reason="another engine holds the lease")
+            return None
+        now = deps.clock.now()
+        earliest = now - timedelta(hours=settings.scrm_sop_catchup_hours)
+        state = await SyncState.get_or_none(name=WATERMARK)
+        since = max(datetime.fromisoformat(state.data["until"]), earliest) if state else earliest
+        playbooks = deps.config.sop.current
+        overlap = timedelta(seconds=settings.scrm_sop_overlap_s)
+        result = SweepResult()
+        if since < now:
+            result = await sweep(
+                playbooks,
+                since=since,
+                until=now,
+                tz=settings.scrm_timezone,
+                overlap=overlap,
+                paused=await paused_playbooks(),
+            )
+            await SyncState.update_or_create(name=WATERMARK, defaults={"data": {"until": now.isoformat()}})
+        result.closed_by_goal = await close_by_goals(playbooks, since=since - overlap, now=now)
+        await fill_suggestions(playbooks, deps.config.templates)
+        await prepare_mass(deps)
+    await run_pending_notices(deps)
+    return result
+
+
+async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
+    """A customer changed (added, ordered, re-tagged): their due steps now, not at the next minute;
+    and any goal they reached closes their tasks."""
+    settings = deps.settings
+    deps.config.sop.reload()
+    now = deps.clock.now()
+    since = now - timedelta(hours=settings.scrm_sop_catchup_hours)
+    playbooks = deps.config.sop.current
+    result = await sweep(
+        playbooks,
+        since=since,
+        until=now,
+        tz=settings.scrm_timezone,
+        paused=await paused_playbooks(),
+        customer_ids=customer_ids,
+    )
+    result.closed_by_goal = await close_by_goals(playbooks, since=since, now=now, customer_ids=customer_ids)
+    if result.created:
+        await fill_suggestions(playbooks, deps.config.templates)
+    return result
+
+
+async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
+    """``mass`` steps: one add_msg_template per (guide, step) for the guide to confirm in WeCom."""
+    conn = connection()
+    dialect = Dialect.of(conn)
+    now = deps.clock.now()
+    rows = await conn.execute_query_dict(
+        "SELECT t.id, t.playbook, t.step, g.userid, c.external_userid FROM sop_task t "
+        "JOIN guide g ON g.id = t.guide_id JOIN customer c ON c.id = t.customer_id "
+        f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {dialect.param(1)} "
+        f"ORDER BY t.id LIMIT {int(limit)}",
+        [dialect.time(now)],
+    )
+    groups: dict[tuple[str, str, str], list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        groups[(str(row["userid"]), str(row["playbook"]), str(row["step"]))].append(row)
+    for (userid, playbook_id, step_id), members in groups.items():
+        playbook = deps.config.sop.current.get(playbook_id)
+        step = next((s for s in playbook.steps if s.id == step_id), None) if playbook else None
+        if step is not None:
+            text = deps.config.templates.render(
+                step.template, customer_name="", coupon=step.coupon, holiday=str(members[0].get("detail", "") or "")
+            )
+            customers = [str(m["external_userid"]) for m in members][:10000]
+
+            async def send(sender: str = userid, to: list[str] = customers, body: str = text) -> None:
+                await deps.wecom.add_msg_template(sender, to, body)
+
+            await send_once(
+                f"sop-mass:{playbook_id}:{step_id}:{userid}:{members[0]['id']}", "sop_mass", userid, send, deps.clock
+            )
+        ids = [int(str(m["id"])) for m in members]
+        await conn.execute_query(
+            f"UPDATE sop_task SET prepared_at = {dialect.param(1)} WHERE 1 = 1{ids_filter('id', ids)}",
+            [dialect.time(now)],
+        )
+    return len(rows)
+
+
+class Completion(StrEnum):
+    DONE = "done"
+    ALREADY = "already"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    outcome: Completion
+    task: SopTask | None = None
+
+
+async def complete_task(deps: Deps, userid: str, task_id: int, by: str) -> Completed:
+    """The guide ``userid`` marks their task done (by ``button`` or ``chat``); idempotent."""
+    task = await SopTask.get_or_none(id=task_id, guide__userid=userid).prefetch_related("customer")
+    if task is None or task.status == TaskStatus.CONTROL:
+        return Completed(Completion.UNKNOWN)
+    changed = await SopTask.filter(id=task.id, status=TaskStatus.OPEN).update(
+        status=TaskStatus.DONE, done_by=by, done_at=deps.clock.now()
+    )
+    if not changed:
+        return Completed(Completion.ALREADY, task)
+    log.info("sop_task_done", task_id=task.id, playbook=task.playbook, step=task.step, by=by)
+    return Completed(Completion.DONE, task)
+
+
+async def complete_from_card(deps: Deps, userid: str, event_key: str) -> Completed | None:
+    """A digest card button (``sop:done:<id>``); None for keys that are not ours (lead cards …)."""
+    if not event_key.startswith(BUTTON_PREFIX):
+        return None
+    try:
+        task_id = int(event_key.removeprefix(BUTTON_PREFIX))
+    except ValueError:
+        log.warning("sop_card_key_invalid", userid=userid, event_key=event_key[:64])
+        return Completed(Completion.UNKNOWN)
+    done = await complete_task(deps, userid, task_id, "button")
+    if done.outcome is Completion.DONE and done.task is not None:
+        text = deps.config.templates.render(
+            "sop_done_ok", task_id=task_id, customer_name=done.task.customer.name or "客户"
+        )
+
+        async def send() -> None:
+            await deps.wecom.send_text([userid], text)
+
+        await send_once(f"sop-done:{task_id}", "sop_done", userid, send, deps.clock)
+    return done

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import secrets
 import shutil
 import sys
@@ -110,8 +111,11 @@ def browse(event_id: str, external_userid: str, product: int, at: datetime) -> d
             "price": "199.00"}
 
 
+_ALL_ACCEPTED = re.compile(rb'"accepted": ?100[,}]')
+
+
 def all_accepted(status: int, body: bytes) -> bool:
-    return status == 202 and b'"accepted":100' in body
+    return status == 202 and _ALL_ACCEPTED.search(body) is not None
 
 
 async def seed_customers(db_url: str, count: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import Tortoise
@@ -53,7 +53,23 @@ class Dialect:
         if self.name == "postgres":
             return value
         # Tortoise stores SQLite datetimes as ISO text in UTC: "YYYY-MM-DD HH:MM:SS+00:00".
-        return value.strftime("%Y-%m-%d %H:%M:%S+00:00")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+
+    def stored_time(self, value: datetime) -> Any:
+        """A datetime as Tortoise writes it (raw INSERTs must match what the ORM reads back)."""
+        if self.name == "postgres":
+            return value
+        return value.astimezone(UTC).isoformat(" ")
+
+    def read_time(self, value: Any) -> datetime | None:
+        """A timestamp column from a raw row: asyncpg gives datetimes, SQLite ISO text."""
+        if value is None or isinstance(value, datetime):
+            return value
+        return datetime.fromisoformat(str(value))
+
+    def json_param(self, param: str) -> str:
+        """A JSON text parameter as the JSON column's type."""
+        return f"{param}::jsonb" if self.name == "postgres" else param
 
     def number(self, column: str) -> str:
         """A DecimalField as a number (Tortoise keeps decimals as text on SQLite)."""

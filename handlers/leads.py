@@ -32,7 +32,7 @@ async def on_signal(event: Event, deps: Deps) -> None:
         return
     if signal.type not in _TRIGGERS:
         return
-    lead = await service.evaluate_customer(deps, stored.customer_id)
+    lead = await service.evaluate_customer(deps, stored.customer_id, facts=stored.customer)
     if lead is not None and lead.guide_userid:
         await delivery.deliver(deps, lead.guide_userid)
 

@@ -22,8 +22,9 @@ from bot.models.facts import Signal
 from leads.config import LeadsConfig, PatternConf
 from leads.models import Lead, LeadStatus, MemberIdentity
 from leads.patterns import Activity, Finding, cart_amount, unpaid_cart
-from leads.scoring import SignalFact, score_signals
+from leads.scoring import score_signals
 from leads.signals import SignalIn
+from leads.store import CustomerFacts, find_customers, insert_signals, recent_signals
 
 __all__ = [
     "StoredSignal",
@@ -49,11 +50,15 @@ SURFACED = (
 @dataclass(frozen=True, slots=True)
 class StoredSignal:
     signal: SignalIn
-    customer_id: int | None
+    customer: CustomerFacts | None
+
+    @property
+    def customer_id(self) -> int | None:
+        return self.customer.id if self.customer is not None else None
 
 
-async def _resolve(signals: Sequence[SignalIn]) -> dict[str, int]:
-    """event_id → customer id, by external_userid, then unionid, then member_id's mapping."""
+async def _resolve(signals: Sequence[SignalIn]) -> dict[str, CustomerFacts]:
+    """event_id → customer, by external_userid, then unionid, then member_id's mapping."""
     members = {s.member_id for s in signals if s.member_id and not (s.external_userid or s.unionid)}
     mapped: dict[str, tuple[str | None, str | None]] = {}
     if members:
@@ -68,19 +73,17 @@ async def _resolve(signals: Sequence[SignalIn]) -> dict[str, int]:
             ext_ids.add(ext)
         if union:
             unionids.add(union)
-    found = await Customer.filter(Q(external_userid__in=list(ext_ids)) | Q(unionid__in=list(unionids))).values_list(
-        "id", "external_userid", "unionid"
-    )
-    by_ext = {e: i for i, e, _ in found}
-    by_union = {u: i for i, _, u in found if u}
-    result: dict[str, int] = {}
+    found = await find_customers(sorted(ext_ids), sorted(unionids))
+    by_ext = {c.external_userid: c for c in found}
+    by_union = {c.unionid: c for c in found if c.unionid}
+    result: dict[str, CustomerFacts] = {}
     for s in signals:
         ext, union = s.external_userid, s.unionid
         if not (ext or union) and s.member_id in mapped:
             ext, union = mapped[s.member_id]
-        customer_id = by_ext.get(ext or "") or by_union.get(union or "")
-        if customer_id:
-            result[s.event_id] = customer_id
+        customer = by_ext.get(ext or "") or by_union.get(union or "")
+        if customer is not None:
+            result[s.event_id] = customer
     return result
 
 
@@ -95,35 +98,15 @@ async def _learn_member_ids(signals: Iterable[SignalIn]) -> None:
 
 async def store_signals(signals: Sequence[SignalIn], source: str) -> list[StoredSignal]:
     """Keep every signal once (by event_id), linked to its customer when known; ``order_paid``
-    also becomes an order, so RFM and lifecycle see it. Returns the customers touched."""
+    also becomes an order, so RFM and lifecycle see it. Returns each signal with its customer."""
     await _learn_member_ids(signals)
     customers = await _resolve(signals)
-    await Signal.bulk_create(
-        [
-            Signal(
-                event_id=s.event_id,
-                type=s.type.value,
-                customer_id=customers.get(s.event_id),
-                external_userid=s.external_userid,
-                unionid=s.unionid,
-                member_id=s.member_id,
-                product_id=s.product_id,
-                product_name=s.product_name,
-                category=s.category,
-                occurred_at=s.occurred_at,
-                payload=s.model_dump(
-                    mode="json",
-                    include={"price", "quantity", "order_id", "amount", "coupon_id", "expires_at", "duration_s",
-                             "guide_userid", "store_code"},
-                    exclude_none=True,
-                ),
-                source=source,
-            )
-            for s in signals
-        ],
-        ignore_conflicts=True,
-    )
-    orders = [_order_of(s, customers) for s in signals if s.type == "order_paid"]
+    for start in range(0, len(signals), 500):
+        chunk = signals[start : start + 500]
+        await insert_signals([(s, customers[s.event_id].id if s.event_id in customers else None) for s in chunk],
+                             source)
+    ids = {event_id: c.id for event_id, c in customers.items()}
+    orders = [_order_of(s, ids) for s in signals if s.type == "order_paid"]
     await record_orders([o for o in orders if o is not None])
     return [StoredSignal(s, customers.get(s.event_id)) for s in signals]
 
@@ -165,13 +148,8 @@ async def link_signals_to_customer(customer: Customer) -> int:
     return linked
 
 
-async def activity_of(config: LeadsConfig, customer: Customer, now: datetime, timezone: str) -> Activity:
-    rows = await Signal.filter(
-        customer_id=customer.id, occurred_at__gte=now - timedelta(days=config.lookback_days)
-    ).order_by("occurred_at", "id").values(
-        "event_id", "type", "occurred_at", "product_id", "product_name", "category", "payload"
-    )
-    signals = [SignalFact(**row) for row in rows if row["occurred_at"] <= now]
+async def activity_of(config: LeadsConfig, customer: CustomerFacts, now: datetime, timezone: str) -> Activity:
+    signals = await recent_signals(customer.id, now - timedelta(days=config.lookback_days), now)
     return Activity(
         customer_id=customer.id,
         now=now,
@@ -276,7 +254,9 @@ def _findings(
     return found
 
 
-async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[str] | None = None) -> Lead | None:
+async def evaluate_customer(
+    deps: Deps, customer_id: int, *, patterns: Iterable[str] | None = None, facts: CustomerFacts | None = None
+) -> Lead | None:
     """Run the patterns on the customer's recent activity; create at most one lead (the best new finding).
 
     Idempotent: the lead key is (customer, pattern, occurrence). A customer with a lead in the last
@@ -284,7 +264,7 @@ async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[
     """
     config = deps.config.leads
     now = deps.clock.now()
-    customer = await Customer.get_or_none(id=customer_id)
+    customer = facts or await _facts_of(customer_id)
     if customer is None:
         return None
     activity = await activity_of(config, customer, now, deps.settings.scrm_timezone)
@@ -300,7 +280,7 @@ async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[
     if not fresh:
         return None
     key, (conf, finding) = fresh[0]
-    reason, facts = describe_activity(config, activity, finding)
+    reason, lead_facts = describe_activity(config, activity, finding)
     status = LeadStatus.HELD
     recent = (
         await Lead.filter(
@@ -327,7 +307,7 @@ async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[
             owner_userid=route.owner,
             store_code=route.store_code,
             reason=reason,
-            facts=facts,
+            facts=lead_facts,
             status=status,
             created_at=now,
         )
@@ -336,6 +316,13 @@ async def evaluate_customer(deps: Deps, customer_id: int, *, patterns: Iterable[
     log.info("lead_created", lead_id=lead.id, customer_id=customer_id, pattern=conf.name, status=status.value,
              score=round(activity.scores.total, 2), to=route.recipient or None)
     return lead
+
+
+async def _facts_of(customer_id: int) -> CustomerFacts | None:
+    row = await Customer.get_or_none(id=customer_id).values(
+        "id", "external_userid", "unionid", "first_seen_at", "last_purchase_at"
+    )
+    return CustomerFacts(**row) if row else None
 
 
 async def _refresh_held(config: LeadsConfig, activity: Activity, customer_id: int, keys: list[str]) -> None:

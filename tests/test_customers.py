@@ -20,6 +20,7 @@ from bot.models.customers import (
 )
 from bot.models.eventlog import EventLog
 from tests.conftest import Stack
+from tests.support.waiting import eventually
 
 
 def seed_store_sh01(stack: Stack) -> None:
@@ -67,8 +68,12 @@ async def test_slow_answer_makes_wecom_resend_and_still_one_welcome(stack: Stack
     stack.sender.timeout = 0.001  # WeCom gives up on the answer and re-sends the same request
     report = await stack.sender.send(stack.state.customer_scans_qr("guide_sh01_a", "wmZHOU001", state="store_sh01"))
     assert report.attempts > 1
+    # Every attempt may have been abandoned before our answer: wait for the event itself, not
+    # just an empty queue (an append still in flight leaves the queue empty for a moment).
+    await eventually(lambda: EventLog.filter(source="wecom").exists())
     await stack.settle()
     assert len(stack.state.welcome_messages) == 1
+    assert await EventLog.filter(source="wecom").count() == 1
 
 
 async def test_expired_welcome_code_is_logged_not_retried_forever(stack: Stack) -> None:
@@ -178,7 +183,6 @@ async def test_worker_start_mirrors_corp_tags_once_per_window(make_settings: Any
     from bot.app import create_app
     from bot.publish import publish
     from tests.conftest import serve_app
-    from tests.support.waiting import eventually
 
     sim.state.add_tag_group("会员等级", ["金卡", "银卡"])
     settings = make_settings(wecom_api_base=sim.url, scrm_sync_tags_on_start=True)

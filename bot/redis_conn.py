@@ -22,9 +22,9 @@ def connect_redis(url: str, *, max_connections: int = 1024) -> Redis:
     # ingest would turn into a false 503; a large pool keeps a burst queued on sockets instead.
     # No socket_timeout: redis-py implements it with a task per command (asyncio.wait_for), a
     # large share of the callback path's cost. Callers that must not hang bound their own waits
-    # (ingest answers 503 after scrm_enqueue_timeout_s).
+    # (ingest answers 503 after scrm_enqueue_timeout_s). Said explicitly: redis-py 6+ defaults to 5 s.
     pool = ConnectionPool.from_url(
-        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=3,
+        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=3, socket_timeout=None,
         max_connections=max_connections,
     )
     return Redis.from_pool(pool)

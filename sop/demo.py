@@ -11,7 +11,6 @@ from bot.appkeys import DEPS
 from bot.demo import say, show, wait_for
 from bot.simulator.callbacks import CallbackSender
 from bot.simulator.state import SimulatorState
-from sop.chat import tasks_reply
 from sop.models import SopTask, TaskStatus
 from sop.notify import send_digests
 from sop.report import execution_rate, format_execution, format_lift, lift
@@ -49,16 +48,24 @@ async def sop_story(app: web.Application, state: SimulatorState, sender: Callbac
     for line in str(card.content["sub_title_text"]).splitlines():
         show(f"  {line}")
     show("buttons: " + " / ".join(b["text"] for b in card.content["button_list"]))
-    show("the same list in chat, 「待办」:")
-    for line in (await tasks_reply(deps, "guide_sh01_a")).splitlines()[:1]:
+    show("王小美 types 「待办」 to the app and gets the same list:")
+    before = len(state.messages_to("guide_sh01_a"))
+    await sender.send(state.guide_sends_text("guide_sh01_a", "待办"))
+    await wait_for(lambda: len(state.messages_to("guide_sh01_a")) > before)
+    for line in str(state.messages_to("guide_sh01_a")[-1].content.get("content", "")).splitlines():
         show(f"  {line}")
 
     say(f"王小美 taps 「完成#{task.id}」 on the card (template_card_event → key sop:done:{task.id})")
     await sender.send(state.guide_clicks_card("guide_sh01_a", str(card.content["task_id"]), f"sop:done:{task.id}"))
     await wait_for(lambda: SopTask.filter(id=task_id, status=TaskStatus.DONE).exists())
+
+    def answers() -> list[str]:
+        texts = [str(m.content.get("content", "")) for m in state.messages_to("guide_sh01_a") if m.msgtype == "text"]
+        return [t for t in texts if t.startswith("已完成")]
+
+    await wait_for(lambda: bool(answers()))
     done = await SopTask.get(id=task.id)
-    show(f"task #{task.id} is done (by {done.done_by}); the app answered: "
-         f"「{state.messages_to('guide_sh01_a')[-1].content.get('content', '')}」")
+    show(f"task #{task.id} is done (by {done.done_by}); the app answered: 「{answers()[-1]}」")
 
     say("HQ: execution rate (scrm sop report) and lift against the holdout (scrm sop report --lift)")
     now = deps.clock.now()

@@ -3,14 +3,20 @@ task, the guide closes it from the card, and HQ reads the execution rate and the
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+from decimal import Decimal
 
 from aiohttp import web
 
 from bot.appkeys import DEPS
 from bot.demo import say, show, wait_for
+from bot.deps import Deps
+from bot.models.customers import Customer, Guide
+from bot.models.facts import Order
 from bot.simulator.callbacks import CallbackSender
 from bot.simulator.state import SimulatorState
+from sop.engine import in_holdout
 from sop.models import SopTask, TaskStatus
 from sop.notify import send_digests
 from sop.report import execution_rate, format_execution, format_lift, lift
@@ -68,9 +74,44 @@ async def sop_story(app: web.Application, state: SimulatorState, sender: Callbac
     show(f"task #{task.id} is done (by {done.done_by}); the app answered: 「{answers()[-1]}」")
 
     say("HQ: execution rate (scrm sop report) and lift against the holdout (scrm sop report --lift)")
+    seeded = await _seed_history(deps)
+    show(f"(the demo loads last quarter's history first: {seeded} customers who entered 新客旅程 40–70 days ago, "
+         "held out by the same stable hash, and their orders)")
     now = deps.clock.now()
     for line in format_execution(await execution_rate(now - timedelta(days=1), now + timedelta(minutes=1)), "guide"):
         show(line)
     for line in format_lift(await lift(deps.config.sop.current, now + timedelta(minutes=1))):
         show(line)
     show("(conversion = an order within the playbook's window after the step; the CI needs both arms)")
+
+
+async def _seed_history(deps: Deps, count: int = 600) -> int:
+    """Synthetic past exposures of 新客旅程 (so both arms of the lift report have customers): the
+    treated convert a little more often than the control group, as a working playbook would."""
+    rng = random.Random(7)
+    playbook = deps.config.sop.current.get("new_customer")
+    if playbook is None:
+        return 0
+    guide = await Guide.get(userid="guide_sh01_a")
+    now = deps.clock.now()
+    await Customer.bulk_create([
+        Customer(external_userid=f"wmDemoHist{i:04d}", name=f"老客{i}", first_seen_at=now - timedelta(days=70))
+        for i in range(count)
+    ])
+    ids = dict(await Customer.filter(external_userid__startswith="wmDemoHist").values_list("external_userid", "id"))
+    tasks, orders = [], []
+    for i in range(count):
+        customer_id = ids[f"wmDemoHist{i:04d}"]
+        due = now - timedelta(days=rng.uniform(40, 70))
+        control = in_holdout(playbook, customer_id)
+        tasks.append(SopTask(
+            playbook=playbook.id, step=playbook.steps[0].id, customer_id=customer_id, guide_id=guide.id,
+            occurrence=f"hist-{i}", due_at=due, created_at=due, reason="新客添加当天问候",
+            status=TaskStatus.CONTROL if control else TaskStatus.DONE, done_at=None if control else due,
+        ))
+        if rng.random() < (0.12 if control else 0.30):
+            orders.append(Order(order_id=f"DEMO-HIST-{i}", customer_id=customer_id, amount=Decimal("299"),
+                                paid_at=due + timedelta(days=rng.uniform(1, 13)), source="demo"))
+    await SopTask.bulk_create(tasks)
+    await Order.bulk_create(orders)
+    return count

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -214,16 +213,14 @@ async def _story(
 
         await wait_for(idle)
 
+    clock = SimFollowingClock(state.clock)
+
     def advance_to_local(hour: int, minute: int) -> None:
-        local = deps.clock.now().astimezone(ZoneInfo(deps.settings.scrm_timezone))
-        target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if target <= local:
-            target += timedelta(days=1)
-        state.advance((target - local).total_seconds())
+        clock.advance_to_local(hour, minute, deps.settings.scrm_timezone)
 
     await leads_story(deps, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET, say=say,
                       show=show, wait_for=wait_for, settle=settle, advance_to_local=advance_to_local,
-                      advance=lambda delta: state.advance(delta.total_seconds()))
+                      advance=clock.advance)
 
     await operators_story(app, state, sender, say, show, wait_for)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 __all__ = ["SimClock", "SimFollowingClock"]
 
@@ -47,3 +48,15 @@ class SimFollowingClock:
 
     def timestamp(self) -> float:
         return self.sim_clock.now()
+
+    def advance(self, delta: timedelta) -> None:
+        self.sim_clock.advance(delta.total_seconds())
+
+    def advance_to_local(self, hour: int, minute: int = 0, tz: str = "Asia/Shanghai") -> datetime:
+        """Move forward to the next hh:mm in ``tz`` (at least a minute ahead)."""
+        local = self.now().astimezone(ZoneInfo(tz))
+        target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if target <= local + timedelta(minutes=1):
+            target += timedelta(days=1)
+        self.advance(target - local)
+        return self.now()

@@ -210,7 +210,19 @@ def _import(args: argparse.Namespace) -> int:
         )
         return 1 if result.errors and not result.stored else 0
 
-    return asyncio.run(run_orders() if args.what == "orders" else run_signals())
+    async def run_members() -> int:
+        from leads.importer import import_members  # noqa: PLC0415
+
+        async with open_deps(settings):
+            result = await import_members(path)
+        for error in result.errors[:50]:
+            print(error, file=sys.stderr)
+        print(f"imported {result.stored} member ids ({len(result.errors)} bad rows skipped); "
+              f"{result.linked_signals} waiting signals linked to their customer")
+        return 1 if result.errors and not result.stored else 0
+
+    runs = {"orders": run_orders, "signals": run_signals, "members": run_members}
+    return asyncio.run(runs[args.what]())
 
 
 @command("leads")
@@ -322,9 +334,11 @@ def _parser() -> argparse.ArgumentParser:
     sop.add_argument("--by", choices=["guide", "store", "playbook"], default="guide")
     sop.add_argument("--days", type=int, default=30, help="report on tasks due in the last N days")
     imp = sub.add_parser(
-        "import", help="import history: orders FILE.csv (columns in bot/customers/orders.py) or signals FILE.jsonl"
+        "import",
+        help="import: orders FILE.csv (columns in bot/customers/orders.py), signals FILE.jsonl, "
+        "members FILE.csv (member_id, external_userid, unionid)",
     )
-    imp.add_argument("what", choices=["orders", "signals"])
+    imp.add_argument("what", choices=["orders", "signals", "members"])
     imp.add_argument("file")
     imp.add_argument("--no-retag", action="store_true")
     leads = sub.add_parser("leads", help="leads: report per guide and store (sent, contacted, converted, sales)")

@@ -3,19 +3,26 @@ aggregates), but no cards: the past is context for scores, not news for guides."
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from tortoise.expressions import Q
 
 from bot.intake import ItemRejected
+from bot.models.customers import Customer
+from bot.models.facts import Signal
 from bot.progress import Progress
+from leads.models import MemberIdentity
 from leads.report import attribute_orders
 from leads.service import store_signals
 from leads.signals import SignalIn, parse_signal
 
-__all__ = ["ImportResult", "import_signals"]
+__all__ = ["ImportResult", "import_signals", "MembersResult", "import_members"]
 
 BATCH = 1000
 
@@ -65,4 +72,43 @@ async def import_signals(path: Path, *, attribution_days: float, progress: Progr
         await flush()
     if progress is not None:
         progress.finish()
+    return result
+
+
+@dataclass(slots=True)
+class MembersResult:
+    stored: int = 0
+    linked_signals: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def import_members(path: Path) -> MembersResult:
+    """``scrm import members FILE.csv`` (member_id, external_userid and/or unionid): the shop's member
+    ids, so member-only signals find their customer; signals already kept are linked now."""
+    result = MembersResult()
+    rows: dict[str, tuple[str | None, str | None]] = {}
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    for number, row in enumerate(csv.DictReader(io.StringIO(text)), 2):
+        member_id = (row.get("member_id") or "").strip()
+        ext = (row.get("external_userid") or "").strip() or None
+        union = (row.get("unionid") or "").strip() or None
+        if not member_id or not (ext or union):
+            result.errors.append(f"{path}:{number}: needs member_id and external_userid or unionid")
+            continue
+        rows[member_id[:64]] = (ext[:64] if ext else None, union[:64] if union else None)
+    for member_id, (ext, union) in rows.items():
+        await MemberIdentity.update_or_create(member_id=member_id, defaults={"external_userid": ext,
+                                                                            "unionid": union})
+        result.stored += 1
+    customers = await Customer.filter(
+        Q(external_userid__in=[e for e, _ in rows.values() if e]) | Q(unionid__in=[u for _, u in rows.values() if u])
+    ).values_list("id", "external_userid", "unionid")
+    by_ext = {e: i for i, e, _ in customers}
+    by_union = {u: i for i, _, u in customers if u}
+    for member_id, (ext, union) in rows.items():
+        customer_id = by_ext.get(ext or "") or by_union.get(union or "")
+        if customer_id:
+            result.linked_signals += await Signal.filter(member_id=member_id, customer_id__isnull=True).update(
+                customer_id=customer_id
+            )
     return result

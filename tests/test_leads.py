@@ -560,3 +560,27 @@ async def test_open_leads_follow_customers_handed_over_to_another_guide(stack: S
     assert await move_open_leads(stack.deps, GUIDE, "guide_sh01_b", [waiting.external_userid]) == 0  # idempotent
     [open_lead] = await Lead.filter(status=LeadStatus.SENT)
     assert (open_lead.guide_userid, open_lead.customer_id) == ("guide_sh01_b", waiting.id)  # type: ignore[attr-defined]
+
+
+async def test_member_only_signals_find_their_customer_through_the_member_table(stack: Stack, tmp_path: Path) -> None:
+    from leads.importer import import_members
+
+    at_daytime(stack)
+    sleeper = await customer(stack, dormant=True)
+    member_only = signal(stack, "browse", "") | {"member_id": "VIP-0042"}
+    del member_only["external_userid"]
+    await send_signals(stack, member_only)
+    [kept] = await Signal.filter(member_id="VIP-0042")
+    assert kept.customer_id is None  # type: ignore[attr-defined]
+    members = tmp_path / "members.csv"
+    members.write_text(f"member_id,external_userid,unionid\nVIP-0042,{sleeper.external_userid},\nVIP-BAD,,\n",
+                       encoding="utf-8")
+    result = await import_members(members)
+    assert (result.stored, result.linked_signals, len(result.errors)) == (1, 1, 1)
+    await kept.refresh_from_db()
+    assert kept.customer_id == sleeper.id  # type: ignore[attr-defined]
+    # From now on the member id alone is enough: a browse by VIP-0042 wakes a lead for the guide.
+    again = signal(stack, "browse", "") | {"member_id": "VIP-0042"}
+    del again["external_userid"]
+    await send_signals(stack, again)
+    assert len(lead_cards(stack)) == 1

@@ -1,44 +1,67 @@
 """Send-once for messages triggered by events: a unique key per (what, why, to whom).
 
 The row is written before the send and marked after it, so a retried or replayed event sends
-nothing twice; a crash between send and mark can repeat one message at most (WeCom's own
-``enable_duplicate_check`` on message/send covers that window for app messages).
+nothing twice. Two workers on the same key at the same moment (a reclaim race, two schedulers)
+are kept apart by a claim: the first marks the row ``sending`` in one conditional UPDATE; the
+other gets SendInProgress, its event is retried and then finds the row ``sent``. A claim left by a
+crashed worker expires after CLAIM_TTL. A crash between send and mark can repeat one message at
+most (WeCom's own ``enable_duplicate_check`` on message/send covers that window for app messages).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from bot.clock import Clock
 from bot.errors import PermanentFailure
 from bot.models.customers import Outbox
 
-__all__ = ["send_once", "SENT", "FAILED"]
+__all__ = ["send_once", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
 
+PENDING = "pending"
+SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+CLAIM_TTL = timedelta(seconds=60)
+
+
+class SendInProgress(Exception):
+    """Another worker is sending this message right now: retry the event later."""
 
 
 async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awaitable[object]], clock: Clock) -> bool:
     """Run ``send`` unless a send with ``key`` already finished; True if it sent now.
 
     A PermanentFailure is recorded as failed (never retried) and re-raised; any other error
-    leaves the row pending so the event's retry sends again.
+    releases the claim so the event's retry sends again.
     """
+    key = key[:160]
     try:
-        row, _created = await Outbox.get_or_create(key=key[:160], defaults={"kind": kind, "recipient": recipient})
+        row, _created = await Outbox.get_or_create(key=key, defaults={"kind": kind, "recipient": recipient})
     except IntegrityError:
-        row = await Outbox.get(key=key[:160])
+        row = await Outbox.get(key=key)
     if row.status in (SENT, FAILED):
         return False
+    now = clock.now()
+    claimed = await Outbox.filter(
+        Q(status=PENDING) | Q(status=SENDING, claimed_at__lt=now - CLAIM_TTL), key=key
+    ).update(status=SENDING, claimed_at=now)
+    if not claimed:
+        await row.refresh_from_db()
+        if row.status in (SENT, FAILED):
+            return False
+        raise SendInProgress(key)
     try:
         await send()
     except PermanentFailure as err:
-        row.status, row.error = FAILED, str(err)[:256]
-        await row.save(update_fields=["status", "error"])
+        await Outbox.filter(key=key).update(status=FAILED, error=str(err)[:256])
         raise
-    row.status, row.sent_at = SENT, clock.now()
-    await row.save(update_fields=["status", "sent_at"])
+    except BaseException:
+        await Outbox.filter(key=key, status=SENDING).update(status=PENDING, claimed_at=None)
+        raise
+    await Outbox.filter(key=key).update(status=SENT, sent_at=clock.now())
     return True

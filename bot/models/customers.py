@@ -212,10 +212,12 @@ class Outbox(Model):
     key = fields.CharField(max_length=160, unique=True)
     kind = fields.CharField(max_length=32)
     recipient = fields.CharField(max_length=64)
-    status = fields.CharField(max_length=16, default="pending")  # pending / sent / failed
+    status = fields.CharField(max_length=16, default="pending")  # pending / sending / sent / failed
     error = fields.CharField(max_length=256, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # Set by the worker that is sending right now: a second worker on the same key waits its turn.
+    claimed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox"

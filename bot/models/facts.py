@@ -45,6 +45,7 @@ class OrderItem(Model):
 
     class Meta:
         table = "order_item"
+        indexes = (("order_id",),)  # replenishment and category rules join items by order
 
 
 class Signal(Model):

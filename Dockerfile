@@ -8,14 +8,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY tagging ./tagging
 COPY sop ./sop
 COPY leads ./leads
 COPY config ./config
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 RUN useradd --create-home scrm
 USER scrm

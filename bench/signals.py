@@ -28,11 +28,14 @@ import random
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -54,12 +57,13 @@ from welcome import (  # noqa: E402
     delete_prefix,
     drop_database,
     free_port,
+    start_app,
     stop_app,
     wait_healthy,
 )
 
 sys.path.insert(0, str(ROOT))
-from bot.intake import signature_for  # noqa: E402
+from bot.intake import signed_headers  # noqa: E402
 from bot.simulator.server import running_simulator  # noqa: E402
 from bot.simulator.state import SimulatorState  # noqa: E402
 
@@ -71,37 +75,20 @@ TARGET_RATE = 20_000
 TARGET_P95_S = 3.0
 
 
-def app_env(sim_url: str, db_url: str, redis_url: str, prefix: str, config_dir: Path) -> dict[str, str]:
-    return {
-        "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN,
-        "WECOM_AES_KEY": AES_KEY, "WECOM_API_BASE": sim_url, "DATABASE_URL": db_url, "REDIS_URL": redis_url,
-        "SCRM_REDIS_PREFIX": prefix, "SCRM_CONFIG_DIR": str(config_dir), "LOG_LEVEL": "WARNING",
-        "SCRM_SIGNAL_SECRETS": f"bench={SHOP_SECRET.decode()}", "SCRM_SYNC_TAGS_ON_START": "false",
-    }
+def app_env(config_dir: Path) -> dict[str, str]:
+    """What this bench sets beyond bench/welcome.py's start_app: the copied config, the shop's secret."""
+    return {"SCRM_CONFIG_DIR": str(config_dir), "SCRM_SIGNAL_SECRETS": f"bench={SHOP_SECRET.decode()}",
+            "SCRM_SYNC_TAGS_ON_START": "false"}
 
 
-def launch(role: str, workdir: Path, env: dict[str, str]) -> tuple[object, int, Path]:
-    import os  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
-    port = free_port()
-    log_path = workdir / f"app-{role}-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "scrm"), "serve", "--role", role, "--host", HOST, "--port", str(port)],
-            env=dict(os.environ) | env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-        )
-    return proc, port, log_path
+Launch = Callable[[str], "tuple[subprocess.Popen[bytes], int, Path]"]  # role → (process, port, log)
 
 
 def signed_request(port: int, signals: list[dict[str, object]]) -> bytes:
     body = orjson.dumps({"signals": signals})
-    ts = str(int(time.time()))
-    head = (
-        f"POST /signals HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-        f"X-Source: bench\r\nX-Timestamp: {ts}\r\nX-Signature: {signature_for(SHOP_SECRET, ts, body)}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
+    signed = "".join(f"{name}: {value}\r\n" for name, value in
+                     signed_headers("bench", SHOP_SECRET, body, time.time()).items())
+    head = f"POST /signals HTTP/1.1\r\nHost: {HOST}:{port}\r\n{signed}Content-Length: {len(body)}\r\n\r\n"
     return head.encode() + body
 
 
@@ -160,11 +147,11 @@ class Trigger:
     card_at: float | None = None
 
 
-async def accept_run(args: argparse.Namespace, env: dict[str, str], workdir: Path,
+async def accept_run(args: argparse.Namespace, launch: Launch,
                      http: aiohttp.ClientSession) -> tuple[float, int, int]:
-    proc, port, log = launch("web", workdir, env)
+    proc, port, log = launch("web")
     try:
-        await wait_healthy(proc, f"http://{HOST}:{port}", log, http)  # type: ignore[arg-type]
+        await wait_healthy(proc, f"http://{HOST}:{port}", log, http)
         requests_needed = int(TARGET_RATE * 2.5 * args.accept_duration / BATCH)
         now = datetime.now(UTC)
         rng = random.Random(1)
@@ -176,17 +163,17 @@ async def accept_run(args: argparse.Namespace, env: dict[str, str], workdir: Pat
         result = await closed_loop(HOST, port, requests, args.connections, args.accept_duration, accept=all_accepted)
         return result.ok * BATCH / result.elapsed_s, result.errors, result.ok
     finally:
-        stop_app(proc)  # type: ignore[arg-type]
+        stop_app(proc)
 
 
-async def card_run(args: argparse.Namespace, env: dict[str, str], workdir: Path, state: SimulatorState,
+async def card_run(args: argparse.Namespace, launch: Launch, state: SimulatorState,
                    http: aiohttp.ClientSession) -> tuple[list[Trigger], float, int]:
-    web, port, web_log = launch("web", workdir, env)
-    worker, _, worker_log = launch("worker", workdir, env)
+    web, port, web_log = launch("web")
+    worker, _, worker_log = launch("worker")
     try:
-        await wait_healthy(web, f"http://{HOST}:{port}", web_log, http)  # type: ignore[arg-type]
+        await wait_healthy(web, f"http://{HOST}:{port}", web_log, http)
         await asyncio.sleep(2)  # the worker connects and joins the consumer group
-        if worker.poll() is not None:  # type: ignore[attr-defined]
+        if worker.poll() is not None:
             raise BenchError(f"the worker exited:\n{worker_log.read_text()[-2000:]}")
         now = datetime.now(UTC)
         rng = random.Random(2)
@@ -205,9 +192,7 @@ async def card_run(args: argparse.Namespace, env: dict[str, str], workdir: Path,
             customer = n % DORMANT
             guide = f"bench_g{customer % GUIDES:03d}"
             body = orjson.dumps({"signals": [browse(f"trig-{n}", f"wmBENCH{customer:08d}", 7, datetime.now(UTC))]})
-            ts = str(int(time.time()))
-            headers = {"X-Source": "bench", "X-Timestamp": ts, "X-Signature": signature_for(SHOP_SECRET, ts, body),
-                       "Content-Type": "application/json"}
+            headers = signed_headers("bench", SHOP_SECRET, body, time.time())
             trigger = Trigger(guide, time.time())
             async with http.post(url, data=body, headers=headers) as response:
                 if response.status != 202:
@@ -228,8 +213,8 @@ async def card_run(args: argparse.Namespace, env: dict[str, str], workdir: Path,
             await asyncio.sleep(0.2)
         return triggers, result.ok * BATCH / result.elapsed_s, result.errors
     finally:
-        stop_app(worker)  # type: ignore[arg-type]
-        stop_app(web)  # type: ignore[arg-type]
+        stop_app(worker)
+        stop_app(web)
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -249,22 +234,25 @@ async def bench(args: argparse.Namespace) -> int:
         state.add_member(f"bench_g{i:03d}", f"导购{i}")
     try:
         async with running_simulator(state, port=free_port()) as sim, aiohttp.ClientSession() as http:
+            def launcher(prefix: str) -> Launch:
+                return partial(start_app, workdir, sim.url, db_url, args.redis_url, prefix, app_env(config_dir), None)
+
             # Migrate and seed once (a web process applies migrations and org.yaml at start).
-            env = app_env(sim.url, db_url, args.redis_url, prefixes[0], config_dir)
-            proc, port, log = launch("web", workdir, env)
-            await wait_healthy(proc, f"http://{HOST}:{port}", log, http)  # type: ignore[arg-type]
-            stop_app(proc)  # type: ignore[arg-type]
+            launch_a = launcher(prefixes[0])
+            proc, port, log = launch_a("web")
+            await wait_healthy(proc, f"http://{HOST}:{port}", log, http)
+            stop_app(proc)
             started = time.perf_counter()
             await seed_customers(db_url, args.customers)
             print(f"seeded {args.customers} customers, {GUIDES} guides in {time.perf_counter() - started:.1f} s")
 
-            rate, errors, batches = await accept_run(args, env, workdir, http)
+            rate, errors, batches = await accept_run(args, launch_a, http)
             print(f"\naccept: {rate:,.0f} signals/s ({batches} batches of {BATCH}, {errors} errors, "
                   f"{args.connections} connections, {args.accept_duration:.0f} s) — target >= {TARGET_RATE:,}: "
                   f"{'met' if rate >= TARGET_RATE else 'MISSED'}")
 
-            env = app_env(sim.url, db_url, args.redis_url, prefixes[1], config_dir)
-            triggers, bg_rate, bg_errors = await card_run(args, env, workdir, state, http)
+            launch_b = launcher(prefixes[1])
+            triggers, bg_rate, bg_errors = await card_run(args, launch_b, state, http)
             delays = sorted(t.card_at - t.sent_at for t in triggers if t.card_at is not None)
             missing = sum(1 for t in triggers if t.card_at is None)
             p95 = percentile(delays, 95)

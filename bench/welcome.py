@@ -159,7 +159,8 @@ def database_url(admin_dsn: str, name: str) -> str:
 
 
 def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: str,
-              extra_env: dict[str, str], app_src: Path | None) -> tuple[subprocess.Popen[bytes], int, Path]:
+              extra_env: dict[str, str], app_src: Path | None,
+              role: str = "all") -> tuple[subprocess.Popen[bytes], int, Path]:
     scrm = ROOT / ".venv" / "bin" / "scrm"
     if not scrm.exists():
         raise BenchError(f"{scrm} not found: run `make install` first")
@@ -178,9 +179,9 @@ def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: 
     } | extra_env
     if app_src is not None:
         env["PYTHONPATH"] = str(app_src)
-    log_path = workdir / "app.log"
+    log_path = workdir / f"app-{role}-{port}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(scrm), "serve", "--role", "all", "--host", HOST, "--port", str(port)],
+        proc = subprocess.Popen([str(scrm), "serve", "--role", role, "--host", HOST, "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     return proc, port, log_path
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime as datetime_t
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -227,8 +227,6 @@ def _import(args: argparse.Namespace) -> int:
 
 @command("leads")
 def _leads(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-
     from bot.app import open_deps  # noqa: PLC0415
     from leads.report import format_report, lead_figures  # noqa: PLC0415
 
@@ -253,10 +251,8 @@ def _leads(args: argparse.Namespace) -> int:
     return 0
 
 
-def _moment(text: str, now: datetime_t) -> datetime_t:
+def _moment(text: str, now: datetime) -> datetime:
     """"7d" (days ago), or an ISO date / datetime (UTC unless it has an offset)."""
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-
     if text.endswith("d") and text[:-1].isdigit():
         return now - timedelta(days=int(text[:-1]))
     try:
@@ -268,8 +264,6 @@ def _moment(text: str, now: datetime_t) -> datetime_t:
 
 @command("sop")
 def _sop(args: argparse.Namespace) -> int:
-    from datetime import timedelta  # noqa: PLC0415
-
     from bot.app import open_deps  # noqa: PLC0415
     from sop.report import execution_rate, format_execution, format_lift, lift  # noqa: PLC0415
     from sop.service import run_tick  # noqa: PLC0415

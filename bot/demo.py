@@ -20,7 +20,7 @@ from bot.app import create_app
 from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
 from bot.customers.orders import OrderIn, record_orders
-from bot.intake import signature_for
+from bot.intake import signed_headers
 from bot.leaderboard.demo import operators_story
 from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
@@ -112,8 +112,7 @@ async def _tagging_story(
         for i, (days, amount) in enumerate(((60, "640"), (40, "900"), (12, "800")))
     ]
     body = orjson.dumps({"orders": orders})
-    ts = str(int(deps.clock.timestamp()))
-    headers = {"X-Source": "shop", "X-Timestamp": ts, "X-Signature": signature_for(DEMO_SHOP_SECRET, ts, body)}
+    headers = signed_headers("shop", DEMO_SHOP_SECRET, body, deps.clock.timestamp())
     async with http.post(url.replace("/wecom/callback", "/intake/orders"), data=body, headers=headers) as resp:
         result = await resp.json()
     show(f"HTTP {resp.status}: {result['accepted']} accepted — queued, stored, customer aggregates updated")
@@ -213,14 +212,10 @@ async def _story(
 
         await wait_for(idle)
 
-    clock = SimFollowingClock(state.clock)
-
-    def advance_to_local(hour: int, minute: int) -> None:
-        clock.advance_to_local(hour, minute, deps.settings.scrm_timezone)
-
-    await leads_story(deps, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET, say=say,
-                      show=show, wait_for=wait_for, settle=settle, advance_to_local=advance_to_local,
-                      advance=clock.advance)
+    clock = deps.clock
+    assert isinstance(clock, SimFollowingClock)  # run_demo gives the app the simulator's clock
+    await leads_story(deps, clock, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET,
+                      say=say, show=show, wait_for=wait_for, settle=settle)
 
     await operators_story(app, state, sender, say, show, wait_for)
 
@@ -230,10 +225,7 @@ async def _story(
 
     say("Summary")
 
-    async def drained() -> bool:
-        return (await deps.queue.depth())["stream"] == 0
-
-    await wait_for(drained)
+    await settle()
     depth = await deps.queue.depth()
     show(f"events processed (event_log): {await EventLog.all().count()}; queue now: {depth}")
     show(f"WeCom API calls made: {len(state.calls)} "

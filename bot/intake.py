@@ -24,7 +24,7 @@ from bot.appkeys import DEPS
 from bot.deps import Deps
 from bot.httpbody import BodyTooLarge, read_body
 
-__all__ = ["IntakeKind", "intake_handler", "parse_secrets", "signature_for"]
+__all__ = ["IntakeKind", "intake_handler", "parse_secrets", "signature_for", "signed_headers"]
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +44,13 @@ def parse_secrets(spec: str) -> dict[str, bytes]:
 
 def signature_for(secret: bytes, timestamp: str, body: bytes) -> str:
     return hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signed_headers(source: str, secret: bytes, body: bytes, timestamp: float) -> dict[str, str]:
+    """The headers a sender (shop, POS, the demo, tests) signs a JSON ``body`` with."""
+    ts = str(int(timestamp))
+    return {"X-Source": source, "X-Timestamp": ts, "X-Signature": signature_for(secret, ts, body),
+            "Content-Type": "application/json"}
 
 
 class ItemRejected(ValueError):

@@ -9,9 +9,8 @@ from bot.commands import EVERYONE, Call, command
 from bot.deps import Deps
 from bot.models.customers import Customer, Guide, Role
 from handlers.commands_guides import PROFILE_SECTIONS
-from leads.models import Lead, LeadStatus
+from leads.models import OPEN_STATUSES, Lead, LeadStatus
 
-OPEN = (LeadStatus.SENT, LeadStatus.SNOOZED, LeadStatus.FOLDED, LeadStatus.HELD)
 _STATUS_NAMES = {
     LeadStatus.SENT: "待联系",
     LeadStatus.SNOOZED: "稍后提醒",
@@ -25,7 +24,7 @@ LIMIT = 10
 async def open_leads(call: Call) -> str:
     deps, caller = call.deps, call.caller
     zone = ZoneInfo(deps.settings.scrm_timezone)
-    query = Lead.filter(status__in=list(OPEN), created_at__gte=deps.clock.now() - timedelta(days=7))
+    query = Lead.filter(status__in=list(OPEN_STATUSES), created_at__gte=deps.clock.now() - timedelta(days=7))
     if caller.role == Role.STORE_MANAGER and caller.store_id is not None:
         members = await Guide.filter(store_id=caller.store_id).values_list("userid", flat=True)
         query = query.filter(guide_userid__in=[str(m) for m in members])
@@ -48,7 +47,7 @@ async def open_leads(call: Call) -> str:
 
 
 async def lead_lines(deps: Deps, customer: Customer) -> list[str]:
-    leads = await Lead.filter(customer_id=customer.id, status__in=list(OPEN)).order_by("-created_at").limit(3)
+    leads = await Lead.filter(customer_id=customer.id, status__in=list(OPEN_STATUSES)).order_by("-created_at").limit(3)
     return [f"线索：{lead.reason or lead.pattern}（{_STATUS_NAMES[lead.status]}）" for lead in leads]
 
 

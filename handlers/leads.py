@@ -11,7 +11,7 @@ from bot.events import Event
 from bot.models.customers import Customer
 from bot.publish import publish
 from leads import delivery, service
-from leads.models import Lead, LeadStatus
+from leads.models import OPEN_STATUSES, Lead
 from leads.report import attribute_orders
 from leads.signals import SignalIn
 
@@ -77,6 +77,6 @@ async def move_open_leads(deps: Deps, old_userid: str, new_userid: str, external
     moved: int = await Lead.filter(
         customer_id__in=list(customer_ids),
         guide_userid=old_userid,
-        status__in=[LeadStatus.HELD, LeadStatus.SENT, LeadStatus.FOLDED, LeadStatus.SNOOZED],
+        status__in=list(OPEN_STATUSES),
     ).update(guide_userid=new_userid, owner_userid=new_userid)
     return moved

@@ -8,11 +8,11 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.quiet import QuietHours
 from leads.patterns import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load_leads_config"]
@@ -58,18 +58,10 @@ class Delivery:
     per_day: int
     cooldown_hours: float
     score_jump: float
-    quiet_start: time
-    quiet_end: time
+    quiet: QuietHours
     snooze_hours: float
     digest_gather_minutes: float
     digest_every_minutes: float
-
-    def is_quiet(self, local: time) -> bool:
-        if self.quiet_start == self.quiet_end:
-            return False
-        if self.quiet_start < self.quiet_end:
-            return self.quiet_start <= local < self.quiet_end
-        return local >= self.quiet_start or local < self.quiet_end
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +120,6 @@ class _Reader:
         return value
 
 
-def _clock_time(reader: _Reader, node: Mapping[str, Any], text: str) -> time:
-    try:
-        hour, minute = (int(part) for part in text.split(":"))
-        return time(hour, minute)
-    except ValueError:
-        raise reader.fail(node, f"quiet_hours: {text!r} is not HH:MM-HH:MM") from None
-
-
 def load_leads_config(path: Path) -> LeadsConfig:
     reader = _Reader(path)
     root = load_yaml(path)
@@ -147,15 +131,16 @@ def load_leads_config(path: Path) -> LeadsConfig:
     weights = {str(k): reader.number(weights_node, k, 0.0, minimum=-1e9) for k in weights_node if k != "__line__"}
 
     node = reader.section(root, "delivery")
-    quiet = str(node.get("quiet_hours", "21:30-09:00"))
-    start_text, _, end_text = quiet.partition("-")
+    try:
+        quiet = QuietHours.parse(str(node.get("quiet_hours", "21:30-09:00")))
+    except ValueError as err:
+        raise reader.fail(node, f"quiet_hours: {err}") from None
     delivery = Delivery(
         per_hour=int(reader.number(node, "per_hour", 6, minimum=1)),
         per_day=int(reader.number(node, "per_day", 30, minimum=1)),
         cooldown_hours=reader.number(node, "cooldown_hours", 24),
         score_jump=reader.number(node, "score_jump", 2.0, minimum=1.0),
-        quiet_start=_clock_time(reader, node, start_text),
-        quiet_end=_clock_time(reader, node, end_text),
+        quiet=quiet,
         snooze_hours=reader.number(node, "snooze_hours", 2, minimum=0, above=True),
         digest_gather_minutes=reader.number(node, "digest_gather_minutes", 10),
         digest_every_minutes=reader.number(node, "digest_every_minutes", 60),

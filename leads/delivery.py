@@ -8,8 +8,6 @@ from spending the same budget twice.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,9 +20,9 @@ import structlog
 from bot.customers.outbox import send_once
 from bot.deps import Deps
 from bot.errors import PermanentFailure
+from bot.lease import lease
 from bot.models.customers import Customer, CustomerTag, Guide, Relationship
 from bot.models.facts import Order
-from bot.wecom.errors import WeComError
 from leads.config import LeadsConfig
 from leads.models import Lead, LeadDigest, LeadStatus
 
@@ -32,7 +30,6 @@ __all__ = ["deliver", "flush_due", "handle_click", "build_card", "ClickOutcome",
 
 log = structlog.get_logger(__name__)
 
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 ACTIONS = {"contacted": LeadStatus.CONTACTED, "snooze": LeadStatus.SNOOZED, "dismiss": LeadStatus.DISMISSED}
 
 
@@ -40,14 +37,10 @@ ACTIONS = {"contacted": LeadStatus.CONTACTED, "snooze": LeadStatus.SNOOZED, "dis
 async def guide_lock(deps: Deps, userid: str, *, ttl_s: float = 30.0, wait_s: float = 20.0) -> AsyncIterator[None]:
     """One delivery pass per guide at a time, across processes (budgets are read, then spent)."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:leads:guide:{userid}"
-    token = uuid.uuid4().hex
-    async with asyncio.timeout(wait_s):
-        while not await deps.redis.set(key, token, nx=True, px=int(ttl_s * 1000)):  # noqa: ASYNC110 - another process holds it
-            await asyncio.sleep(0.02)
-    try:
+    async with lease(deps.redis, key, ttl_s, wait_s=wait_s) as held:
+        if not held:
+            raise TimeoutError(f"guide {userid} is busy (another worker is delivering): retry")
         yield
-    finally:
-        await deps.redis.eval(_RELEASE, 1, key, token)
 
 
 def _local(deps: Deps, moment: datetime) -> datetime:
@@ -55,7 +48,7 @@ def _local(deps: Deps, moment: datetime) -> datetime:
 
 
 def _is_quiet(deps: Deps, now: datetime) -> bool:
-    return deps.config.leads.delivery.is_quiet(_local(deps, now).time())
+    return deps.config.leads.delivery.quiet.holds(now, deps.settings.scrm_timezone)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -321,17 +314,13 @@ async def _update_card(deps: Deps, lead_id: int, seq: int, userid: str, response
         return
 
     async def send() -> None:
-        try:
-            await deps.wecom.update_template_card([userid], response_code, replace_name=label)
-        except WeComError as err:
-            if err.errcode is None or err.errcode in (-1, 45009, 45033):
-                raise
-            # An expired or used response code: the click is recorded; the card just keeps its buttons.
-            raise PermanentFailure(f"card not updated: {err}") from err
+        await deps.wecom.update_template_card([userid], response_code, replace_name=label)
 
     try:
         await send_once(f"lead-card-update:{lead_id}:{seq}", "lead_card_update", userid, send, deps.clock)
     except PermanentFailure as err:
+        # An expired or used response code (WeComPermanentError): the click is recorded; the card
+        # just keeps its buttons. Busy and rate-limit answers are not permanent: the event retries.
         log.warning("lead_card_update_failed", lead_id=lead_id, error=str(err)[:200])
 
 

@@ -12,8 +12,9 @@ import aiohttp
 import orjson
 
 from bot.deps import Deps
-from bot.intake import signature_for
+from bot.intake import signed_headers
 from bot.simulator.callbacks import CallbackSender
+from bot.simulator.clock import SimFollowingClock
 from bot.simulator.state import SimulatorState
 from leads.models import Lead
 from leads.report import format_report, lead_figures
@@ -24,9 +25,7 @@ __all__ = ["leads_story"]
 async def _post_signals(deps: Deps, http: aiohttp.ClientSession, base_url: str, secret: bytes,
                         signals: list[dict[str, Any]]) -> dict[str, Any]:
     body = orjson.dumps({"signals": signals})
-    ts = str(int(deps.clock.timestamp()))
-    headers = {"X-Source": "shop", "X-Timestamp": ts, "X-Signature": signature_for(secret, ts, body),
-               "Content-Type": "application/json"}
+    headers = signed_headers("shop", secret, body, deps.clock.timestamp())
     async with http.post(f"{base_url}/signals", data=body, headers=headers) as resp:
         answer: dict[str, Any] = await resp.json()
         answer["http_status"] = resp.status
@@ -35,6 +34,7 @@ async def _post_signals(deps: Deps, http: aiohttp.ClientSession, base_url: str, 
 
 async def leads_story(
     deps: Deps,
+    clock: SimFollowingClock,
     state: SimulatorState,
     sender: CallbackSender,
     http: aiohttp.ClientSession,
@@ -45,12 +45,10 @@ async def leads_story(
     show: Callable[[str], None],
     wait_for: Callable[..., Awaitable[float]],
     settle: Callable[[], Awaitable[None]],
-    advance_to_local: Callable[[int, int], None],
-    advance: Callable[[timedelta], None],
 ) -> None:
     guide, customer = "guide_hz01_a", "wmDemoSleep1"
     tz = ZoneInfo(deps.settings.scrm_timezone)
-    advance_to_local(22, 5)
+    clock.advance_to_local(22, 5, deps.settings.scrm_timezone)
     now = deps.clock.now()
     say(f"{now.astimezone(tz):%H:%M} — 吴先生, asleep for 230 days, opens the mini-program (POST /signals)")
     product = {"product_id": "SKU-SLIPPER-02", "product_name": "轻羽拖鞋", "category": "拖鞋", "price": "199"}
@@ -68,7 +66,7 @@ async def leads_story(
     show(f"lead: {lead.pattern} (priority {lead.priority}, score {lead.score:.1f}) for {lead.guide_userid}: "
          f"{lead.status.value} — quiet hours (21:30–09:00), no card at night")
 
-    advance_to_local(9, 1)
+    clock.advance_to_local(9, 1, deps.settings.scrm_timezone)
     say(f"{deps.clock.now().astimezone(tz):%H:%M} next morning — the flush tick releases held cards, best first")
     from bot.scheduler import Tick, fire  # noqa: PLC0415 - the demo drives the tick itself
 
@@ -91,7 +89,7 @@ async def leads_story(
     await settle()
     show(f"card updated {len(card.updates)} time(s): button now reads 「{card.updates[0]['button']['replace_name']}」")
 
-    advance(timedelta(days=2))
+    clock.advance(timedelta(days=2))
     say("Two days later 吴先生 pays for the slippers (order_paid signal)")
     paid = {"event_id": "demo-sig-paid", "type": "order_paid", "occurred_at": deps.clock.now().isoformat(),
             "external_userid": customer, "order_id": "DEMO-WAKE-1", "amount": "199"} | product

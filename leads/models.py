@@ -35,6 +35,10 @@ class LeadStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
+# Leads still waiting for the guide: what 线索 lists and what a hand-over moves.
+OPEN_STATUSES = (LeadStatus.HELD, LeadStatus.SENT, LeadStatus.FOLDED, LeadStatus.SNOOZED)
+
+
 class Lead(Model):
     id = fields.BigIntField(primary_key=True)
     # (customer, pattern, occurrence): re-evaluating the same facts never makes a second lead.

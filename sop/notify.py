@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ import structlog
 from bot.customers.outbox import send_once
 from bot.deps import Deps
 from bot.models.customers import Guide, Role
+from bot.quiet import QuietHours
 from bot.sqldialect import Dialect, connection
 from bot.templates import Templates
 from sop.registry import ACTIONS, SqlParams
@@ -43,12 +44,7 @@ def _typed(sql: SqlParams, value: object) -> str:
 
 
 def in_quiet_hours(spec: str, moment: datetime, tz: str) -> bool:
-    if not spec:
-        return False
-    start_text, end_text = spec.split("-")
-    start, end = (time(int(t.split(":")[0]), int(t.split(":")[1])) for t in (start_text, end_text))
-    local = moment.astimezone(ZoneInfo(tz)).time()
-    return start <= local < end if start < end else (local >= start or local < end)
+    return QuietHours.parse(spec).holds(moment, tz)
 
 
 def task_line(templates: Templates, row: Mapping[str, Any], tz: str) -> str:

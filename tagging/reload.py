@@ -7,7 +7,9 @@ A broken file changes nothing anywhere: the error names file, line and rule.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from pathlib import Path
 
 import structlog
 
@@ -19,9 +21,9 @@ __all__ = ["reload_rules", "refresh_rules"]
 log = structlog.get_logger(__name__)
 
 
-def _path_and_digest(deps: Deps) -> tuple[object, str]:
-    path = deps.settings.scrm_config_dir / "tag_rules.yaml"
-    return path, hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def _load(path: Path) -> tuple[RuleSet, str]:
+    """The rules and the digest of the file they came from (file reads: run in a thread)."""
+    return load_rules(path), hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _key(deps: Deps) -> str:
@@ -30,9 +32,7 @@ def _key(deps: Deps) -> str:
 
 async def reload_rules(deps: Deps) -> RuleSet:
     """Load the file (ConfigError if it is wrong), use it here, tell the other processes."""
-    path = deps.settings.scrm_config_dir / "tag_rules.yaml"
-    rules = load_rules(path)
-    _path, digest = _path_and_digest(deps)
+    rules, digest = await asyncio.to_thread(_load, deps.settings.scrm_config_dir / "tag_rules.yaml")
     deps.config.tag_rules, deps.config.tag_rules_version = rules, digest
     await deps.redis.set(_key(deps), digest)
     log.info("tag_rules_reloaded", rules=len(rules.rules), version=digest)

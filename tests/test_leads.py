@@ -20,13 +20,13 @@ from bot.configfiles import ConfigError
 from bot.models.customers import Customer, Guide, Relationship
 from bot.models.facts import Order, Signal
 from bot.scheduler import Tick, fire
+from bot.simulator.clock import SimFollowingClock
 from leads.config import load_leads_config
 from leads.importer import import_signals
 from leads.models import Lead, LeadStatus
 from leads.report import lead_figures
 from leads.scoring import SignalFact, decay, score_signals
 from tests.conftest import Stack
-from tests.support.clock import FollowSimClock
 from tests.support.facts import craft_customer
 from tests.support.signing import post_signed
 
@@ -35,12 +35,12 @@ _event_ids = itertools.count(1)
 
 
 @pytest.fixture
-def app_clock(sim: Any) -> FollowSimClock:
-    return FollowSimClock(sim.state.clock)
+def app_clock(sim: Any) -> SimFollowingClock:
+    return SimFollowingClock(sim.state.clock)
 
 
-def clock(stack: Stack) -> FollowSimClock:
-    moving: FollowSimClock = stack.deps.clock
+def clock(stack: Stack) -> SimFollowingClock:
+    moving: SimFollowingClock = stack.deps.clock
     return moving
 
 

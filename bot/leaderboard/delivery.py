@@ -22,6 +22,7 @@ from bot.leaderboard.board import Boards, build_boards
 from bot.leaderboard.chart import chart_font_path, render_chart
 from bot.leaderboard.periods import Period, last_complete
 from bot.leaderboard.render import render_boards, render_guides_of_store
+from bot.lease import lease
 from bot.models.customers import Guide, Role, Store
 from bot.models.operators import RobotSubscription
 from bot.ratelimit import SharedRateLimiter
@@ -52,8 +53,12 @@ async def chart_of(deps: Deps, boards: Boards) -> bytes:
     board = boards.stores if conf.chart == "store" else boards.guides
     by = "门店" if conf.chart == "store" else "导购"
     title = f"{boards.period.name} {boards.period.label()} · {board.metric.label}（按{by}）"
-    font = chart_font_path(deps.settings.scrm_chart_font)
-    return await asyncio.to_thread(render_chart, board, title, font)
+    configured = deps.settings.scrm_chart_font
+
+    def draw() -> bytes:  # finding the font reads files; drawing is CPU: both off the event loop
+        return render_chart(board, title, chart_font_path(configured))
+
+    return await asyncio.to_thread(draw)
 
 
 async def _robot_send(deps: Deps, robot: str, outbox_key: str, send_part: Callable[[], Awaitable[None]]) -> bool:
@@ -75,14 +80,12 @@ async def deliver_boards(deps: Deps, kind: str, at: datetime) -> Delivery:
     slot = f"board:{kind}:{period.start:%Y%m%d}"
     # The outbox stops a retry from repeating a send; this lease stops two workers running the same
     # board at the same moment (a reclaimed job racing a slow one), which the outbox alone cannot.
-    lease = f"{{{deps.settings.scrm_redis_prefix}}}:lease:{slot}"
-    if not await deps.redis.set(lease, "1", nx=True, ex=_LEASE_S):
-        log.info("boards_already_running", period=kind, start=period.start.isoformat())
-        return Delivery(period, 0, 0, ())
-    try:
+    key = f"{{{deps.settings.scrm_redis_prefix}}}:lease:{slot}"
+    async with lease(deps.redis, key, _LEASE_S) as held:
+        if not held:
+            log.info("boards_already_running", period=kind, start=period.start.isoformat())
+            return Delivery(period, 0, 0, ())
         return await _deliver(deps, period, slot)
-    finally:
-        await deps.redis.delete(lease)
 
 
 async def _deliver(deps: Deps, period: Period, slot: str) -> Delivery:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 
-from bot.intake import signature_for
+from bot.intake import signed_headers
 
 
 async def post_signed(
@@ -15,12 +14,6 @@ async def post_signed(
     timestamp: int | None = None, raw: bytes | None = None,
 ) -> tuple[int, Any]:
     body = raw if raw is not None else orjson.dumps(document)
-    ts = str(timestamp if timestamp is not None else int(stack.deps.clock.timestamp()))
-    headers = {"X-Source": source, "X-Timestamp": ts, "X-Signature": signature_for(secret, ts, body),
-               "Content-Type": "application/json"}
+    headers = signed_headers(source, secret, body, timestamp if timestamp is not None else stack.deps.clock.timestamp())
     async with stack.http.post(stack.app.url + path, data=body, headers=headers) as resp:
         return resp.status, await resp.json(content_type=None)
-
-
-def unix_now() -> int:
-    return int(time.time())

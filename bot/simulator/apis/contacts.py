@@ -35,6 +35,23 @@ def _contact_view(contact: ExternalContact) -> dict[str, Any]:
     return view
 
 
+def _relation_view(relation: FollowRelation, tags: dict[str, Any]) -> dict[str, Any]:
+    """The fields ``follow_user`` (externalcontact/get) and ``follow_info`` (batch/get_by_user) share."""
+    view: dict[str, Any] = {
+        "userid": relation.userid,
+        "remark": relation.remark,
+        "description": relation.description,
+        "createtime": relation.createtime,
+        **tags,
+        "remark_mobiles": [],
+        "add_way": relation.add_way,
+        "oper_userid": relation.oper_userid,
+    }
+    if relation.state:
+        view["state"] = relation.state
+    return view
+
+
 def _follow_user_view(state: SimulatorState, relation: FollowRelation) -> dict[str, Any]:
     tags = []
     for tag_id in sorted(relation.tag_ids):
@@ -43,35 +60,11 @@ def _follow_user_view(state: SimulatorState, relation: FollowRelation) -> dict[s
             continue
         group = state.tag_groups[tag.group_id]
         tags.append({"group_name": group.group_name, "tag_name": tag.name, "tag_id": tag.id, "type": 1})
-    view: dict[str, Any] = {
-        "userid": relation.userid,
-        "remark": relation.remark,
-        "description": relation.description,
-        "createtime": relation.createtime,
-        "tags": tags,
-        "remark_mobiles": [],
-        "add_way": relation.add_way,
-        "oper_userid": relation.oper_userid,
-    }
-    if relation.state:
-        view["state"] = relation.state
-    return view
+    return _relation_view(relation, {"tags": tags})
 
 
 def _follow_info_view(relation: FollowRelation) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "userid": relation.userid,
-        "remark": relation.remark,
-        "description": relation.description,
-        "createtime": relation.createtime,
-        "tag_id": sorted(relation.tag_ids),
-        "remark_mobiles": [],
-        "add_way": relation.add_way,
-        "oper_userid": relation.oper_userid,
-    }
-    if relation.state:
-        view["state"] = relation.state
-    return view
+    return _relation_view(relation, {"tag_id": sorted(relation.tag_ids)})
 
 
 def get_user(request: ApiRequest) -> dict[str, Any]:

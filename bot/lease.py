@@ -1,0 +1,36 @@
+"""A lease in Redis: of several processes, one does a piece of work at a time.
+
+``async with lease(redis, key, ttl_s) as held`` tries once; with ``wait_s`` it waits that long for
+the holder to finish. The lease expires after ``ttl_s`` (a crashed holder frees it), and is
+released only by its holder (compare-and-delete in one script).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+__all__ = ["lease"]
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@asynccontextmanager
+async def lease(redis: Redis, key: str, ttl_s: float, *, wait_s: float = 0.0) -> AsyncIterator[bool]:
+    """Yield True when this process holds ``key`` (for at most ``ttl_s``), False when another does."""
+    token = secrets.token_hex(8)
+    deadline = time.monotonic() + wait_s
+    while not (held := bool(await redis.set(key, token, nx=True, px=int(ttl_s * 1000)))):
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield held
+    finally:
+        if held:
+            await redis.eval(_RELEASE, 1, key, token)

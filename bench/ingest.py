@@ -6,19 +6,25 @@ as subprocesses on loopback against the same Redis; the load comes from this pro
 
 1. Max throughput: closed loop (wrk, or ``--loadgen python``), fixed concurrency and duration,
    A and B alternately for ``--rounds`` rounds; the best round of each counts (all are printed).
-2. Latency: open loop at a fixed rate — half of B's max (the issue's figure, same rate for both),
-   and A again at half of its own max. Latency is measured from when each request was due.
+2. Latency: open loop at a fixed rate — A at half of its own max (the issue's figure: p99 at half
+   the maximum rate of ``/wecom/callback``), then A and B at half of B's max (the same offered rate
+   for both: a stricter reading, printed too). Latency is measured from when each request was due.
+
+Placement: on a machine with 2+ cores the server under test runs alone on the first core, and the
+load generator (wrk, this process) and a private ``redis-server`` share the others, so the figure
+is the server's own cost and not the scheduler's luck (``--no-pin`` lets the kernel place them;
+``--redis-url`` uses an existing Redis instead of the private one).
 
 Every request is a distinct signed, encrypted ``add_external_contact`` (distinct ExternalUserID),
 so A never takes its duplicate path; A's de-duplication keys are cleared between runs. Every
 answer must be HTTP 200 ``success``; anything else is counted as an error.
 
-    .venv/bin/python bench/ingest.py              # ~2 minutes
+    .venv/bin/python bench/ingest.py              # ~90 s
     .venv/bin/python bench/ingest.py --quick      # ~40 s
     .venv/bin/python bench/ingest.py --duration 10 --concurrency 32 --rounds 3
 
-Needs Redis on 127.0.0.1:6379 (``--redis-url``) and, with the default ``--loadgen wrk``, wrk
-(``apt-get install wrk``). Keys live under a random prefix and are deleted at the end.
+Needs ``redis-server`` on the PATH (or ``--redis-url``) and, with the default ``--loadgen wrk``,
+wrk (``apt-get install wrk``). Keys live under a random prefix and are deleted at the end.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +138,13 @@ def free_port() -> int:
         return port
 
 
+def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins a child (and everything it starts) to ``cpus``."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def base_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -145,7 +158,8 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def start_app(workdir: Path, redis_url: str, prefix: str, py_spy: str | None, app_src: Path | None) -> Server:
+def start_app(workdir: Path, redis_url: str, prefix: str, py_spy: str | None, app_src: Path | None,
+              cpus: set[int] | None = None) -> Server:
     port = free_port()
     env = base_env() | {
         "REDIS_URL": redis_url,
@@ -166,20 +180,52 @@ def start_app(workdir: Path, redis_url: str, prefix: str, py_spy: str | None, ap
         command = [spy, "record", "--nonblocking", "-r", "200", *fmt, "-o", py_spy, "--", *command]
     log_path = workdir / "app.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
     return Server("A", "app (scrm serve --role web)", port, proc, log_path, f"{{{prefix}}}:seen:*",
                   [f"{{{prefix}}}:events"])
 
 
-def start_bare(workdir: Path, redis_url: str, stream: str, app_src: Path | None) -> Server:
+def start_bare(workdir: Path, redis_url: str, stream: str, app_src: Path | None,
+               cpus: set[int] | None = None) -> Server:
     port = free_port()
     command = [sys.executable, str(Path(__file__).resolve().parent / "bare_ingest.py"), "--host", HOST,
                "--port", str(port), "--redis-url", redis_url, "--stream", stream]
     log_path = workdir / "bare.log"
     env = base_env() | {"PYTHONPATH": str(app_src or ROOT)}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
     return Server("B", "bare (bench/bare_ingest.py)", port, proc, log_path, None, [stream])
+
+
+@contextlib.asynccontextmanager
+async def private_redis(workdir: Path, cpus: set[int] | None) -> AsyncIterator[str]:
+    """A throw-away ``redis-server`` for this run (nothing kept on disk); yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise BenchError("redis-server is not on the PATH: install Redis, or pass --redis-url")
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - once, before any load runs
+        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=pinned_to(cpus),  # noqa: PLW1509
+    )
+    url = f"redis://{HOST}:{port}/0"
+    try:
+        client = aioredis.Redis.from_url(url)
+        for _ in range(100):
+            try:
+                await client.ping()
+                break
+            except (OSError, aioredis.RedisError):
+                await asyncio.sleep(0.05)
+        else:
+            raise BenchError("the private redis-server did not start")
+        await client.aclose()
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 async def wait_ready(server: Server, within_s: float = 60.0) -> None:
@@ -316,16 +362,18 @@ def table(rows: Sequence[RunFigures]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per closed-loop run (default 8)")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per closed-loop run (default 6)")
     parser.add_argument("--latency-duration", type=float, default=10.0,
                         help="seconds per open-loop latency run (default 10)")
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop connections (default 64)")
-    parser.add_argument("--rounds", type=int, default=2, help="closed-loop rounds per server (default 2, min 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds per server (default 3, min 2)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: keep a core for the servers)")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default="wrk",
                         help="closed-loop generator: wrk (default) or the python one in bench/loadgen.py")
     parser.add_argument("--quick", action="store_true", help="short runs (3 s closed, 4 s open): ~40 s in all")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", help="use this Redis (default: a private redis-server for the run)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the kernel place the servers, wrk and Redis (default: server alone on a core)")
     parser.add_argument("--max-rate", type=float, default=12000.0,
                         help="the most req/s expected from any server; sizes the request list (default 12000)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
@@ -362,68 +410,99 @@ def workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-async def bench(args: argparse.Namespace) -> int:  # noqa: C901 - one linear script
+@dataclass
+class Placement:
+    servers: set[int] | None  # the server under test, alone
+    load: set[int] | None  # wrk, this process (open-loop generator) and the private Redis
+
+    def describe(self) -> str:
+        if not self.servers:
+            return "placement: the kernel's (not pinned)"
+        return (f"placement: server under test on CPU {sorted(self.servers)}; wrk, load generator and Redis on "
+                f"CPU {sorted(self.load or set())}")
+
+
+def placement(args: argparse.Namespace) -> Placement:
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.no_pin or len(cpus) < 2:
+        return Placement(None, None)
+    return Placement({cpus[0]}, set(cpus[1:]))
+
+
+async def bench(args: argparse.Namespace) -> int:
     check_tools(args)
-    client = aioredis.Redis.from_url(args.redis_url, decode_responses=True)
-    await check_redis(client, args.redis_url)
+    where = placement(args)
+    if where.load:
+        os.sched_setaffinity(0, where.load)  # this process, and the wrk it starts
+    with workdir() as tmp:
+        if args.redis_url:
+            return await run_bench(args, args.redis_url, tmp, where)
+        async with private_redis(tmp, where.load) as redis_url:
+            return await run_bench(args, redis_url, tmp, where)
+
+
+async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: Placement) -> int:  # noqa: C901
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await check_redis(client, redis_url)
     tag = secrets.token_hex(3)
     prefix = f"bench-{tag}"
     bare_stream = f"bench-bare-{tag}:events"
     count = int(args.max_rate * max(args.duration, args.latency_duration * 0.6)) + 1000
     started = time.monotonic()
-    with workdir() as tmp:
-        print(f"generating {count} distinct signed callbacks ...", flush=True)
-        requests = build_requests(count, tag)
-        requests_file = tmp / "requests.bin"
-        write_wrk_file(requests_file, requests)
-        servers = [start_app(tmp, args.redis_url, prefix, args.py_spy, args.app_src),
-                   start_bare(tmp, args.redis_url, bare_stream, args.app_src)]
-        try:
-            for server in servers:
-                await wait_ready(server)
-            print(f"A: app on :{servers[0].port}   B: bare on :{servers[1].port}   load: {args.loadgen}", flush=True)
-            for server in servers:  # warm-up: imports, first connections, Lua script load
-                await reset(client, server)
-                await open_loop(HOST, server.port, requests[:2000], 1000, 2.0)
-            closed: list[RunFigures] = []
-            for round_no in range(1, args.rounds + 1):
-                for server in servers:
-                    await reset(client, server)
-                    figures = await max_throughput(args, server, requests, requests_file)
-                    figures.mode += f" r{round_no}"
-                    closed.append(figures)
-                    print(f"  round {round_no} {server.name}: {figures.rate:8.0f} req/s  errors {figures.errors}",
-                          flush=True)
-            best = {s.name: max((r for r in closed if r.server == s.name), key=lambda r: r.rate) for s in servers}
-            half_b = best["B"].rate / 2
-            half_a = best["A"].rate / 2
-            plan = [(servers[0], half_b, "half of B's max"), (servers[1], half_b, "half of B's max")]
-            if abs(half_a - half_b) > 1:
-                plan.append((servers[0], half_a, "half of A's own max"))
-            latency: list[RunFigures] = []
-            for server, rate, why in plan:
-                await reset(client, server)
-                result = await open_loop(HOST, server.port, requests, rate, args.latency_duration)
-                figures = figures_of(server, f"open {rate:.0f}/s ({why})", result)
-                figures.offered = rate
-                latency.append(figures)
-                print(f"  open loop {server.name} at {rate:.0f}/s: p50 {figures.p50_ms:.2f} ms  "
-                      f"p99 {figures.p99_ms:.2f} ms  errors {figures.errors}", flush=True)
-            dupes = await duplicates_seen(servers[0].port)
-        finally:
-            for server in servers:
-                stop(server)
+    print(f"generating {count} distinct signed callbacks ...", flush=True)
+    requests = build_requests(count, tag)
+    requests_file = tmp / "requests.bin"
+    write_wrk_file(requests_file, requests)
+    servers = [start_app(tmp, redis_url, prefix, args.py_spy, args.app_src, where.servers),
+               start_bare(tmp, redis_url, bare_stream, args.app_src, where.servers)]
+    try:
+        for server in servers:
+            await wait_ready(server)
+        print(f"A: app on :{servers[0].port}   B: bare on :{servers[1].port}   load: {args.loadgen}   "
+              f"{where.describe()}", flush=True)
+        for server in servers:  # warm-up: imports, first connections, Lua script load
+            await reset(client, server)
+            await open_loop(HOST, server.port, requests[:2000], 1000, 2.0)
+        closed: list[RunFigures] = []
+        for round_no in range(1, args.rounds + 1):
             for server in servers:
                 await reset(client, server)
-            await delete_matching(client, f"{{{prefix}}}*")
-            await client.aclose()
+                figures = await max_throughput(args, server, requests, requests_file)
+                figures.mode += f" r{round_no}"
+                closed.append(figures)
+                print(f"  round {round_no} {server.name}: {figures.rate:8.0f} req/s  errors {figures.errors}",
+                      flush=True)
+        best = {s.name: max((r for r in closed if r.server == s.name), key=lambda r: r.rate) for s in servers}
+        half_b = best["B"].rate / 2
+        half_a = best["A"].rate / 2
+        plan = [(servers[0], half_a, "half of A's own max"), (servers[0], half_b, "half of B's max"),
+                 (servers[1], half_b, "half of B's max")]
+        latency: list[RunFigures] = []
+        for server, rate, why in plan:
+            await reset(client, server)
+            result = await open_loop(HOST, server.port, requests, rate, args.latency_duration)
+            figures = figures_of(server, f"open {rate:.0f}/s ({why})", result)
+            figures.offered = rate
+            latency.append(figures)
+            print(f"  open loop {server.name} at {rate:.0f}/s: p50 {figures.p50_ms:.2f} ms  "
+                  f"p99 {figures.p99_ms:.2f} ms  errors {figures.errors}", flush=True)
+        dupes = await duplicates_seen(servers[0].port)
+    finally:
+        for server in servers:
+            stop(server)
+        for server in servers:
+            await reset(client, server)
+        await delete_matching(client, f"{{{prefix}}}*")
+        await client.aclose()
 
     ratio = best["A"].rate / best["B"].rate
-    a_half = next(r for r in latency if r.server == "A")
+    paired = sorted(a.rate / b.rate for a, b in zip(closed[0::2], closed[1::2], strict=True))
+    a_half, a_at_half_b = latency[0], latency[1]
     errors = sum(r.errors for r in closed + latency)
     print()
     print(f"ingest benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"load {args.loadgen}, {args.duration:g} s closed-loop runs, {args.latency_duration:g} s open-loop runs")
+    print(where.describe() + (f"; Redis {args.redis_url}" if args.redis_url else "; private redis-server"))
     print()
     print("max throughput (closed loop; all rounds)")
     print(table(closed))
@@ -434,13 +513,17 @@ async def bench(args: argparse.Namespace) -> int:  # noqa: C901 - one linear scr
     print("latency (open loop, fixed rate, measured from when each request was due; req/s = answered success)")
     print(table(latency))
     print()
-    print(f"ratio A/B (best rounds): {ratio:.2f}   target >= 0.70: {'met' if ratio >= 0.7 else 'MISSED'}")
-    print(f"A p99 at {a_half.offered:.0f} req/s offered (half of B's max): {a_half.p99_ms:.2f} ms   target < 50 ms: "
+    print(f"ratio A/B (best rounds): {ratio:.2f}   target >= 0.70: {'met' if ratio >= 0.7 else 'MISSED'}   "
+          f"(round by round: {', '.join(f'{r:.2f}' for r in paired)})")
+    print(f"A p99 at {a_half.offered:.0f} req/s offered (half of its max): {a_half.p99_ms:.2f} ms   target < 50 ms: "
           f"{'met' if a_half.p99_ms < 50 and a_half.errors == 0 else 'MISSED'}")
+    print(f"A p99 at {a_at_half_b.offered:.0f} req/s offered (half of B's max, stricter): {a_at_half_b.p99_ms:.2f} ms"
+          f"   < 50 ms: {'yes' if a_at_half_b.p99_ms < 50 and a_at_half_b.errors == 0 else 'no'}")
     print(f"errors: {errors}   duplicates seen by A: {dupes:.0f}   wall time {time.monotonic() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({
             "closed": [vars(r) for r in closed], "latency": [vars(r) for r in latency], "ratio": ratio,
+            "ratios_by_round": paired,
             "errors": errors, "duplicates": dupes,
         }, indent=2))
     return 0 if errors == 0 and not dupes else 1

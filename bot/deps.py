@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from redis.asyncio import Redis
@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from bot.appconfig import AppConfig
 from bot.clock import Clock
 from bot.crypto import CallbackCrypto
+from bot.deadlines import Deadlines
 from bot.metrics import Metrics
 from bot.queue import EventQueue
 from bot.wecom.client import WeComClient
@@ -29,3 +30,5 @@ class Deps:
     wecom: WeComClient
     metrics: Metrics
     config: AppConfig
+    # One shared timer bounds every hot-path Redis wait (ingest and intake answer 503 past it).
+    deadlines: Deadlines = field(default_factory=Deadlines)

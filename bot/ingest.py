@@ -9,15 +9,13 @@ a bug never looks like a forged signature: 400 malformed, 403 forged / misrouted
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.appkeys import DEPS
-from bot.crypto import CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
+from bot.crypto import CallbackCrypto, CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
 from bot.events import callback_dedup_key
 from bot.httpbody import BodyTooLarge, read_body
 from bot.xmlparse import XmlError, extract_encrypt, parse_xml
@@ -36,10 +34,11 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def _signed_query(request: web.Request, *extra: str) -> dict[str, str]:
-    query = {name: request.query.get(name, "") for name in (*_SIGNED_PARAMS, *extra)}
-    missing = [name for name, value in query.items() if not value]
-    if missing:
+def _signed_query(request: web.Request, names: tuple[str, ...] = _SIGNED_PARAMS) -> dict[str, str]:
+    get = request.query.get
+    query = {name: get(name, "") for name in names}
+    if not all(query.values()):
+        missing = [name for name, value in query.items() if not value]
         raise Rejected(400, "missing query parameters: " + ", ".join(missing))
     return query
 
@@ -55,8 +54,7 @@ def _check_fresh(timestamp: str, max_age_s: int, now: float) -> None:
         raise Rejected(403, "stale timestamp")
 
 
-def _decrypt(request: web.Request, query: dict[str, str], encrypt: str) -> str:
-    crypto = request.app[DEPS].crypto
+def _decrypt(crypto: CallbackCrypto, query: dict[str, str], encrypt: str) -> str:
     try:
         return crypto.verify_and_decrypt(query["msg_signature"], query["timestamp"], query["nonce"], encrypt)
     except InvalidSignature:
@@ -78,9 +76,9 @@ async def verify_url(request: web.Request) -> web.Response:
     """GET: WeCom checks the URL when an admin saves it; answer the decrypted echostr, nothing else."""
     deps = request.app[DEPS]
     try:
-        query = _signed_query(request, "echostr")
+        query = _signed_query(request, (*_SIGNED_PARAMS, "echostr"))
         _check_fresh(query["timestamp"], deps.settings.scrm_callback_max_age_s, deps.clock.timestamp())
-        plaintext = _decrypt(request, query, query["echostr"])
+        plaintext = _decrypt(deps.crypto, query, query["echostr"])
     except Rejected as err:
         return _reject(request, err)
     log.info("callback_url_verified")
@@ -103,7 +101,7 @@ async def receive_callback(request: web.Request) -> web.Response:
         except XmlError as err:
             raise Rejected(400, f"malformed XML: {err}") from None
         try:
-            message = parse_xml(_decrypt(request, query, encrypt))
+            message = parse_xml(_decrypt(deps.crypto, query, encrypt))
         except XmlError:
             raise Rejected(400, "malformed inner XML") from None
     except Rejected as err:
@@ -111,7 +109,7 @@ async def receive_callback(request: web.Request) -> web.Response:
 
     key = callback_dedup_key(message)
     try:
-        async with asyncio.timeout(deps.settings.scrm_enqueue_timeout_s):
+        with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s):
             stream_id = await deps.queue.append("wecom", key, orjson.dumps(message).decode(), now)
     except (RedisError, OSError, TimeoutError) as err:
         deps.metrics.callbacks.labels(outcome="503").inc()

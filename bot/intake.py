@@ -8,7 +8,6 @@ Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"). One bad item nev
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
@@ -118,7 +117,7 @@ def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Re
             results.append({"index": index, "status": "accepted", "key": key})
             queued.append((index, key, orjson.dumps(normalised).decode()))
         try:
-            async with asyncio.timeout(deps.settings.scrm_enqueue_timeout_s * 2):
+            with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s * 2):
                 ids = await deps.queue.append_many(kind.source, [(k, b) for _, k, b in queued], deps.clock.timestamp())
         except (RedisError, OSError, TimeoutError) as err:
             log.error("intake_enqueue_failed", source=kind.source, error=type(err).__name__)

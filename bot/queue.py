@@ -19,12 +19,13 @@ from bot.events import Event
 
 __all__ = ["EventQueue", "QueueKeys", "PendingInfo"]
 
-# ARGV: ttl, source, key, body, received_at. Field names live here, not on the wire (the hot path).
+# ARGV: source, key, body, received_at. Field names and the de-duplication TTL (formatted in once
+# per queue) live in the script, not on the wire: the hot path packs as few arguments as it can.
 _APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local id = redis.call('XADD', KEYS[2], '*', 'source', ARGV[2], 'key', ARGV[3], 'body', ARGV[4],
-  'received_at', ARGV[5], 'attempt', '1')
-redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+local id = redis.call('XADD', KEYS[2], '*', 'source', ARGV[1], 'key', ARGV[2], 'body', ARGV[3],
+  'received_at', ARGV[4], 'attempt', '1')
+redis.call('SET', KEYS[1], id, 'EX', %(ttl)d)
 return id
 """
 
@@ -83,24 +84,30 @@ class EventQueue:
         self.keys = QueueKeys(prefix)
         self.group = group
         self.dedup_ttl_s = dedup_ttl_s
-        self._append = redis.register_script(_APPEND)
+        self._append_source = _APPEND % {"ttl": int(dedup_ttl_s)}
+        self._append = redis.register_script(self._append_source)
         self._promote = redis.register_script(_PROMOTE)
+        # The hot path's constant arguments, encoded once (redis-py passes bytes through as they are).
+        self._append_head = (b"EVALSHA", self._append.sha.encode(), b"2")
+        self._stream = self.keys.stream.encode()
+        self._seen_prefix = self.keys.seen("", "").removesuffix(":")
 
     # --- producer side (ingest) -------------------------------------------------------------
-    def _append_args(self, source: str, key: str, body_json: str, received_at: float) -> tuple[list[str], list[Any]]:
-        keys = [self.keys.seen(source, key), self.keys.stream]
-        return keys, [self.dedup_ttl_s, source, key, body_json, repr(received_at)]
+    def _append_args(self, source: str, key: str, body_json: str, received_at: float) -> tuple[list[Any], list[str]]:
+        keys: list[Any] = [f"{self._seen_prefix}{source}:{key}", self._stream]
+        return keys, [source, key, body_json, repr(received_at)]
 
     async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
         """Append a new event; return its stream id, or None when the key was seen before."""
-        keys, args = self._append_args(source, key, body_json, received_at)
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
+        seen = f"{self._seen_prefix}{source}:{key}"
         try:
             result = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append.sha, 2, *keys, *args
+                *self._append_head, seen, self._stream, source, key, body_json, repr(received_at)
             )
         except NoScriptError:
+            keys, args = self._append_args(source, key, body_json, received_at)
             result = await self._append(keys=keys, args=args)  # loads the script, then runs it
         return _id_or_none(result)
 
@@ -109,7 +116,7 @@ class EventQueue:
         if not items:
             return []
         # EVALSHA in a pipeline cannot fall back to EVAL; load the script once (a no-op when cached).
-        await self.redis.script_load(_APPEND)
+        await self.redis.script_load(self._append_source)
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, body_json in items:
                 keys, args = self._append_args(source, key, body_json, received_at)

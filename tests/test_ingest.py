@@ -200,3 +200,42 @@ async def test_redis_down_gives_503_and_recovers(make_settings: Callable[..., Se
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.skipif(BACKEND == "embedded", reason="the embedded Redis cannot be paused")
+async def test_redis_that_stops_answering_gives_503_in_time_and_no_double_store(
+    make_settings: Callable[..., Settings], http: Any
+) -> None:
+    """A Redis that accepts the append but never answers (paused writes, a black hole) must not
+    hold WeCom's request past its 5 s: the callback is answered 503 at the enqueue deadline, and
+    WeCom's retry after Redis recovers is stored once."""
+    port = _unused_port()
+    proc = await _start_redis(port)
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    try:
+        settings = make_settings(redis_url=redis_url, scrm_enqueue_timeout_s=0.5)
+        async with serve_app(create_app(settings, role="web")) as app:
+            assert await post(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
+            admin = aiohttp_redis(redis_url)
+            await admin.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
+            retried = signed(add_contact_xml("wm2"))
+            started = time.monotonic()
+            status, _ = await post(http, app, *retried)
+            waited = time.monotonic() - started
+            assert status == 503, "not acknowledged, so WeCom retries"
+            assert 0.5 <= waited < 1.5, f"answered after {waited:.2f} s: the deadline is 0.5 s"
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            await admin.aclose()
+            assert await post(http, app, *retried) == (200, "success")
+            assert await post(http, app, *signed(add_contact_xml("wm3"))) == (200, "success")
+            # wm1, wm2 once (whether or not the cut-off append ran after the pause), wm3.
+            assert await stream_length(app) == 3
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+def aiohttp_redis(url: str) -> Any:
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url)

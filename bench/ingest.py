@@ -362,11 +362,11 @@ def table(rows: Sequence[RunFigures]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds per closed-loop run (default 6)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per closed-loop run (default 5)")
     parser.add_argument("--latency-duration", type=float, default=10.0,
                         help="seconds per open-loop latency run (default 10)")
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop connections (default 64)")
-    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds per server (default 3, min 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="closed-loop rounds per server (default 4, min 2)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: keep a core for the servers)")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default="wrk",
                         help="closed-loop generator: wrk (default) or the python one in bench/loadgen.py")

@@ -110,7 +110,7 @@ async def receive_callback(request: web.Request) -> web.Response:
     key = callback_dedup_key(message)
     try:
         with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s):
-            stream_id = await deps.queue.append("wecom", key, orjson.dumps(message).decode(), now)
+            stream_id = await deps.queue.append("wecom", key, orjson.dumps(message), now)
     except (RedisError, OSError, TimeoutError) as err:
         deps.metrics.callbacks.labels(outcome="503").inc()
         log.error("callback_enqueue_failed", event_key=key, error=type(err).__name__)

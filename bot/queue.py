@@ -93,12 +93,17 @@ class EventQueue:
         self._seen_prefix = self.keys.seen("", "").removesuffix(":")
 
     # --- producer side (ingest) -------------------------------------------------------------
-    def _append_args(self, source: str, key: str, body_json: str, received_at: float) -> tuple[list[Any], list[str]]:
+    def _append_args(
+        self, source: str, key: str, body_json: str | bytes, received_at: float
+    ) -> tuple[list[Any], list[Any]]:
         keys: list[Any] = [f"{self._seen_prefix}{source}:{key}", self._stream]
         return keys, [source, key, body_json, repr(received_at)]
 
-    async def append(self, source: str, key: str, body_json: str, received_at: float) -> str | None:
-        """Append a new event; return its stream id, or None when the key was seen before."""
+    async def append(self, source: str, key: str, body_json: str | bytes, received_at: float) -> str | None:
+        """Append a new event; return its stream id, or None when the key was seen before.
+
+        ``body_json`` may be the UTF-8 bytes straight from ``orjson.dumps`` (no decode and re-encode).
+        """
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
         seen = f"{self._seen_prefix}{source}:{key}"

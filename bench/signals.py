@@ -78,7 +78,7 @@ TARGET_P95_S = 3.0
 def app_env(config_dir: Path) -> dict[str, str]:
     """What this bench sets beyond bench/welcome.py's start_app: the copied config, the shop's secret."""
     return {"SCRM_CONFIG_DIR": str(config_dir), "SCRM_SIGNAL_SECRETS": f"bench={SHOP_SECRET.decode()}",
-            "SCRM_SYNC_TAGS_ON_START": "false"}
+            "SCRM_SYNC_TAGS_ON_START": "false", "SCRM_QUIET_HOURS": ""}  # cards at any hour of the run
 
 
 Launch = Callable[[str], "tuple[subprocess.Popen[bytes], int, Path]"]  # role → (process, port, log)
@@ -226,8 +226,6 @@ async def bench(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="scrm-bench-signals-"))
     config_dir = workdir / "config"
     shutil.copytree(ROOT / "config", config_dir)
-    leads_yaml = config_dir / "leads.yaml"
-    leads_yaml.write_text(leads_yaml.read_text().replace('quiet_hours: "21:30-09:00"', 'quiet_hours: "00:00-00:00"'))
     state = SimulatorState(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID, callback_token=TOKEN,
                            encoding_aes_key=AES_KEY)
     for i in range(GUIDES):

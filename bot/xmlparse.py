@@ -76,8 +76,9 @@ def parse_flat(doc: str) -> dict[str, str] | None:
 def parse_xml(data: bytes | str) -> dict[str, Any]:
     """Return the root's children as a dict (text, nested dict, or list for <Item> runs)."""
     if isinstance(data, str):
-        if "<!DOCTYPE" in data or "<!ENTITY" in data:
-            raise XmlError("DTDs and entity declarations are refused")
+        # A flat document cannot declare a DTD (its grammar has no place for one), so a customer's
+        # text that merely quotes "<!ENTITY" inside CDATA is read as text; every other shape goes
+        # to expat, which refuses DTD markers anywhere.
         flat = parse_flat(data)
         if flat is not None:
             return flat

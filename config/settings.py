@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.quiet import QuietHours
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -50,6 +52,12 @@ class Settings(BaseSettings):
     # Everything this deployment keeps in Redis lives under this prefix (tests use one per run).
     scrm_redis_prefix: str = "scrm"
     scrm_timezone: str = "Asia/Shanghai"
+    # One quiet window for everything sent to guides and managers (lead cards, SOP digests,
+    # reminders and summaries): nothing goes out in these local hours; it waits until they end.
+    # Empty: never quiet. (SCRM_SOP_QUIET_HOURS, its old name, is still read.)
+    scrm_quiet_hours: str = Field(
+        "21:30-09:00", validation_alias=AliasChoices("scrm_quiet_hours", "scrm_sop_quiet_hours")
+    )
     # Operator-edited files: templates.yaml, org.yaml, … (the shipped ones by default).
     scrm_config_dir: Path = Path(__file__).resolve().parent
 
@@ -114,8 +122,6 @@ class Settings(BaseSettings):
     scrm_sop_digest_cron: str = "30 9 * * *"
     scrm_sop_reminder_cron: str = "0 17 * * *"
     scrm_sop_escalation_cron: str = "0 10 * * *"
-    # No digest, reminder or summary is sent in these local hours; it goes out when they end.
-    scrm_sop_quiet_hours: str = "21:00-08:00"
     scrm_sop_digest_top: Annotated[int, Field(ge=1, le=6)] = 5
     # A sweep looks back at most this far (after a stop, or the first time).
     scrm_sop_catchup_hours: Annotated[int, Field(ge=1, le=168)] = 24
@@ -162,12 +168,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("scrm_sop_quiet_hours")
+    @field_validator("scrm_quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
         if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError("must be HH:MM-HH:MM (local time), or empty for none")
         return value
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours.parse(self.scrm_quiet_hours)
 
     @property
     def admin_userids(self) -> frozenset[str]:

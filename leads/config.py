@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
-from bot.quiet import QuietHours
 from leads.patterns import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load_leads_config"]
@@ -58,7 +57,6 @@ class Delivery:
     per_day: int
     cooldown_hours: float
     score_jump: float
-    quiet: QuietHours
     snooze_hours: float
     digest_gather_minutes: float
     digest_every_minutes: float
@@ -131,16 +129,14 @@ def load_leads_config(path: Path) -> LeadsConfig:
     weights = {str(k): reader.number(weights_node, k, 0.0, minimum=-1e9) for k in weights_node if k != "__line__"}
 
     node = reader.section(root, "delivery")
-    try:
-        quiet = QuietHours.parse(str(node.get("quiet_hours", "21:30-09:00")))
-    except ValueError as err:
-        raise reader.fail(node, f"quiet_hours: {err}") from None
+    if "quiet_hours" in node:
+        # One window for every message to guides, so lead cards and SOP digests cannot disagree.
+        raise reader.fail(node, "quiet_hours moved to the SCRM_QUIET_HOURS setting (one window for leads and SOP)")
     delivery = Delivery(
         per_hour=int(reader.number(node, "per_hour", 6, minimum=1)),
         per_day=int(reader.number(node, "per_day", 30, minimum=1)),
         cooldown_hours=reader.number(node, "cooldown_hours", 24),
         score_jump=reader.number(node, "score_jump", 2.0, minimum=1.0),
-        quiet=quiet,
         snooze_hours=reader.number(node, "snooze_hours", 2, minimum=0, above=True),
         digest_gather_minutes=reader.number(node, "digest_gather_minutes", 10),
         digest_every_minutes=reader.number(node, "digest_every_minutes", 60),

@@ -48,7 +48,7 @@ def _local(deps: Deps, moment: datetime) -> datetime:
 
 
 def _is_quiet(deps: Deps, now: datetime) -> bool:
-    return deps.config.leads.delivery.quiet.holds(now, deps.settings.scrm_timezone)
+    return deps.settings.quiet_hours.holds(now, deps.settings.scrm_timezone)
 
 
 def _clip(text: str, limit: int) -> str:

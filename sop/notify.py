@@ -16,7 +16,6 @@ import structlog
 from bot.customers.outbox import send_once
 from bot.deps import Deps
 from bot.models.customers import Guide, Role
-from bot.quiet import QuietHours
 from bot.sqldialect import Dialect, connection
 from bot.templates import Templates
 from sop.registry import ACTIONS, SqlParams
@@ -28,7 +27,6 @@ __all__ = [
     "send_digests",
     "send_reminders",
     "send_escalations",
-    "in_quiet_hours",
     "run_pending_notices",
     "task_line",
     "BUTTON_PREFIX",
@@ -41,10 +39,6 @@ BUTTON_PREFIX = "sop:done:"
 def _typed(sql: SqlParams, value: object) -> str:
     placeholder = sql.add(value)
     return f"CAST({placeholder} AS TIMESTAMPTZ)" if sql.dialect.name == "postgres" else placeholder
-
-
-def in_quiet_hours(spec: str, moment: datetime, tz: str) -> bool:
-    return QuietHours.parse(spec).holds(moment, tz)
 
 
 def task_line(templates: Templates, row: Mapping[str, Any], tz: str) -> str:
@@ -234,7 +228,7 @@ def _pending_key(deps: Deps) -> str:
 
 async def notice(deps: Deps, kind: str) -> int | None:
     """Send notice ``kind`` now, or keep it pending when in quiet hours (None)."""
-    if in_quiet_hours(deps.settings.scrm_sop_quiet_hours, deps.clock.now(), deps.settings.scrm_timezone):
+    if deps.settings.quiet_hours.holds(deps.clock.now(), deps.settings.scrm_timezone):
         await deps.redis.hset(_pending_key(deps), kind, deps.clock.now().isoformat())
         log.info("sop_notice_deferred", kind=kind, reason="quiet hours")
         return None
@@ -243,7 +237,7 @@ async def notice(deps: Deps, kind: str) -> int | None:
 
 async def run_pending_notices(deps: Deps) -> list[str]:
     """Notices deferred by quiet hours go out at the first tick after them."""
-    if in_quiet_hours(deps.settings.scrm_sop_quiet_hours, deps.clock.now(), deps.settings.scrm_timezone):
+    if deps.settings.quiet_hours.holds(deps.clock.now(), deps.settings.scrm_timezone):
         return []
     pending = await deps.redis.hkeys(_pending_key(deps))
     done = []

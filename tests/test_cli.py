@@ -31,6 +31,7 @@ def run_scrm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
         ({k: v for k, v in GOOD_ENV.items() if k != "WECOM_TOKEN"}, "WECOM_TOKEN is missing"),
         (GOOD_ENV | {"WECOM_AES_KEY": "tooshort"}, "WECOM_AES_KEY must be 43 characters"),
         (GOOD_ENV | {"WECOM_CORP_ID": "not a corp"}, "WECOM_CORP_ID must look like a WeCom corp id"),
+        (GOOD_ENV | {"SCRM_QUIET_HOURS": "late"}, "must be HH:MM-HH:MM"),
     ],
 )
 def test_bad_settings_stop_the_start_with_one_line_naming_the_variable(env: dict[str, str], named: str) -> None:
@@ -45,3 +46,21 @@ def test_migrate_creates_the_schema(tmp_path: object) -> None:
     result = run_scrm("migrate", env=GOOD_ENV | {"DATABASE_URL": f"sqlite://{tmp_path}/x.sqlite3"})
     assert result.returncode == 0, result.stderr
     assert "schema up to date" in result.stdout
+
+
+@pytest.mark.parametrize("variable", ["SCRM_QUIET_HOURS", "SCRM_SOP_QUIET_HOURS"])
+def test_quiet_hours_come_from_one_setting_also_by_old_name(variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lead cards and SOP notices both read `settings.quiet_hours`; the old SOP-only name still sets it."""
+    from datetime import UTC, datetime
+
+    from config.settings import Settings
+
+    for name, value in GOOD_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(variable, "22:00-07:00")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.scrm_quiet_hours == "22:00-07:00"
+    shanghai_2230 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+    shanghai_0730 = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+    assert settings.quiet_hours.holds(shanghai_2230, settings.scrm_timezone)
+    assert not settings.quiet_hours.holds(shanghai_0730, settings.scrm_timezone)

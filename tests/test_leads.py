@@ -485,7 +485,7 @@ async def test_import_signals_backfills_history_without_cards(stack: Stack, tmp_
         (("  repeat_browse:\n", "  repeat_browsing:\n"), "unknown pattern 'repeat_browsing'"),
         (("{count: 3, within_hours: 24}", "{count: 3, hours: 24}"), "unknown params ['hours']"),
         (("加购未付款 ¥{cart_amount}", "加购未付款 ¥{total}"), "unknown placeholder(s) ['total']"),
-        (('quiet_hours: "21:30-09:00"', 'quiet_hours: "late"'), "is not HH:MM-HH:MM"),
+        (("  per_day: 30", '  quiet_hours: "22:00-08:00"\n  per_day: 30'), "quiet_hours moved to the SCRM_QUIET_HOURS"),
     ],
 )
 def test_a_broken_leads_config_names_the_line_and_the_problem(

@@ -92,7 +92,7 @@ async def test_customer_added_by_callback_gets_the_day0_task_once(
     no_holdout(config_dir)
     sim.state.add_member("guide_sh01_a", "王小美")
     clock = ManualClock(datetime.now(UTC) + timedelta(seconds=5))  # the add (WeCom's time) is in the past
-    settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir, scrm_sop_quiet_hours="")
+    settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir, scrm_quiet_hours="")
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(
             CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http, clock=sim.state.clock.now
@@ -248,7 +248,7 @@ async def test_quiet_hours_hold_the_digest_and_the_card_closes_a_task(
     settings = make_settings(
         wecom_api_base=sim.url,
         scrm_config_dir=config_dir,
-        scrm_sop_quiet_hours="21:00-08:00",
+        scrm_quiet_hours="21:00-08:00",
         scrm_callback_max_age_s=0,
     )  # our clock is moved, WeCom's is not
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:

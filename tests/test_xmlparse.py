@@ -124,8 +124,11 @@ def test_generated_documents_read_the_same_as_expat_or_step_aside() -> None:
     assert 1000 < fast_hits < 5000, "the generator must exercise both the fast path and the fallback"
 
 
-def test_dtd_refused_even_where_the_rest_is_flat() -> None:
+def test_dtd_refused_but_quoting_one_in_a_message_is_just_text() -> None:
     with pytest.raises(XmlError):
         parse_xml('<!DOCTYPE x [<!ENTITY a "b">]><xml><Event>&a;</Event></xml>')
     with pytest.raises(XmlError):
-        parse_xml("<xml><Content><![CDATA[<!ENTITY a 'b'>]]></Content></xml>")
+        parse_xml('<xml><!DOCTYPE x><Event>e</Event></xml>')
+    # A customer pasting XML into a chat message must not make WeCom's callback bounce (400).
+    quoted = "<xml><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[<!ENTITY a 'b'>]]></Content></xml>"
+    assert parse_xml(quoted)["Content"] == "<!ENTITY a 'b'>"

@@ -38,13 +38,13 @@ async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
 @router.event(EVENT, "add_external_contact")
 async def on_add_external_contact(event: Event, deps: Deps) -> None:
     customer = await service.customer_added(deps, contact_added(event, deps, half=False))
-    await changed(deps, event, customer.id)
+    await changed(deps, event, customer.id if customer else None)
 
 
 @router.event(EVENT, "add_half_external_contact")
 async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
     customer = await service.customer_added(deps, contact_added(event, deps, half=True))
-    await changed(deps, event, customer.id)
+    await changed(deps, event, customer.id if customer else None)
 
 
 @router.event(EVENT, "edit_external_contact")

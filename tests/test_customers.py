@@ -202,3 +202,52 @@ async def test_worker_start_mirrors_corp_tags_once_per_window(make_settings: Any
 
         await eventually(drained)
     assert sim.state.count_calls("externalcontact/get_corp_tag_list") == 1
+
+
+async def test_loss_delivered_before_its_add_keeps_the_customer_lost(stack: Stack) -> None:
+    """WeCom guarantees no order: a retried add can arrive after the customer already left (and two
+    workers can take the two events at once). The customer must end up lost, not live, and a later
+    genuine re-add must bring the relation back."""
+    seed_store_sh01(stack)
+    added = stack.state.customer_scans_qr("guide_sh01_a", "wmFAST001", state="store_sh01", name="快先生")
+    stack.state.advance(5)
+    lost = stack.state.customer_deletes_guide("guide_sh01_a", "wmFAST001")
+    await stack.deliver(lost)
+    await stack.settle()
+    await stack.deliver(added)
+    await stack.settle()
+
+    relationship = await Relationship.get(customer__external_userid="wmFAST001")
+    assert relationship.deleted_by_customer_at is not None, "handled late, the add must not revive the relation"
+    assert stack.state.welcome_messages == [], "nobody to welcome: the customer had already gone"
+    assert texts_to(stack, "guide_sh01_a") == [], "no churn alert naming a customer we never saw"
+    assert await EventLog.filter().count() >= 2
+
+    stack.state.advance(60)
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmFAST001", state="store_sh01"))
+    await stack.settle()
+    await relationship.refresh_from_db()
+    assert relationship.deleted_by_customer_at is None, "a re-add after the loss starts the relation again"
+    customer = await Customer.get(external_userid="wmFAST001")
+    assert customer.name == "快先生"
+    assert len(stack.state.welcome_messages) == 1
+
+
+async def test_late_add_does_not_revive_a_loss_while_another_guide_still_follows(stack: Stack) -> None:
+    """Here WeCom still knows the customer (another guide follows them), so the late add's fetch
+    succeeds: the relation with the guide who was dropped must stay lost all the same."""
+    seed_store_sh01(stack)
+    stack.state.add_external_contact("wmTWO0001", "双先生")
+    stack.state.relate("manager_sh01", "wmTWO0001", state="", add_way=1)
+    added = stack.state.customer_scans_qr("guide_sh01_a", "wmTWO0001", state="store_sh01")
+    stack.state.advance(5)
+    lost = stack.state.customer_deletes_guide("guide_sh01_a", "wmTWO0001")
+    await stack.deliver(lost)
+    await stack.settle()
+    await stack.deliver(added)
+    await stack.settle()
+
+    relationship = await Relationship.get(guide__userid="guide_sh01_a", customer__external_userid="wmTWO0001")
+    assert relationship.deleted_by_customer_at is not None
+    assert relationship.state == "store_sh01", "the late add still fills in the channel"
+    assert (await Customer.get(external_userid="wmTWO0001")).name == "双先生"

@@ -26,7 +26,7 @@ from bot.models.customers import (
     Role,
     Store,
 )
-from bot.wecom.errors import WeComError, WelcomeCodeInvalid
+from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
 
 __all__ = [
     "ContactAdded",
@@ -101,9 +101,14 @@ async def upsert_relationship(
     if not created:
         if not state:
             del values["state"], values["channel_id"]
-        if relationship.deleted_by_customer_at or relationship.deleted_by_guide_at:
+        deleted_at = relationship.deleted_by_customer_at or relationship.deleted_by_guide_at
+        if deleted_at and deleted_at < at:
             # Re-added after a loss: a new relation from now on.
             values |= {"deleted_by_customer_at": None, "deleted_by_guide_at": None, "created_at": created_at}
+        elif deleted_at and created_at < relationship.created_at:
+            # The loss was handled before this (earlier) add: the relation stays lost, and it
+            # began when the add says, not when the loss recorded a stand-in for it.
+            values["created_at"] = created_at
         if not half:
             values["half"] = False
         await Relationship.filter(id=relationship.id).update(**values)
@@ -140,9 +145,18 @@ class ContactAdded:
     half: bool = False
 
 
-async def customer_added(deps: Deps, added: ContactAdded) -> Customer:
-    """A guide and a customer became contacts: record it, attribute the channel, welcome once."""
-    contact = await deps.wecom.get_external_contact(added.external_userid)
+async def customer_added(deps: Deps, added: ContactAdded) -> Customer | None:
+    """A guide and a customer became contacts: record it, attribute the channel, welcome once.
+
+    None when the customer was already gone by the time the add is handled (WeCom delivered, or a
+    worker handled, the loss first): the loss has recorded the relation, and there is no one to
+    welcome.
+    """
+    try:
+        contact = await deps.wecom.get_external_contact(added.external_userid)
+    except NotExternalContact:
+        log.info("contact_gone_before_add", userid=added.userid, external_userid=added.external_userid)
+        return None
     external = contact["external_contact"]
     if added.welcome_code:
         # The code lives ~20 s: send before anything slower (the database writes follow).
@@ -215,22 +229,34 @@ async def _relationship(userid: str, external_userid: str) -> Relationship | Non
     return await Relationship.get_or_none(guide__userid=userid, customer__external_userid=external_userid)
 
 
-async def _record_removal(userid: str, external_userid: str, at: datetime, column: str) -> Relationship | None:
-    """Stamp ``column`` (deleted_by_guide_at / deleted_by_customer_at) once; None if the relation is unknown."""
+async def _record_removal(
+    userid: str, external_userid: str, at: datetime, column: str
+) -> tuple[Relationship, bool]:
+    """Stamp ``column`` (deleted_by_guide_at / deleted_by_customer_at) once; True if the relation was known.
+
+    A loss can be handled before its add: WeCom delivers callbacks in no guaranteed order (a
+    retried add comes late), and two workers can take the two events at once. The loss is then
+    recorded on a stand-in relation, which the late add fills in without reviving it
+    (:func:`upsert_relationship` revives only for a loss older than the add).
+    """
     relationship = await _relationship(userid, external_userid)
     if relationship is None:
-        log.info("removal_of_unknown_relation", userid=userid, column=column)
-        return None
+        guide, _ = await Guide.get_or_create(userid=userid)
+        customer, _ = await Customer.get_or_create(external_userid=external_userid, defaults={"first_seen_at": at})
+        relationship, created = await Relationship.get_or_create(
+            guide_id=guide.id, customer_id=customer.id, defaults={"created_at": at, column: at}
+        )
+        if created:
+            log.info("removal_before_add", userid=userid, column=column)
+            return relationship, False
     if getattr(relationship, column) is None:
         setattr(relationship, column, at)
         await relationship.save(update_fields=[column])
-    return relationship
+    return relationship, True
 
 
 async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
-    relationship = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
-    if relationship is None:
-        return None
+    relationship, _known = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
     log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
     return relationship.customer_id  # type: ignore[attr-defined,no-any-return]
 
@@ -239,9 +265,11 @@ async def customer_removed_guide(
     deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str
 ) -> int | None:
     """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
-    relationship = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
-    if relationship is None:
-        return None
+    relationship, known = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
+    if not known:
+        # We never saw this customer's details, so an alert could name no one: record, don't alert.
+        customer_id: int = relationship.customer_id  # type: ignore[attr-defined]
+        return customer_id
     await relationship.fetch_related("guide", "customer", "channel")
     guide, customer = relationship.guide, relationship.customer
     recipients = [guide.userid]
@@ -263,8 +291,7 @@ async def customer_removed_guide(
 
         await send_once(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
     log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
-    customer_id: int = customer.id
-    return customer_id
+    return int(customer.id)
 
 
 def _render_purchase(customer: Customer, timezone: str) -> str:

@@ -193,6 +193,16 @@ class EventQueue:
         )
         return int(moved)
 
+    async def keep_claimed(self, consumer: str, stream_ids: list[str]) -> None:
+        """Reset the idle time of entries ``consumer`` is still working on (XCLAIM … JUSTID).
+
+        Without it a handler that runs longer than the reclaim idle time (a first tag sync, a
+        full re-tag) would be reclaimed and started again beside itself. JUSTID leaves the
+        delivery count alone, so a long handler is not mistaken for a poison entry.
+        """
+        if stream_ids:
+            await self.redis.xclaim(self.keys.stream, self.group, consumer, 0, cast(Any, stream_ids), justid=True)
+
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> tuple[list[Event], list[PendingInfo]]:
         """Claim entries another consumer left pending for ``min_idle_ms`` (XAUTOCLAIM).
 

@@ -88,6 +88,7 @@ class Worker:
     async def run(self) -> None:
         """Consume until ``stop()``; then drain and release."""
         log.info("worker_started", consumer=self.consumer, concurrency=self.policy.concurrency)
+        keeper = asyncio.create_task(self._keep_claims(), name="worker-keep-claims")
         try:
             while not self._stopping.is_set():
                 try:
@@ -97,8 +98,20 @@ class Worker:
                     self._redis_failed(err)
                     await self._sleep_unless_stopping(1.0)
         finally:
+            keeper.cancel()
             await self._drain()
             log.info("worker_stopped", consumer=self.consumer, processed=self.processed_count)
+
+    async def _keep_claims(self) -> None:
+        """Every third of the reclaim idle time, tell the group the in-flight events are still owned."""
+        period = max(0.05, self.policy.reclaim_idle_s / 3)
+        while not self._stopping.is_set():
+            await self._sleep_unless_stopping(period)
+            ids = [event.stream_id for event in self._inflight.values() if event.stream_id]
+            try:
+                await self.queue.keep_claimed(self.consumer, ids)
+            except RedisError as err:
+                self._redis_failed(err)
 
     async def run_until_idle(self, max_rounds: int = 100) -> int:
         """Process what is ready now (tests, CLI one-shots); return how many events were handled."""

@@ -242,3 +242,28 @@ async def test_callback_delivered_three_times_has_one_effect_end_to_end(
         await eventually(drained)
         assert rec.calls["welcome"] == 1
         assert await EventLog.all().count() == 1
+
+
+async def test_handler_longer_than_the_reclaim_time_runs_once(make_settings: Callable[..., Settings]) -> None:
+    """A first tag sync or a full re-tag can outlast the reclaim idle time: its worker must keep the
+    event, not have it reclaimed and started again beside itself (by another worker or its own)."""
+    slow = Router("slow")
+    starts: list[str] = []
+
+    @slow.event("change_external_contact")
+    async def long_job(event: Event, deps: Deps) -> None:
+        starts.append(event.stream_id)
+        await asyncio.sleep(3.0)
+
+    async with deps_for(make_settings(scrm_reclaim_idle_s=0.6)) as deps:
+        await enqueue(deps)
+        workers = [build_worker(deps, Dispatcher([slow]), consumer=name) for name in ("w1", "w2")]
+        tasks = [asyncio.create_task(worker.run()) for worker in workers]
+        await eventually(lambda: len(starts) == 1, within=10)
+        await asyncio.sleep(3.5)  # five reclaim periods pass while the job runs, and it finishes
+        for worker in workers:
+            worker.stop()
+        await asyncio.gather(*tasks)
+        assert len(starts) == 1, f"started {len(starts)} times"
+        assert (await deps.redis.xpending(deps.queue.keys.stream, deps.queue.group))["pending"] == 0
+        assert await EventLog.all().count() == 1

@@ -149,7 +149,9 @@ def _tags(args: argparse.Namespace) -> int:
                 print(f"reconcile: {corrected} rows corrected, {result.mark_tag_calls} mark_tag calls")
             else:
                 result = await push_pending(deps, progress=Progress("mark_tag", enabled=tty))
-                print(f"sync: {result.mark_tag_calls} mark_tag calls, {result.failed} failed")
+                print(f"sync: {result.mark_tag_calls} mark_tag calls, {result.failed} failed"
+                      + ("; this hour's mark_tag budget is spent, the rest stays pending" if result.hour_budget_spent
+                         else ""))
 
     asyncio.run(run())
     return 0

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
     scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 100
+    # WeCom allows ~150,000 calls an hour per API and corp; leave room for the corp's other apps.
+    # A pass stops when the hour's budget is spent, and the push_tags tick resumes it.
+    scrm_mark_tag_per_hour: Annotated[int, Field(ge=1)] = 120_000
 
     # Schedules (crontab, in scrm_timezone): full re-tag nightly, reconcile with WeCom weekly.
     scrm_retag_cron: str = "0 2 * * *"

@@ -72,6 +72,7 @@ class SyncResult:
     removed: int = 0
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    hour_budget_spent: bool = False  # stopped early: the rest stays pending for a later pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,14 @@ async def push_pending(
         f"{{{deps.settings.scrm_redis_prefix}}}:rate:mark_tag",
         per_second or deps.settings.scrm_mark_tag_per_second,
     )
+    # The hourly budget is never waited for inside a handler (that would hold an event for up to
+    # an hour): a pass that finds it spent stops, and what is left stays pending.
+    hourly = SharedRateLimiter(
+        deps.redis,
+        f"{{{deps.settings.scrm_redis_prefix}}}:rate:mark_tag:hour",
+        deps.settings.scrm_mark_tag_per_hour,
+        window_s=3600,
+    )
     result = SyncResult()
     slots = asyncio.Semaphore(concurrency)
     after = (0, 0)
@@ -151,12 +160,19 @@ async def push_pending(
 
         async def push(rows: list[_Pending]) -> None:
             async with slots:
+                if result.hour_budget_spent or await hourly.try_acquire() > 0:
+                    result.hour_budget_spent = True
+                    return
                 await limiter.acquire()
                 await _push_relation(deps, rows, result)
 
         await asyncio.gather(*(push(rows) for rows in by_relation.values()))
         if progress:
             progress.advance(len(by_relation))
+        if result.hour_budget_spent:
+            log.warning("tag_sync_hour_budget_spent", per_hour=deps.settings.scrm_mark_tag_per_hour,
+                        pushed=result.relations)
+            break
     if progress:
         progress.finish()
     log.info(
@@ -166,6 +182,7 @@ async def push_pending(
         added=result.added,
         removed=result.removed,
         failed=result.failed,
+        hour_budget_spent=result.hour_budget_spent,
     )
     return result
 

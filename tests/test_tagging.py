@@ -207,3 +207,26 @@ async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> N
     rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, args)}
     assert rows[spenders[0].id] == "一般发展客户"
     assert rows[spenders[3].id] == "重要挽留客户"
+
+
+async def test_hourly_mark_tag_budget_stops_the_pass_and_leaves_the_rest_pending(
+    make_settings: Callable[..., Settings], sim: Any
+) -> None:
+    """A first sync of a big corp must not blow WeCom's hourly limit: past the budget, customers
+    keep their tags locally (pending) and WeCom sees no more calls until a later pass."""
+    sim.state.add_member("guide_sh01_a", "王小美")
+    settings = make_settings(wecom_api_base=sim.url, scrm_mark_tag_per_hour=3)
+    async with open_deps(settings, clock=ManualClock(NOW)) as built:
+        customers = [
+            await craft_customer(sim.state, {"orders": [{"days_ago": 10, "amount": 199}]}, NOW) for _ in range(5)
+        ]
+        run = await retag_everyone(built)
+        assert run.sync is not None and run.sync.mark_tag_calls == 3 and run.sync.hour_budget_spent
+        tagged = [c for c in customers if "首购" in wecom_tags(sim, c.external_userid)]
+        assert len(tagged) == 3
+        calls = sim.state.count_calls("externalcontact/mark_tag")
+        again = await push_pending(built)
+        assert again.mark_tag_calls == 0 and again.hour_budget_spent
+        assert sim.state.count_calls("externalcontact/mark_tag") == calls
+        pending = await CustomerTag.filter(customer_id__in=[c.id for c in customers], in_wecom=False).count()
+        assert pending >= 2, "the two customers past the budget keep their tags pending, not lost"

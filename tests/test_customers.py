@@ -204,18 +204,24 @@ async def test_worker_start_mirrors_corp_tags_once_per_window(make_settings: Any
     assert sim.state.count_calls("externalcontact/get_corp_tag_list") == 1
 
 
+async def deliver_loss_before_its_add(stack: Stack, external_userid: str) -> None:
+    """The customer scans guide_sh01_a's code and deletes the guide 5 s later; WeCom delivers the
+    loss first and the add after it (a retried add, or two workers racing)."""
+    added = stack.state.customer_scans_qr("guide_sh01_a", external_userid, state="store_sh01")
+    stack.state.advance(5)
+    lost = stack.state.customer_deletes_guide("guide_sh01_a", external_userid)
+    for callback in (lost, added):
+        await stack.deliver(callback)
+        await stack.settle()
+
+
 async def test_loss_delivered_before_its_add_keeps_the_customer_lost(stack: Stack) -> None:
     """WeCom guarantees no order: a retried add can arrive after the customer already left (and two
     workers can take the two events at once). The customer must end up lost, not live, and a later
     genuine re-add must bring the relation back."""
     seed_store_sh01(stack)
-    added = stack.state.customer_scans_qr("guide_sh01_a", "wmFAST001", state="store_sh01", name="快先生")
-    stack.state.advance(5)
-    lost = stack.state.customer_deletes_guide("guide_sh01_a", "wmFAST001")
-    await stack.deliver(lost)
-    await stack.settle()
-    await stack.deliver(added)
-    await stack.settle()
+    stack.state.add_external_contact("wmFAST001", "快先生")
+    await deliver_loss_before_its_add(stack, "wmFAST001")
 
     relationship = await Relationship.get(customer__external_userid="wmFAST001")
     assert relationship.deleted_by_customer_at is not None, "handled late, the add must not revive the relation"
@@ -239,13 +245,7 @@ async def test_late_add_does_not_revive_a_loss_while_another_guide_still_follows
     seed_store_sh01(stack)
     stack.state.add_external_contact("wmTWO0001", "双先生")
     stack.state.relate("manager_sh01", "wmTWO0001", state="", add_way=1)
-    added = stack.state.customer_scans_qr("guide_sh01_a", "wmTWO0001", state="store_sh01")
-    stack.state.advance(5)
-    lost = stack.state.customer_deletes_guide("guide_sh01_a", "wmTWO0001")
-    await stack.deliver(lost)
-    await stack.settle()
-    await stack.deliver(added)
-    await stack.settle()
+    await deliver_loss_before_its_add(stack, "wmTWO0001")
 
     relationship = await Relationship.get(guide__userid="guide_sh01_a", customer__external_userid="wmTWO0001")
     assert relationship.deleted_by_customer_at is not None

@@ -5,7 +5,9 @@ Server B is ``bench/bare_ingest.py`` (verify, decrypt, XADD — the limit on thi
 as subprocesses on loopback against the same Redis; the load comes from this process.
 
 1. Max throughput: closed loop (wrk, or ``--loadgen python``), fixed concurrency and duration,
-   A and B alternately for ``--rounds`` rounds; the best round of each counts (all are printed).
+   A then B in each of ``--rounds`` rounds. The ratio is the median over the rounds of A/B within
+   a round (both ran back to back, under the same conditions of a shared host); best A / best B
+   is printed too. "Half the maximum rate" below is half of A's best round.
 2. Latency: open loop at a fixed rate — A at half of its own max (the issue's figure: p99 at half
    the maximum rate of ``/wecom/callback``), then A and B at half of B's max (the same offered rate
    for both: a stricter reading, printed too). Latency is measured from when each request was due.
@@ -39,6 +41,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -366,7 +369,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-duration", type=float, default=10.0,
                         help="seconds per open-loop latency run (default 10)")
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop connections (default 64)")
-    parser.add_argument("--rounds", type=int, default=4, help="closed-loop rounds per server (default 4, min 2)")
+    parser.add_argument("--rounds", type=int, default=5, help="closed-loop rounds, each A then B (default 5, min 2)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: keep a core for the servers)")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default="wrk",
                         help="closed-loop generator: wrk (default) or the python one in bench/loadgen.py")
@@ -513,8 +516,12 @@ async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: 
     print("latency (open loop, fixed rate, measured from when each request was due; req/s = answered success)")
     print(table(latency))
     print()
-    print(f"ratio A/B (best rounds): {ratio:.2f}   target >= 0.70: {'met' if ratio >= 0.7 else 'MISSED'}   "
-          f"(round by round: {', '.join(f'{r:.2f}' for r in paired)})")
+    # Each round runs A and B back to back, under the same machine conditions; the median over the
+    # rounds is the ratio. Best-vs-best can pair A's worst stretch of a noisy host with B's best.
+    median = statistics.median(paired)
+    print(f"ratio A/B (median of the rounds, each A then B): {median:.2f}   target >= 0.70: "
+          f"{'met' if median >= 0.7 else 'MISSED'}   (rounds: {', '.join(f'{r:.2f}' for r in paired)}; "
+          f"best A / best B: {ratio:.2f})")
     print(f"A p99 at {a_half.offered:.0f} req/s offered (half of its max): {a_half.p99_ms:.2f} ms   target < 50 ms: "
           f"{'met' if a_half.p99_ms < 50 and a_half.errors == 0 else 'MISSED'}")
     print(f"A p99 at {a_at_half_b.offered:.0f} req/s offered (half of B's max, stricter): {a_at_half_b.p99_ms:.2f} ms"
@@ -523,7 +530,7 @@ async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: 
     if args.json:
         args.json.write_text(json.dumps({
             "closed": [vars(r) for r in closed], "latency": [vars(r) for r in latency], "ratio": ratio,
-            "ratios_by_round": paired,
+            "ratios_by_round": paired, "ratio_median_of_rounds": median,
             "errors": errors, "duplicates": dupes,
         }, indent=2))
     return 0 if errors == 0 and not dupes else 1

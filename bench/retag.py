@@ -25,6 +25,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pgdb import create_database, database_url, drop_database  # noqa: E402
+
 from bot.db import close_db, init_db  # noqa: E402
 from tagging.engine import retag  # noqa: E402
 from tagging.rules import load_rules  # noqa: E402
@@ -145,10 +147,8 @@ async def create_rule_tags(dsn: str) -> None:
 
 async def main(args: argparse.Namespace) -> int:
     name = f"scrm_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
+    await create_database(ADMIN_DSN, name)
+    dsn = database_url(ADMIN_DSN, name)
     try:
         await init_db(dsn, migrate=True)
         await close_db()
@@ -179,9 +179,7 @@ async def main(args: argparse.Namespace) -> int:
         return 0
     finally:
         if not args.keep:
-            admin = await asyncpg.connect(ADMIN_DSN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(ADMIN_DSN, name)
 
 
 if __name__ == "__main__":

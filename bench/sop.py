@@ -27,6 +27,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pgdb import create_database, database_url, drop_database  # noqa: E402
+
 from bot.customers.org import load_org  # noqa: E402
 from bot.db import close_db, init_db  # noqa: E402
 from bot.templates import load_templates  # noqa: E402
@@ -104,10 +106,8 @@ async def generate(dsn: str, n: int) -> None:
 
 async def run(n: int, keep: bool) -> None:
     name = f"scrm_bench_sop_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
+    await create_database(ADMIN_DSN, name)
+    dsn = database_url(ADMIN_DSN, name)
     try:
         await init_db(dsn, migrate=True)
         started = time.perf_counter()
@@ -144,9 +144,7 @@ async def run(n: int, keep: bool) -> None:
     finally:
         await close_db()
         if not keep:
-            admin = await asyncpg.connect(ADMIN_DSN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+            await drop_database(ADMIN_DSN, name)
 
 
 if __name__ == "__main__":

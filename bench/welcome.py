@@ -40,7 +40,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import redis.asyncio as aioredis
 import yaml
 
@@ -54,6 +53,7 @@ from bot.simulator.state import SimulatorState  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import percentile  # noqa: E402
+from pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"
@@ -64,10 +64,6 @@ SECRET = "bench-secret"  # noqa: S105 - the simulator's made-up app secret
 HOST = "127.0.0.1"
 TARGET_P95_S = 2.0
 WELCOME_API = "externalcontact/send_welcome_msg"
-
-
-class BenchError(Exception):
-    """A precondition is missing or a run failed: printed as one line, exit status 2."""
 
 
 @dataclass
@@ -131,31 +127,6 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def create_database(admin_dsn: str, name: str) -> None:
-    try:
-        conn = await asyncpg.connect(admin_dsn)
-    except (OSError, asyncpg.PostgresError) as err:
-        raise BenchError(f"PostgreSQL not reachable at {admin_dsn} ({type(err).__name__}): start it, or pass --pg") \
-            from None
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def database_url(admin_dsn: str, name: str) -> str:
-    base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgres://")
-    return f"{base}/{name}"
 
 
 def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: str,

@@ -90,13 +90,12 @@ class EventQueue:
         # The hot path's constant arguments, encoded once (redis-py passes bytes through as they are).
         self._append_head = (b"EVALSHA", self._append.sha.encode(), b"2")
         self._stream = self.keys.stream.encode()
-        self._seen_prefix = self.keys.seen("", "").removesuffix(":")
 
     # --- producer side (ingest) -------------------------------------------------------------
     def _append_args(
         self, source: str, key: str, body_json: str | bytes, received_at: float
     ) -> tuple[list[Any], list[Any]]:
-        keys: list[Any] = [f"{self._seen_prefix}{source}:{key}", self._stream]
+        keys: list[Any] = [self.keys.seen(source, key), self._stream]
         return keys, [source, key, body_json, repr(received_at)]
 
     async def append(self, source: str, key: str, body_json: str | bytes, received_at: float) -> str | None:
@@ -106,10 +105,9 @@ class EventQueue:
         """
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
-        seen = f"{self._seen_prefix}{source}:{key}"
         try:
             result = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                *self._append_head, seen, self._stream, source, key, body_json, repr(received_at)
+                *self._append_head, self.keys.seen(source, key), self._stream, source, key, body_json, repr(received_at)
             )
         except NoScriptError:
             keys, args = self._append_args(source, key, body_json, received_at)

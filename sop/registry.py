@@ -42,6 +42,10 @@ class Window:
     day: date
     tz: str
 
+    def covers(self, column: str, sql: SqlParams) -> str:
+        """SQL: ``column`` falls in this sweep, ``(since, until]`` (each instant in exactly one sweep)."""
+        return f"{column} > {sql.add(self.since)} AND {column} <= {sql.add(self.until)}"
+
 
 class TriggerKind(Protocol):
     """A trigger: checks its parameters, and selects anchors as SQL.

@@ -66,7 +66,7 @@ class CustomerAdded:
         return (
             f"SELECT r.customer_id, r.guide_id, {occurrence} AS occurrence, r.created_at AS anchor_at, "
             f"'' AS detail FROM relationship r WHERE r.half = FALSE "
-            f"AND r.created_at > {sql.add(window.since)} AND r.created_at <= {sql.add(window.until)}"
+            f"AND {window.covers('r.created_at', sql)}"
         )
 
 
@@ -84,7 +84,7 @@ class TagEntered:
             "SELECT ct.customer_id, ct.guide_id, CAST(ct.id AS TEXT) AS occurrence, ct.created_at AS anchor_at, "
             "t.name AS detail FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id "
             f"WHERE t.name = {sql.add(params)} AND ct.removed = FALSE "
-            f"AND ct.created_at > {sql.add(window.since)} AND ct.created_at <= {sql.add(window.until)}"
+            f"AND {window.covers('ct.created_at', sql)}"
         )
 
 
@@ -105,7 +105,7 @@ class OrderPaid:
         return (
             f"SELECT o.customer_id, {NULL_GUIDE} AS guide_id, o.order_id AS occurrence, o.paid_at AS anchor_at, "
             f"'' AS detail FROM orders o WHERE o.customer_id IS NOT NULL "
-            f"AND o.paid_at > {sql.add(window.since)} AND o.paid_at <= {sql.add(window.until)}{amount}"
+            f"AND {window.covers('o.paid_at', sql)}{amount}"
         )
 
 

@@ -25,7 +25,7 @@ REDIS_URL = os.environ.get("SCRM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 BACKEND = os.environ.get("SCRM_TEST_BACKEND", "real")
 RUN_ID = uuid.uuid4().hex[:8]
 
-# Tencent's sample app (shared/wecom/test_vectors.json): public test values, not secrets.
+# Tencent's sample app (tests/data/wecom_test_vectors.json): public test values, not secrets.
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 CORP_ID = "ww1436e0e65a779aee"

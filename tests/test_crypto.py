@@ -12,7 +12,7 @@ from wechatpy.crypto.base import WeChatCipher
 
 from bot.crypto import CallbackCrypto, InvalidCiphertext, InvalidSignature, WrongReceiveId
 
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "shared/wecom/test_vectors.json").read_text())["A"]
+VECTORS = json.loads((Path(__file__).resolve().parent / "data/wecom_test_vectors.json").read_text())["A"]
 
 
 @pytest.fixture

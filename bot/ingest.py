@@ -102,8 +102,8 @@ async def receive_callback(request: web.Request) -> web.Response:
             raise Rejected(400, f"malformed XML: {err}") from None
         try:
             message = parse_xml(_decrypt(deps.crypto, query, encrypt))
-        except XmlError:
-            raise Rejected(400, "malformed inner XML") from None
+        except XmlError as err:
+            raise Rejected(400, f"malformed inner XML: {err}") from None
     except Rejected as err:
         return _reject(request, err)
 

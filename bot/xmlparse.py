@@ -11,7 +11,6 @@ C parser, which gives the same result for the flat shape; a test holds the two t
 from __future__ import annotations
 
 import re
-from operator import itemgetter
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, fromstring  # noqa: S405 - guarded below
 
@@ -20,7 +19,14 @@ __all__ = ["XmlError", "parse_xml", "parse_flat", "parse_with_expat", "extract_e
 # XML allows these declarations only in upper case and right after "<!"; expat rejects any other
 # spelling as malformed, so two substring checks (``_has_dtd``) refuse every DTD it would honour.
 # The outer envelope carries one field we need; the signature check that follows authenticates it.
-_ENCRYPT = re.compile(rb"<Encrypt>\s*(?:<!\[CDATA\[)?\s*([A-Za-z0-9+/=]+)\s*(?:\]\]>)?\s*</Encrypt>")
+# This runs on unauthenticated input, so it must not backtrack: every quantifier is possessive, and
+# each consumes a class (whitespace, base64) that the token after it cannot start with, so the
+# greedy reading is the only one and a mismatch fails in one pass (linear in the body). The old
+# ``\s*(?:<!\[CDATA\[)?\s*`` let two runs share the same whitespace: cubic on a near-miss.
+_ENCRYPT = re.compile(rb"<Encrypt>\s*+(?:<!\[CDATA\[\s*+)?([A-Za-z0-9+/=]++)\s*+(?:\]\]>\s*+)?</Encrypt>")
+# WeCom nests at most a few levels (SelectedItems/SelectedItem/OptionIds/OptionId); reading deeper
+# input would only recurse toward Python's limit.
+MAX_DEPTH = 32
 
 
 # One field of a flat document: leading whitespace, <Name>, CDATA or plain text, </Name>. Plain
@@ -33,7 +39,6 @@ _FLAT_FIELD = re.compile(
     r"</\2>)"
 )
 _XML_SPACE = " \t\r\n"
-_whole = itemgetter(0)
 
 
 class XmlError(ValueError):
@@ -44,13 +49,15 @@ def _has_dtd(raw: bytes) -> bool:
     return b"<!DOCTYPE" in raw or b"<!ENTITY" in raw
 
 
-def _value(node: Element) -> Any:
+def _value(node: Element, depth: int = 1) -> Any:
     if len(node) == 0:
         return node.text or ""
+    if depth >= MAX_DEPTH:
+        raise XmlError(f"XML nested deeper than {MAX_DEPTH} levels")
     # WeCom encodes lists as repeated <Item> children (MemChangeList, SelectedItems …).
     if all(child.tag == "Item" for child in node):
-        return [_value(child) for child in node]
-    return {child.tag: (child.text or "") if len(child) == 0 else _value(child) for child in node}
+        return [_value(child, depth + 1) for child in node]
+    return {child.tag: (child.text or "") if len(child) == 0 else _value(child, depth + 1) for child in node}
 
 
 def parse_flat(doc: str) -> dict[str, str] | None:
@@ -61,12 +68,19 @@ def parse_flat(doc: str) -> dict[str, str] | None:
     if end < 0 or doc[end + 6 :].strip(_XML_SPACE):
         return None
     end = len(doc[:end].rstrip(_XML_SPACE))
-    found = _FLAT_FIELD.findall(doc, 5, end)
-    # Matches never overlap, so if their lengths add up to the whole body they tile it: nothing
-    # between them was skipped.
-    if sum(map(len, map(_whole, found))) != end - 5:
-        return None
-    fields = {name: cdata or text for _, name, cdata, text in found}
+    # Field after field, each anchored where the last one ended: nothing between them is skipped,
+    # and a document that is not flat costs one failed attempt. (A findall, searching from every
+    # offset, was quadratic in a run of whitespace or of unclosed CDATA openings.)
+    match = _FLAT_FIELD.match
+    fields: dict[str, str] = {}
+    pos = 5
+    while pos < end:
+        found = match(doc, pos, end)
+        if found is None:
+            return None
+        _, name, cdata, text = found.groups("")  # "" for the alternative not taken
+        fields[name] = cdata or text
+        pos = found.end()
     # An empty root, or one made only of <Item>s (a list, not fields), is the C parser's to judge.
     if not fields or fields.keys() == {"Item"}:
         return None

@@ -21,4 +21,5 @@ RUN useradd --create-home scrm
 USER scrm
 EXPOSE 8080
 # One process does web + worker; scale with --role web / --role worker in separate containers.
-CMD ["scrm", "serve", "--role", "all"]
+# (--host 0.0.0.0: the container's own interface; publish it only behind a proxy, see SECURITY.md.)
+CMD ["scrm", "serve", "--role", "all", "--host", "0.0.0.0"]

@@ -148,6 +148,9 @@ def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
+METRICS_TOKEN = "bench-metrics-token"
+
+
 def base_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -157,6 +160,7 @@ def base_env() -> dict[str, str]:
         WECOM_TOKEN=TOKEN,
         WECOM_AES_KEY=AES_KEY,
         LOG_LEVEL="WARNING",
+        SCRM_METRICS_TOKEN=METRICS_TOKEN,  # /metrics is off without one
     )
     return env
 
@@ -296,7 +300,8 @@ async def reset(client: aioredis.Redis, server: Server) -> None:
 async def duplicates_seen(port: int) -> float:
     """A's own count of callbacks it took for duplicates (``/metrics``)."""
     reader, writer = await asyncio.open_connection(HOST, port)
-    writer.write(f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    writer.write(f"GET /metrics HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {METRICS_TOKEN}\r\n"
+                 "Connection: close\r\n\r\n".encode())
     data = await reader.read()
     writer.close()
     match = re.search(rb'scrm_callbacks_total\{outcome="duplicate"\} ([0-9.e+]+)', data)

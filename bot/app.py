@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Literal
@@ -166,5 +167,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[DEPS].metrics.render()
-    return web.Response(body=body, content_type="text/plain")
+    """Prometheus metrics, for ``Authorization: Bearer $SCRM_METRICS_TOKEN`` only; off without a token."""
+    deps = request.app[DEPS]
+    token = deps.settings.scrm_metrics_token.get_secret_value()
+    if not token:
+        raise web.HTTPNotFound(text="metrics are off: set SCRM_METRICS_TOKEN")
+    given = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+        raise web.HTTPUnauthorized(text="bearer token required", headers={"WWW-Authenticate": "Bearer"})
+    return web.Response(body=deps.metrics.render(), content_type="text/plain")

@@ -9,8 +9,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import web
-
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
 from bot.logs import configure_logging
@@ -45,14 +43,11 @@ def _settings() -> Settings:
 @command("serve")
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import create_app  # noqa: PLC0415 - keep `scrm --help` fast
+    from bot.serving import run_server  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings, role=args.role)
-    port = args.port or settings.port
-    web.run_app(
-        app, host=args.host, port=port, access_log=None, print=None, shutdown_timeout=settings.scrm_shutdown_grace_s + 5
-    )
+    run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port)
     return 0
 
 
@@ -309,7 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scrm", description="wecom-scrm: WeCom SCRM bot and sales-assistant backend")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the callback server and/or the queue worker")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server, behind the deployment's proxy
+    # Loopback unless told: in front of it goes a reverse proxy (docker-compose.yml, SECURITY.md).
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (0.0.0.0 in a container)")
     serve.add_argument("--port", type=int, default=0, help="default: $PORT or 8080")
     serve.add_argument("--role", choices=["all", "web", "worker"], default="all")
     sub.add_parser("migrate", help="bring the database schema up to date")

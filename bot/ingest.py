@@ -4,7 +4,10 @@ WeCom re-sends a callback that is not answered 200 within 5 s, so no business lo
 the event is appended to the durable stream (de-duplication and XADD in one Redis round trip)
 and answered ``success`` only once the append succeeded. Every rejection has its own status, so
 a bug never looks like a forged signature: 400 malformed, 403 forged / misrouted / stale,
-413 too large, 503 storage down (WeCom will retry).
+408 body too slow, 413 too large, 503 storage down (WeCom will retry).
+
+Everything before the signature check (query, freshness, body, envelope) is linear in the input
+and bounded in time: anyone can send it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from redis.exceptions import RedisError
 from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto, CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
 from bot.events import callback_dedup_key
-from bot.httpbody import BodyTooLarge, read_body
+from bot.httpbody import BodyTimeout, BodyTooLarge, read_body
 from bot.xmlparse import XmlError, extract_encrypt, parse_xml
 
 __all__ = ["verify_url", "receive_callback"]
@@ -44,12 +47,10 @@ def _signed_query(request: web.Request, names: tuple[str, ...] = _SIGNED_PARAMS)
 
 
 def _check_fresh(timestamp: str, max_age_s: int, now: float) -> None:
-    if not max_age_s:
-        return
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise Rejected(400, "timestamp is not a number") from None
+    # ASCII digits only: int() would also take "١٢", " 12 " or "1_2"; and at most 12 of them.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Rejected(400, "timestamp is not a number")
+    sent = int(timestamp)
     if abs(now - sent) > max_age_s:
         raise Rejected(403, "stale timestamp")
 
@@ -96,6 +97,8 @@ async def receive_callback(request: web.Request) -> web.Response:
             raw = await read_body(request, deps.settings.scrm_callback_max_bytes)
         except BodyTooLarge:
             raise Rejected(413, "body too large") from None
+        except BodyTimeout:
+            raise Rejected(408, "request body not received in time") from None
         try:
             encrypt = extract_encrypt(raw)
         except XmlError as err:

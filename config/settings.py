@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
@@ -68,10 +68,17 @@ class Settings(BaseSettings):
     scrm_callback_max_bytes: int = 64 * 1024
     # Past this, an append to the queue counts as failed: 503, and WeCom re-sends (well inside its 5 s).
     scrm_enqueue_timeout_s: float = 2.0
-    # Reject callbacks whose signed timestamp is further than this from now (replay guard); 0 = off.
-    scrm_callback_max_age_s: int = 3600
+    # Reject callbacks whose signed timestamp is further than this from now (replay guard). A replay
+    # inside the window is caught by de-duplication, so the window must be shorter than its TTL.
+    scrm_callback_max_age_s: Annotated[int, Field(gt=0)] = 3600
     # Must outlive WeCom's re-sends and the replay window above.
-    scrm_dedup_ttl_s: int = 86400
+    scrm_dedup_ttl_s: Annotated[int, Field(gt=0)] = 86400
+    # A request body must arrive within this (a slow or stalled sender is answered 408 and cut off).
+    scrm_body_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    # Open connections one process serves at once; past it a new connection is answered 503 and closed.
+    scrm_max_connections: Annotated[int, Field(ge=1)] = 1024
+    # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is off (404).
+    scrm_metrics_token: SecretStr = SecretStr("")
 
     # Worker
     # Mirror WeCom's corp tags when a worker starts (once per 10 minutes across all workers).
@@ -178,6 +185,15 @@ class Settings(BaseSettings):
             raise ValueError("must be HH:MM-HH:MM (local time), or empty for none")
         return value
 
+    @model_validator(mode="after")
+    def _replay_window_inside_dedup(self) -> Settings:
+        if self.scrm_callback_max_age_s >= self.scrm_dedup_ttl_s:
+            raise ValueError(
+                f"SCRM_CALLBACK_MAX_AGE_S ({self.scrm_callback_max_age_s}) must be shorter than "
+                f"SCRM_DEDUP_TTL_S ({self.scrm_dedup_ttl_s}): a replay inside the window would be taken as new"
+            )
+        return self
+
     @property
     def quiet_hours(self) -> QuietHours:
         return QuietHours.parse(self.scrm_quiet_hours)
@@ -205,5 +221,5 @@ def load_settings(**overrides: Any) -> Settings:
         for error in err.errors():
             variable = ".".join(str(part) for part in error["loc"]).upper()
             reason = "is missing" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
-            problems.append(f"{variable} {reason}")
+            problems.append(f"{variable} {reason}" if variable else reason)
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -249,8 +249,7 @@ async def test_quiet_hours_hold_the_digest_and_the_card_closes_a_task(
         wecom_api_base=sim.url,
         scrm_config_dir=config_dir,
         scrm_quiet_hours="21:00-08:00",
-        scrm_callback_max_age_s=0,
-    )  # our clock is moved, WeCom's is not
+    )
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         deps = app.deps
         rich = await customer(added=local(2, 6), name="大客户", total_spent=Decimal("9000"))
@@ -269,9 +268,9 @@ async def test_quiet_hours_hold_the_digest_and_the_card_closes_a_task(
         first_key = card["button_list"][0]["key"]
         task_id = int(first_key.removeprefix("sop:done:"))
         assert (await SopTask.get(id=task_id)).customer_id == rich.id
-        sender = CallbackSender(
-            CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http, clock=sim.state.clock.now
-        )
+        # Our clock is moved, WeCom's is not: the click is signed at our time, as a fresh callback is.
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
+                                clock=sim.state.clock.now, timestamp_clock=deps.clock.timestamp)
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], first_key))
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], "lead:other:1"))
         await eventually(lambda: SopTask.filter(id=task_id, status=TaskStatus.DONE).exists())

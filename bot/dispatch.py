@@ -3,6 +3,12 @@
 A contact event must reach customers, tagging, SOP and leads alike, so unlike aiogram we do not
 stop at the first match. Each handler runs on its own: one failing does not cancel the others,
 and a retry runs only the handlers that have not succeeded yet.
+
+The source is part of the route: a handler subscribes either to WeCom callbacks
+(``@router.event(...)`` / ``@router.message(...)``, by MsgType, Event, ChangeType) or to another
+source by name (``@router.on("internal", "retag_all")``, ``@router.on("signal")``). A WeCom
+callback whose MsgType happens to read "internal" or "order" is still a WeCom callback and can
+reach only WeCom handlers.
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ from bot.events import Event
 if TYPE_CHECKING:
     from bot.deps import Deps
 
-__all__ = ["Router", "Dispatcher", "DispatchOutcome", "Handler", "discover_routers"]
+__all__ = ["WECOM", "Router", "Dispatcher", "DispatchOutcome", "Handler", "discover_routers"]
+
+WECOM = "wecom"
+# MsgTypes WeCom sends: a reminder that ``on`` is for the other sources.
+_CACHE_ROUTES = 4096
+_WECOM_MSG_TYPES = frozenset({WECOM, "event", "text", "image", "voice", "video", "location", "link", "file"})
 
 Handler = Callable[[Event, "Deps"], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
@@ -32,45 +43,56 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Subscription:
     name: str
+    source: str
     kind: str
     event: str | None
     change: str | None
     handler: Handler
 
-    def matches(self, route: tuple[str, str, str]) -> bool:
+    def matches(self, source: str, route: tuple[str, str, str]) -> bool:
         kind, event, change = route
         return (
-            self.kind == kind
+            self.source == source
+            and self.kind == kind
             and (self.event is None or self.event == event)
             and (self.change is None or self.change == change)
         )
 
 
 class Router:
-    """A feature module's handlers. ``@router.on("event", "change_external_contact", "add_external_contact")``."""
+    """A feature module's handlers. ``@router.event("change_external_contact", "add_external_contact")``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscriptions: list[Subscription] = []
 
-    def on(self, kind: str, event: str | None = None, change: str | None = None) -> Callable[[H], H]:
-        """Subscribe to (MsgType, Event, ChangeType); None matches anything."""
-
+    def _subscribe(self, source: str, kind: str, event: str | None, change: str | None) -> Callable[[H], H]:
         def register(handler: H) -> H:
             name = f"{self.name}.{handler.__name__}"
             # One function may subscribe to several routes; two functions may not share a name.
             if any(sub.name == name and sub.handler is not handler for sub in self.subscriptions):
                 raise ValueError(f"two handlers named {name}")
-            self.subscriptions.append(Subscription(name, kind, event, change, handler))
+            self.subscriptions.append(Subscription(name, source, kind, event, change, handler))
             return handler
 
         return register
 
+    def wecom(self, msg_type: str, event: str | None = None, change: str | None = None) -> Callable[[H], H]:
+        """Subscribe to WeCom callbacks by (MsgType, Event, ChangeType); None matches anything."""
+        return self._subscribe(WECOM, msg_type, event, change)
+
     def event(self, event: str, change: str | None = None) -> Callable[[H], H]:
-        return self.on("event", event, change)
+        return self.wecom("event", event, change)
 
     def message(self, msg_type: str) -> Callable[[H], H]:
-        return self.on(msg_type)
+        return self.wecom(msg_type)
+
+    def on(self, source: str, name: str | None = None) -> Callable[[H], H]:
+        """Subscribe to a source other than WeCom: ``internal`` events (bot/publish.py) by name, or
+        an intake source (``order``, ``chat``, ``signal``); None matches every name."""
+        if source in _WECOM_MSG_TYPES:
+            raise ValueError(f"{self.name}: on({source!r}) is for other sources; WeCom: .event() or .message()")
+        return self._subscribe(source, source, name, None)
 
 
 @dataclass(slots=True)
@@ -96,17 +118,19 @@ class Dispatcher:
                 raise ValueError(f"two routers named {router.name}")
             names.add(router.name)
             self.subscriptions.extend(router.subscriptions)
-        self._cache: dict[tuple[str, str, str], tuple[Subscription, ...]] = {}
+        self._cache: dict[tuple[str, tuple[str, str, str]], tuple[Subscription, ...]] = {}
 
-    def handlers_for(self, route: tuple[str, str, str]) -> tuple[Subscription, ...]:
-        found = self._cache.get(route)
+    def handlers_for(self, source: str, route: tuple[str, str, str]) -> tuple[Subscription, ...]:
+        key = (source, route)
+        found = self._cache.get(key)
         if found is None:
-            found = tuple(sub for sub in self.subscriptions if sub.matches(route))
-            self._cache[route] = found
+            found = tuple(sub for sub in self.subscriptions if sub.matches(source, route))
+            if len(self._cache) < _CACHE_ROUTES:  # routes come from input: odd ones are not kept
+                self._cache[key] = found
         return found
 
     async def dispatch(self, event: Event, deps: Deps) -> DispatchOutcome:
-        subs = [sub for sub in self.handlers_for(event.route) if sub.name not in event.done]
+        subs = [sub for sub in self.handlers_for(event.source, event.route) if sub.name not in event.done]
         outcome = DispatchOutcome(matched=len(subs))
         if not subs:
             return outcome

@@ -17,7 +17,7 @@ import pytest
 from bot.app import create_app
 from bot.intake import signed_headers
 from bot.models.customers import Customer
-from bot.models.facts import Order
+from bot.models.facts import Order, Signal
 from config.settings import Settings
 from tests.conftest import Stack, serve_app
 from tests.support.signing import post_signed
@@ -151,3 +151,14 @@ async def test_v2_signatures_cover_the_path_and_sources_keep_to_their_endpoints(
 async def test_the_first_signature_scheme_is_still_accepted_by_default(stack: Stack) -> None:
     status, _ = await post_signed(stack, "/intake/orders", {"orders": [order("OLD-1")]})
     assert status == 202
+
+
+async def test_two_systems_may_use_the_same_signal_event_id(stack: Stack) -> None:
+    now = datetime.now(UTC).isoformat()
+    browse = {"event_id": "ev-1", "type": "browse", "occurred_at": now, "external_userid": "wmSIG1",
+              "product_id": "P1"}
+    for source, secret in (("shop", b"test-shop-secret"), ("pos", b"test-pos-secret")):
+        status, answer = await post_signed(stack, "/signals", {"signals": [browse]}, source=source, secret=secret)
+        assert (status, answer["accepted"]) == (202, 1)
+    await stack.settle()
+    assert sorted(await Signal.filter(event_id="ev-1").values_list("source", flat=True)) == ["pos", "shop"]

@@ -3,6 +3,7 @@ from typing import Any
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.migrations.constraints import UniqueConstraint
 
 # SQLite cannot drop a column's UNIQUE in place: tortoise rebuilds the table for AlterField and the
@@ -13,6 +14,10 @@ _SQLITE_INDEXES = (
     'CREATE INDEX IF NOT EXISTS "idx_orders_paid_at_2ca315" ON "orders" ("paid_at")',
     'CREATE INDEX IF NOT EXISTS "idx_orders_custome_293189" ON "orders" ("customer_id", "paid_at")',
     'CREATE INDEX IF NOT EXISTS "idx_orders_order_id_hi0007" ON "orders" ("order_id")',
+    'CREATE INDEX IF NOT EXISTS "idx_signal_unionid_a1c9f6" ON "signal" ("unionid")',
+    'CREATE INDEX IF NOT EXISTS "idx_signal_custome_e9e519" ON "signal" ("customer_id", "type", "occurred_at")',
+    'CREATE INDEX IF NOT EXISTS "idx_signal_type_9d2851" ON "signal" ("type", "occurred_at")',
+    'CREATE INDEX IF NOT EXISTS "idx_signal_event_id_hi0007" ON "signal" ("event_id")',
 )
 
 
@@ -49,6 +54,19 @@ class Migration(migrations.Migration):
         ops.AddConstraint(
             model_name='Order',
             constraint=UniqueConstraint(fields=('sender', 'order_id'), name=None),
+        ),
+        ops.AlterModelOptions(
+            name='Signal',
+            options={'table': 'signal', 'app': 'scrm', 'unique_together': (('source', 'event_id'),), 'indexes': [Index(fields=['customer_id', 'type', 'occurred_at']), Index(fields=['type', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by (source, event_id).'},
+        ),
+        ops.AlterField(
+            model_name='Signal',
+            name='event_id',
+            field=fields.CharField(db_index=True, max_length=96),
+        ),
+        ops.AddConstraint(
+            model_name='Signal',
+            constraint=UniqueConstraint(fields=('source', 'event_id'), name=None),
         ),
         ops.RunPython(_restore_sqlite_indexes, ops.RunPython.noop),
     ]

@@ -53,10 +53,10 @@ class OrderItem(Model):
 
 
 class Signal(Model):
-    """A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by event_id."""
+    """A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by (source, event_id)."""
 
     id = fields.BigIntField(primary_key=True)
-    event_id = fields.CharField(max_length=96, unique=True)
+    event_id = fields.CharField(max_length=96, db_index=True)
     type = fields.CharField(max_length=32)
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="signals", null=True, on_delete=fields.SET_NULL
@@ -75,6 +75,8 @@ class Signal(Model):
         table = "signal"
         # Per-customer activity; the leads sweep finds recent carts and coupons by type and time.
         indexes = (("customer_id", "type", "occurred_at"), ("type", "occurred_at"))
+        # event ids are the sender's own: two systems may use the same one for different signals.
+        unique_together = (("source", "event_id"),)
 
 
 class ChatMessage(Model):

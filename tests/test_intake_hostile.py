@@ -162,3 +162,16 @@ async def test_two_systems_may_use_the_same_signal_event_id(stack: Stack) -> Non
         assert (status, answer["accepted"]) == (202, 1)
     await stack.settle()
     assert sorted(await Signal.filter(event_id="ev-1").values_list("source", flat=True)) == ["pos", "shop"]
+
+
+async def test_an_order_stored_before_senders_counted_is_not_taken_twice(stack: Stack) -> None:
+    stack.state.add_member("guide_sh01_a", "王小美")
+    await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmHOSTILE1", state="store_sh01"))
+    await stack.settle()
+    customer = await Customer.get(external_userid="wmHOSTILE1")
+    await Order.create(order_id="LEGACY-1", sender="", source="intake", customer=customer, amount=100,
+                       paid_at=datetime.now(UTC) - timedelta(days=3), external_userid="wmHOSTILE1")
+    _, answer = await post_signed(stack, "/intake/orders", {"orders": [order("LEGACY-1")]})
+    assert answer["accepted"] == 1  # new to the queue (its key now names the sender) …
+    await stack.settle()
+    assert await Order.filter(order_id="LEGACY-1").count() == 1  # … and still one order

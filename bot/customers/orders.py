@@ -143,10 +143,15 @@ async def record_orders(orders: Sequence[OrderIn]) -> list[int]:
     by_ext = dict(await Customer.filter(external_userid__in=list(ext_ids)).values_list("external_userid", "id"))
     by_union = dict(await Customer.filter(unionid__in=list(unionids)).values_list("unionid", "id")) if unionids else {}
     senders = {o.sender for o in orders}
-    known = await Order.filter(order_id__in=[o.order_id for o in orders], sender__in=list(senders)).values_list(
-        "sender", "order_id"
-    )
-    existing = {(str(sender), str(order_id)) for sender, order_id in known}
+    known = await Order.filter(
+        order_id__in=[o.order_id for o in orders], sender__in=list(senders | {""})
+    ).values_list("sender", "order_id", "source")
+    existing: set[tuple[str, str]] = set()
+    for sender, order_id, source in known:
+        existing.add((str(sender), str(order_id)))
+        if not sender and source != "import":
+            # Stored before orders were keyed by sender (migration 0007): a resend from any system is it.
+            existing.update((s, str(order_id)) for s in senders)
     new = list({(o.sender, o.order_id): o for o in orders if (o.sender, o.order_id) not in existing}.values())
     await Order.bulk_create(
         [

@@ -24,11 +24,12 @@ from typing import Any
 import structlog
 from tortoise.exceptions import IntegrityError
 
-from bot.customers.outbox import send_once
+from bot.customers.outbox import send_once_or_skip
 from bot.customers.service import ensure_guide
 from bot.deps import Deps
 from bot.models.customers import Customer, Guide, Role
 from bot.models.operators import CommandAudit
+from bot.wecom import limits
 
 __all__ = [
     "Arg",
@@ -69,8 +70,6 @@ ROLE_NAMES = {
     Role.ADMIN: "管理员",
 }
 
-# A reply goes out as app messages of at most 2048 bytes each (WeCom's limit for text).
-_REPLY_MAX_BYTES = 2000
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』", "《": "》"}
 # Separators besides spaces (after NFKC, full-width forms are ASCII already).
 _SEPARATORS = frozenset(",;:、。，；：")
@@ -240,7 +239,12 @@ async def find_customer(caller: Caller, token: str) -> Customer:
     """A customer by external_userid or name, among those the caller may see."""
     scope = Customer.all()
     if caller.role == Role.GUIDE:
-        scope = scope.filter(relationships__guide_id=caller.guide_id)
+        # Only customers they follow now: not one who deleted them, they deleted, or they handed over.
+        scope = scope.filter(
+            relationships__guide_id=caller.guide_id,
+            relationships__deleted_by_customer_at__isnull=True,
+            relationships__deleted_by_guide_at__isnull=True,
+        )
     elif caller.role == Role.STORE_MANAGER:
         scope = scope.filter(relationships__guide__store_id=caller.store_id)
     exact = await scope.filter(external_userid=token).distinct().first()
@@ -385,21 +389,9 @@ async def handle_text(deps: Deps, userid: str, text: str, event_key: str) -> Out
     return outcome
 
 
-def split_reply(text: str, limit: int = _REPLY_MAX_BYTES) -> list[str]:
-    """Whole lines per message, each within ``limit`` bytes (a longer line is cut)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.splitlines():
-        while len(line.encode()) > limit:
-            line = line[: len(line) // 2]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate.encode()) > limit:
-            parts.append(current)
-            candidate = line
-        current = candidate
-    if current:
-        parts.append(current)
-    return parts
+def split_reply(text: str, limit: int = limits.TEXT_MAX_BYTES) -> list[str]:
+    """Whole lines per message, each within ``limit`` bytes; a longer line goes out in pieces."""
+    return limits.split(text, limit)
 
 
 async def _reply(deps: Deps, userid: str, text: str, event_key: str, *, markdown: bool = False) -> None:
@@ -412,7 +404,7 @@ async def _reply(deps: Deps, userid: str, text: str, event_key: str, *, markdown
             else:
                 await deps.wecom.send_text([userid], content)
 
-        await send_once(f"reply:{event_key}:{index}", "command_reply", userid, send, deps.clock)
+        await send_once_or_skip(f"reply:{event_key}:{index}", "command_reply", userid, send, deps.clock)
 
 
 async def send_to_member(deps: Deps, userid: str, text: str, key: str, *, markdown: bool = False) -> None:

@@ -2,14 +2,23 @@
 enqueue through the same durable stream as WeCom callbacks, answer 202 with a result per item.
 
 Authentication per source: ``X-Source`` names it, ``X-Timestamp`` (unix seconds) must be within
-5 minutes, ``X-Signature`` is hex HMAC-SHA256 with the source's secret over ``timestamp + "." + body``.
-Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"). One bad item never sinks its batch.
+5 minutes, and ``X-Signature`` is HMAC-SHA256 with the source's secret, in one of two versions:
+
+- ``v2=<hex>`` over ``"v2\n" + METHOD + "\n" + path + "\n" + timestamp + "\n" + body``: one signed
+  body is good for one endpoint only;
+- ``<hex>`` over ``timestamp + "." + body`` (the first scheme; accepted unless
+  ``SCRM_INTAKE_LEGACY_SIGNATURES=false``).
+
+Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"); ``SCRM_INTAKE_ENDPOINTS`` may limit
+each source to its paths. Malformed headers get 400 or 401, never 500. One bad item never sinks
+its batch, and the sender is part of every de-duplication key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +32,23 @@ from bot.appkeys import DEPS
 from bot.deps import Deps
 from bot.httpbody import BodyTooLarge, read_body
 
-__all__ = ["IntakeKind", "intake_handler", "parse_secrets", "signature_for", "signed_headers"]
+__all__ = [
+    "IntakeKind",
+    "intake_handler",
+    "parse_secrets",
+    "parse_endpoints",
+    "signature_for",
+    "signature_v2_for",
+    "signed_headers",
+]
 
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 2 * 1024 * 1024
 MAX_ITEMS = 500
 WINDOW_S = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") is not
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def parse_secrets(spec: str) -> dict[str, bytes]:
@@ -41,15 +60,35 @@ def parse_secrets(spec: str) -> dict[str, bytes]:
     return secrets
 
 
+def parse_endpoints(spec: str) -> dict[str, frozenset[str]] | None:
+    """``SCRM_INTAKE_ENDPOINTS`` ("shop=/signals /intake/orders,pos=/intake/orders"); None: no limits."""
+    if not spec.strip():
+        return None
+    allowed: dict[str, frozenset[str]] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, paths = part.partition("=")
+        allowed[name.strip()] = frozenset(paths.split())
+    return allowed
+
+
 def signature_for(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The first (unversioned) scheme: it does not cover the method and path."""
     return hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def signed_headers(source: str, secret: bytes, body: bytes, timestamp: float) -> dict[str, str]:
-    """The headers a sender (shop, POS, the demo, tests) signs a JSON ``body`` with."""
+def signature_v2_for(secret: bytes, method: str, path: str, timestamp: str, body: bytes) -> str:
+    signed = f"v2\n{method.upper()}\n{path}\n{timestamp}\n".encode() + body
+    return "v2=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    source: str, secret: bytes, body: bytes, timestamp: float, *, method: str = "POST", path: str = ""
+) -> dict[str, str]:
+    """The headers a sender (shop, POS, the demo, tests) signs a JSON ``body`` with: version 2 when
+    the ``path`` it posts to is given, the first scheme otherwise."""
     ts = str(int(timestamp))
-    return {"X-Source": source, "X-Timestamp": ts, "X-Signature": signature_for(secret, ts, body),
-            "Content-Type": "application/json"}
+    signature = signature_v2_for(secret, method, path, ts, body) if path else signature_for(secret, ts, body)
+    return {"X-Source": source, "X-Timestamp": ts, "X-Signature": signature, "Content-Type": "application/json"}
 
 
 class ItemRejected(ValueError):
@@ -66,24 +105,63 @@ class IntakeKind:
     validate: Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
 
 
-def _unauthorized(reason: str, request: web.Request) -> web.Response:
-    log.warning("intake_rejected", status=401, reason=reason, peer=request.remote)
-    return web.json_response({"error": reason}, status=401)
+def _refused(status: int, reason: str, request: web.Request) -> web.Response:
+    log.warning("intake_rejected", status=status, reason=reason, peer=request.remote, path=request.path)
+    return web.json_response({"error": reason}, status=status)
 
 
-def _authenticate(request: web.Request, deps: Deps, body: bytes) -> str | None:
-    secrets = parse_secrets(deps.settings.scrm_signal_secrets.get_secret_value())
+def _authenticate(request: web.Request, deps: Deps, body: bytes) -> str | web.Response:
+    """The sender's name, or the answer for a request that does not authenticate (400 / 401 / 403)."""
+    settings = deps.settings
+    secrets = parse_secrets(settings.scrm_signal_secrets.get_secret_value())
     source = request.headers.get("X-Source", "")
     timestamp = request.headers.get("X-Timestamp", "")
-    signature = request.headers.get("X-Signature", "").lower()
+    signature = request.headers.get("X-Signature", "").strip().lower()
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return _refused(400, "X-Timestamp must be unix seconds (ASCII digits)", request)
     secret = secrets.get(source)
-    if secret is None or not timestamp.isdigit():
-        return None
-    if abs(deps.clock.timestamp() - int(timestamp)) > WINDOW_S:
-        return None
-    if not hmac.compare_digest(signature_for(secret, timestamp, body), signature):
-        return None
+    if secret is None or abs(deps.clock.timestamp() - int(timestamp)) > WINDOW_S:
+        return _refused(401, "bad or stale signature, or unknown source", request)
+    if signature.startswith("v2="):
+        expected = signature_v2_for(secret, request.method, request.rel_url.raw_path, timestamp, body)
+    elif settings.scrm_intake_legacy_signatures:
+        expected = signature_for(secret, timestamp, body)
+    else:
+        return _refused(401, "only v2 signatures are accepted (X-Signature: v2=…)", request)
+    if not _HEX64.fullmatch(signature.removeprefix("v2=")):
+        return _refused(401, "X-Signature must be hex HMAC-SHA256", request)
+    # ASCII only from here (checked above): compare_digest refuses non-ASCII str.
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        return _refused(401, "bad or stale signature, or unknown source", request)
+    allowed = parse_endpoints(settings.scrm_intake_endpoints)
+    if allowed is not None and request.path not in allowed.get(source, frozenset()):
+        return _refused(403, f"source {source!r} may not post to {request.path}", request)
     return source
+
+
+def _validate_items(
+    kind: IntakeKind, items: list[Any], sender: str
+) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
+    """A result per item (accepted or rejected with its reason), and what to queue for the accepted."""
+    results: list[dict[str, Any]] = []
+    queued: list[tuple[int, str, str]] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ItemRejected("not an object")
+            key, normalised = kind.validate(item)
+        except ItemRejected as err:
+            results.append({"index": index, "status": "rejected", "reason": str(err)})
+            continue
+        except Exception:  # noqa: BLE001 - a validator's bug rejects one item, not the batch (logged)
+            log.exception("intake_item_failed", source=kind.source, index=index)
+            results.append({"index": index, "status": "rejected", "reason": "invalid item"})
+            continue
+        normalised["_sender"] = sender
+        results.append({"index": index, "status": "accepted", "key": key})
+        # Keyed by sender: a POS order and a shop order with the same id are two orders.
+        queued.append((index, f"{sender}:{key}", orjson.dumps(normalised).decode()))
+    return results, queued
 
 
 def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -94,8 +172,8 @@ def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Re
         except BodyTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
         sender = _authenticate(request, deps, body)
-        if sender is None:
-            return _unauthorized("bad or stale signature, or unknown source", request)
+        if isinstance(sender, web.Response):
+            return sender
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -103,19 +181,7 @@ def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Re
         items = document.get(kind.list_field) if isinstance(document, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
             return web.json_response({"error": f'expected {{"{kind.list_field}": [1..{MAX_ITEMS} items]}}'}, status=400)
-        results: list[dict[str, Any]] = []
-        queued: list[tuple[int, str, str]] = []
-        for index, item in enumerate(items):
-            try:
-                if not isinstance(item, dict):
-                    raise ItemRejected("not an object")
-                key, normalised = kind.validate(item)
-            except ItemRejected as err:
-                results.append({"index": index, "status": "rejected", "reason": str(err)})
-                continue
-            normalised["_sender"] = sender
-            results.append({"index": index, "status": "accepted", "key": key})
-            queued.append((index, key, orjson.dumps(normalised).decode()))
+        results, queued = _validate_items(kind, items, sender)
         try:
             with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s * 2):
                 ids = await deps.queue.append_many(kind.source, [(k, b) for _, k, b in queued], deps.clock.timestamp())

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-__all__ = ["lease"]
+__all__ = ["lease", "claim", "release"]
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -34,3 +34,19 @@ async def lease(redis: Redis, key: str, ttl_s: float, *, wait_s: float = 0.0) ->
     finally:
         if held:
             await redis.eval(_RELEASE, 1, key, token)
+
+
+async def claim(redis: Redis, key: str, ttl_s: float, token: str) -> str | None:
+    """A lease that outlives one coroutine (a chat command claims, the worker's job releases):
+    None when ``token`` now holds ``key``, else the token of whoever holds it."""
+    if await redis.set(key, token, nx=True, px=int(ttl_s * 1000)):
+        return None
+    holder = await redis.get(key)
+    if holder is None:  # released between the two calls: try once more
+        return None if await redis.set(key, token, nx=True, px=int(ttl_s * 1000)) else "?"
+    return holder.decode() if isinstance(holder, bytes) else str(holder)
+
+
+async def release(redis: Redis, key: str, token: str) -> None:
+    """Let go of a claim, only if ``token`` still holds it."""
+    await redis.eval(_RELEASE, 1, key, token)

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
 
-__all__ = ["Templates", "TEMPLATE_KINDS", "load_templates"]
+__all__ = ["Templates", "TEMPLATE_KINDS", "load_templates", "plain_fields"]
 
 # The variables each kind of message may use. A new kind is one entry here.
 TEMPLATE_KINDS: dict[str, frozenset[str]] = {
@@ -27,6 +27,25 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "sop_notice": frozenset({"guide_name", "store_name", "count", "date", "items", "task_id", "customer_name",
                              "reason", "text", "due", "name", "playbooks", "action"}),
 }
+
+
+def plain_fields(text: str) -> set[str]:
+    """The ``{name}`` fields of a template text; ValueError for anything but plain names.
+
+    ``{customer_name:>50000000}`` would render 50 million characters, ``{name!r}`` quotes, and
+    ``{name.attr}`` / ``{name[0]}`` reach into values: a template an operator edits gets none of it.
+    """
+    fields: set[str] = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if spec or conversion:
+            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no format spec or conversion)")
+        if not name.isidentifier():
+            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no attribute, index or number)")
+        fields.add(name)
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +87,11 @@ def load_templates(path: Path) -> Templates:
         if kind not in TEMPLATE_KINDS:
             raise ConfigError(f"{where}: unknown kind {kind!r} (known: {', '.join(sorted(TEMPLATE_KINDS))})")
         try:
-            used = {name for _, name, _, _ in string.Formatter().parse(entry["text"]) if name is not None}
+            used = plain_fields(entry["text"])
         except ValueError as err:
             raise ConfigError(f"{where}: {err}") from None
         unknown = used - TEMPLATE_KINDS[kind]
-        if unknown or "" in used:
+        if unknown:
             raise ConfigError(
                 f"{where}: unknown placeholder(s) {sorted(unknown)}; {kind} may use {sorted(TEMPLATE_KINDS[kind])}"
             )

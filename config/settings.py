@@ -63,6 +63,12 @@ class Settings(BaseSettings):
 
     # Signed intake from the brand's systems: "shop=secret1,pos=secret2" (never in a committed file).
     scrm_signal_secrets: SecretStr = SecretStr("")
+    # The intake paths each source may post to: "shop=/signals /intake/orders,pos=/intake/orders".
+    # Empty: every source may post to every intake path. Once set, a source not named may post to none.
+    scrm_intake_endpoints: str = ""
+    # Accept the unversioned signature (HMAC over timestamp + "." + body, which does not cover the
+    # method and path). False: only "v2=…" signatures are accepted.
+    scrm_intake_legacy_signatures: bool = True
 
     # Ingest
     scrm_callback_max_bytes: int = 64 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import ADMINS, MEMBER, ROLE_NAMES, Arg, Call, CommandError, command
+from bot.customers.org import ROLE_FROM_CHAT
 from bot.leaderboard.delivery import subscribe
 from bot.models.customers import Guide, Role
 
@@ -17,8 +18,9 @@ ROLES = {alias: role.value for role in Role for alias in (role.value, ROLE_NAMES
 async def set_role(call: Call) -> str:
     member: Guide = call.args["成员"]
     role = Role(call.args["角色"])
-    member.role = role
-    await member.save(update_fields=["role", "updated_at"])
+    member.role, member.role_source = role, ROLE_FROM_CHAT
+    # The chat decision outlives restarts: config/org.yaml no longer changes this member's role.
+    await member.save(update_fields=["role", "role_source", "updated_at"])
     return call.say("cmd_role_set", name=member.name or member.userid, role=ROLE_NAMES[role])
 
 

@@ -10,9 +10,10 @@ from bot.customers.handover import HandoverError, start_handover
 from bot.leaderboard.board import build_boards
 from bot.leaderboard.periods import to_date
 from bot.leaderboard.render import APP_MARKDOWN_BYTES, render_boards
+from bot.lease import claim, release
 from bot.models.customers import Guide
 from bot.publish import publish
-from handlers.operators import handover_text
+from handlers.operators import JOB_LEASE_S, handover_text, job_lease_key
 from tagging.reload import refresh_rules, reload_rules
 
 PERIODS = {"日": "daily", "日榜": "daily", "今日": "daily", "day": "daily", "daily": "daily",
@@ -43,16 +44,26 @@ async def reload(call: Call) -> str:
 
 @command("重算标签", "retag", roles=OPERATORS, help="后台重算全部客户标签，完成后通知")
 async def retag(call: Call) -> str:
-    job = _job(call)
-    await publish(call.deps, "retag_requested", {"userid": call.caller.userid, "job": job}, call.event_key)
-    return call.say("cmd_retag_started", job=job)
+    return await _start_once(call, "retag", "retag_requested", "cmd_retag_started", "重算标签")
 
 
 @command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
 async def sync(call: Call) -> str:
-    job = _job(call)
-    await publish(call.deps, "backfill_requested", {"userid": call.caller.userid, "job": job}, call.event_key)
-    return call.say("cmd_sync_started", job=job)
+    return await _start_once(call, "sync", "backfill_requested", "cmd_sync_started", "同步客户")
+
+
+async def _start_once(call: Call, kind: str, event_name: str, started: str, name: str) -> str:
+    """Start a long job unless one of its kind is running (in any process): then say so instead."""
+    job, key = _job(call), job_lease_key(call.deps, kind)
+    running = await claim(call.deps.redis, key, JOB_LEASE_S, job)
+    if running is not None:
+        return call.say("cmd_job_running", command=name, job=running)
+    try:
+        await publish(call.deps, event_name, {"userid": call.caller.userid, "job": job}, call.event_key)
+    except BaseException:
+        await release(call.deps.redis, key, job)
+        raise
+    return call.say(started, job=job)
 
 
 @command("排行", "board", "leaderboard", "排行榜", args=[Arg("日|周|月", optional=True, choices=PERIODS)],

@@ -34,6 +34,7 @@ async def on_order(event: Event, deps: Deps) -> None:
         body.get("guide_userid", ""),
         "intake",
         lines,
+        str(body.get("_sender", "")),
     )
     for customer_id in await record_orders([order]):
         await publish(deps, "customer_changed", {"customer_id": customer_id, "cause": "order"}, event.key)

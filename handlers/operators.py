@@ -11,15 +11,31 @@ from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.leaderboard.delivery import deliver_boards
+from bot.lease import release
 from tagging.service import retag_everyone
 from tagging.sync import push_pending
 
 router = Router("operators")
 
+# A full re-tag or customer sync runs once at a time across processes: the command claims the
+# lease with its job id, the job releases it when done. A crashed worker frees it after this.
+JOB_LEASE_S = 2 * 3600
+
+
+def job_lease_key(deps: Deps, kind: str) -> str:
+    return f"{{{deps.settings.scrm_redis_prefix}}}:lease:job:{kind}"
+
 
 @router.on("internal", "retag_requested")
 async def on_retag_requested(event: Event, deps: Deps) -> None:
     userid, job = event.get("userid"), event.get("job")
+    try:
+        await _retag(deps, userid, job)
+    finally:
+        await release(deps.redis, job_lease_key(deps, "retag"), job)
+
+
+async def _retag(deps: Deps, userid: str, job: str) -> None:
     run = await retag_everyone(deps, push=False)
     await send_to_member(deps, userid, say(deps, "cmd_retag_progress", job=job, pending=run.retag.pending_relations),
                          f"job:{job}:progress")
@@ -31,7 +47,10 @@ async def on_retag_requested(event: Event, deps: Deps) -> None:
 
 @router.on("internal", "backfill_requested")
 async def on_backfill_requested(event: Event, deps: Deps) -> None:
-    result = await backfill_contacts(deps)
+    try:
+        result = await backfill_contacts(deps)
+    finally:
+        await release(deps.redis, job_lease_key(deps, "sync"), event.get("job"))
     text = say(deps, "cmd_sync_done", job=event.get("job"), members=result.members, contacts=result.contacts)
     await send_to_member(deps, event.get("userid"), text, f"job:{event.get('job')}:done")
 

@@ -5,13 +5,13 @@ Loaded and checked at start, all or nothing: a ConfigError names the file, the l
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.templates import plain_fields
 from leads.patterns import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load_leads_config"]
@@ -109,11 +109,11 @@ class _Reader:
         if not isinstance(value, str) or not value:
             raise self.fail(node, f"{label} needs a text")
         try:
-            used = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+            used = plain_fields(value)
         except ValueError as err:
             raise self.fail(node, f"{label}: {err}") from None
         unknown = used - allowed
-        if unknown or "" in used:
+        if unknown:
             raise self.fail(node, f"{label}: unknown placeholder(s) {sorted(unknown)}; it may use {sorted(allowed)}")
         return value
 

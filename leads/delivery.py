@@ -23,6 +23,7 @@ from bot.errors import PermanentFailure
 from bot.lease import lease
 from bot.models.customers import Customer, CustomerTag, Guide, Relationship
 from bot.models.facts import Order
+from bot.wecom import limits
 from leads.config import LeadsConfig
 from leads.models import Lead, LeadDigest, LeadStatus
 
@@ -338,7 +339,11 @@ async def _send_digest_list(deps: Deps, userid: str, first_id: int) -> None:
         for i, x in enumerate(leads, 1)
     ]
 
-    async def send() -> None:
-        await deps.wecom.send_text([userid], "\n".join(lines)[:2000])
+    # However many leads folded, each reaches the guide: the list goes out in parts of WeCom's size.
+    for index, part in enumerate(limits.split("\n".join(lines), limits.TEXT_MAX_BYTES)):
 
-    await send_once(f"lead-digest-list:{first.digest_id}", "lead_digest_list", userid, send, deps.clock)
+        async def send(content: str = part) -> None:
+            await deps.wecom.send_text([userid], content)
+
+        key = f"lead-digest-list:{first.digest_id}" + (f":{index}" if index else "")
+        await send_once(key, "lead_digest_list", userid, send, deps.clock)

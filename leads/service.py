@@ -106,12 +106,12 @@ async def store_signals(signals: Sequence[SignalIn], source: str) -> list[Stored
         await insert_signals([(s, customers[s.event_id].id if s.event_id in customers else None) for s in chunk],
                              source)
     ids = {event_id: c.id for event_id, c in customers.items()}
-    orders = [_order_of(s, ids) for s in signals if s.type == "order_paid"]
+    orders = [_order_of(s, ids, source) for s in signals if s.type == "order_paid"]
     await record_orders([o for o in orders if o is not None])
     return [StoredSignal(s, customers.get(s.event_id)) for s in signals]
 
 
-def _order_of(signal: SignalIn, customers: Mapping[str, int]) -> OrderIn | None:
+def _order_of(signal: SignalIn, customers: Mapping[str, int], sender: str) -> OrderIn | None:
     if not (signal.external_userid or signal.unionid) and signal.event_id not in customers:
         return None  # a member id nobody has mapped yet: the signal is kept, the order cannot be linked
     line = OrderLine(
@@ -127,6 +127,7 @@ def _order_of(signal: SignalIn, customers: Mapping[str, int]) -> OrderIn | None:
         guide_userid=signal.guide_userid or "",
         source="signal",
         lines=(line,) if signal.product_id or signal.category else (),
+        sender=sender,  # the same shop's order_paid signal and its /intake/orders post are one order
     )
 
 

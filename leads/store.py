@@ -53,7 +53,7 @@ async def find_customers(external_userids: Sequence[str], unionids: Sequence[str
 
 
 async def insert_signals(rows: Sequence[tuple[SignalIn, int | None]], source: str) -> None:
-    """Keep each signal once: a known event_id is left as it is."""
+    """Keep each signal once: a known (source, event_id) is left as it is."""
     if not rows:
         return
     conn = connection()
@@ -72,7 +72,7 @@ async def insert_signals(rows: Sequence[tuple[SignalIn, int | None]], source: st
                    source]
     await conn.execute_query(
         f"INSERT INTO signal ({', '.join(_COLUMNS)}) VALUES {', '.join(values)} "  # noqa: S608 - placeholders only
-        "ON CONFLICT (event_id) DO NOTHING",
+        "ON CONFLICT (source, event_id) DO NOTHING",
         params,
     )
 

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from bot.customers.outbox import send_once
+from bot.customers.outbox import send_once_or_skip
 from bot.deps import Deps
 from bot.models.customers import Guide, Role
 from bot.sqldialect import Dialect, connection
 from bot.templates import Templates
+from bot.wecom import limits
 from sop.registry import ACTIONS, SqlParams
 from sop.triggers import day_bounds
 
@@ -89,6 +90,10 @@ def _today(deps: Deps) -> tuple[str, datetime, datetime]:
     return day.isoformat(), start, end
 
 
+# The digest card's task list: WeCom shows a few lines of sub_title_text; the rest is one reply away.
+_CARD_LIST_MAX_BYTES = 1200
+
+
 def digest_card(
     templates: Templates, guide: Mapping[str, Any], items: list[dict[str, Any]], day: str, tz: str
 ) -> dict[str, Any]:
@@ -102,7 +107,11 @@ def digest_card(
             ],
             "desc": day,
         },
-        "sub_title_text": "\n".join(task_line(templates, row, tz) for row in items)[:1200],
+        "sub_title_text": limits.fit(
+            "\n".join(task_line(templates, row, tz) for row in items),
+            _CARD_LIST_MAX_BYTES,
+            templates.render("sop_more", count=total),
+        ),
         "horizontal_content_list": [
             {"keyname": f"#{row['id']} {row['customer_name'] or '客户'}"[:10], "value": str(row["reason"])[:30]}
             for row in items[:6]
@@ -125,7 +134,7 @@ async def send_digests(deps: Deps) -> int:
         async def send(to: str = userid, body: dict[str, Any] = card) -> None:
             await deps.wecom.send_template_card([to], body)
 
-        if await send_once(f"sop-digest:{day}:{userid}", "sop_digest", userid, send, deps.clock):
+        if await send_once_or_skip(f"sop-digest:{day}:{userid}", "sop_digest", userid, send, deps.clock):
             sent += 1
     log.info("sop_digests_sent", sent=sent, day=day)
     return sent
@@ -165,11 +174,13 @@ async def send_reminders(deps: Deps) -> int:
             count=rows[0]["total"],
             items="\n".join(task_line(templates, r, tz) for r in rows[:10]),
         )
+        # One text a guide reads at a glance: what does not fit is one 「待办」 away, named in the tail.
+        text = limits.fit(text, limits.TEXT_MAX_BYTES, templates.render("sop_more", count=rows[0]["total"]))
 
         async def send(to: str = userid, body: str = text) -> None:
-            await deps.wecom.send_text([to], body[:2000])
+            await deps.wecom.send_text([to], body)
 
-        if await send_once(f"sop-remind:{day}:{userid}", "sop_reminder", userid, send, deps.clock):
+        if await send_once_or_skip(f"sop-remind:{day}:{userid}", "sop_reminder", userid, send, deps.clock):
             sent += 1
     log.info("sop_reminders_sent", sent=sent, day=day)
     return sent
@@ -204,13 +215,15 @@ async def send_escalations(deps: Deps) -> int:
                 guide_name=manager.name,
             )
 
-            async def send(to: str = manager.userid, body: str = text) -> None:
-                await deps.wecom.send_text([to], body[:2000])
+            # A big store's summary goes out in parts: every guide's line reaches the manager.
+            for index, part in enumerate(limits.split(text, limits.TEXT_MAX_BYTES)):
 
-            if await send_once(
-                f"sop-escalate:{day}:{manager.userid}", "sop_escalation", manager.userid, send, deps.clock
-            ):
-                sent += 1
+                async def send(to: str = manager.userid, body: str = part) -> None:
+                    await deps.wecom.send_text([to], body)
+
+                key = f"sop-escalate:{day}:{manager.userid}" + (f":{index}" if index else "")
+                if await send_once_or_skip(key, "sop_escalation", manager.userid, send, deps.clock) and not index:
+                    sent += 1
     log.info("sop_escalations_sent", sent=sent, stores=len(by_store))
     return sent
 

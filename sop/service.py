@@ -11,7 +11,7 @@ from enum import StrEnum
 import structlog
 from tortoise.exceptions import IntegrityError
 
-from bot.customers.outbox import send_once
+from bot.customers.outbox import send_once, send_once_or_skip
 from bot.deps import Deps
 from bot.lease import lease
 from bot.models.customers import SyncState
@@ -135,7 +135,7 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
             async def send(sender: str = userid, to: list[str] = customers, body: str = text) -> None:
                 await deps.wecom.add_msg_template(sender, to, body)
 
-            await send_once(
+            await send_once_or_skip(
                 f"sop-mass:{playbook_id}:{step_id}:{userid}:{members[0]['id']}", "sop_mass", userid, send, deps.clock
             )
         ids = [int(str(m["id"])) for m in members]

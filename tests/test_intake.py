@@ -50,7 +50,7 @@ async def test_one_bad_order_does_not_sink_the_batch_and_repeats_are_duplicates(
     assert status == 202
     assert [r["status"] for r in result["results"]] == ["accepted", "rejected", "rejected", "accepted"]
     assert "amount" in result["results"][1]["reason"] and "offset" in result["results"][2]["reason"]
-    status, again = await post_signed(stack, "/intake/orders", batch, source="pos", secret=b"test-pos-secret")
+    status, again = await post_signed(stack, "/intake/orders", batch)
     assert [r["status"] for r in again["results"]] == ["duplicate", "rejected", "rejected", "duplicate"]
     await stack.settle()
     assert await Order.all().count() == 2

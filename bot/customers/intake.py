@@ -1,69 +1,120 @@
-"""What the brand's systems send us about customers: orders and chat-archive messages."""
+"""What the brand's systems send us about customers: orders and chat-archive messages.
+
+Each item is checked by a strict model (like shop signals, ``leads/signals.py``): finite,
+non-negative amounts with bounded digits, whole quantities, dates with a UTC offset in a plausible
+range, lists where lists belong. An item that fails is rejected with the first problem named; the
+rest of its batch goes through.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
 
-from bot.customers.orders import OrderError, parse_order_row
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
 from bot.intake import IntakeKind, ItemRejected
 
-__all__ = ["ORDERS", "CHAT_ARCHIVE"]
+__all__ = ["ORDERS", "CHAT_ARCHIVE", "OrderPayload", "OrderItemPayload", "ChatMessagePayload"]
+
+# Older than any brand's order history, and no later than a day ahead (clocks drift; time zones).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_AHEAD = timedelta(days=1)
+
+
+def _money_text(value: object) -> object:
+    # Shops send "1,299.00" or "¥1299" as often as 1299: the CSV import has always taken both.
+    if isinstance(value, str):
+        return value.replace(",", "").replace("¥", "").strip()
+    return value
+
+
+def _plausible(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset (e.g. 2026-11-11T20:00:00+08:00)")
+    if not _EARLIEST <= moment <= datetime.now(UTC) + _AHEAD:
+        raise ValueError(f"{moment.isoformat()} is not a plausible date (2000 until tomorrow)")
+    return moment
+
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Money = Annotated[Decimal, BeforeValidator(_money_text), Field(ge=0, max_digits=14, decimal_places=2)]
+Moment = Annotated[datetime, AfterValidator(_plausible)]
+
+
+class OrderItemPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    product_id: Annotated[str, Field(max_length=64)] = ""
+    product_name: Annotated[str, Field(max_length=128)] = ""
+    category: Annotated[str, Field(max_length=64)] = ""
+    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    price: Money = Decimal("0")
+
+
+class OrderPayload(BaseModel):
+    """{order_id, external_userid | unionid, amount, paid_at, store_code?, guide_userid?, items?: [...]}"""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    order_id: Id
+    external_userid: Annotated[str, Field(max_length=64)] = ""
+    unionid: Annotated[str, Field(max_length=64)] = ""
+    amount: Money
+    paid_at: Moment
+    store_code: Annotated[str, Field(max_length=32)] = ""
+    guide_userid: Annotated[str, Field(max_length=64)] = ""
+    items: Annotated[list[OrderItemPayload], Field(max_length=500)] = []
+
+    @model_validator(mode="after")
+    def _someone(self) -> OrderPayload:
+        if not (self.external_userid or self.unionid):
+            raise ValueError("external_userid or unionid is required")
+        return self
+
+
+class ChatMessagePayload(BaseModel):
+    """{msg_id, from, external_userid (the customer in the conversation), content, sent_at}"""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    msg_id: Annotated[str, Field(min_length=1, max_length=80)]  # stored as "archive:<msg_id>" (≤ 96)
+    from_id: Annotated[str, Field(max_length=64, alias="from")] = ""
+    external_userid: Id
+    content: Annotated[str, Field(min_length=1, max_length=20_000)]
+    sent_at: Moment
+
+
+def _reason(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def validate_order(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """{order_id, external_userid | unionid, amount, paid_at, store_code?, guide_userid?, items?: [...]}"""
-    row = {k: "" if v is None else str(v) for k, v in item.items() if k != "items"}
     try:
-        order, _ = parse_order_row(row)
-        lines = [parse_order_row(row | {k: str(v) for k, v in line.items()})[1] for line in item.get("items") or []]
-    except (OrderError, AttributeError) as err:
-        raise ItemRejected(str(err)) from None
-    body = {
-        "order_id": order.order_id,
-        "external_userid": order.external_userid,
-        "unionid": order.unionid,
-        "amount": str(order.amount),
-        "paid_at": order.paid_at.isoformat(),
-        "store_code": order.store_code,
-        "guide_userid": order.guide_userid,
-        "items": [
-            {
-                "product_id": ln.product_id,
-                "product_name": ln.product_name,
-                "category": ln.category,
-                "quantity": ln.quantity,
-                "price": str(ln.price),
-            }
-            for ln in lines
-            if ln is not None
-        ],
-    }
+        order = OrderPayload.model_validate(item)
+    except ValidationError as err:
+        raise ItemRejected(_reason(err)) from None
+    body = order.model_dump(mode="json")
+    body["paid_at"] = order.paid_at.isoformat()
     return order.order_id, body
 
 
 def validate_chat(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """{msg_id, from, external_userid (the customer in the conversation), content, sent_at}"""
-    msg_id, content = str(item.get("msg_id") or ""), item.get("content")
-    if not msg_id:
-        raise ItemRejected("msg_id is missing")
-    if not isinstance(content, str) or not content:
-        raise ItemRejected("content must be non-empty text")
-    if not item.get("external_userid"):
-        raise ItemRejected("external_userid is missing")
     try:
-        sent_at = datetime.fromisoformat(str(item.get("sent_at")))
-    except ValueError:
-        raise ItemRejected("sent_at is not ISO 8601") from None
-    if sent_at.tzinfo is None:
-        raise ItemRejected("sent_at needs a UTC offset")
-    return msg_id[:96], {
-        "msg_id": msg_id[:96],
-        "from": str(item.get("from") or "")[:64],
-        "external_userid": str(item["external_userid"])[:64],
-        "content": content[:4000],
-        "sent_at": sent_at.isoformat(),
+        message = ChatMessagePayload.model_validate(item)
+    except ValidationError as err:
+        raise ItemRejected(_reason(err)) from None
+    return message.msg_id, {
+        "msg_id": message.msg_id,
+        "from": message.from_id,
+        "external_userid": message.external_userid,
+        "content": message.content,
+        "sent_at": message.sent_at.isoformat(),
     }
 
 

@@ -56,6 +56,10 @@ class OrderIn:
     guide_userid: str = ""
     source: str = "import"
     lines: tuple[OrderLine, ...] = field(default_factory=tuple)
+    sender: str = ""  # the system that sent it: order ids are unique per sender
+
+
+_MONEY_BOUND = Decimal("1e12")  # the orders table keeps 14 digits, 2 of them decimals
 
 
 def _decimal(value: str, name: str) -> Decimal:
@@ -63,8 +67,12 @@ def _decimal(value: str, name: str) -> Decimal:
         number = Decimal(value.replace(",", "").replace("¥", "").strip() or "0")
     except InvalidOperation:
         raise OrderError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise OrderError(f"{name} is not a finite number: {value!r}")
     if number < 0:
         raise OrderError(f"{name} is negative")
+    if number >= _MONEY_BOUND or number != number.quantize(Decimal("0.01")):
+        raise OrderError(f"{name} needs at most 12 digits and 2 decimals: {value!r}")
     return number
 
 
@@ -94,8 +102,8 @@ def parse_order_row(row: Mapping[str, str]) -> tuple[OrderIn, OrderLine | None]:
     line = None
     if row.get("product_id") or row.get("category") or row.get("product_name"):
         quantity = (row.get("quantity") or "1").strip() or "1"
-        if not quantity.isdigit():
-            raise OrderError(f"quantity is not a whole number: {quantity!r}")
+        if not (quantity.isascii() and quantity.isdigit() and 1 <= int(quantity) <= 100_000):
+            raise OrderError(f"quantity is not a whole number from 1 to 100000: {quantity[:20]!r}")
         line = OrderLine(
             (row.get("product_id") or "")[:64],
             (row.get("product_name") or "")[:128],
@@ -134,15 +142,22 @@ async def record_orders(orders: Sequence[OrderIn]) -> list[int]:
     unionids = {o.unionid for o in orders if o.unionid}
     by_ext = dict(await Customer.filter(external_userid__in=list(ext_ids)).values_list("external_userid", "id"))
     by_union = dict(await Customer.filter(unionid__in=list(unionids)).values_list("unionid", "id")) if unionids else {}
-    known: list[str] = await Order.filter(order_id__in=[o.order_id for o in orders]).values_list(  # type: ignore[assignment]
-        "order_id", flat=True
-    )
-    existing = set(known)
-    new = [o for o in orders if o.order_id not in existing]
+    senders = {o.sender for o in orders}
+    known = await Order.filter(
+        order_id__in=[o.order_id for o in orders], sender__in=list(senders | {""})
+    ).values_list("sender", "order_id", "source")
+    existing: set[tuple[str, str]] = set()
+    for sender, order_id, source in known:
+        existing.add((str(sender), str(order_id)))
+        if not sender and source != "import":
+            # Stored before orders were keyed by sender (migration 0007): a resend from any system is it.
+            existing.update((s, str(order_id)) for s in senders)
+    new = list({(o.sender, o.order_id): o for o in orders if (o.sender, o.order_id) not in existing}.values())
     await Order.bulk_create(
         [
             Order(
                 order_id=o.order_id,
+                sender=o.sender,
                 amount=o.amount,
                 paid_at=o.paid_at,
                 external_userid=o.external_userid or None,
@@ -158,11 +173,12 @@ async def record_orders(orders: Sequence[OrderIn]) -> list[int]:
     )
     lined = [o for o in new if o.lines]
     if lined:
-        ids = dict(await Order.filter(order_id__in=[o.order_id for o in lined]).values_list("order_id", "id"))
+        rows = await Order.filter(order_id__in=[o.order_id for o in lined]).values_list("sender", "order_id", "id")
+        ids = {(str(sender), str(order_id)): int(row_id) for sender, order_id, row_id in rows}
         await OrderItem.bulk_create(
             [
                 OrderItem(
-                    order_id=ids[o.order_id],
+                    order_id=ids[(o.sender, o.order_id)],
                     product_id=line.product_id,
                     product_name=line.product_name,
                     category=line.category,

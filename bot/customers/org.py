@@ -7,11 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.models.customers import ChannelCode, Guide, Role, Store
 from bot.templates import Templates
 
-__all__ = ["Org", "StoreConf", "MemberConf", "ChannelConf", "load_org", "apply_org"]
+__all__ = ["Org", "StoreConf", "MemberConf", "ChannelConf", "load_org", "apply_org", "ROLE_FROM_CHAT", "ROLE_FROM_ORG"]
+
+log = structlog.get_logger(__name__)
+
+# Guide.role_source: who decided a member's role. A role set in chat is never overwritten by org.yaml.
+ROLE_FROM_ORG = "org"
+ROLE_FROM_CHAT = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +126,21 @@ async def apply_org(org: Org) -> None:
         store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
         store_ids[conf.code] = store.id
     for member in org.members.values():
-        defaults: dict[str, Any] = {"role": member.role, "store_id": store_ids.get(member.store or "")}
+        defaults: dict[str, Any] = {"store_id": store_ids.get(member.store or "")}
         if member.name:
             defaults["name"] = member.name
-        await Guide.update_or_create(userid=member.userid, defaults=defaults)
+        known = await Guide.get_or_none(userid=member.userid)
+        if known is None:
+            await Guide.create(userid=member.userid, role=member.role, role_source=ROLE_FROM_ORG, **defaults)
+            continue
+        if known.role_source == ROLE_FROM_CHAT:
+            # An admin set this role in chat since: that is the newer decision, and it stays.
+            if known.role != member.role:
+                log.info("org_role_kept_from_chat", userid=member.userid, role=known.role.value,
+                         org_yaml_role=member.role.value)
+        else:
+            defaults |= {"role": member.role, "role_source": ROLE_FROM_ORG}
+        await Guide.filter(id=known.id).update(**defaults)
     for channel in org.channels.values():
         await ChannelCode.update_or_create(
             state=channel.state,

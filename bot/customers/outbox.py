@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
@@ -20,7 +21,9 @@ from bot.clock import Clock
 from bot.errors import PermanentFailure
 from bot.models.customers import Outbox
 
-__all__ = ["send_once", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
+__all__ = ["send_once", "send_once_or_skip", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
+
+log = structlog.get_logger(__name__)
 
 PENDING = "pending"
 SENDING = "sending"
@@ -65,3 +68,15 @@ async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awai
         raise
     await Outbox.filter(key=key).update(status=SENT, sent_at=clock.now())
     return True
+
+
+async def send_once_or_skip(
+    key: str, kind: str, recipient: str, send: Callable[[], Awaitable[object]], clock: Clock
+) -> bool:
+    """:func:`send_once` for one recipient of a pass over many: a permanent refusal (left the company,
+    not in the app) is recorded as failed and logged, and the pass goes on to the next recipient."""
+    try:
+        return await send_once(key, kind, recipient, send, clock)
+    except PermanentFailure as err:
+        log.warning("send_refused", kind=kind, to=recipient, error=str(err)[:200])
+        return False

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from bot.customers.orders import link_orders_to_customer
-from bot.customers.outbox import send_once
+from bot.customers.outbox import send_once, send_once_or_skip
 from bot.customers.tags import mirror_relation_tags, tag_ids_of_follow
 from bot.deps import Deps
 from bot.models.customers import (
@@ -26,6 +26,7 @@ from bot.models.customers import (
     Role,
     Store,
 )
+from bot.wecom import limits
 from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
 
 __all__ = [
@@ -284,12 +285,14 @@ async def customer_removed_guide(
         last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
         channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
     )
+    text = limits.fit(text, limits.TEXT_MAX_BYTES)
     for recipient in recipients:
 
         async def send(to: str = recipient) -> None:
             await deps.wecom.send_text([to], text)
 
-        await send_once(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
+        # A manager who left the app does not keep the guide (or the next manager) from hearing.
+        await send_once_or_skip(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
     log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
     return int(customer.id)
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from bot.leaderboard.board import Board, Boards, PkScore, Row
 from bot.leaderboard.metrics import Metric
 from bot.templates import Templates
+from bot.wecom import limits
+from bot.wecom.markdown import plain
 
 __all__ = ["render_boards", "render_guides_of_store", "number", "arrow", "ROBOT_MARKDOWN_BYTES", "APP_MARKDOWN_BYTES"]
 
@@ -37,7 +39,8 @@ def arrow(metric: Metric, change: float) -> str:
 
 
 def _label(text: str) -> str:
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+    """A member, store or team name as it reads, never as markup (a name like ``**x**`` stays literal)."""
+    return plain(text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…")
 
 
 def _row(board: Board, row: Row) -> str:
@@ -100,7 +103,7 @@ def render_boards(
             top, bottom = max(3, top - 1), max(0, bottom - 1)
         else:
             text = "\n".join(line for part in parts for line in part)
-            return text.encode()[: budget - 3].decode(errors="ignore") + "…"
+            return limits.fit(text, budget)
 
 
 def render_guides_of_store(templates: Templates, boards: Boards, store_id: int, store_name: str,
@@ -109,7 +112,7 @@ def render_guides_of_store(templates: Templates, boards: Boards, store_id: int, 
     period = boards.period
     header = templates.render(
         "board_store_title", period=period.name, dates=period.label(), metric=boards.guides.metric.label,
-        store=store_name,
+        store=plain(store_name),
     ).splitlines()
     mine = [r for r in boards.stores.rows if r.key == store_id]
     lines = list(header)

@@ -41,6 +41,9 @@ class Guide(Model):
         "scrm.Store", related_name="guides", null=True, on_delete=fields.SET_NULL
     )
     role = fields.CharEnumField(Role, default=Role.GUIDE, max_length=16)
+    # Who decided the role: "" (the default), "org" (config/org.yaml) or "chat" (an admin's 角色
+    # command). A chat decision is the last word: org.yaml no longer changes that member's role.
+    role_source = fields.CharField(max_length=8, default="")
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -17,7 +17,7 @@ from bot.models.customers import Customer
 
 class Order(Model):
     id = fields.BigIntField(primary_key=True)
-    order_id = fields.CharField(max_length=64, unique=True)
+    order_id = fields.CharField(max_length=64, db_index=True)
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="orders", null=True, on_delete=fields.SET_NULL
     )
@@ -28,10 +28,14 @@ class Order(Model):
     store_code = fields.CharField(max_length=32, default="")
     guide_userid = fields.CharField(max_length=64, default="")
     source = fields.CharField(max_length=16, default="import")
+    # The system that sent it (an intake source such as "shop" or "pos"; "" for a CSV import): order
+    # ids are unique per sender, so a POS order and a shop order with the same id are two orders.
+    sender = fields.CharField(max_length=64, default="")
 
     class Meta:
         table = "orders"
         indexes = (("customer_id", "paid_at"),)
+        unique_together = (("sender", "order_id"),)
 
 
 class OrderItem(Model):
@@ -49,10 +53,10 @@ class OrderItem(Model):
 
 
 class Signal(Model):
-    """A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by event_id."""
+    """A shop behaviour signal (browse, add_to_cart, order_paid …), de-duplicated by (source, event_id)."""
 
     id = fields.BigIntField(primary_key=True)
-    event_id = fields.CharField(max_length=96, unique=True)
+    event_id = fields.CharField(max_length=96, db_index=True)
     type = fields.CharField(max_length=32)
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="signals", null=True, on_delete=fields.SET_NULL
@@ -71,6 +75,8 @@ class Signal(Model):
         table = "signal"
         # Per-customer activity; the leads sweep finds recent carts and coupons by type and time.
         indexes = (("customer_id", "type", "occurred_at"), ("type", "occurred_at"))
+        # event ids are the sender's own: two systems may use the same one for different signals.
+        unique_together = (("source", "event_id"),)
 
 
 class ChatMessage(Model):

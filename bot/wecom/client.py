@@ -19,6 +19,7 @@ import aiohttp
 import structlog
 from redis.asyncio import Redis
 
+from bot.wecom import limits
 from bot.wecom.errors import (
     RETRYABLE_ERRCODES,
     TOKEN_ERRCODES,
@@ -35,6 +36,15 @@ __all__ = ["WeComClient", "RetryPolicy"]
 log = structlog.get_logger(__name__)
 
 Json = dict[str, Any]
+
+
+def _within(api: str, content: str, max_bytes: int) -> str:
+    """The last guard before WeCom: senders fit their text (bot/wecom/limits.py) and this never
+    fires for them; a text that still runs over is shortened and logged rather than refused."""
+    if limits.utf8_len(content) <= max_bytes:
+        return content
+    log.warning("wecom_text_shortened", api=api, size=limits.utf8_len(content), limit=max_bytes)
+    return limits.fit(content, max_bytes)
 
 
 class RetryPolicy:
@@ -216,6 +226,7 @@ class WeComClient:
 
     # --- customer messages -----------------------------------------------------------------------
     async def send_welcome_msg(self, welcome_code: str, text: str, attachments: Sequence[Json] = ()) -> None:
+        text = _within("send_welcome_msg", text, limits.CUSTOMER_TEXT_MAX_BYTES)
         body: Json = {"welcome_code": welcome_code, "text": {"content": text}}
         if attachments:
             body["attachments"] = list(attachments)[:9]
@@ -228,7 +239,7 @@ class WeComClient:
             "chat_type": "single",
             "external_userid": list(external_userids),
             "sender": sender,
-            "text": {"content": text},
+            "text": {"content": _within("add_msg_template", text, limits.CUSTOMER_TEXT_MAX_BYTES)},
         }
         if attachments:
             body["attachments"] = list(attachments)
@@ -293,9 +304,11 @@ class WeComClient:
         return await self.call("message/send", body=body)
 
     async def send_text(self, touser: Sequence[str], content: str) -> Json:
+        content = _within("message/send", content, limits.TEXT_MAX_BYTES)
         return await self.send_message(touser, "text", {"content": content})
 
     async def send_markdown(self, touser: Sequence[str], content: str) -> Json:
+        content = _within("message/send", content, limits.MARKDOWN_MAX_BYTES)
         return await self.send_message(touser, "markdown", {"content": content})
 
     async def send_template_card(self, touser: Sequence[str], card: Json) -> Json:
@@ -316,8 +329,7 @@ class WeComClient:
         await self._with_retries("webhook/send", "POST", {"key": key}, payload, use_token=False)
 
     async def webhook_markdown(self, key: str, content: str) -> None:
-        if len(content.encode()) > 4096:
-            raise ValueError("robot markdown is at most 4096 bytes")
+        content = _within("webhook/send", content, limits.ROBOT_MARKDOWN_MAX_BYTES)
         await self.webhook_send(key, {"msgtype": "markdown", "markdown": {"content": content}})
 
     async def webhook_image(self, key: str, png: bytes) -> None:

@@ -10,6 +10,12 @@ from tagging.registry import QueryContext, rule_type
 from tagging.types.base import number, text, texts
 
 
+def _literal(keyword: str) -> str:
+    """``keyword`` inside a LIKE pattern as the text itself: "%" and "_" match only themselves
+    (a keyword made only of "%" would otherwise match every message)."""
+    return keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @rule_type("keyword")
 class KeywordRule:
     """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
@@ -28,7 +34,7 @@ class KeywordRule:
         return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        patterns = [f"%{k.replace('%', '').replace('_', '')}%" for k in self.keywords]
+        patterns = [f"%{_literal(k)}%" for k in self.keywords]
         values: list[Any] = [
             self.tag,
             ctx.dialect.time(ctx.now - timedelta(days=self.window_days)),
@@ -36,7 +42,7 @@ class KeywordRule:
             self.min_count,
         ]
         marks = ctx.placeholders(len(values))
-        likes = " OR ".join(f"m.content LIKE {mark}" for mark in marks[2 : 2 + len(patterns)])
+        likes = " OR ".join(f"m.content LIKE {mark} ESCAPE '\\'" for mark in marks[2 : 2 + len(patterns)])
         evidence = ctx.dialect.json_object(("count", "COUNT(*)"), ("last", "MAX(m.sent_at)"))
         sql = (
             f"SELECT m.customer_id, {marks[0]} AS tag, {evidence} AS evidence FROM chat_message m "

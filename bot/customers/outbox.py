@@ -3,34 +3,53 @@
 The row is written before the send and marked after it, so a retried or replayed event sends
 nothing twice. Two workers on the same key at the same moment (a reclaim race, two schedulers)
 are kept apart by a claim: the first marks the row ``sending`` in one conditional UPDATE; the
-other gets SendInProgress, its event is retried and then finds the row ``sent``. A claim left by a
-crashed worker expires after CLAIM_TTL. A crash between send and mark can repeat one message at
-most (WeCom's own ``enable_duplicate_check`` on message/send covers that window for app messages).
+other gets SendInProgress — a RetryLater, so its event is deferred without spending an attempt —
+and then finds the row ``sent``.
+
+The claim is a lease of CLAIM_TTL that the sender renews while its send runs, so a claim left by
+a dead sender is taken over within seconds, not after a minute. A sent message whose mark cannot
+be written (PostgreSQL gone) keeps trying the mark for a while before giving up. What remains
+uncertain — the sender died between the send and the mark — is sent again by the next claimant:
+WeCom refuses a used welcome code (41051), and ``enable_duplicate_check`` on message/send covers
+the window for app messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 
+import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.clock import Clock
-from bot.errors import PermanentFailure
+from bot.errors import PermanentFailure, RetryLater
 from bot.models.customers import Outbox
+from bot.outage import storage_outage
 
 __all__ = ["send_once", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
+
+log = structlog.get_logger(__name__)
 
 PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
-CLAIM_TTL = timedelta(seconds=60)
+CLAIM_TTL = timedelta(seconds=8)
+_RENEW_EVERY_S = CLAIM_TTL.total_seconds() / 3
+# How long a sent message's mark is retried through a storage outage before the error goes up.
+_MARK_PATIENCE_S = 30.0
 
 
-class SendInProgress(Exception):
-    """Another worker is sending this message right now: retry the event later."""
+class SendInProgress(RetryLater):
+    """Another sender holds this message's claim: retry the event when its lease would have run out."""
+
+    def __init__(self, key: str, defer_s: float = 1.0) -> None:
+        super().__init__(key, defer_s)
 
 
 async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awaitable[object]], clock: Clock) -> bool:
@@ -54,14 +73,61 @@ async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awai
         await row.refresh_from_db()
         if row.status in (SENT, FAILED):
             return False
-        raise SendInProgress(key)
-    try:
-        await send()
-    except PermanentFailure as err:
-        await Outbox.filter(key=key).update(status=FAILED, error=str(err)[:256])
-        raise
-    except BaseException:
-        await Outbox.filter(key=key, status=SENDING).update(status=PENDING, claimed_at=None)
-        raise
-    await Outbox.filter(key=key).update(status=SENT, sent_at=clock.now())
+        raise SendInProgress(key, _lease_left_s(row.claimed_at, now))
+    if row.status == SENDING:
+        # Its sender died or lost the database mid-send: the message may or may not have gone.
+        log.warning("send_claim_taken_over", key=key, kind=kind)
+    async with _renewing(key, clock):
+        try:
+            await send()
+        except PermanentFailure as err:
+            await Outbox.filter(key=key).update(status=FAILED, error=str(err)[:256])
+            raise
+        except BaseException:
+            await Outbox.filter(key=key, status=SENDING).update(status=PENDING, claimed_at=None)
+            raise
+        await _mark_sent(key, clock)
     return True
+
+
+def _lease_left_s(claimed_at: datetime | None, now: datetime) -> float:
+    if claimed_at is None:
+        return 0.5
+    left = (claimed_at + CLAIM_TTL - now).total_seconds()
+    return min(CLAIM_TTL.total_seconds(), max(0.2, left + 0.1))
+
+
+@contextlib.asynccontextmanager
+async def _renewing(key: str, clock: Clock) -> AsyncIterator[None]:
+    """Renew the claim's lease while the block runs (a slow WeCom call with its own retries)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(_RENEW_EVERY_S)
+            try:
+                await Outbox.filter(key=key, status=SENDING).update(claimed_at=clock.now())
+            except Exception as err:  # noqa: BLE001 - the send goes on; a lapsed lease costs a deferral at most
+                log.warning("send_claim_renewal_failed", key=key, error=type(err).__name__)
+
+    renewer = asyncio.create_task(renew(), name=f"outbox-claim:{key}")
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+
+
+async def _mark_sent(key: str, clock: Clock) -> None:
+    deadline = time.monotonic() + _MARK_PATIENCE_S
+    pause = 0.1
+    while True:
+        try:
+            await Outbox.filter(key=key).update(status=SENT, sent_at=clock.now())
+            return
+        except Exception as err:
+            if not storage_outage(err) or time.monotonic() >= deadline:
+                raise
+            log.warning("send_mark_waiting_for_storage", key=key, error=type(err).__name__)
+            await asyncio.sleep(pause)
+            pause = min(2.0, pause * 2)

@@ -221,3 +221,55 @@ async def test_a_failing_welcome_never_keeps_the_customer_unrecorded(
         await stack.settle()
         assert len(stack.state.welcome_messages) == 1
         assert await dead_letters(stack) == []
+
+
+# --- Redis lost mid-event -----------------------------------------------------------------------------
+
+
+@real_services_only
+async def test_redis_lost_mid_event_is_waited_out_not_redelivered(make_settings: Callable[..., Settings]) -> None:
+    """The worker loses Redis while a handler runs (2 s): the handler's work is kept, the event is
+    acknowledged within seconds of Redis coming back, once, on its first attempt and delivery."""
+    from tests.conftest import REDIS_URL
+
+    redis_url = urlsplit(REDIS_URL)
+    proxy = TcpProxy(redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
+    await proxy.start()
+    gate = asyncio.Event()
+    runs: list[str] = []
+    router = Router("gated")
+
+    @router.event("change_external_contact")
+    async def gated(event: Event, deps: Deps) -> None:
+        runs.append(event.key)
+        await gate.wait()
+
+    settings = make_settings()
+    worker_settings = make_settings(redis_url=urlunsplit(redis_url._replace(netloc=f"127.0.0.1:{proxy.port}")))
+    try:
+        async with deps_for(settings) as deps, deps_for(worker_settings) as worker_deps:
+            await enqueue(deps)
+            worker = build_worker(worker_deps, Dispatcher([router]), consumer="cut-off")
+            running = asyncio.create_task(worker.run())
+            try:
+                await eventually(lambda: bool(runs), within=10)
+                await proxy.cut()
+                gate.set()  # the handler finishes while Redis is gone: the ack cannot be written
+                await asyncio.sleep(2.0)
+                await proxy.restore()
+                back_at = time.monotonic()
+
+                async def acknowledged() -> bool:
+                    return await deps.redis.xlen(deps.queue.keys.stream) == 0
+
+                await eventually(acknowledged, within=15)
+                took = time.monotonic() - back_at
+            finally:
+                worker.stop()
+                await running
+            assert took < 4.0, f"{took:.1f} s after Redis came back"
+            assert len(runs) == 1, "the handler ran once"
+            assert (await EventLog.get()).attempts == 1
+            assert (await deps.queue.depth()) == {"stream": 0, "dead": 0, "retry": 0}
+    finally:
+        await proxy.close()

@@ -23,13 +23,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from bot.clock import Clock
 from bot.errors import PermanentFailure, RetryLater
 from bot.models.customers import Outbox
 from bot.outage import storage_outage
+from bot.sqldialect import Dialect, connection
 
 __all__ = ["send_once", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
 
@@ -59,24 +58,12 @@ async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awai
     releases the claim so the event's retry sends again.
     """
     key = key[:160]
-    try:
-        row, _created = await Outbox.get_or_create(key=key, defaults={"kind": kind, "recipient": recipient})
-    except IntegrityError:
-        row = await Outbox.get(key=key)
-    if row.status in (SENT, FAILED):
-        return False
     now = clock.now()
-    claimed = await Outbox.filter(
-        Q(status=PENDING) | Q(status=SENDING, claimed_at__lt=now - CLAIM_TTL), key=key
-    ).update(status=SENDING, claimed_at=now)
-    if not claimed:
-        await row.refresh_from_db()
+    if not await _claim(key, kind[:32], recipient[:64], now):
+        row = await Outbox.get(key=key)
         if row.status in (SENT, FAILED):
             return False
         raise SendInProgress(key, _lease_left_s(row.claimed_at, now))
-    if row.status == SENDING:
-        # Its sender died or lost the database mid-send: the message may or may not have gone.
-        log.warning("send_claim_taken_over", key=key, kind=kind)
     async with _renewing(key, clock):
         try:
             await send()
@@ -88,6 +75,28 @@ async def send_once(key: str, kind: str, recipient: str, send: Callable[[], Awai
             raise
         await _mark_sent(key, clock)
     return True
+
+
+async def _claim(key: str, kind: str, recipient: str, now: datetime) -> bool:
+    """Create the row claimed, or claim it if pending or its lease ran out: one statement.
+
+    A sent message is on the welcome's path, so it costs two round trips (this and the mark),
+    not a transaction with a read before the write.
+    """
+    conn = connection()
+    dialect = Dialect.of(conn)
+    p = dialect.param
+    sql = (
+        'INSERT INTO "outbox" ("key", "kind", "recipient", "status", "error", "created_at", "claimed_at") '  # noqa: S608 - placeholders only
+        f"VALUES ({p(1)}, {p(2)}, {p(3)}, {p(6)}, '', {p(4)}, {p(4)}) "
+        f'ON CONFLICT ("key") DO UPDATE SET "status" = {p(6)}, "claimed_at" = excluded."claimed_at" '
+        f'WHERE "outbox"."status" = {p(7)} OR ("outbox"."status" = {p(6)} AND "outbox"."claimed_at" < {p(5)}) '
+        'RETURNING "id"'
+    )
+    stale = now - CLAIM_TTL
+    params = [key, kind, recipient, dialect.stored_time(now), dialect.stored_time(stale), SENDING, PENDING]
+    # execute_query_dict fetches the RETURNING rows (execute_query reads an INSERT's OID as its count).
+    return bool(await conn.execute_query_dict(sql, params))
 
 
 def _lease_left_s(claimed_at: datetime | None, now: datetime) -> float:

@@ -371,10 +371,14 @@ class _OrderingLock:
     users: int = 0
 
 
+# WeCom's callbacks and our internal events name the same customer id differently: one lock.
+_SAME_ID = {"ExternalUserID": "external_userid"}
+
+
 def _ordering_key(event: Event) -> str:
     body = event.body
     for name in ("ExternalUserID", "ChatId", "external_userid", "unionid", "member_id"):
         value = body.get(name)
         if value:
-            return f"{name}:{value}"
+            return f"{_SAME_ID.get(name, name)}:{value}"
     return f"event:{event.key}"

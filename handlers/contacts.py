@@ -48,7 +48,9 @@ async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> N
     contact = await service.fetch_added_contact(deps, added)
     if contact is None:
         return
-    await publish(deps, RECORD, {"added": added.to_payload(), "contact": contact}, event.key)
+    # external_userid at the top: the worker keeps this customer's events in order by it.
+    record = {"external_userid": added.external_userid, "added": added.to_payload(), "contact": contact}
+    await publish(deps, RECORD, record, event.key)
     await service.welcome_added(deps, added, contact)
 
 

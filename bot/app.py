@@ -93,7 +93,8 @@ def build_worker(deps: Deps, dispatcher: Dispatcher, *, consumer: str | None = N
         max_attempts=s.scrm_max_attempts,
         retry_base_s=s.scrm_retry_base_s,
         retry_max_s=s.scrm_retry_max_s,
-        reclaim_idle_s=s.scrm_reclaim_idle_s,
+        heartbeat_s=s.scrm_heartbeat_ttl_s / 4,
+        heartbeat_ttl_s=s.scrm_heartbeat_ttl_s,
         max_deliveries=s.scrm_max_deliveries,
         shutdown_grace_s=s.scrm_shutdown_grace_s,
     )

@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from bot.events import Event
 
-__all__ = ["EventQueue", "QueueKeys", "PendingInfo"]
+__all__ = ["EventQueue", "QueueKeys", "Takeover"]
 
 # ARGV: source, key, body, received_at. Field names and the de-duplication TTL (formatted in once
 # per queue) live in the script, not on the wire: the hot path packs as few arguments as it can.
@@ -41,6 +41,26 @@ for _, uid in ipairs(due) do
   redis.call('ZREM', KEYS[1], uid)
 end
 return #due
+"""
+
+# Takes over up to ARGV[4] pending entries of consumer ARGV[2] for consumer ARGV[3], only if its
+# heartbeat key is gone. The check, the read of its pending list and the XCLAIM are one script, so
+# two workers racing for the same dead consumer's backlog each get different entries, and a
+# consumer that comes back to life in between keeps its own. A dead consumer with nothing left
+# pending is removed from the group. Returns {delivery counts before the claim, claimed entries}.
+_TAKE_OVER = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {{}, {}} end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[2])
+if #pending == 0 then
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+  return {{}, {}}
+end
+local ids, deliveries = {}, {}
+for i, entry in ipairs(pending) do
+  ids[i] = entry[1]
+  deliveries[i] = entry[1] .. ' ' .. entry[4]
+end
+return {deliveries, redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, unpack(ids))}
 """
 
 
@@ -69,13 +89,24 @@ class QueueKeys:
     def seen(self, source: str, key: str) -> str:
         return f"{{{self.prefix}}}:seen:{source}:{key}"
 
+    def heartbeat(self, consumer: str) -> str:
+        """Present while ``consumer`` is alive (a short TTL its worker keeps renewing)."""
+        return f"{{{self.prefix}}}:consumer:{consumer}"
+
 
 @dataclass(frozen=True, slots=True)
-class PendingInfo:
-    stream_id: str
-    consumer: str
-    idle_ms: int
-    deliveries: int
+class Takeover:
+    """Entries taken from a dead consumer, with how often each has now been delivered."""
+
+    events: list[Event]
+    deliveries: dict[str, int]
+    asked: int
+    found: int
+
+    @property
+    def exhausted(self) -> bool:
+        """The dead consumer had no more than was asked for: nothing of it is left."""
+        return self.found < self.asked
 
 
 class EventQueue:
@@ -87,6 +118,7 @@ class EventQueue:
         self._append_source = _APPEND % {"ttl": int(dedup_ttl_s)}
         self._append = redis.register_script(self._append_source)
         self._promote = redis.register_script(_PROMOTE)
+        self._take_over = redis.register_script(_TAKE_OVER)
         # The hot path's constant arguments, encoded once (redis-py passes bytes through as they are).
         self._append_head = (b"EVALSHA", self._append.sha.encode(), b"2")
         self._stream = self.keys.stream.encode()
@@ -191,45 +223,42 @@ class EventQueue:
         )
         return int(moved)
 
-    async def keep_claimed(self, consumer: str, stream_ids: list[str]) -> None:
-        """Reset the idle time of entries ``consumer`` is still working on (XCLAIM … JUSTID).
+    async def beat(self, consumer: str, ttl_s: float) -> bool:
+        """Renew ``consumer``'s heartbeat for ``ttl_s``; False when it had lapsed (others may have taken over)."""
+        previous = await self.redis.set(self.keys.heartbeat(consumer), "1", px=max(1, int(ttl_s * 1000)), get=True)
+        return previous is not None
 
-        Without it a handler that runs longer than the reclaim idle time (a first tag sync, a
-        full re-tag) would be reclaimed and started again beside itself. JUSTID leaves the
-        delivery count alone, so a long handler is not mistaken for a poison entry.
+    async def forget(self, consumer: str) -> None:
+        """Drop ``consumer``'s heartbeat (a clean stop): nothing of it is pending, so others need not wait."""
+        await self.redis.delete(self.keys.heartbeat(consumer))
+
+    async def dead_consumers(self, me: str) -> list[str]:
+        """Consumers of the group, other than ``me``, whose heartbeat is gone."""
+        consumers: Any = await self.redis.xinfo_consumers(self.keys.stream, self.group)
+        names = [_text(c["name"]) for c in consumers if _text(c["name"]) != me]
+        if not names:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.exists(self.keys.heartbeat(name))
+            alive = await pipe.execute()
+        return [name for name, up in zip(names, alive, strict=True) if not up]
+
+    async def take_over(self, dead: str, consumer: str, count: int) -> Takeover:
+        """Claim up to ``count`` of the entries ``dead`` left pending, if its heartbeat is still gone.
+
+        XCLAIM counts a delivery, so an entry that keeps killing its consumers shows it.
         """
-        if stream_ids:
-            await self.redis.xclaim(self.keys.stream, self.group, consumer, 0, cast(Any, stream_ids), justid=True)
-
-    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> tuple[list[Event], list[PendingInfo]]:
-        """Claim entries another consumer left pending for ``min_idle_ms`` (XAUTOCLAIM).
-
-        Returns the claimed events and their delivery counts, so the caller can dead-letter an
-        entry that keeps killing its consumers instead of passing it around forever.
-        """
-        reply = await self.redis.xautoclaim(self.keys.stream, self.group, consumer, min_idle_ms, "0-0", count=count)
-        entries = reply[1] if len(reply) > 1 else []
-        claimed = self._events(entries)
-        if not claimed:
-            return [], []
-        ids = [event.stream_id for event in claimed]
-        pending = await self.redis.xpending_range(
-            self.keys.stream,
-            self.group,
-            min=min(ids, key=_id_order),
-            max=max(ids, key=_id_order),
-            count=len(ids) + 1000,
-            consumername=consumer,
+        reply: Any = await self._take_over(
+            keys=[self.keys.stream, self.keys.heartbeat(dead)], args=[self.group, dead, consumer, count]
         )
-        wanted = set(ids)
-        infos = [
-            PendingInfo(
-                _text(p["message_id"]), _text(p["consumer"]), int(p["time_since_delivered"]), int(p["times_delivered"])
-            )
-            for p in pending
-            if _text(p["message_id"]) in wanted
-        ]
-        return claimed, infos
+        counts, entries = (reply[0], reply[1]) if reply else ([], [])
+        deliveries: dict[str, int] = {}
+        for item in counts:
+            stream_id, _, times = _text(item).partition(" ")
+            deliveries[stream_id] = int(times) + 1
+        events = self._events([(sid, _pairs(fields)) for sid, fields in entries])
+        return Takeover(events, deliveries, asked=count, found=len(counts))
 
     # --- inspection ---------------------------------------------------------------------------
     async def depth(self) -> dict[str, int]:
@@ -259,6 +288,8 @@ def _texts(fields: Any) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in dict(fields).items()}
 
 
-def _id_order(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
+def _pairs(fields: Any) -> Any:
+    """A script's reply carries an entry's fields as a flat [name, value, …] list."""
+    if not isinstance(fields, list):
+        return fields
+    return dict(zip(fields[::2], fields[1::2], strict=True)) if fields else None

@@ -1,10 +1,19 @@
 """The queue worker: read through the consumer group, fan out, ack on success, retry, dead-letter.
 
 - An entry is acknowledged only after every subscribed handler succeeded and the event log row
-  is written; until then it stays pending and a crashed consumer's entries are reclaimed.
+  is written; until then it stays pending on this consumer.
+- Liveness is a heartbeat: each consumer renews a Redis key with a short TTL every ``heartbeat_s``.
+  The entries of a consumer whose heartbeat is gone (killed, host lost) are taken over within
+  ``heartbeat_ttl_s`` + ``heartbeat_s``, as many at a time as there are free slots, so a dead
+  consumer's backlog drains at full speed. A live consumer's entries are never taken, however long
+  its handlers run.
 - A failure is retried with capped exponential backoff and jitter, running only the handlers that
   have not succeeded yet; after ``max_attempts`` (or at once for a PermanentFailure) it goes to
-  the dead-letter stream with the error.
+  the dead-letter stream with the error. ``RetryLater`` (someone else is on it) defers without
+  spending an attempt.
+- A storage outage (PostgreSQL or Redis unreachable, in a handler or in the worker's own reads and
+  writes) is waited out with the event in hand, retrying with capped backoff: it spends neither an
+  attempt nor a delivery.
 - Events about the same customer or chat are processed in stream order within this worker.
 - ``stop()`` drains: in-flight events get ``shutdown_grace_s`` to finish, the rest are released
   back to the stream at once for another worker.
@@ -18,21 +27,24 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar, cast
 
 import structlog
 from redis.exceptions import RedisError
 
 from bot.dispatch import Dispatcher, DispatchOutcome
-from bot.errors import PermanentFailure
+from bot.errors import PermanentFailure, RetryLater
 from bot.eventlog import ProcessedLog
 from bot.events import Event
+from bot.outage import storage_outage
 from bot.queue import EventQueue
 
 __all__ = ["Worker", "WorkerPolicy"]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +53,22 @@ class WorkerPolicy:
     max_attempts: int = 6
     retry_base_s: float = 2.0
     retry_max_s: float = 600.0
-    reclaim_idle_s: float = 60.0
+    heartbeat_s: float = 1.0
+    heartbeat_ttl_s: float = 4.0
     max_deliveries: int = 5
     shutdown_grace_s: float = 20.0
     block_ms: int = 1000
+    outage_retry_base_s: float = 0.2
+    outage_retry_max_s: float = 2.0
 
     def retry_delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter backoff in [base·2^(n-1) / 2, base·2^(n-1)], capped."""
         ceiling = min(self.retry_max_s, self.retry_base_s * float(2 ** (attempt - 1)))
+        return ceiling * (0.5 + rng() / 2)
+
+    def outage_delay(self, tries: int, rng: Callable[[], float] = random.random) -> float:
+        """The pause before trying storage again: short, since an outage costs every event it holds."""
+        ceiling = min(self.outage_retry_max_s, self.outage_retry_base_s * float(2 ** min(tries, 16)))
         return ceiling * (0.5 + rng() / 2)
 
 
@@ -75,11 +95,15 @@ class Worker:
         self.consumer = consumer or default_consumer_name()
         self._stopping = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Event] = {}
-        self._slots = asyncio.Semaphore(policy.concurrency)
         self._ordering: dict[str, _OrderingLock] = {}
         self._group_ready = False
         self._redis_down = False
-        self._next_reclaim = 0.0
+        self._storage_down = False
+        self._dead: list[str] = []
+        self._next_liveness_check = 0.0
+        # After an outage of Redis every heartbeat may have lapsed at once: give the live consumers
+        # a TTL to renew theirs before taking anything over.
+        self._takeover_after = 0.0
         self.processed_count = 0
 
     def stop(self) -> None:
@@ -88,74 +112,103 @@ class Worker:
     async def run(self) -> None:
         """Consume until ``stop()``; then drain and release."""
         log.info("worker_started", consumer=self.consumer, concurrency=self.policy.concurrency)
-        keeper = asyncio.create_task(self._keep_claims(), name="worker-keep-claims")
-        try:
-            while not self._stopping.is_set():
-                try:
-                    await self._step()
-                    self._redis_up()
-                except RedisError as err:
-                    self._redis_failed(err)
-                    await self._sleep_unless_stopping(1.0)
-        finally:
-            keeper.cancel()
-            await self._drain()
-            log.info("worker_stopped", consumer=self.consumer, processed=self.processed_count)
-
-    async def _keep_claims(self) -> None:
-        """Every third of the reclaim idle time, tell the group the in-flight events are still owned."""
-        period = max(0.05, self.policy.reclaim_idle_s / 3)
-        while not self._stopping.is_set():
-            await self._sleep_unless_stopping(period)
-            ids = [event.stream_id for event in self._inflight.values() if event.stream_id]
+        async with self._heartbeat():
             try:
-                await self.queue.keep_claimed(self.consumer, ids)
+                while not self._stopping.is_set():
+                    try:
+                        await self._step()
+                        self._redis_up()
+                    except RedisError as err:
+                        self._redis_failed(err)
+                        await self._sleep_unless_stopping(self.policy.outage_retry_max_s / 4)
+            finally:
+                await self._drain()
+        log.info("worker_stopped", consumer=self.consumer, processed=self.processed_count)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self) -> AsyncIterator[None]:
+        """Keep this consumer's heartbeat key alive while the block runs; drop it after a clean stop."""
+        with contextlib.suppress(RedisError):
+            await self.queue.beat(self.consumer, self.policy.heartbeat_ttl_s)
+        beating = asyncio.create_task(self._keep_beating(), name="worker-heartbeat")
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            if not self._inflight:
+                with contextlib.suppress(RedisError):
+                    await self.queue.forget(self.consumer)
+
+    async def _keep_beating(self) -> None:
+        while True:
+            await asyncio.sleep(self.policy.heartbeat_s)
+            try:
+                alive = await self.queue.beat(self.consumer, self.policy.heartbeat_ttl_s)
             except RedisError as err:
                 self._redis_failed(err)
+                continue
+            if not alive:
+                # Stalled past the TTL (or Redis lost the key): another worker may have taken over
+                # events this one still runs; the event log and the outbox keep their effects single.
+                log.warning("worker_heartbeat_lapsed", consumer=self.consumer, inflight=len(self._inflight))
 
     async def run_until_idle(self, max_rounds: int = 100) -> int:
         """Process what is ready now (tests, CLI one-shots); return how many events were handled."""
         await self.queue.ensure_group()
         before = self.processed_count
-        for _ in range(max_rounds):
-            started = await self._step(block_ms=0, reclaim=True)
-            await self._wait_inflight()
-            if not started:
-                break
+        async with self._heartbeat():
+            for _ in range(max_rounds):
+                started = await self._step(block_ms=0, take_over=True)
+                await self._wait_inflight()
+                if not started:
+                    break
         return self.processed_count - before
 
-    async def _step(self, block_ms: int | None = None, *, reclaim: bool = False) -> int:
+    async def _step(self, block_ms: int | None = None, *, take_over: bool = False) -> int:
         if not self._group_ready:
             await self.queue.ensure_group()
             self._group_ready = True
-        now = time.time()
-        await self.queue.promote_due_retries(now)
-        started = 0
-        if reclaim or now >= self._next_reclaim:
-            self._next_reclaim = now + max(1.0, self.policy.reclaim_idle_s / 2)
-            started += await self._reclaim()
+        await self.queue.promote_due_retries(time.time())
+        started = await self._take_over(force=take_over)
         free = self._free_slots()
         if free == 0:
             await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
             return started
-        events = await self.queue.read(self.consumer, free, self.policy.block_ms if block_ms is None else block_ms)
+        # While a dead consumer's backlog remains, come back for it as soon as a slot frees.
+        block = 0 if self._dead else self.policy.block_ms if block_ms is None else block_ms
+        events = await self.queue.read(self.consumer, free, block)
         for event in events:
             self._start(event)
         return started + len(events)
 
-    async def _reclaim(self) -> int:
-        min_idle_ms = int(self.policy.reclaim_idle_s * 1000)
-        claimed, infos = await self.queue.reclaim(self.consumer, min_idle_ms, count=max(1, self._free_slots()))
-        deliveries = {info.stream_id: info.deliveries for info in infos}
-        for event in claimed:
-            count = deliveries.get(event.stream_id, 1)
-            if count > self.policy.max_deliveries:
-                log.error("event_poison", event_key=event.key, deliveries=count)
-                await self.queue.dead_letter(event, f"abandoned by {count - 1} consumers (crashed or killed)")
-                continue
-            log.warning("event_reclaimed", event_key=event.key, deliveries=count)
-            self._start(event)
-        return len(claimed)
+    async def _take_over(self, *, force: bool = False) -> int:
+        """Start entries of dead consumers: found once per heartbeat period, then taken slot by slot."""
+        now = time.monotonic()
+        if now < self._takeover_after:
+            return 0
+        if force or now >= self._next_liveness_check:
+            self._next_liveness_check = now + self.policy.heartbeat_s
+            self._dead = await self.queue.dead_consumers(self.consumer)
+        started = 0
+        while self._dead and (free := self._free_slots()) > 0:
+            dead = self._dead[0]
+            taken = await self.queue.take_over(dead, self.consumer, free)
+            if taken.exhausted:
+                self._dead.pop(0)
+            for event in taken.events:
+                count = taken.deliveries.get(event.stream_id, 1)
+                if count > self.policy.max_deliveries:
+                    log.error("event_poison", event_key=event.key, deliveries=count)
+                    await self.queue.dead_letter(event, f"abandoned by {count - 1} consumers (crashed or killed)")
+                    continue
+                log.warning("event_taken_over", event_key=event.key, dead_consumer=dead, deliveries=count)
+                self._start(event)
+                started += 1
+            if not taken.events and not taken.exhausted:
+                break
+        return started
 
     def _free_slots(self) -> int:
         return max(0, self.policy.concurrency - len(self._inflight))
@@ -172,49 +225,99 @@ class Worker:
         lock.users += 1
         try:
             async with lock.lock:
-                await self._handle(event, bound)
-        except RedisError as err:
-            # The entry stays pending; reclaim will hand it out again once Redis is back.
-            self._redis_failed(err)
-        except Exception:  # noqa: BLE001 - the worker must survive any handler or storage failure
+                await self._settle(event, bound)
+        except Exception as err:  # noqa: BLE001 - the worker must survive any handler or storage failure
             bound.exception("event_processing_crashed")
+            await self._crashed(event, err, bound)
         finally:
             lock.users -= 1
             if lock.users == 0:
                 del self._ordering[ordering_key]
 
-    async def _handle(self, event: Event, bound: structlog.typing.FilteringBoundLogger) -> None:
-        if await self.processed.seen(event):
-            bound.info("event_already_processed")
-            await self.queue.ack(event)
+    async def _settle(self, event: Event, bound: structlog.typing.FilteringBoundLogger) -> None:
+        """Run ``event`` until it is acknowledged, scheduled for a retry or dead-lettered."""
+        outages = 0
+        while True:
+            if await self._stored(bound, self.processed.seen, event):
+                bound.info("event_already_processed")
+                await self._stored(bound, self.queue.ack, event)
+                return
+            outcome = await self.dispatcher.dispatch(event, self.deps)  # type: ignore[arg-type]
+            if outcome.succeeded:
+                event = replace(event, done=event.done | outcome.succeeded)
+            if outcome.ok:
+                if outages:
+                    self._storage_up()
+                await self._stored(bound, self.processed.record, event, outcome.succeeded)
+                await self._stored(bound, self.queue.ack, event)
+                self.processed_count += 1
+                bound.info(
+                    "event_processed",
+                    handlers=outcome.matched,
+                    latency_ms=round((time.time() - event.received_at) * 1000, 1),
+                )
+                return
+            if any(storage_outage(err) for err in outcome.failed.values()):
+                # Only the handlers that met the outage run again, and no attempt is spent.
+                outages += 1
+                self._storage_failed(bound, outcome.describe_failures())
+                await asyncio.sleep(self.policy.outage_delay(outages))
+                continue
+            await self._failed(event, outcome, bound)
             return
-        outcome = await self.dispatcher.dispatch(event, self.deps)  # type: ignore[arg-type]
-        if outcome.ok:
-            await self.processed.record(event, outcome.succeeded)
-            await self.queue.ack(event)
-            self.processed_count += 1
-            bound.info(
-                "event_processed",
-                handlers=outcome.matched,
-                latency_ms=round((time.time() - event.received_at) * 1000, 1),
-            )
-            return
-        await self._failed(event, outcome, bound)
+
+    async def _stored(
+        self, bound: structlog.typing.FilteringBoundLogger, operation: Callable[..., Awaitable[T]], *args: Any
+    ) -> T:
+        """One read or write of the worker's own (event log, queue), retried through a storage outage."""
+        tries = 0
+        while True:
+            try:
+                result = await operation(*args)
+            except Exception as err:
+                if not storage_outage(err):
+                    raise
+                tries += 1
+                self._storage_failed(bound, f"{type(err).__name__}: {err}")
+                await asyncio.sleep(self.policy.outage_delay(tries))
+                continue
+            if tries:
+                self._storage_up()
+            return result
 
     async def _failed(
         self, event: Event, outcome: DispatchOutcome, bound: structlog.typing.FilteringBoundLogger
     ) -> None:
         error = outcome.describe_failures()
-        permanent = all(isinstance(err, PermanentFailure) for err in outcome.failed.values())
+        errors = outcome.failed.values()
+        if all(isinstance(err, RetryLater) for err in errors):
+            defer = max(cast(RetryLater, err).defer_s for err in errors)
+            await self._stored(bound, self.queue.schedule_retry, event, time.time() + defer)
+            bound.info("event_deferred", delay_s=round(defer, 2), reason=error)
+            return
+        permanent = all(isinstance(err, PermanentFailure) for err in errors)
+        await self._retry_or_give_up(event, error, bound, permanent=permanent)
+
+    async def _retry_or_give_up(
+        self, event: Event, error: str, bound: structlog.typing.FilteringBoundLogger, *, permanent: bool = False
+    ) -> None:
         if permanent or event.attempt >= self.policy.max_attempts:
-            await self.queue.dead_letter(replace(event, done=event.done | outcome.succeeded), error)
+            await self._stored(bound, self.queue.dead_letter, event, error)
             self.processed_count += 1
             bound.error("event_dead_lettered", error=error, permanent=permanent)
             return
         delay = self.policy.retry_delay(event.attempt)
-        retry = replace(event, attempt=event.attempt + 1, done=event.done | outcome.succeeded)
-        await self.queue.schedule_retry(retry, time.time() + delay)
+        retry = replace(event, attempt=event.attempt + 1)
+        await self._stored(bound, self.queue.schedule_retry, retry, time.time() + delay)
         bound.warning("event_retry_scheduled", delay_s=round(delay, 2), error=error)
+
+    async def _crashed(self, event: Event, err: Exception, bound: structlog.typing.FilteringBoundLogger) -> None:
+        """An error outside the handlers (a bug, bad data in the envelope): an attempt like any failure,
+        instead of an entry left pending on a live consumer that nobody would take over."""
+        try:
+            await self._retry_or_give_up(event, f"{type(err).__name__}: {err}", bound)
+        except Exception:  # noqa: BLE001 - logged; the entry stays pending until this worker restarts
+            bound.exception("event_settle_failed")
 
     async def _wait_inflight(self) -> None:
         while self._inflight:
@@ -241,6 +344,7 @@ class Worker:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def _redis_failed(self, err: RedisError) -> None:
+        self._takeover_after = time.monotonic() + self.policy.heartbeat_ttl_s + self.policy.heartbeat_s
         if not self._redis_down:
             self._redis_down = True
             log.error("redis_unavailable", consumer=self.consumer, error=type(err).__name__)
@@ -250,6 +354,16 @@ class Worker:
             self._redis_down = False
             log.info("redis_recovered", consumer=self.consumer)
 
+    def _storage_failed(self, bound: structlog.typing.FilteringBoundLogger, error: str) -> None:
+        if not self._storage_down:
+            self._storage_down = True
+            bound.error("storage_unavailable", consumer=self.consumer, error=error[:300])
+
+    def _storage_up(self) -> None:
+        if self._storage_down:
+            self._storage_down = False
+            log.info("storage_recovered", consumer=self.consumer)
+
 
 @dataclass(slots=True)
 class _OrderingLock:
@@ -257,10 +371,14 @@ class _OrderingLock:
     users: int = 0
 
 
+# WeCom's callbacks and our internal events name the same customer id differently: one lock.
+_SAME_ID = {"ExternalUserID": "external_userid"}
+
+
 def _ordering_key(event: Event) -> str:
     body = event.body
     for name in ("ExternalUserID", "ChatId", "external_userid", "unionid", "member_id"):
         value = body.get(name)
         if value:
-            return f"{name}:{value}"
+            return f"{_SAME_ID.get(name, name)}:{value}"
     return f"event:{event.key}"

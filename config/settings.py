@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     scrm_max_attempts: Annotated[int, Field(ge=1)] = 6
     scrm_retry_base_s: float = 2.0
     scrm_retry_max_s: float = 600.0
-    scrm_reclaim_idle_s: float = 60.0
+    # A worker renews its heartbeat every quarter of this; one silent for this long is dead, and
+    # its pending events are taken over by the others.
+    scrm_heartbeat_ttl_s: Annotated[float, Field(gt=0)] = 4.0
     scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
     scrm_shutdown_grace_s: float = 20.0
 

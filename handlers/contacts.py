@@ -1,4 +1,11 @@
-"""change_external_contact (客户变更): thin adapters from the event to the customer service."""
+"""change_external_contact (客户变更): thin adapters from the event to the customer service.
+
+An add is two pieces of work that retry on their own: the welcome, sent by the add's handler at
+once (its code lives ~20 s), and the record (customer, relation, channel), queued by the same
+handler as an internal ``contact_added`` event before the welcome is tried. A welcome that cannot
+go never keeps the customer unrecorded, and in a burst the welcomes do not wait behind the
+database writes of the adds before them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from bot.publish import publish
 
 router = Router("contacts")
 EVENT = "change_external_contact"
+RECORD = "contact_added"  # the internal event that records an add
 
 
 def event_time(event: Event, deps: Deps) -> datetime:
@@ -35,16 +43,32 @@ async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
         await publish(deps, "customer_changed", {"customer_id": customer_id, "cause": event.route[2]}, event.key)
 
 
+async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> None:
+    added = contact_added(event, deps, half=half)
+    contact = await service.fetch_added_contact(deps, added)
+    if contact is None:
+        return
+    # external_userid at the top: the worker keeps this customer's events in order by it.
+    record = {"external_userid": added.external_userid, "added": added.to_payload(), "contact": contact}
+    await publish(deps, RECORD, record, event.key)
+    await service.welcome_added(deps, added, contact)
+
+
 @router.event(EVENT, "add_external_contact")
 async def on_add_external_contact(event: Event, deps: Deps) -> None:
-    customer = await service.customer_added(deps, contact_added(event, deps, half=False))
-    await changed(deps, event, customer.id if customer else None)
+    await welcome_and_queue_record(event, deps, half=False)
 
 
 @router.event(EVENT, "add_half_external_contact")
 async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
-    customer = await service.customer_added(deps, contact_added(event, deps, half=True))
-    await changed(deps, event, customer.id if customer else None)
+    await welcome_and_queue_record(event, deps, half=True)
+
+
+@router.on("internal", RECORD)
+async def on_contact_added(event: Event, deps: Deps) -> None:
+    added = service.ContactAdded.from_payload(event.body["added"])
+    customer = await service.record_added(deps, added, event.body["contact"])
+    await publish(deps, "customer_changed", {"customer_id": customer.id, "cause": added.cause}, event.key)
 
 
 @router.event(EVENT, "edit_external_contact")

@@ -133,7 +133,6 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_redis_prefix": redis_prefix,
             "scrm_retry_base_s": 0.05,
             "scrm_retry_max_s": 0.2,
-            "scrm_reclaim_idle_s": 1.0,
             "scrm_wecom_backoff_base_s": 0.01,
             "scrm_wecom_backoff_max_s": 0.05,
             "scrm_shutdown_grace_s": 2.0,

@@ -134,7 +134,7 @@ async def test_permanent_failure_is_not_retried(make_settings: Callable[..., Set
 
 @pytest.mark.skipif(BACKEND == "embedded", reason="a second process needs a real Redis")
 async def test_killed_worker_event_is_reclaimed_and_processed_once(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(scrm_reclaim_idle_s=1.0)
+    settings = make_settings(scrm_heartbeat_ttl_s=1.0)
     rec = Recorder()
     rec.handler("survivor")
     async with deps_for(settings) as deps:
@@ -174,16 +174,14 @@ def _plain(settings: Settings) -> dict[str, Any]:
 async def test_entry_that_keeps_killing_consumers_is_dead_lettered(make_settings: Callable[..., Settings]) -> None:
     rec = Recorder()
     rec.handler("never_reached")
-    async with deps_for(make_settings(scrm_reclaim_idle_s=0.05, scrm_max_deliveries=3)) as deps:
+    async with deps_for(make_settings(scrm_max_deliveries=3)) as deps:
         await enqueue(deps)
-        # Three consumers each take the entry and die without a word.
+        # Three consumers each take the entry and die without a word (no heartbeat).
         for n in range(3):
-            await asyncio.sleep(0.06)
             if n == 0:
                 await deps.queue.read(f"crashed{n}", 10, 0)
             else:
-                await deps.queue.reclaim(f"crashed{n}", 50, 10)
-        await asyncio.sleep(0.06)
+                await deps.queue.take_over(f"crashed{n - 1}", f"crashed{n}", 10)
         await build_worker(deps, Dispatcher([rec.router])).run_until_idle()
         assert rec.calls["never_reached"] == 0
         [letter] = await deps.queue.dead_letters()
@@ -244,9 +242,9 @@ async def test_callback_delivered_three_times_has_one_effect_end_to_end(
         assert await EventLog.all().count() == 1
 
 
-async def test_handler_longer_than_the_reclaim_time_runs_once(make_settings: Callable[..., Settings]) -> None:
-    """A first tag sync or a full re-tag can outlast the reclaim idle time: its worker must keep the
-    event, not have it reclaimed and started again beside itself (by another worker or its own)."""
+async def test_handler_longer_than_the_heartbeat_ttl_runs_once(make_settings: Callable[..., Settings]) -> None:
+    """A first tag sync or a full re-tag can outlast the heartbeat TTL many times: its live worker
+    keeps the event, never taken over and started again beside itself (by another worker or its own)."""
     slow = Router("slow")
     starts: list[str] = []
 
@@ -255,12 +253,12 @@ async def test_handler_longer_than_the_reclaim_time_runs_once(make_settings: Cal
         starts.append(event.stream_id)
         await asyncio.sleep(3.0)
 
-    async with deps_for(make_settings(scrm_reclaim_idle_s=0.6)) as deps:
+    async with deps_for(make_settings(scrm_heartbeat_ttl_s=0.6)) as deps:
         await enqueue(deps)
         workers = [build_worker(deps, Dispatcher([slow]), consumer=name) for name in ("w1", "w2")]
         tasks = [asyncio.create_task(worker.run()) for worker in workers]
         await eventually(lambda: len(starts) == 1, within=10)
-        await asyncio.sleep(3.5)  # five reclaim periods pass while the job runs, and it finishes
+        await asyncio.sleep(3.5)  # five heartbeat TTLs pass while the job runs, and it finishes
         for worker in workers:
             worker.stop()
         await asyncio.gather(*tasks)

@@ -31,7 +31,9 @@ from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
 
 __all__ = [
     "ContactAdded",
-    "customer_added",
+    "fetch_added_contact",
+    "welcome_added",
+    "record_added",
     "contact_edited",
     "guide_removed_customer",
     "customer_removed_guide",
@@ -145,23 +147,53 @@ class ContactAdded:
     welcome_code: str = ""
     half: bool = False
 
+    @property
+    def cause(self) -> str:
+        return "add_half_external_contact" if self.half else "add_external_contact"
 
-async def customer_added(deps: Deps, added: ContactAdded) -> Customer | None:
-    """A guide and a customer became contacts: record it, attribute the channel, welcome once.
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "userid": self.userid,
+            "external_userid": self.external_userid,
+            "at": self.at.timestamp(),
+            "state": self.state,
+            "half": self.half,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ContactAdded:
+        return cls(
+            userid=str(payload["userid"]),
+            external_userid=str(payload["external_userid"]),
+            at=datetime.fromtimestamp(float(payload["at"]), UTC),
+            state=str(payload.get("state", "")),
+            half=bool(payload.get("half", False)),
+        )
+
+
+async def fetch_added_contact(deps: Deps, added: ContactAdded) -> dict[str, Any] | None:
+    """The new contact as WeCom has it (externalcontact/get), needed by the welcome and the record alike.
 
     None when the customer was already gone by the time the add is handled (WeCom delivered, or a
     worker handled, the loss first): the loss has recorded the relation, and there is no one to
     welcome.
     """
     try:
-        contact = await deps.wecom.get_external_contact(added.external_userid)
+        contact: dict[str, Any] = await deps.wecom.get_external_contact(added.external_userid)
     except NotExternalContact:
         log.info("contact_gone_before_add", userid=added.userid, external_userid=added.external_userid)
         return None
-    external = contact["external_contact"]
+    return contact
+
+
+async def welcome_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> None:
+    """Send the welcome once with the event's code (valid ~20 s, once; no code, no welcome)."""
     if added.welcome_code:
-        # The code lives ~20 s: send before anything slower (the database writes follow).
-        await _send_welcome(deps, added, external)
+        await _send_welcome(deps, added, contact["external_contact"])
+
+
+async def record_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> Customer:
+    """Record customer, member and relation, attribute the channel from ``State``, link earlier orders."""
     customer, relationship, _guide = await upsert_contact(
         deps, contact, added.userid, state=added.state, half=added.half, at=added.at
     )
@@ -211,7 +243,8 @@ async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, 
     try:
         sent = await send_once(f"welcome:{added.welcome_code}", "welcome", added.external_userid, send, deps.clock)
     except WelcomeCodeInvalid as err:
-        # Used, expired, or the chat already began: WeCom will not take it later either.
+        # Used (perhaps by our own send whose mark was lost), expired, or the chat already began:
+        # either way done, WeCom will not take it later.
         log.warning("welcome_not_sent", userid=added.userid, errcode=err.errcode, errmsg=err.errmsg)
         return
     if sent:

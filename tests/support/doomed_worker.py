@@ -1,6 +1,7 @@
-"""A worker process that takes one event and hangs inside its handler, to be killed with SIGKILL.
+"""A worker process that takes events and hangs inside its handler, to be killed with SIGKILL.
 
 Usage: python -m tests.support.doomed_worker '<settings as JSON>'
+(``scrm_worker_concurrency`` says how many events it takes at once.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ router = Router("doomed")
 
 @router.event("change_external_contact")
 async def hang(event: Event, deps: Deps) -> None:
-    await deps.redis.set(f"{{{deps.settings.scrm_redis_prefix}}}:doomed:started", event.key)
+    await deps.redis.incr(f"{{{deps.settings.scrm_redis_prefix}}}:doomed:started")
     await asyncio.Event().wait()  # never returns: the test kills this process here
 
 

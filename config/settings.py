@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     scrm_retry_max_s: float = 600.0
     scrm_reclaim_idle_s: float = 60.0
     scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
+    # Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` shows the count.
+    scrm_dead_letter_maxlen: Annotated[int, Field(ge=1)] = 10_000
     scrm_shutdown_grace_s: float = 20.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).

@@ -30,6 +30,7 @@ import asyncio
 import io
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -239,6 +240,14 @@ def log_counts(paths: Sequence[Path]) -> Counter[str]:
     return counts
 
 
+def keep_logs(where: Path, paths: Sequence[Path]) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    for number, path in enumerate(paths):
+        if path.exists():
+            shutil.copy(path, where / f"{number:02d}-{path.name}")
+    print(f"logs kept in {where}", flush=True)
+
+
 def migrate(workdir: Path, db_url: str, redis_url: str) -> None:
     env = dict(os.environ) | {"WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET,
                               "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "DATABASE_URL": db_url,
@@ -309,6 +318,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:  # noqa: C901, PLR091
             app.stop()
         redis.stop()
         pg.stop()
+        if args.logs:
+            keep_logs(args.logs, [*(app.logs if app else []), pg.log, redis.log])
 
     by_customer = {s.external_userid: s for s in scans}
     per_customer = Counter(w.external_userid for w in welcomes if w.external_userid in by_customer)
@@ -380,8 +391,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="seconds before the sender re-sends an unanswered callback (default 2)")
     parser.add_argument("--settle", type=float, default=120.0,
                         help="seconds after the last fault to wait for the last welcome (default 120)")
-    parser.add_argument("--pg-port", type=int, default=55432)
-    parser.add_argument("--redis-port", type=int, default=56379)
+    parser.add_argument("--pg-port", type=int, default=55432, help="(a free port if it is taken)")
+    parser.add_argument("--redis-port", type=int, default=56379, help="(a free port if it is taken)")
+    parser.add_argument("--logs", type=Path, help="copy the app's, PostgreSQL's and Redis's logs to this directory")
     parser.add_argument("--max-seconds", type=float, default=480.0, help="the whole run stops after this (default 480)")
     return parser.parse_args(argv)
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["PrivatePostgres", "PrivateRedis", "free_port", "ServiceError"]
+__all__ = ["PrivatePostgres", "PrivateRedis", "ServiceError", "free_port", "port_or_free"]
 
 HOST = "127.0.0.1"
 
@@ -30,6 +30,18 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_or_free(port: int | None) -> int:
+    """``port`` when nothing listens there (e.g. 55432), else any free one: never share a server."""
+    if port:
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                return free_port()
+            return port
+    return free_port()
 
 
 def _wait_port(port: int, within_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -48,15 +60,18 @@ def _wait_port(port: int, within_s: float, proc: subprocess.Popen[bytes] | None 
 class PrivateRedis:
     """``redis-server`` with AOF (``appendfsync`` as asked) in ``workdir``; kill -9 and restart keep the data."""
 
-    def __init__(self, workdir: Path, *, appendfsync: str = "always", port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, appendfsync: str = "always", port: int | None = None, preload: Path | None = None
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServiceError("redis-server is not on the PATH (apt-get install redis-server)")
         self.binary = binary
         self.dir = workdir / "redis"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        self.port = port_or_free(port)
         self.appendfsync = appendfsync
+        self.preload = preload  # LD_PRELOAD for the server (bench/crashsim.c: a kill loses what a host crash would)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "redis.log"
 
@@ -69,8 +84,21 @@ class PrivateRedis:
             [self.binary, "--port", str(self.port), "--bind", HOST, "--dir", str(self.dir), "--save", "",
              "--appendonly", "yes", "--appendfsync", self.appendfsync, "--logfile", str(self.log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            env=dict(os.environ) | ({"LD_PRELOAD": str(self.preload)} if self.preload else {}),
         )
         _wait_port(self.port, 30, self.proc)
+        self._wait_loaded(60)
+
+    def _wait_loaded(self, within_s: float) -> None:
+        """Redis listens while it replays its AOF, answering -LOADING: wait for +PONG."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with socket.create_connection((HOST, self.port), timeout=2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise ServiceError(f"redis-server on {self.port} still loading after {within_s:g} s")
 
     def kill(self) -> None:
         """SIGKILL: what a crash or an OOM kill does (no shutdown, no final fsync)."""
@@ -101,7 +129,7 @@ class PrivatePostgres:
         self.bin = Path(found[-1]).parent if found else Path(shutil.which("pg_ctl") or "").parent
         self.root = workdir / "pg"
         self.data = self.root / "data"
-        self.port = port or free_port()
+        self.port = port_or_free(port)
         self.log = self.root / "postgres.log"
         self._as: list[str] = []
         self.root.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,7 @@ log = structlog.get_logger(__name__)
 class QueueStats:
     stream: int  # entries waiting or in flight (acknowledged entries are deleted)
     pending: dict[str, int]  # consumer → entries delivered to it and not acknowledged
+    idle_s: dict[str, float]  # consumer (with pending entries) → seconds since it last read or claimed
     oldest_age_s: float  # age of the oldest entry still in the stream (0 when empty)
     retries: int  # scheduled retries
     next_retry_in_s: float | None
@@ -112,18 +113,22 @@ async def queue_stats(queue: EventQueue, now: float | None = None) -> QueueStats
         pipe.xrange(keys.stream, count=1)
         stream, dead, retries, first_retry, oldest = await pipe.execute()
     pending: dict[str, int] = {}
+    idle: dict[str, float] = {}
     if int(stream):
         try:
-            summary: Any = await queue.redis.xpending(keys.stream, queue.group)
+            consumers: Any = await queue.redis.xinfo_consumers(keys.stream, queue.group)
         except ResponseError as err:  # no group yet (no worker ever started): nothing pending
             if "NOGROUP" not in str(err):
                 raise
-            summary = {}
-        for consumer in summary.get("consumers") or []:
-            pending[_text(consumer["name"])] = int(consumer["pending"])
+            consumers = []
+        # A consumer with entries and a long idle time is a worker that died holding them.
+        for consumer in consumers:
+            if int(consumer["pending"]):
+                pending[_text(consumer["name"])] = int(consumer["pending"])
+                idle[_text(consumer["name"])] = int(consumer.get("idle") or 0) / 1000
     oldest_age = max(0.0, now - _id_seconds(_text(oldest[0][0]))) if oldest else 0.0
     next_retry = max(0.0, float(first_retry[0][1]) - now) if first_retry else None
-    return QueueStats(int(stream), pending, oldest_age, int(retries), next_retry, int(dead), queue.dead_maxlen)
+    return QueueStats(int(stream), pending, idle, oldest_age, int(retries), next_retry, int(dead), queue.dead_maxlen)
 
 
 async def dead_letters(
@@ -255,7 +260,8 @@ async def events_command(
 
 
 def format_stats(stats: QueueStats) -> str:
-    pending = ", ".join(f"{name} {count}" for name, count in sorted(stats.pending.items())) or "none"
+    pending = ", ".join(f"{name} {count} (idle {stats.idle_s.get(name, 0):.0f} s)"
+                        for name, count in sorted(stats.pending.items())) or "none"
     next_retry = f" (next in {stats.next_retry_in_s:.1f} s)" if stats.next_retry_in_s is not None else ""
     return "\n".join([
         f"stream:            {stats.stream} event(s) waiting or in flight",

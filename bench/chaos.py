@@ -353,6 +353,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:  # noqa: C901, PLR091
     print(f"welcomes: exactly one {sum(1 for s in acked if per_customer[s.external_userid] == 1)}, "
           f"lost {len(lost)}, doubled {len(doubled)}; send_welcome_msg refused 41051 (code expired or used) "
           f"{len(code_errors)} times")
+    # WeCom refuses a used code, so a customer never sees a second welcome; a try after the welcome
+    # went is still a send-once slip worth knowing about.
+    sent_at = {w.welcome_code: w.sent_at for w in welcomes}
+    again = sum(1 for c in code_errors if c.body and c.at > sent_at.get(str(c.body.get("welcome_code")), c.at + 1))
+    print(f"  send_welcome_msg tried again after the welcome had gone (refused as used): {again}")
     if lost:
         expired = sum(1 for c in lost if c in refused_for)
         never = sum(1 for c in lost if c not in tried_for)

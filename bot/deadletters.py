@@ -64,6 +64,7 @@ return id
 """
 
 _PAGE = 500
+_LIST_LIMIT = 1000  # `scrm events dead` prints at most this many
 log = structlog.get_logger(__name__)
 
 
@@ -244,9 +245,11 @@ async def events_command(
         except ValueError as err:
             out.write(f"scrm events dead: {err}\n")
             return 2
-        letters = await dead_letters(queue, route=route, since=moment)
+        letters = await dead_letters(queue, route=route, since=moment, limit=_LIST_LIMIT)
         out.write("".join(line + "\n" for letter in letters for line in format_dead_letter(letter)))
-        out.write(f"{len(letters)} dead letter(s)" + (f" with route containing {route!r}" if route else "") + "\n")
+        shown = f" (the first {len(letters)}; narrow with --route or --since)" if len(letters) == _LIST_LIMIT else ""
+        out.write(f"{len(letters)} dead letter(s)" + (f" with route containing {route!r}" if route else "")
+                  + shown + "\n")
         return 0
     if not ids and not every:
         out.write("scrm events replay: name dead-letter ids (from `scrm events dead`) or --all\n")

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lock demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean
+.PHONY: install lock demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean chaos
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+## chaos: web + 2 workers, private PostgreSQL and Redis, workers/PostgreSQL/Redis/WeCom failing mid-burst (~3 min; not part of make test)
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py

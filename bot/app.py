@@ -25,6 +25,7 @@ from bot.crypto import CallbackCrypto
 from bot.customers.intake import CHAT_ARCHIVE, ORDERS
 from bot.customers.org import apply_org
 from bot.db import close_db, init_db
+from bot.deadletters import observe_queue
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router, discover_routers
 from bot.eventlog import ProcessedLog
@@ -58,7 +59,10 @@ async def open_deps(
         await apply_org(config.org)
         try:
             async with aiohttp.ClientSession() as http:
-                queue = EventQueue(redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s)
+                queue = EventQueue(
+                    redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s,
+                    dead_maxlen=settings.scrm_dead_letter_maxlen,
+                )
                 wecom = WeComClient(
                     http,
                     api_base=settings.wecom_api_base,
@@ -176,4 +180,5 @@ async def metrics(request: web.Request) -> web.Response:
     given = request.headers.get("Authorization", "").encode()
     if not hmac.compare_digest(given, f"Bearer {token}".encode()):
         raise web.HTTPUnauthorized(text="bearer token required", headers={"WWW-Authenticate": "Bearer"})
+    await observe_queue(deps)
     return web.Response(body=deps.metrics.render(), content_type="text/plain")

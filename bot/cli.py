@@ -292,6 +292,22 @@ def _sop(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("events")
+def _events(args: argparse.Namespace) -> int:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.deadletters import events_command  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+
+    async def run() -> int:
+        async with open_deps(settings) as deps:
+            return await events_command(deps.queue, args.action, sys.stdout, ids=args.ids, every=args.all,
+                                        route=args.route, since=args.since)
+
+    return asyncio.run(run())
+
+
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo  # noqa: PLC0415
@@ -338,6 +354,12 @@ def _parser() -> argparse.ArgumentParser:
     leads.add_argument("--store", default="", help="one store code")
     leads.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
     leads.add_argument("--until", default="", help="7d or an ISO date (default: now)")
+    events = sub.add_parser("events", help="the event queue: stats, dead letters, replay them")
+    events.add_argument("action", choices=["stats", "dead", "replay"])
+    events.add_argument("ids", nargs="*", default=[], help="replay: dead-letter ids (from `scrm events dead`)")
+    events.add_argument("--all", action="store_true", help="replay every dead letter (with --route: those matching)")
+    events.add_argument("--route", default="", help="only routes containing this, e.g. add_external_contact")
+    events.add_argument("--since", default="", help="dead: failed since 30m, 2h, 7d or an ISO date")
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 __all__ = ["Metrics"]
 
@@ -20,6 +20,21 @@ class Metrics:
         # Labelled once: the callback path should not pay the label lookup per request.
         self.accepted = self.callbacks.labels(outcome="accepted")
         self.duplicates = self.callbacks.labels(outcome="duplicate")
+        # The queue as an operator watches it; set from Redis when /metrics is scraped (observe_queue).
+        self.dead_letters = Gauge("scrm_dead_letters", "Events in the dead-letter stream", registry=self.registry)
+        self.oldest_pending_age = Gauge(
+            "scrm_oldest_pending_age_seconds",
+            "Age of the oldest event waiting or in flight in the stream (0 when it is empty)",
+            registry=self.registry,
+        )
+        self.stream_length = Gauge("scrm_events_in_stream", "Events waiting or in flight", registry=self.registry)
+        self.retries_scheduled = Gauge("scrm_retries_scheduled", "Events waiting for a retry", registry=self.registry)
+
+    def observe_queue(self, *, dead: int, oldest_age_s: float, stream: int, retries: int) -> None:
+        self.dead_letters.set(dead)
+        self.oldest_pending_age.set(oldest_age_s)
+        self.stream_length.set(stream)
+        self.retries_scheduled.set(retries)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

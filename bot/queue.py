@@ -110,8 +110,13 @@ class Takeover:
 
 
 class EventQueue:
-    def __init__(self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400) -> None:
+    def __init__(
+        self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400, dead_maxlen: int = 10_000
+    ) -> None:
         self.redis = redis
+        # The dead-letter stream keeps whole bodies: bounded, the oldest trimmed first (exact
+        # XADD MAXLEN: dead letters are rare, and an operator reads the bound as a number).
+        self.dead_maxlen = dead_maxlen
         self.keys = QueueKeys(prefix)
         self.group = group
         self.dedup_ttl_s = dedup_ttl_s
@@ -212,7 +217,7 @@ class EventQueue:
             "stream_id": event.stream_id,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.dead, cast(Any, fields))
+            pipe.xadd(self.keys.dead, cast(Any, fields), maxlen=self.dead_maxlen, approximate=False)
             pipe.xack(self.keys.stream, self.group, event.stream_id)
             pipe.xdel(self.keys.stream, event.stream_id)
             await pipe.execute()

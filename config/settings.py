@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # its pending events are taken over by the others.
     scrm_heartbeat_ttl_s: Annotated[float, Field(gt=0)] = 4.0
     scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
+    # Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` shows the count.
+    scrm_dead_letter_maxlen: Annotated[int, Field(ge=1)] = 10_000
     scrm_shutdown_grace_s: float = 20.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).

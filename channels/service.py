@@ -185,15 +185,41 @@ async def _desired(deps: Deps) -> list[Desired]:
     return wanted
 
 
-async def ensure_code(deps: Deps, desired: Desired, result: ChannelSyncResult | None = None) -> ContactWay | None:
+@dataclass(slots=True)
+class _Known:
+    """What the database holds already, read once per sync (a sync of 2,000 guides is 2 reads, not 4,000)."""
+
+    channels: dict[str, ChannelCode]
+    ways: dict[int, ContactWay]
+
+    @classmethod
+    async def load(cls) -> _Known:
+        channels = {c.state: c for c in await ChannelCode.all()}
+        ways = {w.channel_id: w for w in await ContactWay.all()}  # type: ignore[attr-defined]
+        return cls(channels, ways)
+
+
+async def _channel_row(desired: Desired, known: _Known | None) -> ChannelCode:
+    values = {"name": desired.name[:64], "store_id": desired.store_id, "guide_userid": desired.guide_userid,
+              "campaign": desired.campaign[:64], "welcome_template": desired.welcome}
+    channel = known.channels.get(desired.state) if known is not None else None
+    if channel is None:
+        channel, _ = await ChannelCode.update_or_create(state=desired.state, defaults=values)
+    elif any(getattr(channel, name) != value for name, value in values.items()):
+        await ChannelCode.filter(id=channel.id).update(**values)  # e.g. a personal code's guide moved store
+    return channel
+
+
+async def ensure_code(
+    deps: Deps, desired: Desired, result: ChannelSyncResult | None = None, known: _Known | None = None
+) -> ContactWay | None:
     """Make the code exist in WeCom as ``desired`` says; the stored way (None when WeCom refused)."""
     result = result if result is not None else ChannelSyncResult()
-    channel, _ = await ChannelCode.update_or_create(
-        state=desired.state,
-        defaults={"name": desired.name[:64], "store_id": desired.store_id, "guide_userid": desired.guide_userid,
-                  "campaign": desired.campaign[:64], "welcome_template": desired.welcome},
-    )
-    way = await ContactWay.get_or_none(channel_id=channel.id)
+    channel = await _channel_row(desired, known)
+    if known is not None and channel.id in known.ways:
+        way: ContactWay | None = known.ways[channel.id]
+    else:
+        way = await ContactWay.get_or_none(channel_id=channel.id)
     if not desired.users and not desired.parties:
         result.skipped.append(desired.state)
         if way is not None and way.deleted_at is None and way.config_id:
@@ -255,10 +281,11 @@ async def sync_channels(deps: Deps, *, progress: Progress | None = None) -> Chan
 async def _sync_channels(deps: Deps, progress: Progress | None) -> ChannelSyncResult:
     result = ChannelSyncResult()
     wanted = await _desired(deps)
+    known = await _Known.load()
     if progress is not None:
         progress.set_total(len(wanted))
     for desired in wanted:
-        await ensure_code(deps, desired, result)
+        await ensure_code(deps, desired, result, known)
         if progress is not None:
             progress.advance()
     states = {d.state for d in wanted}

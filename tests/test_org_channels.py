@@ -351,3 +351,43 @@ async def test_channel_figures_and_the_store_board_metric(corp: Stack) -> None:
     assert "三里屯店门店码" in report and "净增 2" in report and "¥300.00" in report
     out = await scrm(corp, "channels", "report", "--since", "1d")
     assert "三里屯店门店码" in out and "净增 2" in out
+
+
+async def test_a_new_store_department_becomes_a_store_with_a_code(corp: Stack) -> None:
+    from bot.simulator.addressbook import create_department, rename_department
+
+    await synced(corp)
+    await corp.deliver(create_department(corp.state, 14, "西湖店", parentid=10))
+    await corp.settle()
+    store = await Store.get(code="d14")
+    assert store.name == "西湖店"
+    await corp.deliver(hire_member(corp.state, "xh_g00", "西湖导购", [14]))
+    await corp.settle()
+    assert way_of(corp.state, store_state("d14")).users == ["xh_g00"]
+    await corp.deliver(rename_department(corp.state, 14, "杭州西湖店"))
+    await corp.settle()
+    assert (await Store.get(code="d14")).name == "杭州西湖店"
+
+
+async def test_a_channel_removed_from_org_yaml_is_deleted_in_wecom(
+    make_settings: Callable[..., Settings], sim: Any, org_config: Path
+) -> None:
+    build_corp(sim.state)
+    org = org_config / "org.yaml"
+    org.write_text(ORG_YAML + "channels:\n  - {state: live_0618, name: 618直播码, guide: nj_g01, campaign: 618,"
+                   " welcome: welcome_campaign}\n", encoding="utf-8")
+    settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=org_config)
+    async with serve_app(create_app(settings)) as app:
+        await sync_org(app.deps)
+        await sync_channels(app.deps)
+    live = way_of(sim.state, "live_0618")
+    assert (live.type, live.users, live.remark) == (1, ["nj_g01"], "618直播码")
+
+    sim.state.contact_ways.pop(live.config_id)  # someone deleted it in WeCom by hand already
+    org.write_text(ORG_YAML, encoding="utf-8")
+    async with serve_app(create_app(make_settings(wecom_api_base=sim.url, scrm_config_dir=org_config))) as app:
+        result = await sync_channels(app.deps)
+        way = await ContactWay.get(channel__state="live_0618")
+    assert result.deleted == 1 and not result.failed  # "deleted twice" is what we wanted anyway
+    assert sim.state.count_calls("externalcontact/del_contact_way", errcode=40058) == 1
+    assert way.deleted_at is not None

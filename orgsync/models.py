@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tortoise import fields
 from tortoise.models import Model
 
@@ -46,6 +44,3 @@ class OrgMember(Model):
 
     class Meta:
         table = "org_member"
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"departments": self.departments, "main_department": self.main_department, "leads": self.leads}

@@ -186,14 +186,19 @@ async def apply_member(deps: Deps, info: MemberInfo, store_of: Mapping[int, int]
     leads_store = store_id is not None and any(store_of.get(d) == store_id for d in info.leads)
     led_before = member is not None and not moved and any(store_of.get(d) == store_id for d in member.leads)
     from_leader = member.manager_from_leader if member is not None else False
-    if leads_store and not led_before and guide.role == Role.GUIDE and store_id is not None \
+    role = Role(guide.role)
+    if leads_store and not led_before and role == Role.GUIDE and store_id is not None \
             and not await _store_named_manager(deps, store_id):
-        guide.role, from_leader = Role.STORE_MANAGER, True
+        role, from_leader = Role.STORE_MANAGER, True
         log.info("org_leader_made_manager", userid=info.userid, store_id=store_id)
-    elif not leads_store and from_leader and guide.role == Role.STORE_MANAGER:
-        guide.role, from_leader = Role.GUIDE, False
+    elif not leads_store and from_leader and role == Role.STORE_MANAGER:
+        role, from_leader = Role.GUIDE, False
         log.info("org_manager_no_longer_leads", userid=info.userid)
-    await guide.save(update_fields=["name", "store_id", "active", "role", "updated_at"])
+    await guide.save(update_fields=["name", "store_id", "active", "updated_at"])
+    if role != guide.role:
+        # Compare-and-set: a role an admin sets in chat meanwhile is theirs, not ours to overwrite.
+        changed = await Guide.filter(id=guide.id, role=guide.role).update(role=role)
+        from_leader = from_leader if changed else False
     values = {"departments": list(info.departments), "main_department": info.main_department,
               "leads": list(info.leads), "status": info.status, "manager_from_leader": from_leader,
               "synced_at": at, "deleted_at": None if info.status in _ACTIVE_STATUSES else at}

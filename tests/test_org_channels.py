@@ -391,3 +391,19 @@ async def test_a_channel_removed_from_org_yaml_is_deleted_in_wecom(
     assert result.deleted == 1 and not result.failed  # "deleted twice" is what we wanted anyway
     assert sim.state.count_calls("externalcontact/del_contact_way", errcode=40058) == 1
     assert way.deleted_at is not None
+
+
+async def test_a_move_reaches_alerts_and_boards_without_a_restart(corp: Stack) -> None:
+    from datetime import timedelta
+
+    await synced(corp)
+    await scan(corp, personal_state("nj_g08"), "wmMove1")
+    await corp.deliver(move_member(corp.state, "nj_g08", [13]))
+    await corp.settle()
+    await corp.deliver(corp.state.customer_deletes_guide("nj_g08", "wmMove1"))
+    await corp.settle()
+    assert any("客户流失提醒" in t for t in texts_to(corp, "sl_mgr"))  # the new store's manager
+    assert not any("客户流失提醒" in t for t in texts_to(corp, "nj_mgr"))
+    now = corp.deps.clock.now()
+    board = await compute("new_customers", "store", now - timedelta(days=1), now + timedelta(days=1))
+    assert board == {(await Store.get(code="d13")).id: 1.0}

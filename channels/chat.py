@@ -12,7 +12,17 @@ from bot.models.customers import ChannelCode, Guide, Store
 from channels.image import send_code_image
 from channels.models import ContactWay
 from channels.report import channel_figures, format_figures
-from channels.service import CHAT, GUIDE, Desired, ensure_code, new_state, one_writer, personal_state, store_members
+from channels.service import (
+    CHAT,
+    GUIDE,
+    ChannelSyncBusy,
+    Desired,
+    ensure_code,
+    new_state,
+    one_writer,
+    personal_state,
+    store_members,
+)
 
 __all__ = ["Targets", "channel_report", "create_code", "find_code", "my_code", "resolve_targets", "show_code"]
 
@@ -69,6 +79,14 @@ async def resolve_targets(words: Sequence[str]) -> Targets:
     return Targets(store, tuple(guides), campaign)
 
 
+async def _ensure(deps: Deps, desired: Desired) -> ContactWay | None:
+    try:
+        async with one_writer(deps, wait_s=10):
+            return await ensure_code(deps, desired)
+    except ChannelSyncBusy:
+        raise CommandError("渠道码正在同步中，请稍后再试") from None
+
+
 async def create_code(deps: Deps, creator: str, name: str, targets: Targets) -> ContactWay:
     if len(name) > 64:
         raise CommandError("名称最多 64 个字")
@@ -87,8 +105,7 @@ async def create_code(deps: Deps, creator: str, name: str, targets: Targets) -> 
     welcome = "welcome_campaign" if targets.campaign else ("welcome_store" if store_id else "welcome_default")
     desired = Desired(await new_state("c", f"{name}:{creator}"), name, CHAT, store_id, guide, users, parties,
                       targets.campaign, welcome, creator, tuple(users) if targets.guides else ())
-    async with one_writer(deps, wait_s=10):
-        way = await ensure_code(deps, desired)
+    way = await _ensure(deps, desired)
     if way is None:
         raise CommandError("企业微信拒绝了这个渠道码，请检查成员是否已开通客户联系")
     await way.fetch_related("channel")
@@ -102,8 +119,7 @@ async def my_code(deps: Deps, userid: str) -> ContactWay:
         guide = await Guide.get(userid=userid)
         desired = Desired(personal_state(userid), f"{guide.name or userid}的专属码", GUIDE, guide.store_id,  # type: ignore[attr-defined]
                           userid, (userid,), welcome="welcome_store" if guide.store_id else "welcome_default")  # type: ignore[attr-defined]
-        async with one_writer(deps, wait_s=10):
-            way = await ensure_code(deps, desired)
+        way = await _ensure(deps, desired)
         if way is None:
             raise CommandError("暂时无法生成你的专属码（企业微信拒绝），请联系运营")
     await way.fetch_related("channel")

@@ -104,14 +104,18 @@ async def one_writer(deps: Deps, wait_s: float = 30.0) -> AsyncIterator[None]:
         yield
 
 
+def _short(prefix: str, key: str) -> str:
+    """``<prefix>_<key>``, or a digest of the key when that would pass 30 characters."""
+    state = f"{prefix}_{key}"
+    return state if len(state) <= STATE_MAX else f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+
+
 def store_state(code: str) -> str:
-    return f"s_{code}"[:STATE_MAX]  # store codes are ≤ 32 characters; s_ + 28 is still unique enough
+    return _short("s", code)
 
 
 def personal_state(userid: str) -> str:
-    """``g_<userid>``, or a digest of the userid when that would pass 30 characters."""
-    state = f"g_{userid}"
-    return state if len(state) <= STATE_MAX else f"g_{hashlib.sha256(userid.encode()).hexdigest()[:20]}"
+    return _short("g", userid)
 
 
 async def new_state(prefix: str, seed: str) -> str:
@@ -160,8 +164,8 @@ async def _desired(deps: Deps) -> list[Desired]:
                               conf.campaign, conf.welcome))
     config_store_codes = {c.store for c in org.channels.values() if c.store and not c.guide and not c.campaign}
     for store in await Store.all().order_by("id"):
-        if store.code in config_store_codes:
-            continue  # org.yaml has this store's code already
+        if store.code in config_store_codes or store_state(store.code) in org.channels:
+            continue  # org.yaml has this store's code already (or uses its state for another)
         users, parties = await store_members(store.id)
         wanted.append(Desired(store_state(store.code), f"{store.name}门店码", STORE, store.id, None, users, parties,
                               welcome="welcome_store"))
@@ -179,6 +183,9 @@ async def _desired(deps: Deps) -> list[Desired]:
                               way.created_by, tuple(way.targets)))
     guides = await Guide.filter(active=True, role__in=_SERVING_ROLES).order_by("id")
     for guide in guides:
+        if personal_state(guide.userid) in org.channels:
+            log.warning("personal_code_state_taken", userid=guide.userid)  # org.yaml's channel wins
+            continue
         wanted.append(Desired(personal_state(guide.userid), f"{guide.name or guide.userid}的专属码", GUIDE,
                               guide.store_id, guide.userid, (guide.userid,),  # type: ignore[attr-defined]
                               welcome="welcome_store" if guide.store_id else "welcome_default"))  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import EVERYONE, MANAGERS, OPERATORS, REST, Arg, Call, CommandError, command
+from bot.commands import MANAGERS, OPERATORS, REST, Arg, Call, CommandError, command
 from bot.models.customers import Role, Store
 from channels.chat import channel_report, create_code, find_code, my_code, resolve_targets, show_code
 
@@ -27,7 +27,11 @@ async def new_channel_code(call: Call) -> str:
     return call.say("cmd_channel_created", name=way.channel.name, detail=detail)
 
 
-@command("我的码", "mycode", "我的二维码", roles=EVERYONE, help="我的专属渠道码（客户扫码添加即归属于我）")
+# Guides and store managers serve customers, so they have personal codes (channels/service.py).
+SERVING = frozenset({Role.GUIDE, Role.STORE_MANAGER})
+
+
+@command("我的码", "mycode", "我的二维码", roles=SERVING, help="我的专属渠道码（客户扫码添加即归属于我）")
 async def my_channel_code(call: Call) -> str:
     way = await my_code(call.deps, call.caller.userid)
     await show_code(call.deps, call.caller.userid, way, call.event_key)

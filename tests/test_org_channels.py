@@ -316,6 +316,7 @@ async def test_a_guide_asking_for_my_code_gets_their_personal_code(corp: Stack) 
     image = next(m for m in corp.state.messages_to("hb_g04") if m.msgtype == "image")
     way = way_of(corp.state, personal_state("hb_g04"))
     assert corp.state.media[image.content["media_id"]].content == qr_png(way.config_id)
+    assert "仅限导购、店长" in await say(corp, "ops_a", "我的码")  # operators serve no customers
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -407,3 +408,10 @@ async def test_a_move_reaches_alerts_and_boards_without_a_restart(corp: Stack) -
     now = corp.deps.clock.now()
     board = await compute("new_customers", "store", now - timedelta(days=1), now + timedelta(days=1))
     assert board == {(await Store.get(code="d13")).id: 1.0}
+
+
+def test_generated_states_stay_within_30_characters_and_apart() -> None:
+    long_a, long_b = "a" * 60 + "1", "a" * 60 + "2"
+    states = {personal_state(long_a), personal_state(long_b), store_state("x" * 32), store_state("x" * 31 + "y")}
+    assert len(states) == 4 and all(len(s) <= 30 for s in states)
+    assert personal_state("nj_g01") == "g_nj_g01" and store_state("d11") == "s_d11"

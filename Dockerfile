@@ -15,6 +15,8 @@ COPY tagging ./tagging
 COPY sop ./sop
 COPY leads ./leads
 COPY config ./config
+COPY orgsync ./orgsync
+COPY channels ./channels
 RUN pip install -c constraints.txt .
 
 RUN useradd --create-home scrm

@@ -8,11 +8,15 @@ import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
 from bot.logs import configure_logging
 from config.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
 
 __all__ = ["main"]
 
@@ -98,6 +102,9 @@ def _sync(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with open_deps(settings) as deps:
+            if args.what == "org":
+                await _sync_org(deps)
+                return
             if args.what == "tags":
                 groups, tags = await sync_corp_tags(deps)
                 print(f"corp tags synced: {groups} groups, {tags} tags")
@@ -108,6 +115,60 @@ def _sync(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+async def _sync_org(deps: Deps) -> None:
+    from bot.progress import Progress  # noqa: PLC0415
+    from orgsync.departed import member_left  # noqa: PLC0415
+    from orgsync.service import sync_org  # noqa: PLC0415
+
+    result = await sync_org(deps, progress=Progress("members", enabled=sys.stderr.isatty()))
+    for userid in result.left:
+        await member_left(deps, userid, deps.clock.now())
+    print(f"org synced: {result.departments} departments, {result.stores} stores, {result.members} members "
+          f"({result.created} new, {result.moved} moved, {len(result.left)} left); "
+          "run `scrm channels sync` for their codes")
+
+
+@command("channels")
+def _channels(args: argparse.Namespace) -> int:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.progress import Progress  # noqa: PLC0415
+    from channels.report import channel_figures, format_figures  # noqa: PLC0415
+    from channels.service import live_codes, sync_channels  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    now = datetime.now(UTC)
+    try:
+        since = _moment(args.since, now) if args.since else now - timedelta(days=30)
+        until = _moment(args.until, now) if args.until else now
+    except ValueError as err:
+        print(f"scrm channels: {err}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        async with open_deps(settings) as deps:
+            if args.action == "sync":
+                result = await sync_channels(deps, progress=Progress("codes", enabled=sys.stderr.isatty()))
+                print(f"channel codes: {result.created} created, {result.updated} updated, {result.deleted} deleted, "
+                      f"{result.unchanged} unchanged, {len(result.skipped)} without members")
+                for state, errmsg in result.failed:
+                    print(f"refused by WeCom: {state}: {errmsg}", file=sys.stderr)
+                return 1 if result.failed else 0
+            if args.action == "list":
+                for way in await live_codes():
+                    channel = way.channel
+                    store = channel.store.code if channel.store else "-"
+                    print(f"{way.kind:<6} {channel.state:<30} {store:<8} {len(way.users) or '-':>3} users  "
+                          f"{channel.name}  {way.qr_code}")
+                return 0
+            rows = await channel_figures(since, until, store=args.store or None)
+            print(f"channels {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC")
+            print("\n".join(format_figures(rows)))
+            return 0
+
+    return asyncio.run(run())
 
 
 @command("tags")
@@ -329,8 +390,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8090)
     sim.add_argument("--callback-url", default="", help="where simulated callbacks are delivered")
-    sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill) or tags")
-    sync.add_argument("what", choices=["contacts", "tags"])
+    sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill), tags, or org "
+                          "(departments and members)")
+    sync.add_argument("what", choices=["contacts", "tags", "org"])
     sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
     tags = sub.add_parser("tags", help="auto-tagging: rules, retag, explain, push, reconcile")
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
@@ -360,6 +422,12 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--all", action="store_true", help="replay every dead letter (with --route: those matching)")
     events.add_argument("--route", default="", help="only routes containing this, e.g. add_external_contact")
     events.add_argument("--since", default="", help="dead: failed since 30m, 2h, 7d or an ISO date")
+
+    channels = sub.add_parser("channels", help="channel codes (渠道活码): sync with WeCom, list, report")
+    channels.add_argument("action", choices=["sync", "list", "report"])
+    channels.add_argument("--store", default="", help="one store code (report)")
+    channels.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
+    channels.add_argument("--until", default="", help="7d or an ISO date (default: now)")
     return parser
 
 

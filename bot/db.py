@@ -17,6 +17,8 @@ MODEL_MODULES = [
     "leads.models",
     "bot.models.operators",
     "sop.models",
+    "orgsync.models",
+    "channels.models",
 ]
 
 

@@ -223,6 +223,10 @@ async def _story(
 
     await sop_story(app, state, sender)
 
+    from channels.demo import channels_story  # noqa: PLC0415 - the newest chapter, kept apart
+
+    await channels_story(app, state, sender, say, show, wait_for)
+
     say("Summary")
 
     await settle()

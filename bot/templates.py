@@ -22,6 +22,8 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
         "giver", "taker", "robot", "seconds", "desired", "pending", "contacts", "members", "records", "store",
     }),
     "leaderboard": frozenset({"period", "dates", "metric", "store"}),
+    # The address book (orgsync/): a deleted member's customers await a hand-over.
+    "org_notice": frozenset({"name", "userid", "customers", "taker", "command"}),
     # SOP: the text a step suggests to the guide, and what guides and managers read about their tasks.
     "sop_step": frozenset({"customer_name", "guide_name", "store_name", "product_name", "holiday", "coupon"}),
     "sop_notice": frozenset({"guide_name", "store_name", "count", "date", "items", "task_id", "customer_name",

@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     scrm_sop_overlap_s: Annotated[int, Field(ge=0)] = 900
     scrm_sop_lease_s: Annotated[int, Field(ge=5)] = 300
 
+    # The address book (orgsync/): a full sync (crontab in scrm_timezone) catches any change_contact
+    # callback WeCom did not deliver; channel codes follow it.
+    scrm_org_sync_cron: str = "30 1 * * *"
+
     # WeCom client
     scrm_wecom_timeout_s: float = 10.0
     scrm_wecom_max_retries: Annotated[int, Field(ge=0)] = 5

@@ -25,7 +25,8 @@ ROLE_FROM_CHAT = "chat"
 @dataclass(frozen=True, slots=True)
 class StoreConf:
     code: str
-    name: str
+    name: str  # empty: WeCom's department name
+    department: int | None = None  # the WeCom department that is this store (orgsync/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,13 @@ class Org:
     stores: Mapping[str, StoreConf]
     members: Mapping[str, MemberConf]
     channels: Mapping[str, ChannelConf]
+    # The WeCom department (id or name) whose leaf departments are the stores (orgsync/); None: no sync.
+    store_root: int | str | None = None
+
+    @property
+    def departments(self) -> dict[int, str]:
+        """WeCom department id → store code, for the stores org.yaml ties to a department."""
+        return {conf.department: conf.code for conf in self.stores.values() if conf.department is not None}
 
 
 def _entries(path: Path, data: Mapping[str, Any], section: str) -> list[dict[str, Any]]:
@@ -71,16 +79,29 @@ def _text(path: Path, item: dict[str, Any], field: str, *, required: bool = True
     return str(value)
 
 
-def load_org(path: Path, templates: Templates) -> Org:
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected stores, members and channels")
+def _stores(path: Path, data: Mapping[str, Any]) -> dict[str, StoreConf]:
     stores: dict[str, StoreConf] = {}
+    departments: set[int] = set()
     for item in _entries(path, data, "stores"):
         code = _text(path, item, "code", limit=32)
         if code in stores:
             raise ConfigError(f"{path}: {line_of(item)}: duplicate store {code!r}")
-        stores[code] = StoreConf(code, _text(path, item, "name"))
+        department = item.get("department")
+        if department is not None and (not isinstance(department, int) or isinstance(department, bool)):
+            raise ConfigError(f"{path}: {line_of(item)}: store {code!r}: department must be a WeCom department id")
+        if department in departments:
+            raise ConfigError(f"{path}: {line_of(item)}: store {code!r}: department {department} is another store's")
+        if department is not None:
+            departments.add(department)
+        stores[code] = StoreConf(code, _text(path, item, "name", required=department is None), department)
+    return stores
+
+
+def load_org(path: Path, templates: Templates) -> Org:
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected stores, members and channels")
+    stores = _stores(path, data)
 
     def store_ref(item: dict[str, Any]) -> str | None:
         ref = item.get("store")
@@ -116,14 +137,20 @@ def load_org(path: Path, templates: Templates) -> Org:
             _text(path, item, "campaign", required=False),
             welcome,
         )
-    return Org(stores, members, channels)
+    store_root = data.get("store_root")
+    if store_root is not None and (isinstance(store_root, bool) or not isinstance(store_root, int | str)):
+        raise ConfigError(f"{path}: store_root must be a WeCom department id or name")
+    return Org(stores, members, channels, store_root)
 
 
 async def apply_org(org: Org) -> None:
     """Upsert the configured stores, member roles and channel codes into the database."""
     store_ids: dict[str, int] = {}
     for conf in org.stores.values():
-        store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
+        if conf.name:
+            store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
+        else:  # named by the address book (orgsync/)
+            store, _ = await Store.get_or_create(code=conf.code, defaults={"name": conf.code})
         store_ids[conf.code] = store.id
     for member in org.members.values():
         defaults: dict[str, Any] = {"store_id": store_ids.get(member.store or "")}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from bot.customers.orders import link_orders_to_customer
+from bot.customers.org import ChannelConf
 from bot.customers.outbox import send_once, send_once_or_skip
 from bot.customers.tags import mirror_relation_tags, tag_ids_of_follow
 from bot.deps import Deps
@@ -221,17 +222,33 @@ async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> 
         guide = await ensure_guide(deps, added.userid)
         store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None  # type: ignore[attr-defined]
         guide_name, store_code = guide.name, store.code if store else None
+    if channel is None and added.state:
+        channel = await _stored_channel(added.state)
     store_code = (channel.store if channel else None) or store_code
     store_conf = org.stores.get(store_code or "")
+    store_name = store_conf.name if store_conf else ""
+    if not store_name and store_code:  # a store from WeCom's address book (orgsync/)
+        store = await Store.get_or_none(code=store_code)
+        store_name = store.name if store else ""
     template_id = channel.welcome if channel else "welcome_default"
     text = deps.config.templates.render(
         template_id,
         customer_name=customer_name,
         guide_name=guide_name,
-        store_name=store_conf.name if store_conf else "",
+        store_name=store_name,
         campaign=channel.campaign if channel else "",
     )
     return template_id, text
+
+
+async def _stored_channel(state: str) -> ChannelConf | None:
+    """A code the product made (channels/: by chat, or a guide's own) is not in org.yaml."""
+    code = await ChannelCode.get_or_none(state=state).prefetch_related("store")
+    if code is None:
+        return None
+    store = code.store.code if code.store else None
+    welcome = code.welcome_template or "welcome_default"
+    return ChannelConf(state, code.name, store, code.guide_userid, code.campaign, welcome)
 
 
 async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.crypto import CallbackCrypto
 from bot.simulator.callbacks import CallbackSender
 from bot.simulator.keys import CALLBACK_KEY, SESSION_KEY, STATE_KEY
+from bot.simulator.qrcodes import qr_png
 from bot.simulator.scenarios import EVENT_KINDS
 from bot.simulator.snapshot import call_view
 from bot.simulator.state import SimulatorState
@@ -213,6 +214,14 @@ async def post_verify_url(request: web.Request) -> web.Response:
     return _ok({"status": result.status, "body": result.body, "ok": result.ok})
 
 
+async def get_qr_png(request: web.Request) -> web.Response:
+    """The picture behind a contact way's ``qr_code`` (404 once the code is deleted)."""
+    config_id = request.match_info["config_id"]
+    if config_id not in request.app[STATE_KEY].contact_ways:
+        raise web.HTTPNotFound()
+    return web.Response(body=qr_png(config_id), content_type="image/png")
+
+
 def _opt_int(body: Mapping[str, Any], name: str) -> int | None:
     value = body.get(name)
     return None if value is None else int(value)
@@ -231,3 +240,4 @@ def setup_control_routes(app: web.Application) -> None:
     app.router.add_post("/_sim/callback", post_callback)
     app.router.add_post("/_sim/events/{kind}", post_event)
     app.router.add_post("/_sim/verify_url", post_verify_url)
+    app.router.add_get("/_sim/qr/{config_id}.png", get_qr_png)

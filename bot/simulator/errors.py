@@ -14,6 +14,8 @@ class ErrCode(IntEnum):
     OK = 0
     INVALID_SECRET = 40001
     INVALID_USERID = 40003
+    INVALID_MEDIA_TYPE = 40004
+    INVALID_FILE_TYPE = 40005
     INVALID_MEDIA_ID = 40007
     INVALID_MSGTYPE = 40008
     INVALID_IMAGE_SIZE = 40009
@@ -31,6 +33,7 @@ class ErrCode(IntEnum):
     MISSING_ACCESS_TOKEN = 41001
     MISSING_CORPID = 41002
     MISSING_SECRET = 41004
+    MISSING_MEDIA = 41005
     MISSING_USERID = 41009
     MISSING_AGENTID = 41011
     INVALID_WELCOME_CODE = 41051
@@ -45,6 +48,7 @@ class ErrCode(IntEnum):
     API_UNAUTHORIZED = 48002
     IP_NOT_ALLOWED = 60020
     USERID_NOT_FOUND = 60111
+    INVALID_PARTY_ID = 60123
     ALL_RECIPIENTS_INVALID = 81013
     NOT_EXTERNAL_CONTACT = 84061
     INVALID_WEBHOOK_URL = 93000
@@ -55,6 +59,8 @@ _MESSAGES: dict[int, str] = {
     ErrCode.OK: "ok",
     ErrCode.INVALID_SECRET: "invalid credential",
     ErrCode.INVALID_USERID: "invalid userid",
+    ErrCode.INVALID_MEDIA_TYPE: "invalid media type",
+    ErrCode.INVALID_FILE_TYPE: "invalid file type",
     ErrCode.INVALID_MEDIA_ID: "invalid media_id",
     ErrCode.INVALID_MSGTYPE: "invalid message type",
     ErrCode.INVALID_IMAGE_SIZE: "invalid image size",
@@ -72,6 +78,7 @@ _MESSAGES: dict[int, str] = {
     ErrCode.MISSING_ACCESS_TOKEN: "access_token missing",
     ErrCode.MISSING_CORPID: "corpid missing",
     ErrCode.MISSING_SECRET: "corpsecret missing",
+    ErrCode.MISSING_MEDIA: "media data missing",
     ErrCode.MISSING_USERID: "userid missing",
     ErrCode.MISSING_AGENTID: "agentid missing",
     ErrCode.INVALID_WELCOME_CODE: "invalid welcome_code",
@@ -86,6 +93,7 @@ _MESSAGES: dict[int, str] = {
     ErrCode.API_UNAUTHORIZED: "api forbidden",
     ErrCode.IP_NOT_ALLOWED: "not allow to access from your ip",
     ErrCode.USERID_NOT_FOUND: "userid not found",
+    ErrCode.INVALID_PARTY_ID: "invalid party id",
     ErrCode.ALL_RECIPIENTS_INVALID: "all touser invalid",
     ErrCode.NOT_EXTERNAL_CONTACT: "not external contact",
     ErrCode.INVALID_WEBHOOK_URL: "invalid webhook url",

@@ -15,6 +15,7 @@ __all__ = [
     "CorpTag",
     "CustomerTransfer",
     "DeliveredMessage",
+    "Department",
     "ExternalContact",
     "FollowRelation",
     "GroupChat",
@@ -23,6 +24,7 @@ __all__ = [
     "RobotMessage",
     "TagGroup",
     "TemplateCardIssue",
+    "UploadedMedia",
     "WelcomeCode",
     "WelcomeMessage",
 ]
@@ -183,6 +185,8 @@ class ContactWay:
     skip_verify: bool
     qr_code: str
     remark: str = ""
+    parties: list[int] = field(default_factory=list)
+    scans: int = 0
 
 
 @dataclass
@@ -225,3 +229,25 @@ class ApiCall:
     at: float
     errcode: int | None = None  # None when the answer was an injected HTTP error
     http_status: int = 200
+
+
+@dataclass
+class Department:
+    """An address-book department (``department/list``); 1 is the corp's root."""
+
+    id: int
+    name: str
+    parentid: int = 0
+    order: int = 0
+    department_leader: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UploadedMedia:
+    """A temporary material (``media/upload``): usable for 3 days."""
+
+    media_id: str
+    type: str
+    filename: str
+    content: bytes
+    created_at: float

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from bot.simulator.addressbook import ADDRESS_BOOK_EVENTS
+from bot.simulator.qrcodes import scan_contact_way
 from bot.simulator.state import SimulatorState
 
 __all__ = ["EVENT_KINDS", "EventKind"]
@@ -138,6 +140,12 @@ def enter_agent(state: SimulatorState, body: Mapping[str, Any]) -> list[str]:
     return [state.guide_opens_app(_str(body, "userid"))]
 
 
+def contact_way_scan(state: SimulatorState, body: Mapping[str, Any]) -> list[str]:
+    """A customer scans the contact way ``config_id`` (one of its members gets them)."""
+    return [scan_contact_way(state, _str(body, "config_id"), _opt_str(body, "external_userid"),
+                             name=_opt_str(body, "name"))]
+
+
 def raw(state: SimulatorState, body: Mapping[str, Any]) -> list[str]:
     """Any inner XML the caller wrote itself."""
     return [_str(body, "xml")]
@@ -163,5 +171,7 @@ EVENT_KINDS: Final[Mapping[str, EventKind]] = MappingProxyType(
         "card_click": card_click,
         "enter_agent": enter_agent,
         "raw": raw,
+        "contact_way_scan": contact_way_scan,
+        **ADDRESS_BOOK_EVENTS,
     }
 )

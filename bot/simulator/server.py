@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.simulator.apis import ENDPOINTS, ApiRequest, Endpoint
+from bot.simulator.apis.media import read_multipart
 from bot.simulator.control import setup_control_routes
 from bot.simulator.errors import ApiError, ErrCode, errmsg_for
 from bot.simulator.keys import CALLBACK_KEY, ENDPOINTS_KEY, SESSION_KEY, STATE_KEY, CallbackTarget
@@ -56,6 +57,8 @@ def create_simulator_app(
 
 async def _read_json(request: web.Request) -> tuple[dict[str, Any] | None, bool]:
     """(body, well_formed): an empty body is ``{}``; anything but a JSON object is malformed."""
+    if request.content_type == "multipart/form-data":  # media/upload
+        return await read_multipart(request), True
     raw = await request.read()
     if not raw.strip():
         return {}, True
@@ -164,6 +167,7 @@ async def running_simulator(
         bound_host, bound_port = runner.addresses[0][:2]
         if bound_host in ("0.0.0.0", "::"):  # noqa: S104 - mapping a wildcard bind to a reachable address
             bound_host = "127.0.0.1"
+        state.base_url = f"http://{bound_host}:{bound_port}"
         yield SimulatorServer(f"http://{bound_host}:{bound_port}", state, app)
     finally:
         await runner.cleanup()

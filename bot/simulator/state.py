@@ -24,6 +24,7 @@ from bot.simulator.models import (
     CorpTag,
     CustomerTransfer,
     DeliveredMessage,
+    Department,
     ExternalContact,
     FollowRelation,
     GroupChat,
@@ -32,6 +33,7 @@ from bot.simulator.models import (
     RobotMessage,
     TagGroup,
     TemplateCardIssue,
+    UploadedMedia,
     WelcomeCode,
     WelcomeMessage,
 )
@@ -117,6 +119,10 @@ class SimulatorState:
         # Events that state changes made while answering APIs (e.g. a transfer resolved during
         # transfer_result) and that WeCom would call back with; the control API delivers them.
         self.outbox: list[str] = []
+        # The address book (bot/simulator/addressbook.py) and temporary materials (apis/media.py).
+        self.departments: dict[int, Department] = {1: Department(1, "总部")}
+        self.media: dict[str, UploadedMedia] = {}
+        self.base_url = ""  # where this simulator is served (QR code images are fetched from it)
 
     # --- clock -------------------------------------------------------------------------------
 

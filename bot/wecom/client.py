@@ -13,6 +13,7 @@ import base64
 import hashlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -31,7 +32,7 @@ from bot.wecom.errors import (
 )
 from bot.wecom.token import TokenStore
 
-__all__ = ["WeComClient", "RetryPolicy"]
+__all__ = ["WeComClient", "RetryPolicy", "Upload"]
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +67,21 @@ class RetryPolicy:
     def delay(self, retry: int) -> float:
         """Full jitter: uniform in [0, min(max, base·2^retry)]."""
         return self.rng() * min(self.max_s, self.base_s * float(2**retry))
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file sent as a multipart form (``media/upload``), rebuilt for every try."""
+
+    filename: str
+    content: bytes
+    content_type: str
+    field: str = "media"
+
+    def form(self) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        form.add_field(self.field, self.content, filename=self.filename, content_type=self.content_type)
+        return form
 
 
 class _Transient(Exception):
@@ -110,7 +126,9 @@ class WeComClient:
         """Call ``/cgi-bin/<api>`` with the access token; return the JSON answer (errcode 0)."""
         return await self._with_retries(api, method, params or {}, body, use_token=True)
 
-    async def _with_retries(self, api: str, method: str, params: Json, body: Json | None, *, use_token: bool) -> Json:
+    async def _with_retries(
+        self, api: str, method: str, params: Json, body: Json | Upload | None, *, use_token: bool
+    ) -> Json:
         refreshed = False
         retries = 0
         while True:
@@ -148,10 +166,11 @@ class WeComClient:
         log.warning("wecom_retry", api=api, retry=retry + 1, delay_s=round(delay, 3), reason=reason)
         await self._retry.sleep(delay)
 
-    async def _send(self, api: str, method: str, query: Json, body: Json | None) -> Json:
+    async def _send(self, api: str, method: str, query: Json, body: Json | Upload | None) -> Json:
         url = f"{self._base}/cgi-bin/{api}"
+        payload: dict[str, Any] = {"data": body.form()} if isinstance(body, Upload) else {"json": body}
         try:
-            async with self._session.request(method, url, params=query, json=body, timeout=self._timeout) as resp:
+            async with self._session.request(method, url, params=query, timeout=self._timeout, **payload) as resp:
                 if resp.status >= 500:
                     raise _Transient(f"HTTP {resp.status}")
                 if resp.status != 200:
@@ -257,6 +276,51 @@ class WeComClient:
         }
         return await self.call("externalcontact/add_contact_way", body=body)
 
+    async def create_contact_way(self, way: Json) -> Json:
+        """``add_contact_way`` with the whole body (type, scene, user/party, state, remark, skip_verify)."""
+        if len(str(way.get("state", ""))) > 30:
+            raise ValueError("contact-way state is at most 30 characters")
+        return await self.call("externalcontact/add_contact_way", body=way)
+
+    async def update_contact_way(self, config_id: str, changes: Json) -> None:
+        await self.call("externalcontact/update_contact_way", body={"config_id": config_id, **changes})
+
+    async def del_contact_way(self, config_id: str) -> None:
+        await self.call("externalcontact/del_contact_way", body={"config_id": config_id})
+
+    async def get_contact_way(self, config_id: str) -> Json:
+        data = await self.call("externalcontact/get_contact_way", body={"config_id": config_id})
+        return dict(data.get("contact_way", {}))
+
+    # --- address book ----------------------------------------------------------------------------
+    async def list_departments(self, root: int | None = None) -> list[Json]:
+        params = {"id": str(root)} if root is not None else {}
+        data = await self.call("department/list", method="GET", params=params)
+        return list(data.get("department", []))
+
+    async def list_user_ids(self, cursor: str = "", limit: int = 10000) -> Json:
+        """One page of ``{userid, department}`` pairs and the ``next_cursor`` ("" at the end)."""
+        return await self.call("user/list_id", body={"cursor": cursor, "limit": limit})
+
+    # --- media -----------------------------------------------------------------------------------
+    async def upload_media(self, kind: str, upload: Upload) -> str:
+        """A temporary material (valid 3 days); its ``media_id``."""
+        data = await self._with_retries("media/upload", "POST", {"type": kind}, upload, use_token=True)
+        return str(data["media_id"])
+
+    async def download(self, url: str, max_bytes: int = 2 * 1024 * 1024) -> bytes:
+        """A file WeCom serves by URL (a contact way's ``qr_code`` image), at most ``max_bytes``."""
+        try:
+            async with self._session.get(url, timeout=self._timeout) as resp:
+                if resp.status != 200:
+                    raise WeComError(None, f"HTTP {resp.status}", "download")
+                content = await resp.content.read(max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise WeComUnavailable(None, type(err).__name__, "download") from err
+        if len(content) > max_bytes:
+            raise WeComError(None, f"larger than {max_bytes} bytes", "download")
+        return content
+
     # --- customer transfer -----------------------------------------------------------------------
     async def transfer_customer(
         self,
@@ -310,6 +374,9 @@ class WeComClient:
     async def send_markdown(self, touser: Sequence[str], content: str) -> Json:
         content = _within("message/send", content, limits.MARKDOWN_MAX_BYTES)
         return await self.send_message(touser, "markdown", {"content": content})
+
+    async def send_image(self, touser: Sequence[str], media_id: str) -> Json:
+        return await self.send_message(touser, "image", {"media_id": media_id})
 
     async def send_template_card(self, touser: Sequence[str], card: Json) -> Json:
         return await self.send_message(touser, "template_card", card)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.simulator.apis import contacts, groupchat, messages, outreach, tags, token, transfer, webhook
+from bot.simulator.apis import (
+    addressbook,
+    contacts,
+    contactways,
+    groupchat,
+    media,
+    messages,
+    outreach,
+    tags,
+    token,
+    transfer,
+    webhook,
+)
 from bot.simulator.apis.base import ApiRequest, Endpoint, Handler
 
 __all__ = ["ENDPOINTS", "ApiRequest", "Endpoint", "Handler"]
@@ -18,4 +30,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *groupchat.ENDPOINTS,
     *messages.ENDPOINTS,
     *webhook.ENDPOINTS,
+    *addressbook.ENDPOINTS,
+    *contactways.ENDPOINTS,
+    *media.ENDPOINTS,
 )

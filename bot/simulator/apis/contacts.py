@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from bot.simulator.addressbook import is_leader_in_dept
 from bot.simulator.apis.base import (
     ApiRequest,
     Endpoint,
@@ -79,6 +80,7 @@ def get_user(request: ApiRequest) -> dict[str, Any]:
         "main_department": member.department[0] if member.department else 1,
         "position": member.position,
         "status": member.status,
+        "is_leader_in_dept": is_leader_in_dept(request.state, member),
         "extattr": {"attrs": [{"type": 0, "name": "门店", "text": {"value": member.store}}]},
     }
 

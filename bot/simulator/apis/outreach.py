@@ -1,4 +1,4 @@
-"""Reaching customers: ``send_welcome_msg``, ``add_msg_template``, ``add_contact_way``."""
+"""Reaching customers: ``send_welcome_msg``, ``add_msg_template`` (contact ways: ``contactways.py``)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from bot.simulator.apis.base import (
     ApiRequest,
     Endpoint,
     optional_dict,
-    optional_int,
     optional_str,
     require_member,
     require_str,
     str_list,
 )
 from bot.simulator.errors import ApiError, ErrCode
-from bot.simulator.models import ContactWay, MsgTemplate, WelcomeMessage
+from bot.simulator.models import MsgTemplate, WelcomeMessage
 from bot.simulator.state import WELCOME_CODE_TTL
 
 __all__ = ["ENDPOINTS"]
@@ -23,7 +22,6 @@ __all__ = ["ENDPOINTS"]
 _ATTACHMENT_TYPES = frozenset({"image", "link", "miniprogram", "video", "file"})
 _MAX_ATTACHMENTS = 9
 _TEXT_MAX_BYTES = 4000
-_STATE_MAX_CHARS = 30
 
 
 def _text_and_attachments(request: ApiRequest) -> tuple[str, list[dict[str, Any]]]:
@@ -87,40 +85,7 @@ def add_msg_template(request: ApiRequest) -> dict[str, Any]:
     return {"fail_list": fail_list, "msgid": template.msgid}
 
 
-def add_contact_way(request: ApiRequest) -> dict[str, Any]:
-    state = request.state
-    way_type = optional_int(request.body, "type", 0)
-    scene = optional_int(request.body, "scene", 0)
-    if way_type not in (1, 2) or scene not in (1, 2):
-        raise ApiError(ErrCode.INVALID_PARAMETER, "type and scene must be 1 or 2")
-    users = str_list(request.body, "user", required_errcode=ErrCode.MISSING_USERID, max_items=100)
-    if way_type == 1 and len(users) != 1:
-        raise ApiError(ErrCode.INVALID_PARAMETER, "a single contact way has exactly one user")
-    for userid in users:
-        require_member(state, userid)
-    way_state = optional_str(request.body, "state")
-    if len(way_state) > _STATE_MAX_CHARS:
-        raise ApiError(ErrCode.INVALID_PARAMETER, f"state exceeds {_STATE_MAX_CHARS} characters")
-    config_id = state.ids.make("", 32)
-    qr_code = f"https://wework.qpic.cn/wwpic/sim_{config_id}/0" if scene == 2 else ""
-    state.contact_ways[config_id] = ContactWay(
-        config_id,
-        way_type,
-        scene,
-        users,
-        way_state,
-        bool(request.body.get("skip_verify", True)),
-        qr_code,
-        optional_str(request.body, "remark"),
-    )
-    answer: dict[str, Any] = {"config_id": config_id}
-    if qr_code:
-        answer["qr_code"] = qr_code
-    return answer
-
-
 ENDPOINTS = (
     Endpoint("externalcontact/send_welcome_msg", "POST", send_welcome_msg),
     Endpoint("externalcontact/add_msg_template", "POST", add_msg_template),
-    Endpoint("externalcontact/add_contact_way", "POST", add_contact_way),
 )

@@ -1,0 +1,93 @@
+"""Channel figures per code over a period: adds, losses, net adds, early losses, buyers and sales.
+
+- adds: relations made by scanning the code in ``[since, until)`` (hand-overs, add_way 201, aside);
+- losses: customers of the code who deleted their guide in the period;
+- lost within 7 days: of the period's adds, those who deleted the guide within 7 days of adding;
+- bought within 30 days / sales: of the period's adds, customers with an order within 30 days
+  of adding, and those orders' amounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from bot.models.customers import ChannelCode, Relationship
+from bot.models.facts import Order
+
+__all__ = ["ChannelFigures", "channel_figures", "format_figures"]
+
+_EARLY_LOSS = timedelta(days=7)
+_BUY_WINDOW = timedelta(days=30)
+_TRANSFERRED = 201
+
+
+@dataclass(slots=True)
+class ChannelFigures:
+    state: str
+    name: str
+    store: str
+    adds: int = 0
+    losses: int = 0
+    lost_within_7d: int = 0
+    bought_within_30d: int = 0
+    sales: Decimal = Decimal("0")
+
+    @property
+    def net_adds(self) -> int:
+        return self.adds - self.losses
+
+    @property
+    def early_loss_share(self) -> float:
+        return self.lost_within_7d / self.adds if self.adds else 0.0
+
+
+async def channel_figures(since: datetime, until: datetime, *, store: str | None = None) -> list[ChannelFigures]:
+    """One row per channel with anything in the period (or a live code), best net adds first."""
+    codes = ChannelCode.all().prefetch_related("store")
+    if store:
+        codes = codes.filter(store__code=store)
+    figures = {c.id: ChannelFigures(c.state, c.name or c.state, c.store.code if c.store else "") for c in await codes}
+    added = await Relationship.filter(
+        channel_id__in=list(figures), created_at__gte=since, created_at__lt=until
+    ).exclude(add_way=_TRANSFERRED)
+    lost = await Relationship.filter(
+        channel_id__in=list(figures), deleted_by_customer_at__gte=since, deleted_by_customer_at__lt=until
+    )
+    for relation in lost:
+        figures[relation.channel_id].losses += 1  # type: ignore[attr-defined]
+    orders: dict[int, list[Order]] = defaultdict(list)
+    customer_ids = list({r.customer_id for r in added})  # type: ignore[attr-defined]
+    if customer_ids:
+        for order in await Order.filter(customer_id__in=customer_ids, paid_at__gte=since,
+                                        paid_at__lt=until + _BUY_WINDOW):
+            orders[order.customer_id].append(order)  # type: ignore[attr-defined]
+    for relation in added:
+        row = figures[relation.channel_id]  # type: ignore[attr-defined]
+        row.adds += 1
+        gone = relation.deleted_by_customer_at
+        if gone is not None and gone - relation.created_at <= _EARLY_LOSS:
+            row.lost_within_7d += 1
+        bought = [o for o in orders.get(relation.customer_id, [])  # type: ignore[attr-defined]
+                  if relation.created_at <= o.paid_at <= relation.created_at + _BUY_WINDOW]
+        if bought:
+            row.bought_within_30d += 1
+            row.sales += sum((o.amount for o in bought), Decimal("0"))
+    rows = [f for f in figures.values() if f.adds or f.losses]
+    return sorted(rows, key=lambda f: (-f.net_adds, -f.adds, f.state))
+
+
+def format_figures(rows: list[ChannelFigures]) -> list[str]:
+    """Plain-text lines (CLI and chat)."""
+    if not rows:
+        return ["（这段时间没有渠道数据）"]
+    lines = []
+    for f in rows:
+        lines.append(
+            f"{f.name}（{f.state}{'，' + f.store if f.store else ''}）：新增 {f.adds}，流失 {f.losses}，"
+            f"净增 {f.net_adds}，7天内流失 {f.lost_within_7d}（{f.early_loss_share:.0%}），"
+            f"30天内购买 {f.bought_within_30d} 人，销售额 ¥{f.sales:,.2f}"
+        )
+    return lines

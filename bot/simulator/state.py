@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.simulator import eventxml
+from bot.simulator.browser import BrowserState
 from bot.simulator.clock import SimClock
 from bot.simulator.faults import FaultInjector, RateLimiter, SlidingWindow
 from bot.simulator.ids import IdFactory
@@ -117,6 +118,8 @@ class SimulatorState:
         # Events that state changes made while answering APIs (e.g. a transfer resolved during
         # transfer_result) and that WeCom would call back with; the control API delivers them.
         self.outbox: list[str] = []
+        # The in-app browser: OAuth codes, JS-SDK tickets, temporary media, the chat device.
+        self.browser = BrowserState()
 
     # --- clock -------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.simulator.apis import contacts, groupchat, messages, outreach, tags, token, transfer, webhook
+from bot.simulator.apis import contacts, groupchat, jsapi, messages, oauth, outreach, tags, token, transfer, webhook
 from bot.simulator.apis.base import ApiRequest, Endpoint, Handler
 
 __all__ = ["ENDPOINTS", "ApiRequest", "Endpoint", "Handler"]
@@ -18,4 +18,6 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *groupchat.ENDPOINTS,
     *messages.ENDPOINTS,
     *webhook.ENDPOINTS,
+    *oauth.ENDPOINTS,
+    *jsapi.ENDPOINTS,
 )

@@ -117,13 +117,26 @@ async def build_card(ctx: CardContext) -> dict[str, Any]:
 # --- the shipped sections ------------------------------------------------------------------------
 
 
+async def _nothing() -> list[dict[str, Any]]:
+    return []
+
+
+async def _none() -> None:
+    return None
+
+
 @card_section("tags", "标签")
 async def tags(ctx: CardContext) -> dict[str, Any]:
-    rows = await CustomerTag.filter(customer_id=ctx.customer.id, removed=False).values(
-        "tag_id", "tag__name", "tag__group__name", "source", "rule_id", "evidence", "guide_id",
+    own_groups = set(ctx.library.guide_tag_groups)
+    rows, guide_tags = await asyncio.gather(
+        CustomerTag.filter(customer_id=ctx.customer.id, removed=False).values(
+            "tag_id", "tag__name", "tag__group__name", "source", "rule_id", "evidence", "guide_id",
+        ),
+        Tag.filter(group__name__in=list(own_groups), deleted=False, group__deleted=False)
+        .order_by("order", "id").values("id", "name", "group__name")
+        if ctx.relation is not None and own_groups else _nothing(),
     )
     rules = ctx.deps.config.tag_rules
-    own_groups = set(ctx.library.guide_tag_groups)
     by_tag: dict[int, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
         if row["tag_id"] in by_tag:
@@ -144,29 +157,24 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
             and source != TagSource.RULE
             and row["tag__group__name"] in own_groups,
         }
-    addable = []
-    if ctx.relation is not None and own_groups:
-        addable = [
-            {"tag_id": t["id"], "name": t["name"], "group": t["group__name"]}
-            for t in await Tag.filter(group__name__in=list(own_groups), deleted=False, group__deleted=False)
-            .order_by("order", "id").values("id", "name", "group__name")
-            if t["id"] not in by_tag
-        ]
+    addable = [
+        {"tag_id": t["id"], "name": t["name"], "group": t["group__name"]} for t in guide_tags if t["id"] not in by_tag
+    ]
     return {"tags": sorted(by_tag.values(), key=lambda t: (t["group"], t["name"])), "addable": addable}
 
 
 @card_section("orders", "订单")
 async def orders(ctx: CardContext) -> dict[str, Any]:
-    last = await Order.filter(customer_id=ctx.customer.id).order_by("-paid_at").limit(5).values(
-        "order_id", "amount", "paid_at", "store_code"
+    rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
+    last, found = await asyncio.gather(
+        Order.filter(customer_id=ctx.customer.id).order_by("-paid_at").limit(5).values(
+            "order_id", "amount", "paid_at", "store_code"
+        ),
+        CustomerTag.filter(customer_id=ctx.customer.id, removed=False, rule_id__in=rfm_rules).first().values(
+            "tag__name"
+        ) if rfm_rules else _none(),
     )
-    rfm_rules = {rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"}
-    segment = ""
-    if rfm_rules:
-        found = await CustomerTag.filter(
-            customer_id=ctx.customer.id, removed=False, rule_id__in=list(rfm_rules)
-        ).first().values("tag__name")
-        segment = found["tag__name"] if found else ""
+    segment = found["tag__name"] if found else ""
     c = ctx.customer
     count = c.order_count
     return {

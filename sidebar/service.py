@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.deps import Deps
 from bot.models.customers import Customer, GroupChatMember, Guide, Store
 from sidebar import actions
-from sidebar.access import Viewer, chat_for, customer_for, viewer_of
+from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
 from sidebar.card import CardContext, build_card
 from sidebar.jssdk import KINDS, SignedConfig, TicketKind, Tickets, sign_page
 from sidebar.library import Library
@@ -34,8 +34,7 @@ class Sidebar:
 
 
 async def _context(sb: Sidebar, userid: str, external_userid: str) -> CardContext:
-    viewer = await viewer_of(userid)
-    customer, relation = await customer_for(viewer, external_userid)
+    viewer, customer, relation = await viewer_and_customer(userid, external_userid)
     return CardContext(
         sb.deps, viewer, customer, relation, await sb.library.current(), sb.deps.clock.now(),
         ZoneInfo(sb.deps.settings.scrm_timezone),

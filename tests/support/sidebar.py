@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 
@@ -127,3 +128,46 @@ async def open_world(make_settings: Callable[..., Any], sim: Any, **overrides: A
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
         await sync_corp_tags(app.deps)
         yield SidebarWorld(app, sim, http)
+
+
+class GuideClient:
+    """A guide's phone talking to the sidebar's API over HTTP (cookies kept, CSRF token from the page)."""
+
+    def __init__(self, world: SidebarWorld, http: aiohttp.ClientSession) -> None:
+        self.world = world
+        self.http = http
+        self.csrf = ""
+
+    async def login(self, userid: str) -> str:
+        """Through WeCom's OAuth page, as the browser goes; returns the sidebar page's HTML."""
+        self.world.open_chat(userid, self.world.sim.state.browser.device.external_userid)
+        url = f"{self.world.app_url}/sidebar/login"
+        for _ in range(4):
+            async with self.http.get(url, allow_redirects=False) as resp:
+                if resp.status != 302:
+                    page = await resp.text()
+                    break
+                url = urljoin(url, resp.headers["Location"].split("#")[0])
+        else:
+            raise AssertionError("too many redirects")
+        marker = 'name="csrf-token" content="'
+        if marker in page:
+            self.csrf = page.split(marker, 1)[1].split('"', 1)[0]
+        return page
+
+    async def get(self, path: str, **params: str) -> tuple[int, Any]:
+        async with self.http.get(f"{self.world.app_url}{path}", params=params, allow_redirects=False) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def post(self, path: str, body: dict[str, Any], *, csrf: str | None = None) -> tuple[int, Any]:
+        headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf}
+        async with self.http.post(f"{self.world.app_url}{path}", json=body, headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+@asynccontextmanager
+async def guide_client(world: SidebarWorld, userid: str) -> AsyncIterator[GuideClient]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        client = GuideClient(world, http)
+        await client.login(userid)
+        yield client

@@ -207,7 +207,10 @@ async def run(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
     finally:
-        await drop_database(ADMIN_DSN, name)
+        if args.keep:
+            print(f"kept database {dsn}")
+        else:
+            await drop_database(ADMIN_DSN, name)
         client = aioredis.Redis.from_url(REDIS_URL)
         keys = [key async for key in client.scan_iter(match=f"{{{prefix}}}*")]
         if keys:
@@ -220,6 +223,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--keep", action="store_true", help="keep the database (to EXPLAIN queries); drop it yourself")
     try:
         return asyncio.run(run(parser.parse_args()))
     except BenchError as err:

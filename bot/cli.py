@@ -297,12 +297,31 @@ def _sop(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("sidebar")
+def _sidebar(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from sidebar.report import format_report, script_report  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+
+    async def run() -> None:
+        async with open_deps(settings) as deps:
+            now = deps.clock.now()
+            print("\n".join(format_report(await script_report(now - timedelta(days=args.days), now))))
+
+    asyncio.run(run())
+    return 0
+
+
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo  # noqa: PLC0415
 
     configure_logging("WARNING")
-    return asyncio.run(run_demo())
+    return asyncio.run(run_demo(serve=args.serve, port=args.port))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -319,7 +338,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--callback-url", default="", help="where simulated callbacks are delivered")
     sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill) or tags")
     sync.add_argument("what", choices=["contacts", "tags"])
-    sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
+    demo = sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
+    demo.add_argument("--serve", action="store_true", help="keep serving after the story (the sidebar URL works)")
+    demo.add_argument("--port", type=int, default=8080, help="the app's port with --serve (the simulator's: +10)")
+    sidebar = sub.add_parser("sidebar", help="the guide's sidebar: report (scripts sent, orders within 7 days)")
+    sidebar.add_argument("action", choices=["report"])
+    sidebar.add_argument("--days", type=int, default=30, help="sends of the last N days")
     tags = sub.add_parser("tags", help="auto-tagging: rules, retag, explain, push, reconcile")
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
     tags.add_argument("external_userid", nargs="?", default="")

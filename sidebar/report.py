@@ -14,7 +14,7 @@ from decimal import Decimal
 from bot.models.facts import Order
 from sidebar.models import ScriptSend
 
-__all__ = ["ScriptRow", "script_report"]
+__all__ = ["ScriptRow", "format_report", "script_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +57,12 @@ async def script_report(since: datetime, until: datetime, window_days: int = 7) 
             len({s["customer_id"] for s in items if s["customer_id"]}), len(counted), sum(counted.values(), Decimal()),
         ))
     return sorted(rows, key=lambda r: (-r.sends, r.script_id))
+
+
+def format_report(rows: list[ScriptRow]) -> list[str]:
+    if not rows:
+        return ["no script sent in the period"]
+    lines = [f"{'script':<20} {'sends':>6} {'guides':>6} {'customers':>9} {'orders_7d':>9} {'amount_7d':>12}"]
+    lines += [f"{r.script_id:<20} {r.sends:>6} {r.guides:>6} {r.customers:>9} {r.orders:>9} {r.amount:>12,.2f}"
+              for r in rows]
+    return lines

@@ -371,3 +371,40 @@ def test_a_broken_library_stops_the_start_naming_the_item(tmp_path: Path) -> Non
         (tmp_path / "sidebar.yaml").write_text(broken, "utf-8")
         with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
             load_library(tmp_path)
+
+
+async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
+    make_settings: Callable[..., Any], sim: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    from bot.crypto import CallbackCrypto
+    from bot.simulator.callbacks import CallbackSender
+    from sidebar.store import LibraryStore
+    from tests.conftest import AES_KEY, CORP_ID, TOKEN
+    from tests.support.waiting import eventually
+
+    config = Path(__file__).resolve().parent.parent / "config"
+    shutil.copytree(config, tmp_path / "config")
+    library_file = tmp_path / "config" / "sidebar.yaml"
+    async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
+        store = LibraryStore(load_library(tmp_path / "config"), tmp_path / "config", world.deps.redis,
+                             world.deps.settings.scrm_redis_prefix, check_every_s=0)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
+                                clock=sim.state.clock.now)
+
+        async def say(text: str) -> str:
+            before = len(sim.state.messages_to("operator01"))
+            await sender.send(sim.state.guide_sends_text("operator01", text))
+            await eventually(lambda: len(sim.state.messages_to("operator01")) > before)
+            return str(sim.state.messages_to("operator01")[-1].content.get("content", ""))
+
+        library_file.write_text(library_file.read_text("utf-8").replace("以后您有任何", "{oops}以后您有任何"), "utf-8")
+        reply = await say("重载话术库")
+        assert "有误，未生效" in reply and "hello_first" in reply and "oops" in reply
+        assert (await store.current()).items["hello_first"].title == "初次问候"
+
+        fixed = library_file.read_text("utf-8").replace("{oops}", "").replace("初次问候", "初次问候（新）")
+        library_file.write_text(fixed, "utf-8")
+        assert "已重新加载" in await say("重载话术库")
+        assert (await store.current()).items["hello_first"].title == "初次问候（新）"

@@ -28,6 +28,7 @@ from sidebar.report import script_report
 from sidebar.session import SessionSigner
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 
+CONFIG = Path(__file__).resolve().parent.parent / "config"
 VECTORS = json.loads((Path(__file__).parent / "data" / "jssdk_signature_vectors.json").read_text("utf-8"))
 
 
@@ -384,8 +385,7 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     from tests.conftest import AES_KEY, CORP_ID, TOKEN
     from tests.support.waiting import eventually
 
-    config = Path(__file__).resolve().parent.parent / "config"
-    shutil.copytree(config, tmp_path / "config")
+    shutil.copytree(CONFIG, tmp_path / "config")
     library_file = tmp_path / "config" / "sidebar.yaml"
     async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
         store = LibraryStore(load_library(tmp_path / "config"), tmp_path / "config", world.deps.redis,

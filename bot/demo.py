@@ -47,7 +47,7 @@ async def serve_sidebar(state: SimulatorState, app_url: str, *, serve: bool) -> 
         return
     await open_sidebar_chat(state)
     show(f"open {app_url}/sidebar/ — signed in as 王小美 through the simulator's OAuth page, in a chat with "
-         "her latest customer; Ctrl-C stops")
+         "her best customer; Ctrl-C stops")
     print(f"\nSidebar: {app_url}/sidebar/", flush=True)
     await asyncio.Event().wait()
 

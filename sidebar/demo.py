@@ -23,10 +23,10 @@ GUIDE = "guide_sh01_a"
 
 
 async def open_sidebar_chat(state: SimulatorState, userid: str = GUIDE) -> str:
-    """Point the simulated phone at ``userid``'s most recent customer; return that customer's id."""
+    """Point the simulated phone at ``userid``'s customer with most orders; return that customer's id."""
     relation = await Relationship.filter(
         guide__userid=userid, deleted_by_customer_at=None, deleted_by_guide_at=None
-    ).order_by("-created_at").prefetch_related("customer").first()
+    ).order_by("-customer__order_count", "-created_at").prefetch_related("customer").first()
     if relation is None:
         raise RuntimeError(f"{userid} has no customer for the sidebar demo")
     device = state.browser.device

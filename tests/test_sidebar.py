@@ -408,3 +408,22 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
         library_file.write_text(fixed, "utf-8")
         assert "已重新加载" in await say("重载话术库")
         assert (await store.current()).items["hello_first"].title == "初次问候（新）"
+
+
+async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: SidebarWorld) -> None:
+    import gzip
+    import re
+
+    async with guide_client(world, "guide_sh01_a") as phone:
+        page = await phone.login("guide_sh01_a")
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        total = len(gzip.compress(page.encode()))
+        for asset in assets:
+            if asset.startswith("/"):
+                async with phone.http.get(world.app_url + asset) as resp:
+                    assert resp.status == 200
+                    total += len(gzip.compress(await resp.read()))
+            else:
+                assert asset == f"{world.sim.url}/_sim/jsbridge.js"  # WeCom's SDK (here: its stand-in)
+    assert total < 100_000, total
+    assert "initial-scale=1" in page and 'lang="zh-CN"' in page

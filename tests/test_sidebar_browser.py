@@ -70,8 +70,12 @@ async def test_guide_sees_the_customer_of_the_chat_and_sends_a_script_with_one_t
     assert "第7天跟进" in await browser.text("#section-tasks")
     await _shot(browser, "card")
 
+    if SCREENSHOTS:
+        await browser.call(browser.driver.execute_script,
+                           "document.getElementById('section-notes').nextElementSibling.scrollIntoView()")
     await browser.click("//div[@data-item='hello_first']//button[text()='发送']")
     await world.wait_sent(1)
+    await _shot(browser, "library")
     sent = world.sim.state.browser.sent[0]
     assert (sent.userid, sent.external_userid, sent.msgtype) == ("guide_sh01_a", customer.external_userid, "text")
     assert sent.payload["content"].startswith("周姐 老客您好，我是上海南京西路店的导购王小美")

@@ -175,7 +175,7 @@
   function header(c) {
     var title = c.remark ? c.remark + "（" + c.name + "）" : c.name;
     return el("section", {"class": "card"}, [el("div", {"class": "head"}, [
-      el("img", {src: c.avatar || "", alt: ""}),
+      c.avatar ? el("img", {src: c.avatar, alt: ""}) : el("div", {"class": "avatar", text: (c.name || "客").slice(0, 1)}),
       el("div", {}, [el("div", {"class": "name", id: "customer-name", text: title}),
         el("div", {"class": "muted", text: "来源 " + c.channel + (c.store ? " · " + c.store : "")})])]),
       el("div", {"class": "kv"}, [el("span", {text: "添加于 " + c.added_at}), el("span", {text: "已加 " + c.contact_days + " 天"}),

@@ -7,6 +7,7 @@ call goes to a thread (``await browser.call(...)``): the loop keeps serving the 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import paperang_p2_fonts_cjk
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -39,7 +41,17 @@ class Browser:
             f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "--lang=zh-CN",
         ):
             options.add_argument(flag)
-        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        # Chinese glyphs from the font the project already depends on (paperang-p2-fonts-cjk), so
+        # screenshots are readable on a machine without CJK fonts.
+        fonts = Path(self.profile) / "fonts.conf"
+        fonts.write_text(
+            '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+            f"<dir>{Path(paperang_p2_fonts_cjk.__file__).parent / 'fonts'}</dir>"
+            '<include ignore_missing="yes">/etc/fonts/fonts.conf</include></fontconfig>',
+            "utf-8",
+        )
+        service = Service(CHROMEDRIVER, env={**os.environ, "FONTCONFIG_FILE": str(fonts)})
+        self.driver = webdriver.Chrome(options=options, service=service)
         self.driver.set_window_size(width, height)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:

@@ -1,4 +1,5 @@
-"""One-tap writes from the sidebar. Each checks access first and leaves a ``sidebar_audit`` row.
+"""One-tap writes from the sidebar. Each checks access first and leaves a ``sidebar_audit`` row
+(a refused one gets its row from the view, which sees every ``Forbidden``).
 
 The views call these with a ``Viewer`` and the ids the page sent; nothing here trusts those ids
 beyond what ``access`` allowed (a task must be the viewer's, a lead the viewer's, a tag one of
@@ -52,7 +53,6 @@ async def audit(deps: Deps, viewer: Viewer, action: str, external_userid: str, t
 
 async def task_done(deps: Deps, viewer: Viewer, customer: Customer, task_id: int) -> str:
     if not await SopTask.filter(id=task_id, customer_id=customer.id, guide_id=viewer.guide_id).exists():
-        await audit(deps, viewer, "task_done", customer.external_userid, str(task_id), "refused")
         raise Forbidden(f"task {task_id} is not {viewer.userid}'s for this customer")
     done = await complete_task(deps, viewer.userid, task_id, "sidebar")
     await audit(deps, viewer, "task_done", customer.external_userid, str(task_id), done.outcome.value)
@@ -65,7 +65,6 @@ async def lead_action(deps: Deps, viewer: Viewer, customer: Customer, lead_id: i
         raise BadAction(f"unknown lead action {action!r}")
     lead = await Lead.get_or_none(id=lead_id, customer_id=customer.id)
     if lead is None or lead.guide_userid != viewer.userid:
-        await audit(deps, viewer, f"lead_{action}", customer.external_userid, str(lead_id), "refused")
         raise Forbidden(f"lead {lead_id} is not {viewer.userid}'s")
     now = deps.clock.now()
     changes: dict[str, Any] = {"status": target, "action_at": now}
@@ -97,7 +96,6 @@ async def change_tag(
     action = "tag_add" if add else "tag_remove"
     tag = await Tag.get_or_none(id=tag_id, deleted=False).prefetch_related("group")
     if relation is None or tag is None or tag.group.name not in library.guide_tag_groups:
-        await audit(deps, viewer, action, customer.external_userid, str(tag_id), "refused")
         raise Forbidden("only the guide's own tags on their own customer")
     existing = await CustomerTag.get_or_none(customer_id=customer.id, guide_id=viewer.guide_id, tag_id=tag.id)
     if existing is not None and existing.source == TagSource.RULE:

@@ -3,7 +3,7 @@
 A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
 draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
 ``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
-its own module, imported by ``sidebar.sections``, and no page change. Every section reads by
+its own module, named in ``sidebar/sections.py``, and no page change. Every section reads by
 customer id through an index; they run concurrently.
 """
 
@@ -16,14 +16,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from bot.deps import Deps
-from bot.models.customers import Customer, CustomerTag, Relationship, Tag, TagSource
-from bot.models.facts import ChatMessage, Order
-from leads.models import OPEN_STATUSES, Lead
+from bot.models.customers import Customer, Relationship, TagSource
+from leads.models import OPEN_STATUSES
 from sidebar.access import Viewer
 from sidebar.library import Library
-from sidebar.models import SidebarNote
-from sop.models import SopTask, TaskStatus
+from sidebar.reads import in_list, money, rows, when
+from sop.models import TaskStatus
 from tagging.explain import explain_row
 
 __all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header"]
@@ -76,29 +77,31 @@ def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
 
 async def customer_header(ctx: CardContext) -> dict[str, Any]:
     """Name, remark, channel and store, how long a contact, who follows them."""
-    rows = await Relationship.filter(customer_id=ctx.customer.id).order_by("created_at").values(
-        "remark", "state", "created_at", "deleted_by_customer_at", "deleted_by_guide_at", "guide_id",
-        "guide__userid", "guide__name", "channel__name", "guide__store__name",
+    found = await rows(
+        """SELECT r.remark, r.state, r.created_at, r.deleted_by_customer_at, r.deleted_by_guide_at, r.guide_id,
+                  g.userid AS guide_userid, g.name AS guide_name, ch.name AS channel_name, st.name AS store_name
+           FROM relationship r JOIN guide g ON g.id = r.guide_id
+           LEFT JOIN channel_code ch ON ch.id = r.channel_id LEFT JOIN store st ON st.id = g.store_id
+           WHERE r.customer_id = $1 ORDER BY r.created_at""",
+        ctx.customer.id,
     )
-    mine = next((r for r in rows if r["guide_id"] == ctx.viewer.guide_id), rows[0] if rows else None)
-    added = mine["created_at"] if mine else ctx.customer.first_seen_at
+    mine = next((r for r in found if r["guide_id"] == ctx.viewer.guide_id), found[0] if found else None)
+    added = when(mine["created_at"]) if mine else ctx.customer.first_seen_at
     return {
         "external_userid": ctx.customer.external_userid,
         "name": ctx.customer.name,
         "remark": (mine or {}).get("remark") or "",
         "avatar": ctx.customer.avatar,
-        "channel": (mine or {}).get("channel__name") or (mine or {}).get("state") or "未知",
-        "store": (mine or {}).get("guide__store__name") or "",
+        "channel": (mine or {}).get("channel_name") or (mine or {}).get("state") or "未知",
+        "store": (mine or {}).get("store_name") or "",
         "added_at": ctx.local(added),
         "contact_days": max(0, (ctx.now - added).days) if added else 0,
-        "guides": [
-            {
-                "name": r["guide__name"] or r["guide__userid"],
-                "state": _relation_state(r),
-            }
-            for r in rows
-        ],
+        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(r)} for r in found],
     }
+
+
+async def _nothing() -> list[dict[str, Any]]:
+    return []
 
 
 def _relation_state(row: dict[str, Any]) -> str:
@@ -117,48 +120,47 @@ async def build_card(ctx: CardContext) -> dict[str, Any]:
 # --- the shipped sections ------------------------------------------------------------------------
 
 
-async def _nothing() -> list[dict[str, Any]]:
-    return []
-
-
-async def _none() -> None:
-    return None
-
-
 @card_section("tags", "标签")
 async def tags(ctx: CardContext) -> dict[str, Any]:
-    own_groups = set(ctx.library.guide_tag_groups)
-    rows, guide_tags = await asyncio.gather(
-        CustomerTag.filter(customer_id=ctx.customer.id, removed=False).values(
-            "tag_id", "tag__name", "tag__group__name", "source", "rule_id", "evidence", "guide_id",
+    own_groups = list(ctx.library.guide_tag_groups)
+    found, guide_tags = await asyncio.gather(
+        rows(
+            """SELECT ct.tag_id, t.name AS tag_name, tg.name AS group_name, ct.source, ct.rule_id, ct.evidence,
+                      ct.guide_id
+               FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id JOIN tag_group tg ON tg.id = t.group_id
+               WHERE ct.customer_id = $1 AND ct.removed = $2""",
+            ctx.customer.id, False,
         ),
-        Tag.filter(group__name__in=list(own_groups), deleted=False, group__deleted=False)
-        .order_by("order", "id").values("id", "name", "group__name")
-        if ctx.relation is not None and own_groups else _nothing(),
+        rows(
+            f"""SELECT t.id, t.name, tg.name AS group_name FROM tag t JOIN tag_group tg ON tg.id = t.group_id
+                WHERE tg.name IN ({in_list(own_groups, 2)}) AND t.deleted = $1 AND tg.deleted = $1
+                ORDER BY t."order", t.id""",
+            False, *own_groups,
+        ) if ctx.relation is not None and own_groups else _nothing(),
     )
     rules = ctx.deps.config.tag_rules
     by_tag: dict[int, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
+    for row in sorted(found, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
         if row["tag_id"] in by_tag:
             continue
         source = row["source"]
         why = (
-            explain_row(rules, row["rule_id"], row["tag__name"], row["evidence"])
+            explain_row(rules, row["rule_id"], row["tag_name"], row["evidence"])
             if source == TagSource.RULE
             else ("导购标记" if source == TagSource.GUIDE else "在企业微信中设置")
         )
         by_tag[row["tag_id"]] = {
             "tag_id": row["tag_id"],
-            "name": row["tag__name"],
-            "group": row["tag__group__name"],
+            "name": row["tag_name"],
+            "group": row["group_name"],
             "why": why,
             "removable": ctx.relation is not None
             and row["guide_id"] == ctx.viewer.guide_id
             and source != TagSource.RULE
-            and row["tag__group__name"] in own_groups,
+            and row["group_name"] in own_groups,
         }
     addable = [
-        {"tag_id": t["id"], "name": t["name"], "group": t["group__name"]} for t in guide_tags if t["id"] not in by_tag
+        {"tag_id": t["id"], "name": t["name"], "group": t["group_name"]} for t in guide_tags if t["id"] not in by_tag
     ]
     return {"tags": sorted(by_tag.values(), key=lambda t: (t["group"], t["name"])), "addable": addable}
 
@@ -166,15 +168,18 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
 @card_section("orders", "订单")
 async def orders(ctx: CardContext) -> dict[str, Any]:
     rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
-    last, found = await asyncio.gather(
-        Order.filter(customer_id=ctx.customer.id).order_by("-paid_at").limit(5).values(
-            "order_id", "amount", "paid_at", "store_code"
+    last, segment = await asyncio.gather(
+        rows(
+            "SELECT order_id, amount, paid_at, store_code FROM orders WHERE customer_id = $1 "
+            "ORDER BY paid_at DESC LIMIT 5",
+            ctx.customer.id,
         ),
-        CustomerTag.filter(customer_id=ctx.customer.id, removed=False, rule_id__in=rfm_rules).first().values(
-            "tag__name"
-        ) if rfm_rules else _none(),
+        rows(
+            f"""SELECT t.name FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id
+                WHERE ct.customer_id = $1 AND ct.removed = $2 AND ct.rule_id IN ({in_list(rfm_rules, 3)}) LIMIT 1""",
+            ctx.customer.id, False, *rfm_rules,
+        ) if rfm_rules else _nothing(),
     )
-    segment = found["tag__name"] if found else ""
     c = ctx.customer
     count = c.order_count
     return {
@@ -182,10 +187,10 @@ async def orders(ctx: CardContext) -> dict[str, Any]:
         "total": f"{c.total_spent:,.2f}",
         "average": f"{(c.total_spent / count):,.2f}" if count else "0.00",
         "last_purchase": ctx.ago(c.last_purchase_at) if c.last_purchase_at else "",
-        "rfm": segment,
+        "rfm": segment[0]["name"] if segment else "",
         "last": [
-            {"order_id": o["order_id"], "amount": f"{o['amount']:,.2f}", "paid_at": ctx.local(o["paid_at"]),
-             "store": o["store_code"]}
+            {"order_id": o["order_id"], "amount": f"{money(o['amount']):,.2f}",
+             "paid_at": ctx.local(when(o["paid_at"])), "store": o["store_code"]}
             for o in last
         ],
     }
@@ -193,9 +198,12 @@ async def orders(ctx: CardContext) -> dict[str, Any]:
 
 @card_section("leads", "线索")
 async def leads(ctx: CardContext) -> dict[str, Any] | None:
-    rows = await Lead.filter(customer_id=ctx.customer.id, status__in=list(OPEN_STATUSES)).order_by(
-        "-created_at"
-    ).limit(10).values("id", "pattern", "reason", "facts", "created_at", "guide_userid")
+    statuses = [status.value for status in OPEN_STATUSES]
+    found = await rows(
+        f"""SELECT id, pattern, reason, facts, created_at, guide_userid FROM lead
+            WHERE customer_id = $1 AND status IN ({in_list(statuses, 2)}) ORDER BY created_at DESC LIMIT 10""",
+        ctx.customer.id, *statuses,
+    )
     patterns = ctx.deps.config.leads.patterns
     return {
         "leads": [
@@ -203,50 +211,60 @@ async def leads(ctx: CardContext) -> dict[str, Any] | None:
                 "id": r["id"],
                 "title": patterns[r["pattern"]].title if r["pattern"] in patterns else r["pattern"],
                 "reason": r["reason"],
-                "facts": [f"{k}: {v}" for k, v in (r["facts"] or {}).items() if isinstance(v, str | int | float)][:6],
-                "at": ctx.ago(r["created_at"]),
+                "facts": _facts(r["facts"]),
+                "at": ctx.ago(when(r["created_at"])),
                 "mine": r["guide_userid"] == ctx.viewer.userid,
             }
-            for r in rows
+            for r in found
         ]
     }
 
 
+def _facts(raw: Any) -> list[str]:
+    facts = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+    return [f"{k}: {v}" for k, v in facts.items() if isinstance(v, str | int | float)][:6]
+
+
 @card_section("tasks", "待办")
 async def tasks(ctx: CardContext) -> dict[str, Any]:
-    rows = await SopTask.filter(customer_id=ctx.customer.id, status=TaskStatus.OPEN).order_by("due_at").limit(
-        10
-    ).values("id", "playbook", "reason", "suggested_text", "due_at", "guide_id")
+    found = await rows(
+        "SELECT id, playbook, reason, suggested_text, due_at, guide_id FROM sop_task "
+        "WHERE customer_id = $1 AND status = $2 ORDER BY due_at LIMIT 10",
+        ctx.customer.id, TaskStatus.OPEN.value,
+    )
     return {
         "tasks": [
             {
                 "id": r["id"],
                 "reason": r["reason"] or r["playbook"],
                 "text": r["suggested_text"],
-                "due": ctx.local(r["due_at"]),
-                "overdue": r["due_at"] < ctx.now,
+                "due": ctx.local(when(r["due_at"])),
+                "overdue": (when(r["due_at"]) or ctx.now) < ctx.now,
                 "mine": r["guide_id"] == ctx.viewer.guide_id,
             }
-            for r in rows
+            for r in found
         ]
     }
 
 
 @card_section("notes", "跟进记录")
 async def notes(ctx: CardContext) -> dict[str, Any]:
-    rows, talked = await asyncio.gather(
-        SidebarNote.filter(customer_id=ctx.customer.id).order_by("-created_at").limit(10).values(
-            "id", "text", "created_at", "guide__name", "guide__userid"
+    found, talked = await asyncio.gather(
+        rows(
+            """SELECT n.id, n.text, n.created_at, g.name AS guide_name, g.userid AS guide_userid
+               FROM sidebar_note n JOIN guide g ON g.id = n.guide_id
+               WHERE n.customer_id = $1 ORDER BY n.created_at DESC LIMIT 10""",
+            ctx.customer.id,
         ),
-        ChatMessage.filter(customer_id=ctx.customer.id).order_by("-sent_at").first().values("sent_at"),
+        rows("SELECT sent_at FROM chat_message WHERE customer_id = $1 ORDER BY sent_at DESC LIMIT 1", ctx.customer.id),
     )
-    last_talk = talked["sent_at"] if talked else None
+    last_talk = when(talked[0]["sent_at"]) if talked else None
     return {
         "last_talk": ctx.ago(last_talk) if last_talk else "",
-        "last_note": ctx.ago(rows[0]["created_at"]) if rows else "",
+        "last_note": ctx.ago(when(found[0]["created_at"])) if found else "",
         "notes": [
-            {"id": r["id"], "text": r["text"], "at": ctx.local(r["created_at"]),
-             "by": r["guide__name"] or r["guide__userid"]}
-            for r in rows
+            {"id": r["id"], "text": r["text"], "at": ctx.local(when(r["created_at"])),
+             "by": r["guide_name"] or r["guide_userid"]}
+            for r in found
         ],
     }

@@ -27,7 +27,9 @@ from sidebar.access import Forbidden
 from sidebar.actions import BadAction
 from sidebar.jssdk import TicketBudgetSpent, Tickets
 from sidebar.library import Library, load_library
+from sidebar.models import SidebarAudit
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
+from sidebar.sections import load_extra_sections
 from sidebar.service import Sidebar
 from sidebar.session import COOKIE, GuideSession, SessionError, SessionSigner, derive_key
 from sidebar.store import LibraryStore
@@ -91,6 +93,9 @@ def _api(*, write: bool = False) -> Callable[[Callable[[web.Request, GuideSessio
                 return _error(request, "session_expired", 401)
             except Forbidden as err:
                 log.warning("sidebar_forbidden", path=request.path, reason=str(err))
+                if write:  # a refused write is audited too (a refused read is only logged)
+                    await SidebarAudit.create(userid=session.userid, action=request.path.rsplit("/", 1)[-1],
+                                              result="refused", created_at=request.app[SIDEBAR].deps.clock.now())
                 return _error(request, "forbidden", 403)
             except BadAction as err:
                 return web.json_response({"error": str(err), "code": "bad_request"}, status=400)
@@ -257,6 +262,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes; the library is checked now, so a broken file stops the start."""
     app[_LIBRARY] = load_library(settings.scrm_config_dir)  # ConfigError names the file and item
+    load_extra_sections()
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         deps = app[DEPS]

@@ -219,6 +219,7 @@ async def test_every_read_and_write_checks_the_guide_follows_the_customer(world:
                                                             "item": "hello_first"})
         assert status == 403
     assert not await ScriptSend.exists()
+    assert await SidebarAudit.filter(userid="guide_sh01_a", result="refused").count() == 4
 
 
 async def test_store_managers_see_their_store_and_operators_everyone(world: SidebarWorld) -> None:

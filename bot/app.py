@@ -40,6 +40,7 @@ from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
 from leads.signals import SIGNALS
+from sidebar.views import setup_sidebar
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
@@ -147,6 +148,7 @@ def create_app(
         app.router.add_post("/intake/orders", intake_handler(ORDERS))
         app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))
         app.router.add_post("/signals", intake_handler(SIGNALS))
+        setup_sidebar(app, settings)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

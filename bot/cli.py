@@ -358,6 +358,13 @@ def _events(args: argparse.Namespace) -> int:
     from bot.app import open_deps  # noqa: PLC0415
     from bot.deadletters import events_command  # noqa: PLC0415
 
+@command("sidebar")
+def _sidebar(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from sidebar.report import format_report, script_report  # noqa: PLC0415
+
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
 
@@ -368,13 +375,21 @@ def _events(args: argparse.Namespace) -> int:
 
     return asyncio.run(run())
 
+    async def run() -> None:
+        async with open_deps(settings) as deps:
+            now = deps.clock.now()
+            print("\n".join(format_report(await script_report(now - timedelta(days=args.days), now))))
+
+    asyncio.run(run())
+    return 0
+
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo  # noqa: PLC0415
 
     configure_logging("WARNING")
-    return asyncio.run(run_demo())
+    return asyncio.run(run_demo(serve=args.serve, port=args.port))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -394,6 +409,15 @@ def _parser() -> argparse.ArgumentParser:
                           "(departments and members)")
     sync.add_argument("what", choices=["contacts", "tags", "org"])
     sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
+
+    sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill) or tags")
+    sync.add_argument("what", choices=["contacts", "tags"])
+    demo = sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
+    demo.add_argument("--serve", action="store_true", help="keep serving after the story (the sidebar URL works)")
+    demo.add_argument("--port", type=int, default=8080, help="the app's port with --serve (the simulator's: +10)")
+    sidebar = sub.add_parser("sidebar", help="the guide's sidebar: report (scripts sent, orders within 7 days)")
+    sidebar.add_argument("action", choices=["report"])
+    sidebar.add_argument("--days", type=int, default=30, help="sends of the last N days")
     tags = sub.add_parser("tags", help="auto-tagging: rules, retag, explain, push, reconcile")
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
     tags.add_argument("external_userid", nargs="?", default="")

@@ -19,6 +19,8 @@ MODEL_MODULES = [
     "sop.models",
     "orgsync.models",
     "channels.models",
+
+    "sidebar.models",
 ]
 
 

@@ -31,10 +31,25 @@ from bot.simulator.server import SimulatorServer, running_simulator
 from bot.simulator.state import SimulatorState
 from config.settings import Settings
 from leads.demo import leads_story
+from sidebar.demo import open_sidebar_chat, sidebar_story
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
 
 __all__ = ["run_demo"]
+
+
+async def serve_sidebar(state: SimulatorState, app_url: str, *, serve: bool) -> None:
+    """The sidebar URL for a desktop browser; with ``serve``, keep everything up until Ctrl-C."""
+    say("The guide's sidebar in a desktop browser")
+    if not serve:
+        show(f"run `scrm demo --serve`, then open {app_url.rsplit(':', 1)[0]}:8080/sidebar/ (the simulator plays "
+             "WeCom's OAuth page and JS bridge)")
+        return
+    await open_sidebar_chat(state)
+    show(f"open {app_url}/sidebar/ — signed in as 王小美 through the simulator's OAuth page, in a chat with "
+         "her best customer; Ctrl-C stops")
+    print(f"\nSidebar: {app_url}/sidebar/", flush=True)
+    await asyncio.Event().wait()
 
 DEMO_SHOP_SECRET = b"demo-shop-secret"
 
@@ -59,10 +74,11 @@ async def wait_for(check: Callable[[], bool | Awaitable[bool]], within: float = 
     raise TimeoutError("the demo waited too long: is the worker running?")
 
 
-async def run_demo() -> int:
+async def run_demo(*, serve: bool = False, port: int = 8080) -> int:
+    """The story; with ``serve`` the app (``port``) and the simulator (``port`` + 10) keep running after it."""
     workdir = Path(tempfile.mkdtemp(prefix="scrm-demo-"))
     state = SimulatorState()
-    async with running_simulator(state) as sim:
+    async with running_simulator(state, port=port + 10 if serve else 0) as sim:
         settings = Settings(
             _env_file=None,
             wecom_corp_id=state.corp_id,
@@ -77,18 +93,23 @@ async def run_demo() -> int:
             scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
             scrm_robot_keys="HQ群=demo-hq-robot-key",
             scrm_transfer_pause_s=0,
+            # The guide's sidebar: WeCom's OAuth page and JS-SDK are the simulator's.
+            scrm_sidebar_oauth_base=sim.url,
+            scrm_sidebar_jssdk_urls=f"{sim.url}/_sim/jsbridge.js",
         )
         # The app's clock follows the simulator's, so the story can move to night and morning.
         app = create_app(settings, clock=SimFollowingClock(state.clock))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", port if serve else 0)
         await site.start()
-        host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}/wecom/callback"
+        host, bound = runner.addresses[0][:2]
+        url = f"http://{host}:{bound}/wecom/callback"
         try:
             async with aiohttp.ClientSession() as http:
                 await _story(app, sim, state, url, http)
+            await sidebar_story(state, f"http://{host}:{bound}", say, show)
+            await serve_sidebar(state, f"http://{host}:{bound}", serve=serve)
         finally:
             await runner.cleanup()
     print(f"\nDemo data (SQLite) left in {workdir}")

@@ -159,6 +159,21 @@ class Settings(BaseSettings):
     scrm_wecom_backoff_base_s: float = 0.5
     scrm_wecom_backoff_max_s: float = 30.0
 
+    # The guide's sidebar in the chat toolbar (聊天工具栏, sidebar/). Sessions are signed with
+    # SCRM_SIDEBAR_SECRET (empty: a key derived from the app secret) and last this long. The
+    # public URL (https://scrm.brand.com) is the app's trusted domain: OAuth comes back to it and
+    # only its pages are signed (empty: the request's own host, for local use). The JS-SDK is
+    # WeCom's; tests and the demo point it at the simulator's stand-in.
+    scrm_sidebar_secret: SecretStr = SecretStr("")
+    scrm_sidebar_session_s: Annotated[int, Field(ge=60, le=86400)] = 7200
+    scrm_sidebar_public_url: str = ""
+    scrm_sidebar_oauth_base: str = "https://open.weixin.qq.com"
+    scrm_sidebar_jssdk_urls: str = (
+        "https://res.wx.qq.com/open/js/jweixin-1.2.0.js,https://open.work.weixin.qq.com/wwopen/js/jwxwork-1.0.0.js"
+    )
+    # Our own budget of ticket fetches per hour and kind, under WeCom's (100 app / 400 corp).
+    scrm_sidebar_ticket_fetch_per_hour: Annotated[int, Field(ge=1, le=100)] = 60
+
     @field_validator("wecom_corp_id")
     @classmethod
     def _corp_id(cls, value: str) -> str:

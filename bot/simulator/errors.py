@@ -13,6 +13,9 @@ class ErrCode(IntEnum):
     SYSTEM_BUSY = -1
     OK = 0
     INVALID_SECRET = 40001
+    INVALID_MEDIA_FILE_TYPE = 40004
+    INVALID_MEDIA_TYPE_PARAM = 40005
+    INVALID_FILE_SIZE = 40006
     INVALID_USERID = 40003
     INVALID_MEDIA_TYPE = 40004
     INVALID_FILE_TYPE = 40005
@@ -27,6 +30,7 @@ class ErrCode(IntEnum):
     INVALID_TAG_ID = 40068
     DUPLICATE_TAG_NAME = 40071
     INVALID_TAG_NAME_LENGTH = 40072
+    INVALID_CODE = 40029
     INVALID_EXTERNAL_USERID = 40096
     HANDOVER_NOT_RESIGNED = 40097
     TRANSFER_IN_PROGRESS = 40100
@@ -51,6 +55,7 @@ class ErrCode(IntEnum):
     INVALID_PARTY_ID = 60123
     ALL_RECIPIENTS_INVALID = 81013
     NOT_EXTERNAL_CONTACT = 84061
+    INVALID_TICKET_TYPE = 91040
     INVALID_WEBHOOK_URL = 93000
 
 
@@ -58,6 +63,9 @@ _MESSAGES: dict[int, str] = {
     ErrCode.SYSTEM_BUSY: "system busy",
     ErrCode.OK: "ok",
     ErrCode.INVALID_SECRET: "invalid credential",
+    ErrCode.INVALID_MEDIA_FILE_TYPE: "invalid media file type",
+    ErrCode.INVALID_MEDIA_TYPE_PARAM: "invalid media type",
+    ErrCode.INVALID_FILE_SIZE: "invalid file size",
     ErrCode.INVALID_USERID: "invalid userid",
     ErrCode.INVALID_MEDIA_TYPE: "invalid media type",
     ErrCode.INVALID_FILE_TYPE: "invalid file type",
@@ -72,6 +80,7 @@ _MESSAGES: dict[int, str] = {
     ErrCode.INVALID_TAG_ID: "invalid tagid",
     ErrCode.DUPLICATE_TAG_NAME: "invalid tagname, tag name exists",
     ErrCode.INVALID_TAG_NAME_LENGTH: "invalid tagname size",
+    ErrCode.INVALID_CODE: "invalid code",
     ErrCode.INVALID_EXTERNAL_USERID: "invalid external userid",
     ErrCode.HANDOVER_NOT_RESIGNED: "handover user has not resigned",
     ErrCode.TRANSFER_IN_PROGRESS: "external contact is already being transferred",
@@ -96,6 +105,7 @@ _MESSAGES: dict[int, str] = {
     ErrCode.INVALID_PARTY_ID: "invalid party id",
     ErrCode.ALL_RECIPIENTS_INVALID: "all touser invalid",
     ErrCode.NOT_EXTERNAL_CONTACT: "not external contact",
+    ErrCode.INVALID_TICKET_TYPE: "invalid ticket type",
     ErrCode.INVALID_WEBHOOK_URL: "invalid webhook url",
 }
 

@@ -19,9 +19,9 @@ import aiohttp
 from aiohttp import web
 
 from bot.simulator.apis import ENDPOINTS, ApiRequest, Endpoint
-from bot.simulator.apis.media import read_multipart
 from bot.simulator.control import setup_control_routes
 from bot.simulator.errors import ApiError, ErrCode, errmsg_for
+from bot.simulator.jsbridge import setup_browser_routes
 from bot.simulator.keys import CALLBACK_KEY, ENDPOINTS_KEY, SESSION_KEY, STATE_KEY, CallbackTarget
 from bot.simulator.models import ApiCall
 from bot.simulator.state import SimulatorState
@@ -50,6 +50,7 @@ def create_simulator_app(
     app[ENDPOINTS_KEY] = {endpoint.api: endpoint for endpoint in ENDPOINTS}
     app[CALLBACK_KEY] = CallbackTarget(callback_url, timeout=callback_timeout)
     app.cleanup_ctx.append(_client_session)
+    setup_browser_routes(app)  # before the catch-all: media/upload is multipart
     app.router.add_route("*", "/cgi-bin/{api:.+}", handle_api)
     setup_control_routes(app)
     return app
@@ -57,8 +58,6 @@ def create_simulator_app(
 
 async def _read_json(request: web.Request) -> tuple[dict[str, Any] | None, bool]:
     """(body, well_formed): an empty body is ``{}``; anything but a JSON object is malformed."""
-    if request.content_type == "multipart/form-data":  # media/upload
-        return await read_multipart(request), True
     raw = await request.read()
     if not raw.strip():
         return {}, True

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.simulator import eventxml
+from bot.simulator.browser import BrowserState
 from bot.simulator.clock import SimClock
 from bot.simulator.faults import FaultInjector, RateLimiter, SlidingWindow
 from bot.simulator.ids import IdFactory
@@ -119,10 +120,13 @@ class SimulatorState:
         # Events that state changes made while answering APIs (e.g. a transfer resolved during
         # transfer_result) and that WeCom would call back with; the control API delivers them.
         self.outbox: list[str] = []
-        # The address book (bot/simulator/addressbook.py) and temporary materials (apis/media.py).
+        # The address book (bot/simulator/addressbook.py) and the bytes of uploaded temporary materials (apis/sidebar_media.py).
         self.departments: dict[int, Department] = {1: Department(1, "总部")}
         self.media: dict[str, UploadedMedia] = {}
         self.base_url = ""  # where this simulator is served (QR code images are fetched from it)
+
+        # The in-app browser: OAuth codes, JS-SDK tickets, temporary media, the chat device.
+        self.browser = BrowserState()
 
     # --- clock -------------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from bot.simulator.apis import (
     contacts,
     contactways,
     groupchat,
-    media,
+    jsapi,
     messages,
+    oauth,
     outreach,
     tags,
     token,
@@ -32,5 +33,6 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *webhook.ENDPOINTS,
     *addressbook.ENDPOINTS,
     *contactways.ENDPOINTS,
-    *media.ENDPOINTS,
+    *oauth.ENDPOINTS,
+    *jsapi.ENDPOINTS,
 )

@@ -1,0 +1,270 @@
+"""The customer card: who this customer is and what to say next, one registered function per section.
+
+A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
+draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
+``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
+its own module, named in ``sidebar/sections.py``, and no page change. Every section reads by
+customer id through an index; they run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from bot.deps import Deps
+from bot.models.customers import Customer, Relationship, TagSource
+from leads.models import OPEN_STATUSES
+from sidebar.access import Viewer
+from sidebar.library import Library
+from sidebar.reads import in_list, money, rows, when
+from sop.models import TaskStatus
+from tagging.explain import explain_row
+
+__all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header"]
+
+
+@dataclass(frozen=True, slots=True)
+class CardContext:
+    deps: Deps
+    viewer: Viewer
+    customer: Customer
+    relation: Relationship | None  # the viewer's own relation (None for managers and operators)
+    library: Library
+    now: datetime
+    zone: ZoneInfo
+
+    def local(self, moment: datetime | None) -> str:
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    def ago(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        days = (self.now - moment).days
+        return "今天" if days <= 0 else f"{days}天前"
+
+
+Section = Callable[[CardContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionSpec:
+    id: str
+    title: str
+    build: Section
+
+
+SECTIONS: dict[str, SectionSpec] = {}
+
+
+def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
+    """Register a card section (refuses a duplicate id)."""
+
+    def register(build: Section) -> Section:
+        if section_id in SECTIONS:
+            raise ValueError(f"card section {section_id!r} is already registered")
+        SECTIONS[section_id] = SectionSpec(section_id, title, build)
+        return build
+
+    return register
+
+
+async def customer_header(ctx: CardContext) -> dict[str, Any]:
+    """Name, remark, channel and store, how long a contact, who follows them."""
+    found = await rows(
+        """SELECT r.remark, r.state, r.created_at, r.deleted_by_customer_at, r.deleted_by_guide_at, r.guide_id,
+                  g.userid AS guide_userid, g.name AS guide_name, ch.name AS channel_name, st.name AS store_name
+           FROM relationship r JOIN guide g ON g.id = r.guide_id
+           LEFT JOIN channel_code ch ON ch.id = r.channel_id LEFT JOIN store st ON st.id = g.store_id
+           WHERE r.customer_id = $1 ORDER BY r.created_at""",
+        ctx.customer.id,
+    )
+    mine = next((r for r in found if r["guide_id"] == ctx.viewer.guide_id), found[0] if found else None)
+    added = when(mine["created_at"]) if mine else ctx.customer.first_seen_at
+    return {
+        "external_userid": ctx.customer.external_userid,
+        "name": ctx.customer.name,
+        "remark": (mine or {}).get("remark") or "",
+        "avatar": ctx.customer.avatar,
+        "channel": (mine or {}).get("channel_name") or (mine or {}).get("state") or "未知",
+        "store": (mine or {}).get("store_name") or "",
+        "added_at": ctx.local(added),
+        "contact_days": max(0, (ctx.now - added).days) if added else 0,
+        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(r)} for r in found],
+    }
+
+
+async def _nothing() -> list[dict[str, Any]]:
+    return []
+
+
+def _relation_state(row: dict[str, Any]) -> str:
+    if row["deleted_by_customer_at"]:
+        return "已流失"
+    return "已删除" if row["deleted_by_guide_at"] else "在联"
+
+
+async def build_card(ctx: CardContext) -> dict[str, Any]:
+    specs = list(SECTIONS.values())
+    header, *built = await asyncio.gather(customer_header(ctx), *(spec.build(ctx) for spec in specs))
+    sections = [{"id": spec.id, "title": spec.title, **body} for spec, body in zip(specs, built, strict=True) if body]
+    return {"customer": header, "sections": sections}
+
+
+# --- the shipped sections ------------------------------------------------------------------------
+
+
+@card_section("tags", "标签")
+async def tags(ctx: CardContext) -> dict[str, Any]:
+    own_groups = list(ctx.library.guide_tag_groups)
+    found, guide_tags = await asyncio.gather(
+        rows(
+            """SELECT ct.tag_id, t.name AS tag_name, tg.name AS group_name, ct.source, ct.rule_id, ct.evidence,
+                      ct.guide_id
+               FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id JOIN tag_group tg ON tg.id = t.group_id
+               WHERE ct.customer_id = $1 AND ct.removed = $2""",
+            ctx.customer.id, False,
+        ),
+        rows(
+            f"""SELECT t.id, t.name, tg.name AS group_name FROM tag t JOIN tag_group tg ON tg.id = t.group_id
+                WHERE tg.name IN ({in_list(own_groups, 2)}) AND t.deleted = $1 AND tg.deleted = $1
+                ORDER BY t."order", t.id""",
+            False, *own_groups,
+        ) if ctx.relation is not None and own_groups else _nothing(),
+    )
+    rules = ctx.deps.config.tag_rules
+    by_tag: dict[int, dict[str, Any]] = {}
+    for row in sorted(found, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
+        if row["tag_id"] in by_tag:
+            continue
+        source = row["source"]
+        why = (
+            explain_row(rules, row["rule_id"], row["tag_name"], row["evidence"])
+            if source == TagSource.RULE
+            else ("导购标记" if source == TagSource.GUIDE else "在企业微信中设置")
+        )
+        by_tag[row["tag_id"]] = {
+            "tag_id": row["tag_id"],
+            "name": row["tag_name"],
+            "group": row["group_name"],
+            "why": why,
+            "removable": ctx.relation is not None
+            and row["guide_id"] == ctx.viewer.guide_id
+            and source != TagSource.RULE
+            and row["group_name"] in own_groups,
+        }
+    addable = [
+        {"tag_id": t["id"], "name": t["name"], "group": t["group_name"]} for t in guide_tags if t["id"] not in by_tag
+    ]
+    return {"tags": sorted(by_tag.values(), key=lambda t: (t["group"], t["name"])), "addable": addable}
+
+
+@card_section("orders", "订单")
+async def orders(ctx: CardContext) -> dict[str, Any]:
+    rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
+    last, segment = await asyncio.gather(
+        rows(
+            "SELECT order_id, amount, paid_at, store_code FROM orders WHERE customer_id = $1 "
+            "ORDER BY paid_at DESC LIMIT 5",
+            ctx.customer.id,
+        ),
+        rows(
+            f"""SELECT t.name FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id
+                WHERE ct.customer_id = $1 AND ct.removed = $2 AND ct.rule_id IN ({in_list(rfm_rules, 3)}) LIMIT 1""",
+            ctx.customer.id, False, *rfm_rules,
+        ) if rfm_rules else _nothing(),
+    )
+    c = ctx.customer
+    count = c.order_count
+    return {
+        "count": count,
+        "total": f"{c.total_spent:,.2f}",
+        "average": f"{(c.total_spent / count):,.2f}" if count else "0.00",
+        "last_purchase": ctx.ago(c.last_purchase_at) if c.last_purchase_at else "",
+        "rfm": segment[0]["name"] if segment else "",
+        "last": [
+            {"order_id": o["order_id"], "amount": f"{money(o['amount']):,.2f}",
+             "paid_at": ctx.local(when(o["paid_at"])), "store": o["store_code"]}
+            for o in last
+        ],
+    }
+
+
+@card_section("leads", "线索")
+async def leads(ctx: CardContext) -> dict[str, Any] | None:
+    statuses = [status.value for status in OPEN_STATUSES]
+    found = await rows(
+        f"""SELECT id, pattern, reason, facts, created_at, guide_userid FROM lead
+            WHERE customer_id = $1 AND status IN ({in_list(statuses, 2)}) ORDER BY created_at DESC LIMIT 10""",
+        ctx.customer.id, *statuses,
+    )
+    patterns = ctx.deps.config.leads.patterns
+    return {
+        "leads": [
+            {
+                "id": r["id"],
+                "title": patterns[r["pattern"]].title if r["pattern"] in patterns else r["pattern"],
+                "reason": r["reason"],
+                "facts": _facts(r["facts"]),
+                "at": ctx.ago(when(r["created_at"])),
+                "mine": r["guide_userid"] == ctx.viewer.userid,
+            }
+            for r in found
+        ]
+    }
+
+
+def _facts(raw: Any) -> list[str]:
+    facts = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+    return [f"{k}: {v}" for k, v in facts.items() if isinstance(v, str | int | float)][:6]
+
+
+@card_section("tasks", "待办")
+async def tasks(ctx: CardContext) -> dict[str, Any]:
+    found = await rows(
+        "SELECT id, playbook, reason, suggested_text, due_at, guide_id FROM sop_task "
+        "WHERE customer_id = $1 AND status = $2 ORDER BY due_at LIMIT 10",
+        ctx.customer.id, TaskStatus.OPEN.value,
+    )
+    return {
+        "tasks": [
+            {
+                "id": r["id"],
+                "reason": r["reason"] or r["playbook"],
+                "text": r["suggested_text"],
+                "due": ctx.local(when(r["due_at"])),
+                "overdue": (when(r["due_at"]) or ctx.now) < ctx.now,
+                "mine": r["guide_id"] == ctx.viewer.guide_id,
+            }
+            for r in found
+        ]
+    }
+
+
+@card_section("notes", "跟进记录")
+async def notes(ctx: CardContext) -> dict[str, Any]:
+    found, talked = await asyncio.gather(
+        rows(
+            """SELECT n.id, n.text, n.created_at, g.name AS guide_name, g.userid AS guide_userid
+               FROM sidebar_note n JOIN guide g ON g.id = n.guide_id
+               WHERE n.customer_id = $1 ORDER BY n.created_at DESC LIMIT 10""",
+            ctx.customer.id,
+        ),
+        rows("SELECT sent_at FROM chat_message WHERE customer_id = $1 ORDER BY sent_at DESC LIMIT 1", ctx.customer.id),
+    )
+    last_talk = when(talked[0]["sent_at"]) if talked else None
+    return {
+        "last_talk": ctx.ago(last_talk) if last_talk else "",
+        "last_note": ctx.ago(when(found[0]["created_at"])) if found else "",
+        "notes": [
+            {"id": r["id"], "text": r["text"], "at": ctx.local(when(r["created_at"])),
+             "by": r["guide_name"] or r["guide_userid"]}
+            for r in found
+        ],
+    }

@@ -1,0 +1,179 @@
+"""The script and material library (话术库 / 素材库): ``config/sidebar.yaml``, checked as a whole.
+
+Items are data: a text with placeholders, an image or file under ``config/``, a link (news card)
+or a mini-program card, each checked against WeCom's rules for ``sendChatMessage`` when loaded.
+A mistake raises ``ConfigError`` naming the file, the line and the item; nothing of it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.configfiles import ConfigError, line_of, load_yaml
+
+__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load_library"]
+
+FILE_NAME = "sidebar.yaml"
+PLACEHOLDERS = frozenset({"name", "guide", "store"})
+TEXT_KEYS = (
+    "login_bad_state", "login_bad_code", "login_not_member", "session_expired", "forbidden",
+    "signature_failed", "server_error",
+)
+KINDS = ("text", "image", "file", "link", "miniprogram")
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_HTTP = ("http://", "https://")
+# WeCom's limits for temporary media (media/upload): image ≤ 10 MB JPG/PNG, file ≤ 20 MB.
+_FILE_LIMITS = {"image": 10 << 20, "file": 20 << 20}
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryItem:
+    id: str
+    group: str
+    title: str
+    kind: str
+    text: str = ""
+    file: Path | None = None
+    file_digest: str = ""  # a changed file gets a new media_id
+    url: str = ""
+    desc: str = ""
+    image_url: str = ""
+    appid: str = ""
+    page: str = ""
+    keywords: tuple[str, ...] = ()
+
+    def matches(self, words: Sequence[str]) -> bool:
+        haystack = " ".join((self.title, self.group, self.text, self.desc, *self.keywords)).lower()
+        return all(word.lower() in haystack for word in words)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        return self.text.format_map({name: values.get(name, "") for name in PLACEHOLDERS})
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    items: Mapping[str, LibraryItem]
+    groups: tuple[str, ...]
+    texts: Mapping[str, str]
+    guide_tag_groups: tuple[str, ...]
+    digest: str = ""
+    order: tuple[str, ...] = field(default_factory=tuple)
+
+    def search(self, query: str) -> list[LibraryItem]:
+        words = query.split()
+        return [self.items[item_id] for item_id in self.order if self.items[item_id].matches(words)]
+
+    def text(self, key: str) -> str:
+        return self.texts[key]
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: Any, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {line_of(node)}: {message}")
+
+    def string(self, node: Mapping[str, Any], name: str, label: str, *, required: bool = True) -> str:
+        value = node.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.fail(node, f"{label}: {name} must be a non-empty string")
+        return value
+
+
+def _placeholders(reader: _Reader, node: Mapping[str, Any], text: str, label: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as err:
+        raise reader.fail(node, f"{label}: bad placeholder: {err}") from None
+    unknown = names - PLACEHOLDERS
+    if unknown:
+        known = ", ".join(sorted(PLACEHOLDERS))
+        raise reader.fail(node, f"{label}: unknown placeholder {{{sorted(unknown)[0]}}} (known: {known})")
+
+
+def _material_file(reader: _Reader, node: Mapping[str, Any], label: str, kind: str, config_dir: Path) -> dict[str, Any]:
+    path = (config_dir / reader.string(node, "file", label)).resolve()
+    if not path.is_relative_to(config_dir.resolve()) or not path.is_file():
+        raise reader.fail(node, f"{label}: file {node['file']!r} is not a file under {config_dir}")
+    data = path.read_bytes()
+    if not 5 < len(data) <= _FILE_LIMITS[kind]:
+        raise reader.fail(node, f"{label}: {len(data)} bytes is outside WeCom's limit for {kind}")
+    if kind == "image" and not data.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+        raise reader.fail(node, f"{label}: an image must be a JPG or PNG")
+    return {"file": path, "file_digest": hashlib.sha256(data).hexdigest()[:16]}
+
+
+def _item(reader: _Reader, node: Any, group: str, config_dir: Path) -> LibraryItem:
+    if not isinstance(node, dict):
+        raise reader.fail(node, f"group {group}: an item must be a mapping")
+    item_id = reader.string(node, "id", f"group {group}")
+    if not _ID.match(item_id):
+        raise reader.fail(node, f"item {item_id!r}: id must be lower-case letters, digits and _")
+    label = f"item {item_id}"
+    kind = reader.string(node, "kind", label)
+    if kind not in KINDS:
+        raise reader.fail(node, f"{label}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    title = reader.string(node, "title", label)
+    keywords = node.get("keywords") or []
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise reader.fail(node, f"{label}: keywords must be a list of strings")
+    fields: dict[str, Any] = {"id": item_id, "group": group, "title": title, "kind": kind, "keywords": tuple(keywords)}
+    if kind == "text":
+        fields["text"] = reader.string(node, "text", label)
+        _placeholders(reader, node, fields["text"], label)
+    elif kind in ("image", "file"):
+        fields |= _material_file(reader, node, label, kind, config_dir)
+    elif kind == "link":
+        fields["url"] = reader.string(node, "url", label)
+        fields["desc"] = reader.string(node, "desc", label, required=False)
+        fields["image_url"] = reader.string(node, "image_url", label, required=False)
+        if not fields["url"].startswith(_HTTP):
+            raise reader.fail(node, f"{label}: url must start with http:// or https://")
+    else:
+        fields["appid"] = reader.string(node, "appid", label)
+        fields["page"] = reader.string(node, "page", label)
+        fields["image_url"] = reader.string(node, "image_url", label)
+        if not fields["page"].split("?", 1)[0].endswith(".html"):
+            raise reader.fail(node, f"{label}: a mini-program page must end in .html (WeCom's rule)")
+    if fields.get("image_url") and not fields["image_url"].startswith(_HTTP):
+        raise reader.fail(node, f"{label}: image_url must start with http:// or https://")
+    return LibraryItem(**fields)
+
+
+def load_library(config_dir: Path) -> Library:
+    path = config_dir / FILE_NAME
+    data = load_yaml(path)
+    reader = _Reader(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    texts = data.get("texts") or {}
+    missing = [key for key in TEXT_KEYS if not isinstance(texts.get(key), str) or not texts[key].strip()]
+    if missing:
+        raise reader.fail(texts, f"texts: missing {', '.join(missing)}")
+    tag_groups = data.get("guide_tag_groups") or []
+    if not isinstance(tag_groups, list) or not all(isinstance(g, str) for g in tag_groups):
+        raise reader.fail(data, "guide_tag_groups must be a list of tag group names")
+    items: dict[str, LibraryItem] = {}
+    groups: list[str] = []
+    for group_node in data.get("groups") or []:
+        if not isinstance(group_node, dict):
+            raise reader.fail(data, "groups: each group must be a mapping")
+        name = reader.string(group_node, "name", "group")
+        groups.append(name)
+        for node in group_node.get("items") or []:
+            item = _item(reader, node, name, config_dir)
+            if item.id in items:
+                raise reader.fail(node, f"item {item.id}: duplicate id")
+            items[item.id] = item
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups), digest,
+                   tuple(items))

@@ -1,0 +1,149 @@
+"""What the sidebar's views call: one function per request, plain inputs, plain answers.
+
+``Sidebar`` holds what the process built once (the session signer, the tickets, the library);
+the functions take the guide's userid from the session (never from the page) and check access
+before reading or writing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from bot.deps import Deps
+from bot.models.customers import Customer, GroupChatMember, Guide, Store
+from sidebar import actions
+from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
+from sidebar.card import CardContext, build_card
+from sidebar.jssdk import KINDS, SignedConfig, TicketKind, Tickets, sign_page
+from sidebar.library import Library
+from sidebar.session import SessionSigner
+from sidebar.store import LibraryStore
+from sop.models import SopTask, TaskStatus
+
+__all__ = ["Sidebar", "group_card", "library_items", "open_card", "run_action", "send_item", "sign"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sidebar:
+    deps: Deps
+    signer: SessionSigner
+    tickets: Tickets
+    library: LibraryStore
+
+
+async def _context(sb: Sidebar, userid: str, external_userid: str) -> CardContext:
+    viewer, customer, relation = await viewer_and_customer(userid, external_userid)
+    return CardContext(
+        sb.deps, viewer, customer, relation, await sb.library.current(), sb.deps.clock.now(),
+        ZoneInfo(sb.deps.settings.scrm_timezone),
+    )
+
+
+async def sign(sb: Sidebar, url: str, renew_kind: str = "", renew_fp: str = "") -> SignedConfig:
+    renew: dict[TicketKind, str] = {kind: renew_fp for kind in KINDS if kind == renew_kind and renew_fp}
+    return await sign_page(sb.deps, sb.tickets, url, renew)
+
+
+async def open_card(sb: Sidebar, userid: str, external_userid: str) -> dict[str, Any]:
+    # One connection for the dozen small reads: a pooled connection per read costs a reset round
+    # trip on every release, more than the reads themselves (bench/sidebar.py).
+    async with in_transaction():
+        return await build_card(await _context(sb, userid, external_userid))
+
+
+async def group_card(sb: Sidebar, userid: str, chat_id: str) -> dict[str, Any]:
+    """A customer group: its owner, the customers in it, their open tasks (the viewer's)."""
+    viewer = await viewer_of(userid)
+    chat = await chat_for(viewer, chat_id)
+    owner = await Guide.get_or_none(userid=chat.owner_userid).values("name", "userid")
+    external = await GroupChatMember.filter(chat_id=chat.id, type=2).values_list("userid", flat=True)
+    customers = await Customer.filter(external_userid__in=list(external)).values(
+        "id", "external_userid", "name", "order_count", "last_purchase_at"
+    )
+    by_id = {c["id"]: c for c in customers}
+    tasks = await SopTask.filter(
+        customer_id__in=list(by_id), guide_id=viewer.guide_id, status=TaskStatus.OPEN
+    ).order_by("due_at").limit(20).values("id", "customer_id", "reason", "suggested_text")
+    return {
+        "chat": {"chat_id": chat.chat_id, "name": chat.name or "客户群", "member_count": chat.member_count,
+                 "owner": (owner or {}).get("name") or chat.owner_userid},
+        "customers": [
+            {"external_userid": c["external_userid"], "name": c["name"], "orders": c["order_count"]}
+            for c in customers
+        ],
+        "tasks": [
+            {"id": t["id"], "customer": by_id[t["customer_id"]]["name"], "reason": t["reason"],
+             "text": t["suggested_text"]}
+            for t in tasks
+        ],
+    }
+
+
+async def _store_name(viewer: Viewer) -> str:
+    if viewer.store_id is None:
+        return ""
+    store = await Store.get_or_none(id=viewer.store_id).values("name")
+    return str(store["name"]) if store else ""
+
+
+async def library_items(sb: Sidebar, userid: str, query: str, external_userid: str = "") -> dict[str, Any]:
+    """The library, searched, texts rendered for this customer (or with blanks in a group)."""
+    viewer = await viewer_of(userid)
+    library: Library = await sb.library.current()
+    name = ""
+    if external_userid:
+        customer, relation = await customer_for(viewer, external_userid)
+        name = (relation.remark if relation and relation.remark else "") or customer.name
+    values = {"name": name, "guide": viewer.name, "store": await _store_name(viewer)}
+    return {
+        "items": [
+            {"id": item.id, "group": item.group, "title": item.title, "kind": item.kind,
+             "preview": item.render(values) if item.kind == "text" else (item.desc or item.title)}
+            for item in library.search(query)
+        ]
+    }
+
+
+async def send_item(sb: Sidebar, userid: str, item_id: str, *, external_userid: str = "", chat_id: str = "") -> Any:
+    viewer = await viewer_of(userid)
+    library = await sb.library.current()
+    store = await _store_name(viewer)
+    if chat_id:
+        chat = await chat_for(viewer, chat_id)
+        return await actions.prepare_send(sb.deps, viewer, library, item_id, chat=chat, store_name=store)
+    customer, relation = await customer_for(viewer, external_userid)
+    return await actions.prepare_send(
+        sb.deps, viewer, library, item_id, customer=customer, relation=relation, store_name=store
+    )
+
+
+async def confirm_sent(sb: Sidebar, userid: str, send_id: int, status: str) -> str:
+    return await actions.confirm_send(sb.deps, await viewer_of(userid), send_id, status)
+
+
+async def run_action(sb: Sidebar, userid: str, external_userid: str, action: str, body: dict[str, Any]) -> Any:
+    """``task_done`` / ``lead`` / ``note`` / ``tag_add`` / ``tag_remove`` on this customer."""
+    ctx = await _context(sb, userid, external_userid)
+    deps, viewer, customer = sb.deps, ctx.viewer, ctx.customer
+    if action == "task_done":
+        return await actions.task_done(deps, viewer, customer, _int(body, "task_id"))
+    if action == "lead":
+        return await actions.lead_action(deps, viewer, customer, _int(body, "lead_id"), str(body.get("do", "")))
+    if action == "note":
+        return await actions.add_note(deps, viewer, customer, str(body.get("text", "")))
+    if action in ("tag_add", "tag_remove"):
+        return await actions.change_tag(
+            deps, viewer, customer, ctx.relation, ctx.library, _int(body, "tag_id"), add=action == "tag_add"
+        )
+    raise actions.BadAction(f"unknown action {action!r}")
+
+
+def _int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise actions.BadAction(f"{name} must be a number")
+    return int(value)

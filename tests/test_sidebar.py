@@ -1,0 +1,430 @@
+"""The sidebar over HTTP, as a guide's phone and WeCom see it: identity, signatures, access, one-tap writes.
+
+(The same flows in a real browser are in test_sidebar_browser.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.configfiles import ConfigError
+from bot.models.customers import GroupChat, GroupChatMember, Guide
+from bot.simulator.browser import IssuedTicket
+from bot.simulator.browser import jsapi_signature as simulator_signature
+from bot.simulator.jsbridge import play_config, play_invoke
+from leads.models import Lead, LeadStatus
+from sidebar.jssdk import Tickets, jsapi_signature
+from sidebar.library import load_library
+from sidebar.models import ScriptSend, SidebarAudit
+from sidebar.oauth import safe_next
+from sidebar.report import script_report
+from sidebar.session import SessionSigner
+from tests.support.sidebar import SidebarWorld, guide_client, open_world
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+VECTORS = json.loads((Path(__file__).parent / "data" / "jssdk_signature_vectors.json").read_text("utf-8"))
+
+
+@pytest.fixture
+async def world(make_settings: Callable[..., Any], sim: Any) -> AsyncIterator[SidebarWorld]:
+    async with open_world(make_settings, sim) as opened:
+        yield opened
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["source"] for v in VECTORS])
+def test_signature_vectors_are_reproduced(vector: dict[str, Any]) -> None:
+    args = (vector["jsapi_ticket"], vector["noncestr"], vector["timestamp"], vector["url"])
+    assert jsapi_signature(*args) == vector["signature"]
+    assert simulator_signature(*args) == vector["signature"]
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["source"] for v in VECTORS])
+def test_the_bridge_accepts_the_vectors_and_refuses_the_other_ticket_kind(sim: Any, vector: dict[str, Any]) -> None:
+    state = sim.state
+    state.browser.tickets[vector["jsapi_ticket"]] = IssuedTicket(vector["jsapi_ticket"], "corp", state.now() + 60)
+    signed = {"url": vector["url"], "corpid": state.corp_id, "agentid": state.agent_id,
+              "timestamp": vector["timestamp"], "nonceStr": vector["noncestr"], "signature": vector["signature"]}
+    state.browser.trusted_domains.add("mp.weixin.qq.com")
+    assert play_config(state, {"kind": "config", **signed})["errMsg"] == "config:ok"
+    # The same signature for agentConfig needs the app ticket: refused.
+    assert play_config(state, {"kind": "agentConfig", **signed})["errMsg"] == "agentConfig:invalid signature"
+    state.advance(61)  # the ticket expired
+    assert play_config(state, {"kind": "config", **signed})["errMsg"] == "config:invalid signature"
+
+
+def test_bridge_answers_only_after_agent_config(sim: Any) -> None:
+    state = sim.state
+    state.browser.device.external_userid = "wmX"
+    assert play_invoke(state, {"api": "getCurExternalContact"})["err_msg"] == "getCurExternalContact:fail no permission"
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+async def test_login_sets_a_short_lived_httponly_cookie_bound_to_the_guide(world: SidebarWorld) -> None:
+    async with guide_client(world, "guide_sh01_a") as phone:
+        assert phone.csrf
+        cookie = next(c for c in phone.http.cookie_jar if c.key == "scrm_sidebar")
+        assert cookie["httponly"] and cookie["path"] == "/sidebar" and int(cookie["max-age"]) == 7200
+        calls = world.sim.state.calls_to("auth/getuserinfo")
+        assert len(calls) == 1 and calls[0].errcode == 0
+
+
+async def test_an_oauth_code_is_good_once_and_for_five_minutes(world: SidebarWorld) -> None:
+    world.open_chat("guide_sh01_a")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{world.app_url}/sidebar/login", allow_redirects=False) as resp:
+            authorize = resp.headers["Location"].split("#")[0]
+        async with http.get(authorize, allow_redirects=False) as resp:
+            callback = resp.headers["Location"]
+        async with http.get(callback, allow_redirects=False) as resp:
+            assert resp.status == 302
+        # The same code again (a reload of the callback URL): used, and the state is spent too.
+        async with http.get(callback, allow_redirects=False) as resp:
+            page = await resp.text()
+            assert resp.status == 400 and "登录已失效" in page and "Traceback" not in page
+
+        async with http.get(f"{world.app_url}/sidebar/login", allow_redirects=False) as resp:
+            authorize = resp.headers["Location"].split("#")[0]
+        async with http.get(authorize, allow_redirects=False) as resp:
+            callback = resp.headers["Location"]
+        world.sim.state.advance(301)
+        async with http.get(callback, allow_redirects=False) as resp:
+            page = await resp.text()
+            assert resp.status == 400 and "40029" in page
+    assert world.sim.state.count_calls("auth/getuserinfo", errcode=40029) == 1
+
+
+def test_redirect_targets_are_allow_listed() -> None:
+    assert safe_next("/sidebar/?x=1") == "/sidebar/?x=1"
+    evil_targets = (
+        "https://evil.example/sidebar/", "//evil.example/sidebar/", "/sidebar//evil", "/admin", "/sidebar/\\x",
+    )
+    for evil in evil_targets:
+        assert safe_next(evil) == "/sidebar/"
+
+
+async def test_forged_expired_and_missing_sessions_get_401_in_chinese(world: SidebarWorld) -> None:
+    signer = SessionSigner(b"not-our-key", 60)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        forged = signer.issue(world.deps.settings.wecom_corp_id, "guide_sh01_a", world.deps.clock.timestamp())
+        for cookie in ("", forged):
+            http.cookie_jar.update_cookies({"scrm_sidebar": cookie})
+            async with http.get(f"{world.app_url}/sidebar/api/card", params={"external_userid": "wmX"}) as resp:
+                assert resp.status == 401
+                assert "登录已过期" in (await resp.json())["error"]
+        # The page itself sends the guide through OAuth again.
+        async with http.get(f"{world.app_url}/sidebar/", allow_redirects=False) as resp:
+            assert resp.status == 302 and resp.headers["Location"].startswith("/sidebar/login")
+
+
+async def test_an_expired_session_is_refused(make_settings: Callable[..., Any], sim: Any) -> None:
+    async with open_world(make_settings, sim, scrm_sidebar_session_s=60) as world:
+        customer = await world.customer_with_history("wmEXPIRE0001", "过期")
+        world.open_chat("guide_sh01_a", customer.external_userid)
+        async with guide_client(world, "guide_sh01_a") as phone:
+            assert (await phone.get("/sidebar/api/card", external_userid=customer.external_userid))[0] == 200
+            cookie = next(c for c in phone.http.cookie_jar if c.key == "scrm_sidebar").value
+            signer = world.app.app[_sidebar_key()].signer
+            with pytest.raises(Exception, match="expired"):
+                signer.read(cookie, world.deps.settings.wecom_corp_id, world.deps.clock.timestamp() + 61)
+
+
+def _sidebar_key() -> Any:
+    from sidebar.views import SIDEBAR
+
+    return SIDEBAR
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+
+async def test_tickets_are_cached_per_kind_and_fetched_once_across_processes(world: SidebarWorld) -> None:
+    other_process = Tickets(world.deps)  # its own local cache; the same Redis
+    async with guide_client(world, "guide_sh01_a") as phone:
+        answers = await asyncio.gather(*(
+            phone.get("/sidebar/api/jssdk", url=world.page_url) for _ in range(5)
+        ), other_process.get("agent_config"), other_process.get("corp"))
+    assert all(status == 200 for status, _ in answers[:5])
+    assert world.sim.state.count_calls("get_jsapi_ticket") == 1
+    assert world.sim.state.count_calls("ticket/get") == 1
+    body = json.dumps([answer for _, answer in answers[:5]])
+    # No ticket (nor token) reaches the page: only signatures and a fingerprint.
+    for ticket in world.sim.state.browser.tickets:
+        assert ticket not in body
+    for token in world.sim.state.tokens:
+        assert token not in body
+
+
+async def test_only_our_own_pages_are_signed(world: SidebarWorld) -> None:
+    async with guide_client(world, "guide_sh01_a") as phone:
+        status, _ = await phone.get("/sidebar/api/jssdk", url="https://evil.example/sidebar/")
+        assert status == 400
+
+
+async def test_ticket_fetches_stay_within_the_hourly_budget(make_settings: Callable[..., Any], sim: Any) -> None:
+    async with (
+        open_world(make_settings, sim, scrm_sidebar_ticket_fetch_per_hour=1) as world,
+        guide_client(world, "guide_sh01_a") as phone,
+    ):
+        status, signed = await phone.get("/sidebar/api/jssdk", url=world.page_url)
+        assert status == 200
+        fp = signed["agentConfig"]["ticket_fp"]
+        status, answer = await phone.get("/sidebar/api/jssdk", url=world.page_url, renew="agent_config", fp=fp)
+        assert status == 503 and "稍后" in answer["error"]
+    assert sim.state.count_calls("ticket/get") == 1
+
+
+def test_the_simulator_enforces_the_ticket_quota(sim: Any) -> None:
+    from bot.simulator.apis import jsapi
+    from bot.simulator.apis.base import ApiRequest
+    from bot.simulator.errors import ApiError
+
+    request = ApiRequest("ticket/get", "GET", {"type": "agent_config"}, {}, sim.state)
+    for _ in range(100):
+        jsapi.app_ticket(request)
+    with pytest.raises(ApiError) as refused:
+        jsapi.app_ticket(request)
+    assert refused.value.errcode == 45009
+    with pytest.raises(ApiError) as bad_type:
+        jsapi.app_ticket(ApiRequest("ticket/get", "GET", {"type": "nope"}, {}, sim.state))
+    assert bad_type.value.errcode == 91040
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+async def test_every_read_and_write_checks_the_guide_follows_the_customer(world: SidebarWorld) -> None:
+    theirs = await world.customer_with_history("wmACCESS0001", "他人客户", guide="guide_hz01_a")
+    task_id = (await theirs.sop_tasks.all())[0].id
+    async with guide_client(world, "guide_sh01_a") as phone:
+        assert (await phone.get("/sidebar/api/card", external_userid=theirs.external_userid))[0] == 403
+        assert (await phone.get("/sidebar/api/card", external_userid="wmDOESNOTEXIST"))[0] == 403
+        for action, extra in (("note", {"text": "x"}), ("task_done", {"task_id": task_id}), ("tag_add", {"tag_id": 1})):
+            status, answer = await phone.post(
+                "/sidebar/api/action", {"external_userid": theirs.external_userid, "action": action, **extra}
+            )
+            assert status == 403 and "不是你的客户" in answer["error"]
+        status, _ = await phone.post("/sidebar/api/send", {"external_userid": theirs.external_userid,
+                                                            "item": "hello_first"})
+        assert status == 403
+    assert not await ScriptSend.exists()
+    assert await SidebarAudit.filter(userid="guide_sh01_a", result="refused").count() == 4
+
+
+async def test_store_managers_see_their_store_and_operators_everyone(world: SidebarWorld) -> None:
+    sh = await world.customer_with_history("wmACCESS0002", "上海客户", guide="guide_sh01_b")
+    hz = await world.customer_with_history("wmACCESS0003", "杭州客户", guide="guide_hz01_a")
+    async with guide_client(world, "manager_sh01") as manager:
+        assert (await manager.get("/sidebar/api/card", external_userid=sh.external_userid))[0] == 200
+        assert (await manager.get("/sidebar/api/card", external_userid=hz.external_userid))[0] == 403
+    async with guide_client(world, "operator01") as operator:
+        status, card = await operator.get("/sidebar/api/card", external_userid=hz.external_userid)
+        assert status == 200 and card["customer"]["name"] == "杭州客户"
+
+
+async def test_writes_need_the_csrf_token(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmCSRF0001", "王女士")
+    async with guide_client(world, "guide_sh01_a") as phone:
+        for token in ("", "forged"):
+            status, _ = await phone.post("/sidebar/api/action", {"external_userid": mine.external_userid,
+                                                                  "action": "note", "text": "x"}, csrf=token)
+            assert status == 403
+        assert (await phone.post("/sidebar/api/action", {"external_userid": mine.external_userid, "action": "note",
+                                                          "text": "到店试穿"}))[0] == 200
+    assert await SidebarAudit.filter(action="note", userid="guide_sh01_a").count() == 1
+
+
+# --- one-tap writes ------------------------------------------------------------------------------
+
+
+async def test_a_guide_tag_goes_to_wecom_with_mark_tag(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmTAG0001", "赵女士")
+    state = world.sim.state
+    async with guide_client(world, "guide_sh01_a") as phone:
+        _, card = await phone.get("/sidebar/api/card", external_userid=mine.external_userid)
+        tags = next(s for s in card["sections"] if s["id"] == "tags")
+        high = next(t for t in tags["addable"] if t["name"] == "高意向")
+        body = {"external_userid": mine.external_userid, "action": "tag_add", "tag_id": high["tag_id"]}
+        assert (await phone.post("/sidebar/api/action", body))[1] == {"result": "ok"}
+        assert state.tag_id("高意向") in state.tag_ids_of("guide_sh01_a", mine.external_userid)
+
+        _, card = await phone.get("/sidebar/api/card", external_userid=mine.external_userid)
+        shown = next(t for s in card["sections"] if s["id"] == "tags" for t in s["tags"] if t["name"] == "高意向")
+        assert shown["removable"] and shown["why"] == "导购标记"
+        # A rule's tag is not the guide's to remove.
+        rule_tag = next(t for s in card["sections"] if s["id"] == "tags" for t in s["tags"] if "规则" in t["why"])
+        assert not rule_tag["removable"]
+        body = {"external_userid": mine.external_userid, "action": "tag_remove", "tag_id": rule_tag["tag_id"]}
+        assert (await phone.post("/sidebar/api/action", body))[0] == 403
+
+        body = {"external_userid": mine.external_userid, "action": "tag_remove", "tag_id": high["tag_id"]}
+        assert (await phone.post("/sidebar/api/action", body))[1] == {"result": "ok"}
+        assert state.tag_id("高意向") not in state.tag_ids_of("guide_sh01_a", mine.external_userid)
+
+
+async def test_a_lead_marked_contacted_or_not_suitable(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmLEAD0001", "冯先生")
+    lead = await Lead.get(customer_id=mine.id)
+    async with guide_client(world, "guide_sh01_a") as phone:
+        body = {"external_userid": mine.external_userid, "action": "lead", "lead_id": lead.id, "do": "contacted"}
+        assert (await phone.post("/sidebar/api/action", body))[1] == {"result": "ok"}
+        assert (await phone.post("/sidebar/api/action", body))[1] == {"result": "already"}
+    await lead.refresh_from_db()
+    assert lead.status is LeadStatus.CONTACTED and lead.contacted_at is not None
+
+
+async def test_group_chat_shows_owner_customers_and_their_tasks(world: SidebarWorld) -> None:
+    a = await world.customer_with_history("wmGROUP0001", "群客户甲")
+    b = await world.customer_with_history("wmGROUP0002", "群客户乙")
+    chat = await GroupChat.create(chat_id="wrGROUP01", name="南京西路老客群", owner_userid="guide_sh01_a",
+                                  member_count=3)
+    for userid, kind in (("guide_sh01_a", 1), (a.external_userid, 2), (b.external_userid, 2)):
+        await GroupChatMember.create(chat=chat, userid=userid, type=kind)
+    async with guide_client(world, "guide_sh01_a") as phone:
+        status, group = await phone.get("/sidebar/api/group", chat_id="wrGROUP01")
+        assert status == 200
+        assert group["chat"]["owner"] == (await Guide.get(userid="guide_sh01_a")).name
+        assert {c["name"] for c in group["customers"]} == {"群客户甲", "群客户乙"}
+        assert {t["customer"] for t in group["tasks"]} == {"群客户甲", "群客户乙"}
+    async with guide_client(world, "guide_hz01_a") as stranger:
+        assert (await stranger.get("/sidebar/api/group", chat_id="wrGROUP01"))[0] == 403
+
+
+async def test_an_image_material_is_uploaded_once_and_its_media_id_kept(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmMEDIA0001", "陈女士")
+    async with guide_client(world, "guide_sh01_a") as phone:
+        answers = [
+            await phone.post("/sidebar/api/send", {"external_userid": mine.external_userid, "item": "size_guide"})
+            for _ in range(2)
+        ]
+    messages = [answer["message"] for _, answer in answers]
+    assert messages[0] == messages[1] and messages[0]["msgtype"] == "image"
+    media_id = messages[0]["image"]["mediaid"]
+    assert world.sim.state.count_calls("media/upload") == 1
+    assert world.sim.state.browser.media[media_id].type == "image"
+    keys = [key async for key in world.deps.redis.scan_iter(match="*sidebar:media:*")]
+    ttl = await world.deps.redis.ttl(keys[0])
+    assert 0 < ttl <= int(2.5 * 86400)  # renewed half a day before WeCom's 3 days
+    # WeCom's 3 days pass: the bridge refuses the old media_id.
+    world.sim.state.advance(3 * 86400 + 1)
+    bridge = play_config_ok(world)
+    answer = play_invoke(world.sim.state, {"bridge_id": bridge, "api": "sendChatMessage", "params": messages[0]})
+    assert answer["err_msg"] == "sendChatMessage:fail invalid mediaid"
+
+
+def play_config_ok(world: SidebarWorld) -> str:
+    from bot.simulator.browser import BridgeSession
+
+    session = BridgeSession("brTEST", world.page_url, config_ok=True, agent_config_ok=True)
+    world.sim.state.browser.bridges[session.bridge_id] = session
+    world.sim.state.browser.device.userid = "guide_sh01_a"
+    return session.bridge_id
+
+
+async def test_library_search_renders_for_this_customer(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmLIB0001", "褚女士", remark="褚姐")
+    async with guide_client(world, "guide_sh01_a") as phone:
+        status, found = await phone.get("/sidebar/api/library", q="洗护", external_userid=mine.external_userid)
+    assert status == 200
+    assert [item["id"] for item in found["items"]] == ["care_tips"]
+    assert found["items"][0]["preview"].startswith("褚姐您好")
+
+
+async def test_sends_are_counted_with_orders_within_7_days(world: SidebarWorld) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from bot.customers.orders import OrderIn, record_orders
+
+    mine = await world.customer_with_history("wmREPORT0001", "蒋女士")
+    async with guide_client(world, "guide_sh01_a") as phone:
+        _, prepared = await phone.post("/sidebar/api/send", {"external_userid": mine.external_userid,
+                                                              "item": "hello_back"})
+        assert (await phone.post("/sidebar/api/sent", {"send_id": prepared["send_id"], "status": "sent"}))[0] == 200
+    now = world.deps.clock.now()
+    await record_orders([OrderIn("oREPORT-1", Decimal("520"), now + timedelta(days=2), mine.external_userid)])
+    rows = await script_report(now - timedelta(days=1), now + timedelta(days=8))
+    row = next(r for r in rows if r.script_id == "hello_back")
+    assert (row.sends, row.guides, row.customers, row.orders, row.amount) == (1, 1, 1, 1, Decimal("520"))
+
+
+def test_a_broken_library_stops_the_start_naming_the_item(tmp_path: Path) -> None:
+    config = Path(__file__).resolve().parent.parent / "config"
+    text = (config / "sidebar.yaml").read_text("utf-8")
+    (tmp_path / "materials").mkdir()
+    (tmp_path / "materials" / "size_guide.png").write_bytes((config / "materials" / "size_guide.png").read_bytes())
+    for broken, message in (
+        (text.replace("{guide}，以后", "{coupon}，以后"), "item hello_first: unknown placeholder {coupon}"),
+        (text.replace("pages/index/index.html", "pages/index/index"), "item mini_shop: a mini-program page must end"),
+        (text.replace("https://shop.example.com/member-day", "ftp://x"), "item member_day: url must start"),
+        (text.replace("id: care_tips", "id: hello_first"), "item hello_first: duplicate id"),
+    ):
+        (tmp_path / "sidebar.yaml").write_text(broken, "utf-8")
+        with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
+            load_library(tmp_path)
+
+
+async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
+    make_settings: Callable[..., Any], sim: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    from bot.crypto import CallbackCrypto
+    from bot.simulator.callbacks import CallbackSender
+    from sidebar.store import LibraryStore
+    from tests.conftest import AES_KEY, CORP_ID, TOKEN
+    from tests.support.waiting import eventually
+
+    shutil.copytree(CONFIG, tmp_path / "config")
+    library_file = tmp_path / "config" / "sidebar.yaml"
+    async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
+        store = LibraryStore(load_library(tmp_path / "config"), tmp_path / "config", world.deps.redis,
+                             world.deps.settings.scrm_redis_prefix, check_every_s=0)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
+                                clock=sim.state.clock.now)
+
+        async def say(text: str) -> str:
+            before = len(sim.state.messages_to("operator01"))
+            await sender.send(sim.state.guide_sends_text("operator01", text))
+            await eventually(lambda: len(sim.state.messages_to("operator01")) > before)
+            return str(sim.state.messages_to("operator01")[-1].content.get("content", ""))
+
+        library_file.write_text(library_file.read_text("utf-8").replace("以后您有任何", "{oops}以后您有任何"), "utf-8")
+        reply = await say("重载话术库")
+        assert "有误，未生效" in reply and "hello_first" in reply and "oops" in reply
+        assert (await store.current()).items["hello_first"].title == "初次问候"
+
+        fixed = library_file.read_text("utf-8").replace("{oops}", "").replace("初次问候", "初次问候（新）")
+        library_file.write_text(fixed, "utf-8")
+        assert "已重新加载" in await say("重载话术库")
+        assert (await store.current()).items["hello_first"].title == "初次问候（新）"
+
+
+async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: SidebarWorld) -> None:
+    import gzip
+    import re
+
+    async with guide_client(world, "guide_sh01_a") as phone:
+        page = await phone.login("guide_sh01_a")
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        total = len(gzip.compress(page.encode()))
+        for asset in assets:
+            if asset.startswith("/"):
+                async with phone.http.get(world.app_url + asset) as resp:
+                    assert resp.status == 200
+                    total += len(gzip.compress(await resp.read()))
+            else:
+                assert asset == f"{world.sim.url}/_sim/jsbridge.js"  # WeCom's SDK (here: its stand-in)
+    assert total < 100_000, total
+    assert "initial-scale=1" in page and 'lang="zh-CN"' in page

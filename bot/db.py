@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "leads.models",
     "bot.models.operators",
     "sop.models",
+    "predict.models",
 ]
 
 

@@ -48,6 +48,7 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("sop_digest", cron=settings.scrm_sop_digest_cron),
         Tick("sop_reminder", cron=settings.scrm_sop_reminder_cron),
         Tick("sop_escalation", cron=settings.scrm_sop_escalation_cron),
+        Tick("predict_nightly", cron=settings.scrm_predict_cron),
     ]
 
 

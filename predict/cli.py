@@ -132,4 +132,5 @@ async def _load_from_database() -> History:
 
     settings = _settings()
     async with open_deps(settings):
-        return await load_history(ZoneInfo(settings.scrm_timezone))
+        history, _ = await load_history(ZoneInfo(settings.scrm_timezone))
+        return history

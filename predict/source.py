@@ -21,7 +21,8 @@ SIGNAL_KINDS = ("browse", "add_to_cart", "checkout_started", "coupon_claimed", "
 INTENT_WORDS = ("多少钱", "价格", "优惠", "有货", "库存", "尺码", "下单", "怎么买", "活动", "折扣", "到货", "包邮")
 
 
-async def load_history(tz: tzinfo) -> History:
+async def load_history(tz: tzinfo) -> tuple[History, list[int]]:
+    """The history, and each customer's database id in the order of ``History.ids``."""
     conn = connection()
     dialect = Dialect.of(conn)
     customers = await conn.execute_query_dict("SELECT id, external_userid FROM customer ORDER BY id")
@@ -41,7 +42,7 @@ async def load_history(tz: tzinfo) -> History:
         v.append(float(row["amount"] or 0))
     events = await _events(conn, dialect, index, tz)
     channel = await _channels(conn, index)
-    return History.build(ids, c, d, v, channel=channel, events=events)
+    return History.build(ids, c, d, v, channel=channel, events=events), list(index)
 
 
 async def _events(conn: object, dialect: Dialect, index: dict[int, int], tz: tzinfo) -> Events:

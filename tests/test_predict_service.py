@@ -1,0 +1,90 @@
+"""Nightly predictions stored per customer, from the brand's own orders in the database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot.app import open_deps
+from bot.clock import ManualClock
+from bot.customers.orders import OrderIn, record_orders
+from bot.deps import Deps
+from bot.models.customers import Customer
+from bot.scheduler import ticks
+from config.settings import Settings
+from predict.history import EPOCH, day_of
+from predict.models import CustomerPrediction, PredictionRun
+from predict.service import predict_everyone
+from predict.synthetic import synthetic_brand
+
+NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def deps(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Deps]:
+    async with open_deps(make_settings(wecom_api_base=sim.url), clock=ManualClock(NOW)) as built:
+        yield built
+
+
+async def brand_in_database(customers: int) -> dict[str, int]:
+    """A synthetic brand's customers and orders, as ``scrm import orders`` would leave them."""
+    days = 500
+    history = synthetic_brand(customers, days=days, start_day=day_of(NOW.date()) - days - 1, seed=3, signals=False)
+    ids: dict[str, int] = {}
+    for external_userid in history.ids:
+        ids[external_userid] = (await Customer.create(external_userid=external_userid, first_seen_at=NOW)).id
+    orders = [
+        OrderIn(f"o{i}", Decimal(str(round(float(history.amount[i]), 2))),
+                datetime.combine(EPOCH + timedelta(days=int(history.day[i])), datetime.min.time(), UTC)
+                + timedelta(hours=4), history.ids[int(history.customer[i])])
+        for i in range(len(history.day))
+    ]
+    await record_orders(orders)
+    return ids
+
+
+async def test_every_buyer_gets_a_prediction_and_the_regular_ranks_above_the_lapsed(deps: Deps) -> None:
+    ids = await brand_in_database(400)
+    regular = await Customer.create(external_userid="wmREGULAR", first_seen_at=NOW)
+    lapsed = await Customer.create(external_userid="wmLAPSED", first_seen_at=NOW)
+    await record_orders(
+        [OrderIn(f"r{k}", Decimal("300"), NOW - timedelta(days=5 + 20 * k), "wmREGULAR") for k in range(12)]
+        + [OrderIn("l1", Decimal("80"), NOW - timedelta(days=420), "wmLAPSED")]
+    )
+    result = await predict_everyone(deps)
+
+    stored = {p.customer_id: p for p in await CustomerPrediction.all()}
+    buyers = {c.id for c in await Customer.filter(order_count__gt=0)}
+    assert set(stored) == buyers and result.customers == len(buyers)
+    assert len(buyers) > len(ids) * 0.9
+    top, bottom = stored[regular.id], stored[lapsed.id]
+    assert top.p_buy_90 > 0.6 > 0.15 > bottom.p_buy_90
+    assert top.p_buy_30 <= top.p_buy_90
+    assert top.rank_pct < 0.1 < 0.5 < bottom.rank_pct
+    assert top.spend_90 > 300 and top.purchases_90 > 1
+    assert top.next_purchase_on is not None and top.next_purchase_on <= (NOW + timedelta(days=60)).date()
+    assert bottom.next_purchase_on is None
+    assert top.why["n"] == 12 and top.why["recency"] == 5
+    run = await PredictionRun.get(id=(await PredictionRun.all().order_by("-id").first()).id)  # type: ignore[union-attr]
+    assert run.method == result.method and run.customers == len(buyers)
+    assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+
+
+async def test_a_second_night_keeps_the_previous_p_alive_beside_the_new(deps: Deps) -> None:
+    await brand_in_database(150)
+    await predict_everyone(deps)
+    first = {p.customer_id: p.p_alive for p in await CustomerPrediction.all()}
+    deps.clock.advance(timedelta(days=30))  # type: ignore[attr-defined]
+    await predict_everyone(deps)
+    second = await CustomerPrediction.all()
+    assert len(second) == len(first)
+    assert all(p.p_alive_before == pytest.approx(first[p.customer_id]) for p in second)
+
+
+def test_the_nightly_run_is_a_scheduled_tick(make_settings: Callable[..., Settings]) -> None:
+    nightly = {t.name: t for t in ticks(make_settings())}["predict_nightly"]
+    assert nightly.cron == "30 1 * * *"

@@ -1,0 +1,61 @@
+"""Predictions at work: tags explained in words, and the customer profile a guide asks for in chat."""
+
+from __future__ import annotations
+
+from bot.models.customers import Customer
+from tagging.explain import explain_customer
+from tagging.service import retag_everyone
+from tests.conftest import Stack
+from tests.support.facts import craft_customer
+from tests.test_operators import ops, say
+
+__all__ = ["ops"]
+
+WHY = {"recency": 12, "n": 3, "value": 2340, "gap_mean": 20, "add_to_cart_30d": 2}
+
+
+async def test_the_top_decile_is_tagged_and_the_tag_says_why(ops: Stack) -> None:
+    now = ops.deps.clock.now()
+    likely = await craft_customer(
+        ops.state, {"orders": [{"days_ago": 12, "amount": 300}], "prediction": {"p_buy_90": 0.62, "rank_pct": 0.07}},
+        now)
+    unlikely = await craft_customer(
+        ops.state, {"orders": [{"days_ago": 300, "amount": 99}], "prediction": {"p_buy_90": 0.08, "rank_pct": 0.7}},
+        now)
+    await retag_everyone(ops.deps, push=True)
+    explained = "\n".join(await explain_customer(ops.deps.config.tag_rules, likely.external_userid))
+    assert "预计90天内购买概率 62%（前8%） → 高潜复购" in explained
+    assert "高潜复购" in {ops.state.tags[t].name for t in ops.state.tag_ids_of("guide_sh01_a", likely.external_userid)}
+    assert "高潜复购" not in {ops.state.tags[t].name
+                              for t in ops.state.tag_ids_of("guide_sh01_a", unlikely.external_userid)}
+
+
+async def test_a_frequent_buyer_whose_p_alive_fell_gets_a_churn_warning(ops: Stack) -> None:
+    now = ops.deps.clock.now()
+    orders = [{"days_ago": d, "amount": 300} for d in (150, 170, 190, 210)]
+    fading = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.35, "p_alive_before": 0.8}},
+                                  now)
+    steady = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.75, "p_alive_before": 0.8}},
+                                  now)
+    await retag_everyone(ops.deps)
+    explained = "\n".join(await explain_customer(ops.deps.config.tag_rules, fading.external_userid))
+    assert "活跃概率 80% → 35%，曾购买 4 次 → 流失预警" in explained
+    assert "流失预警" not in "\n".join(await explain_customer(ops.deps.config.tag_rules, steady.external_userid))
+
+
+async def test_the_customer_profile_in_chat_shows_the_prediction_and_why(ops: Stack) -> None:
+    now = ops.deps.clock.now()
+    given = {"orders": [{"days_ago": 12, "amount": 800}],
+             "prediction": {"p_buy_90": 0.62, "p_buy_30": 0.31, "rank_pct": 0.07, "spend_90": 1180, "why": WHY}}
+    customer = await craft_customer(ops.state, given, now, external_userid="wmPredict01")
+    await Customer.filter(id=customer.id).update(name="陈女士")
+    answer = await say(ops, "guide_sh01_a", "客户 陈女士")
+    assert "预计90天内购买概率 62%（前8%），30天内 31%" in answer
+    assert "预计90天消费 ¥1,180" in answer
+    assert "依据：最近一次购买 12 天前，共 3 次，累计 ¥2,340，约每 20 天一次，近30天加购 2 次" in answer
+
+
+async def test_no_prediction_yet_no_section(ops: Stack) -> None:
+    customer = await craft_customer(ops.state, {}, ops.deps.clock.now(), external_userid="wmNew01")
+    await Customer.filter(id=customer.id).update(name="新朋友")
+    assert "购买预测" not in await say(ops, "guide_sh01_a", "客户 新朋友")

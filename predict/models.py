@@ -44,6 +44,7 @@ class PredictionRun(Model):
     customers = fields.IntField()
     backtest: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)  # Evaluation.as_json(), or {"note": …}
     seconds = fields.FloatField(default=0)
+    mean_spend_90 = fields.FloatField(default=0)  # the base's mean: a customer's value is measured against it
 
     class Meta:
         table = "prediction_run"

@@ -45,7 +45,8 @@ async def predict_everyone(deps: Deps) -> RunResult:
     await store_scores(scored, pks, now)
     seconds = time.perf_counter() - started
     await PredictionRun.create(computed_at=now, method=scored.method, customers=len(scored.rows),
-                               backtest=scored.backtest, seconds=seconds)
+                               backtest=scored.backtest, seconds=seconds,
+                               mean_spend_90=float(scored.spend_90.mean()) if len(scored.rows) else 0.0)
     log.info("predictions_stored", customers=len(scored.rows), method=scored.method, seconds=round(seconds, 1))
     return RunResult(len(scored.rows), scored.method, seconds, scored.backtest)
 

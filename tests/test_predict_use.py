@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot.models.customers import Customer
+from predict.models import PredictionRun
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
 from tests.conftest import Stack
-from tests.support.facts import craft_customer
+from tests.support.facts import craft_customer, craft_prediction
+from tests.test_leads import app_clock, clock, customer, lead_cards, send_signals, signal, tick
 from tests.test_operators import ops, say
 
-__all__ = ["ops"]
+__all__ = ["ops", "app_clock"]  # fixtures: the operators' app; the clock that follows the simulator's
 
 WHY = {"recency": 12, "n": 3, "value": 2340, "gap_mean": 20, "add_to_cart_30d": 2}
 
@@ -59,3 +61,24 @@ async def test_no_prediction_yet_no_section(ops: Stack) -> None:
     customer = await craft_customer(ops.state, {}, ops.deps.clock.now(), external_userid="wmNew01")
     await Customer.filter(id=customer.id).update(name="新朋友")
     assert "购买预测" not in await say(ops, "guide_sh01_a", "客户 新朋友")
+
+
+# --- leads: intent weighed by predicted value --------------------------------------------------------
+
+
+async def test_overnight_leads_go_out_most_valuable_first(stack: Stack) -> None:
+    """Two customers browse the same product three times at night; the one expected to spend more
+    (the nightly prediction) gets the first card in the morning, though her intent is the same."""
+    clock(stack).advance_to_local(22, 0)
+    now = stack.deps.clock.now()
+    modest = await customer(stack, name_hint="普通客")
+    valued = await customer(stack, name_hint="高价值客")
+    await PredictionRun.create(computed_at=now, method="model", customers=2, mean_spend_90=500)
+    await craft_prediction(modest, {"spend_90": 250}, now)
+    await craft_prediction(valued, {"spend_90": 1500}, now)
+    for who in (modest, valued):
+        await send_signals(stack, *(signal(stack, "browse", who.external_userid, hours_ago=h / 10) for h in (3, 2, 1)))
+    clock(stack).advance_to_local(9, 1)
+    await tick(stack, "leads_flush")
+    titles = [c["main_title"]["title"] for c in lead_cards(stack)]
+    assert titles == ["反复浏览同一商品：高价值客", "反复浏览同一商品：普通客"]

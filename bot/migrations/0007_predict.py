@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                 ('customers', fields.IntField()),
                 ('backtest', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
                 ('seconds', fields.FloatField(default=0)),
+                ('mean_spend_90', fields.FloatField(default=0)),
             ],
             options={'table': 'prediction_run', 'app': 'scrm', 'pk_attr': 'id', 'table_description': 'A nightly run: its back-test figures and which method it chose.'},
             bases=['Model'],

@@ -52,11 +52,12 @@ async def craft_customer(
         await ChatMessage.create(msg_id=f"m{n}-{i}", source="archive", from_id=external_userid, customer=customer,
                                  content=text, sent_at=now - timedelta(days=1))
     if "prediction" in given:
-        await _craft_prediction(customer, given["prediction"], now)
+        await craft_prediction(customer, given["prediction"], now)
     return await Customer.get(id=customer.id)
 
 
-async def _craft_prediction(customer: Customer, given: Mapping[str, Any], now: datetime) -> None:
+async def craft_prediction(customer: Customer, given: Mapping[str, Any], now: datetime) -> None:
+    """A nightly prediction for ``customer`` (unspecified figures: middling values)."""
     from predict.models import CustomerPrediction  # noqa: PLC0415
 
     p90 = float(given.get("p_buy_90", 0.3))

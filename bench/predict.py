@@ -5,7 +5,7 @@ and what shop and chat signals add (SYNTHETIC data).
 
 1. A synthetic brand (``predict/synthetic.py``) of N customers over two years (purchases only, so
    the arrays of a million customers stay small). Timed separately: training (features at
-   today - 90 d, the 90-day and 30-day LightGBM models, BG/NBD on a 100k sample, Gamma-Gamma) and
+   today - 90 d, the LightGBM classifier and Poisson regressor, BG/NBD on a 100k sample, Gamma-Gamma) and
    scoring (features today, both models, BG/NBD figures, ranks), then the whole nightly compute
    (``score_now``: back-test + training + scoring + the per-customer "why"). Peak RSS of the process.
 2. SYNTHETIC signals: a smaller brand with browse / cart / coupon / chat events, back-tested with
@@ -49,7 +49,6 @@ def scale(customers: int) -> None:
 
     t = time.perf_counter()
     model90 = train_gbm(snapshot(history, TODAY - 90, 90))
-    model30 = train_gbm(snapshot(history, TODAY - 30, 30))
     now = snapshot(history, TODAY, 90)
     bg = fit_bgnbd(now.x, now.t_x, now.T)
     x = now.x
@@ -57,18 +56,20 @@ def scale(customers: int) -> None:
         mean_repeat = np.where(x > 0, (now.column("value") - now.column("first_value")) / x, 0.0)
     gg = fit_gamma_gamma(x, mean_repeat)
     training = time.perf_counter() - t
-    print(f"training (2 LightGBM models on {len(now.rows):,} rows, BG/NBD, Gamma-Gamma): {training:.1f}s")
+    print(f"training (LightGBM classifier + Poisson regressor on {len(now.rows):,} rows, BG/NBD, Gamma-Gamma): "
+          f"{training:.1f}s")
 
     t = time.perf_counter()
     now = snapshot(history, TODAY, 90)
-    p90, p30, count = model90.p_buy(now), model30.p_buy(now), model90.count(now, 90)
+    p90, count = model90.p_buy(now), model90.count(now, 90)
+    p30 = p90 * bg.p_buy(30 / 7, now.x, now.t_x, now.T) / np.maximum(bg.p_buy(90 / 7, now.x, now.t_x, now.T), 1e-12)
     alive = bg.p_alive(now.x, now.t_x, now.T)
     spend = count * gg.expected_spend(now.x, mean_repeat)
     next_days = bg.time_to_p(0.5, now.x, now.t_x, now.T)
     rank = rfm_score(now)
     scoring = time.perf_counter() - t
     assert len(p90) == len(p30) == len(alive) == len(spend) == len(next_days) == len(rank)
-    print(f"scoring {len(now.rows):,} customers (features, 2 models, BG/NBD figures, RFM): {scoring:.1f}s")
+    print(f"scoring {len(now.rows):,} customers (features, both models, BG/NBD figures, RFM): {scoring:.1f}s")
 
     t = time.perf_counter()
     scored = score_now(history, TODAY)

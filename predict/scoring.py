@@ -1,7 +1,7 @@
 """Score every customer now: the figures stored nightly (pure numpy; the service runs it in a thread).
 
 1. Back-test at ``today - 90``: does the model beat the rules on this brand's own history?
-2. Train the model on the last 90 (and 30) days' outcomes, fit BG/NBD + Gamma-Gamma on everything.
+2. Train the model on the last 90 days' outcomes, fit BG/NBD + Gamma-Gamma on everything.
 3. Per customer: P(buy in 30 / 90 days), expected purchases and spend in 90 days, P(alive), the
    day a purchase becomes more likely than not, and a rank: by the model where it won the
    back-test, else by the RFM quintile sum (ties by BG/NBD's expected purchases).
@@ -83,9 +83,12 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
         p_alive = bg_p90 = bg_p30 = bg_count = np.full(n, np.nan)
         next_days = np.full(n, np.inf)
     if uses_model:
-        gbm90 = train_gbm(snapshot(history, today - HORIZON, HORIZON))
-        gbm30 = train_gbm(snapshot(history, today - SHORT, SHORT))
-        p90, p30, count = gbm90.p_buy(now), gbm30.p_buy(now), gbm90.count(now, HORIZON)
+        gbm = train_gbm(snapshot(history, today - HORIZON, HORIZON))
+        p90, count = gbm.p_buy(now), gbm.count(now, HORIZON)
+        # 30 days: the model's 90-day probability, shortened by the customer's own BG/NBD time profile
+        # (a second model would double the nightly training and scoring for a figure guides read less).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p30 = np.where(bg_p90 > 0, p90 * np.nan_to_num(bg_p30 / bg_p90, nan=SHORT / HORIZON), p90 * SHORT / HORIZON)
         rank_key = p90
     else:
         p90, p30, count = bg_p90, bg_p30, bg_count

@@ -355,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     leads.add_argument("--until", default="", help="7d or an ISO date (default: now)")
     from predict.cli import add_arguments as predict_arguments  # noqa: PLC0415
 
-    predict_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, show"))
+    predict_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
     return parser
 
 

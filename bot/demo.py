@@ -223,6 +223,10 @@ async def _story(
 
     await sop_story(app, state, sender)
 
+    from predict.demo import predict_story  # noqa: PLC0415 - predict.demo imports this module's helpers
+
+    await predict_story(app)
+
     say("Summary")
 
     await settle()

@@ -28,7 +28,7 @@ def parse_days(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["evaluate", "run", "show"])
+    parser.add_argument("action", choices=["evaluate", "run", "report", "show"])
     parser.add_argument("external_userid", nargs="?", default="", help="show: the customer")
     parser.add_argument("--at", default="", help="evaluate: the day scored (default: the latest day with a full "
                         "horizon after it)")
@@ -89,7 +89,10 @@ def _day(text: str, tz: ZoneInfo) -> int:
 
 
 def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font: str = "") -> int:
-    """``scrm predict evaluate``: the table (or JSON), plus the scores CSV and the chart when asked."""
+    """``scrm predict evaluate``: the table (or JSON), plus the scores CSV and the chart when asked;
+    ``run``: the nightly run now; ``report``: expected 90-day sales per store; ``show``: one customer."""
+    if args.action != "evaluate":
+        return asyncio.run(_with_database(args))
     tz = ZoneInfo(timezone)
     if args.orders:
         try:
@@ -123,6 +126,37 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
 def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool) -> int:
     last = history.last_day if from_file else day_of(datetime.now(tz))
     return last - horizon
+
+
+async def _with_database(args: argparse.Namespace) -> int:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.cli import _settings  # noqa: PLC0415
+    from bot.models.customers import Customer  # noqa: PLC0415
+    from predict.chat import describe  # noqa: PLC0415
+    from predict.models import CustomerPrediction, PredictionRun  # noqa: PLC0415
+    from predict.report import format_report, store_figures  # noqa: PLC0415
+    from predict.service import predict_everyone  # noqa: PLC0415
+
+    async with open_deps(_settings()) as deps:
+        if args.action == "run":
+            result = await predict_everyone(deps)
+            print(f"predictions stored for {result.customers} customers in {result.seconds:.1f}s; "
+                  f"ranked by {result.method}")
+        elif args.action == "report":
+            latest = await PredictionRun.all().order_by("-id").first()
+            if latest is None:
+                print("no predictions yet: they are made nightly (SCRM_PREDICT_CRON), or now with scrm predict run")
+                return 1
+            print(f"predictions of {latest.computed_at:%Y-%m-%d %H:%M} UTC")
+            print(format_report(await store_figures(), latest.method))
+        else:
+            found = await Customer.get_or_none(external_userid=args.external_userid)
+            prediction = await CustomerPrediction.get_or_none(customer_id=found.id) if found else None
+            if prediction is None:
+                print(f"no prediction for {args.external_userid!r} (unknown, or no purchase yet)", file=sys.stderr)
+                return 1
+            print(describe(deps.config.templates, prediction))
+    return 0
 
 
 async def _load_from_database() -> History:

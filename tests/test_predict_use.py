@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.models.customers import Customer
 from predict.models import PredictionRun
 from tagging.explain import explain_customer
@@ -10,8 +12,10 @@ from tests.conftest import Stack
 from tests.support.facts import craft_customer, craft_prediction
 from tests.test_leads import app_clock, clock, customer, lead_cards, send_signals, signal, tick
 from tests.test_operators import ops, say
+from tests.test_sop import config_dir, sop
 
-__all__ = ["ops", "app_clock"]  # fixtures: the operators' app; the clock that follows the simulator's
+# Fixtures: the operators' app, the clock that follows the simulator's, SOP deps on a manual clock.
+__all__ = ["ops", "app_clock", "config_dir", "sop"]
 
 WHY = {"recency": 12, "n": 3, "value": 2340, "gap_mean": 20, "add_to_cart_30d": 2}
 
@@ -82,3 +86,47 @@ async def test_overnight_leads_go_out_most_valuable_first(stack: Stack) -> None:
     await tick(stack, "leads_flush")
     titles = [c["main_title"]["title"] for c in lead_cards(stack)]
     assert titles == ["反复浏览同一商品：高价值客", "反复浏览同一商品：普通客"]
+
+
+# --- HQ: expected 90-day sales of each store's base ---------------------------------------------------
+
+
+async def test_hq_sees_each_stores_expected_sales_on_the_board_and_in_the_report(ops: Stack) -> None:
+    from datetime import timedelta
+
+    from bot.leaderboard.metrics import compute
+    from bot.models.customers import Store
+    from predict.report import store_figures
+
+    now = ops.deps.clock.now()
+    for guide, spend in (("guide_sh01_a", 1000), ("guide_sh01_a", 500), ("guide_hz01_a", 800)):
+        await craft_customer(ops.state, {"orders": [{"days_ago": 30, "amount": 100}],
+                                         "prediction": {"spend_90": spend, "p_buy_90": 0.5}}, now, guide=guide)
+    await craft_customer(ops.state, {"lost": True, "orders": [{"days_ago": 30, "amount": 100}],
+                                     "prediction": {"spend_90": 9999}}, now)  # deleted the guide: not in the base
+    stores = {s.id: s.code for s in await Store.all()}
+    board = await compute("expected_sales_90", "store", now - timedelta(days=1), now + timedelta(minutes=1))
+    assert {stores[k]: v for k, v in board.items()} == {"sh01": 1500, "hz01": 800}
+    report = {f.store: (f.customers, f.expected_sales, f.likely_buyers) for f in await store_figures()}
+    assert report == {"上海南京西路店": (2, 1500, 1.0), "杭州湖滨店": (1, 800, 0.5)}
+
+
+# --- SOP: the guide's list, most expected value first ------------------------------------------------
+
+
+async def test_the_guides_todo_puts_the_customer_expected_to_spend_most_first(sop: Any) -> None:
+    """Two new customers added the same minute; the one expected to spend more over 90 days comes first
+    in the guide's 待办 (the same playbook, so the same priority)."""
+    from datetime import timedelta
+
+    from sop.notify import open_tasks_by_guide
+    from sop.service import run_tick
+    from tests.test_sop import MONDAY_8AM, customer
+
+    modest = await customer(added=MONDAY_8AM - timedelta(minutes=30), name="小额客")
+    valued = await customer(added=MONDAY_8AM - timedelta(minutes=30), name="大额客")
+    await craft_prediction(modest, {"spend_90": 120}, MONDAY_8AM)
+    await craft_prediction(valued, {"spend_90": 2400}, MONDAY_8AM)
+    await run_tick(sop)
+    listed = (await open_tasks_by_guide(MONDAY_8AM + timedelta(days=1), 5, userid="guide_sh01_a"))["guide_sh01_a"]
+    assert [row["customer_name"] for row in listed][:2] == ["大额客", "小额客"]

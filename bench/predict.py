@@ -15,6 +15,7 @@ and what shop and chat signals add (SYNTHETIC data).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -75,7 +76,7 @@ def scale(customers: int) -> None:
     scored = score_now(history, TODAY)
     nightly = time.perf_counter() - t
     print(f"whole nightly compute (back-test + training + scoring + why), method {scored.method}: {nightly:.1f}s")
-    print(f"peak RSS {rss_mb():,.0f} MB")
+    print(f"peak RSS {rss_mb():,.0f} MB; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def signals(customers: int) -> None:

@@ -88,3 +88,35 @@ async def test_a_second_night_keeps_the_previous_p_alive_beside_the_new(deps: De
 def test_the_nightly_run_is_a_scheduled_tick(make_settings: Callable[..., Settings]) -> None:
     nightly = {t.name: t for t in ticks(make_settings())}["predict_nightly"]
     assert nightly.cron == "30 1 * * *"
+
+
+async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps: Deps, tmp_path: Any) -> None:
+    """``scrm predict evaluate --at DATE --horizon 90d``: trained before DATE, scored at DATE, compared with what
+    followed; the scores file has every customer who had bought by DATE."""
+    import asyncio
+    import csv
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import GOOD_ENV
+
+    await brand_in_database(300)
+    settings = deps.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "SCRM_", "DATABASE_", "REDIS_"))}
+    env |= GOOD_ENV | {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+                       "SCRM_REDIS_PREFIX": settings.scrm_redis_prefix}
+    at = (NOW - timedelta(days=120)).date().isoformat()
+    scores = tmp_path / "scores.csv"
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "predict", "evaluate", "--at", at, "--horizon", "90d", "--json",
+                         "--scores", str(scores)],
+        env=env, capture_output=True, text=True, timeout=120, cwd="/tmp", check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["at"] == at and result["horizon_days"] == 90
+    assert set(result["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    assert result["methods"]["bgnbd"]["auc"] > 0.6
+    with scores.open() as file:
+        assert sum(1 for _ in csv.DictReader(file)) == result["customers"]

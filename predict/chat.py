@@ -9,7 +9,7 @@ from bot.models.customers import Customer
 from bot.templates import Templates
 from predict.models import CustomerPrediction
 
-__all__ = ["prediction_lines", "describe", "why_text"]
+__all__ = ["prediction_lines", "prediction_json", "describe", "why_text"]
 
 _SIGNAL_WORDS = {
     "browse_30d": "浏览", "add_to_cart_30d": "加购", "checkout_started_30d": "发起结算", "coupon_claimed_30d": "领券",
@@ -49,3 +49,16 @@ async def prediction_lines(deps: Deps, customer: Customer) -> list[str]:
     """The 客户 profile's prediction section (nothing before the first nightly run, or for a non-buyer)."""
     found = await CustomerPrediction.get_or_none(customer_id=customer.id)
     return [] if found is None else describe(deps.config.templates, found).split("\n")
+
+
+async def prediction_json(customer_id: int) -> dict[str, Any] | None:
+    """The figures as JSON for a page (the sidebar): None before the first nightly run or for a non-buyer."""
+    p = await CustomerPrediction.get_or_none(customer_id=customer_id)
+    if p is None:
+        return None
+    return {
+        "p_buy_30": round(p.p_buy_30, 4), "p_buy_90": round(p.p_buy_90, 4), "purchases_90": round(p.purchases_90, 2),
+        "spend_90": round(p.spend_90, 2), "p_alive": round(p.p_alive, 4), "rank_pct": round(p.rank_pct, 4),
+        "next_purchase_on": p.next_purchase_on.isoformat() if p.next_purchase_on else None, "method": p.method,
+        "why": why_text(p.why), "computed_at": p.computed_at.isoformat(),
+    }

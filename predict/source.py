@@ -60,7 +60,9 @@ async def _events(conn: object, dialect: Dialect, index: dict[int, int], tz: tzi
             d.append(day_of(at, tz))
             k.append(SIGNAL_KINDS.index(str(row["type"])))
     chats = await conn.execute_query_dict(  # type: ignore[attr-defined]
-        "SELECT customer_id, content, sent_at FROM chat_message WHERE customer_id IS NOT NULL"
+        # The customer's own words, not the guide's replies.
+        "SELECT m.customer_id, m.content, m.sent_at FROM chat_message m JOIN customer c ON c.id = m.customer_id "
+        "WHERE m.from_id = c.external_userid"
     )
     for row in chats:
         at = dialect.read_time(row["sent_at"])

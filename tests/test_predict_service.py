@@ -120,3 +120,27 @@ async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps
     assert result["methods"]["bgnbd"]["auc"] > 0.6
     with scores.open() as file:
         assert sum(1 for _ in csv.DictReader(file)) == result["customers"]
+
+
+async def test_shop_signals_chat_words_and_channel_reach_the_model(deps: Deps, sim: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.models.facts import ChatMessage
+    from predict.features import snapshot
+    from predict.source import load_history
+    from tests.support.facts import craft_customer
+
+    given = {"state": "store_sh01", "orders": [{"days_ago": 40, "amount": 300}],
+             "signals": [{"type": "add_to_cart", "product": "P1", "days_ago": 2, "times": 2},
+                         {"type": "browse", "product": "P1", "days_ago": 3, "times": 3}],
+             "messages": ["这双还有货吗，多少钱？"]}
+    shopper = await craft_customer(sim.state, given, NOW)
+    await ChatMessage.create(msg_id="guide-reply", source="archive", from_id="guide_sh01_a", customer=shopper,
+                             content="有货的，活动价多少钱都可以问我", sent_at=NOW - timedelta(days=1))
+    history, pks = await load_history(ZoneInfo("Asia/Shanghai"))
+    snap = snapshot(history, day_of(NOW.astimezone(ZoneInfo("Asia/Shanghai"))), 90)
+    row = list(snap.rows).index(pks.index(shopper.id))
+    facts = dict(zip(snap.names, snap.features[row], strict=True))
+    assert facts["add_to_cart_30d"] == 2 and facts["browse_30d"] == 3
+    assert facts["chat_30d"] == 1 and facts["chat_intent_30d"] == 1  # her words, not the guide's reply
+    assert facts["channel"] >= 1

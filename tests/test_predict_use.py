@@ -59,6 +59,10 @@ async def test_the_customer_profile_in_chat_shows_the_prediction_and_why(ops: St
     assert "预计90天内购买概率 62%（前8%），30天内 31%" in answer
     assert "预计90天消费 ¥1,180" in answer
     assert "依据：最近一次购买 12 天前，共 3 次，累计 ¥2,340，约每 20 天一次，近30天加购 2 次" in answer
+    from predict.chat import prediction_json  # what a page (the sidebar) shows
+
+    shown = await prediction_json(customer.id)
+    assert shown is not None and shown["p_buy_90"] == 0.62 and shown["spend_90"] == 1180
 
 
 async def test_no_prediction_yet_no_section(ops: Stack) -> None:

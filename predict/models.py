@@ -22,7 +22,8 @@ class CustomerPrediction(Model):
     purchases_90 = fields.FloatField()  # expected purchase days within 90 days
     spend_90 = fields.FloatField()  # expected spend within 90 days (yuan): the customer's value
     p_alive = fields.FloatField()
-    p_alive_before = fields.FloatField(null=True)  # the previous run's: a fall is a churn warning
+    # P(alive) just after the last purchase (BG/NBD): how far it has fallen since is a churn warning.
+    p_alive_peak = fields.FloatField(null=True)
     # The day a purchase becomes more likely than not; NULL: not within a year.
     next_purchase_on = fields.DateField(null=True)
     rank_pct = fields.FloatField()  # share of customers ranked above (0 = the best), by the method in use

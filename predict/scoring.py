@@ -41,6 +41,7 @@ class Scored:
     purchases_90: FloatArray
     spend_90: FloatArray
     p_alive: FloatArray
+    p_alive_peak: FloatArray  # just after the last purchase (NaN for one-time buyers: P(alive) stays 1)
     next_in_days: FloatArray  # NaN: not within a year
     rank_pct: FloatArray  # share ranked above, 0 = the best
     method: str  # model / rfm
@@ -76,11 +77,12 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
     n = len(now.rows)
     if bg is not None:
         p_alive = bg.p_alive(x, t_x, T)
+        p_alive_peak = np.where(x > 0, bg.p_alive(x, t_x, t_x), np.nan)
         bg_p90, bg_p30 = bg.p_buy(HORIZON / 7, x, t_x, T), bg.p_buy(SHORT / 7, x, t_x, T)
         bg_count = bg.expected(HORIZON / 7, x, t_x, T)
         next_days = bg.time_to_p(0.5, x, t_x, T) * 7
     else:
-        p_alive = bg_p90 = bg_p30 = bg_count = np.full(n, np.nan)
+        p_alive = p_alive_peak = bg_p90 = bg_p30 = bg_count = np.full(n, np.nan)
         next_days = np.full(n, np.inf)
     if uses_model:
         gbm = train_gbm(snapshot(history, today - HORIZON, HORIZON))
@@ -99,7 +101,7 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
     cols = {name: now.column(name) for name in now.names if name in _WHY_FEATURES or name.endswith("_30d")}
     why = [_why(cols, i) for i in range(n)]
     back = evaluation.as_json() if evaluation is not None else {"note": "not enough history for a back-test"}
-    return Scored(today, now.rows, p30, p90, count, spend, p_alive, next_in, rank_pct,
+    return Scored(today, now.rows, p30, p90, count, spend, p_alive, p_alive_peak, next_in, rank_pct,
                   "model" if uses_model else "rfm", why, back)
 
 

@@ -24,7 +24,7 @@ __all__ = ["RunResult", "predict_everyone", "store_scores"]
 
 log = structlog.get_logger(__name__)
 _CHUNK = 5000
-_COLUMNS = ("customer_id", "p_buy_30", "p_buy_90", "purchases_90", "spend_90", "p_alive", "p_alive_before",
+_COLUMNS = ("customer_id", "p_buy_30", "p_buy_90", "purchases_90", "spend_90", "p_alive", "p_alive_peak",
             "next_purchase_on", "rank_pct", "method", "why", "computed_at")
 
 
@@ -56,11 +56,9 @@ def _number(value: float) -> float | None:
 
 
 async def store_scores(scored: Scored, pks: list[int], now: datetime) -> None:
-    """Replace every customer's prediction in one transaction (the previous P(alive) is kept beside)."""
+    """Replace every customer's prediction in one transaction."""
     conn = connection()
     dialect = Dialect.of(conn)
-    before = {int(r["customer_id"]): r["p_alive"] for r in
-              await conn.execute_query_dict("SELECT customer_id, p_alive FROM customer_prediction")}
     marks = [dialect.param(i + 1) for i in range(len(_COLUMNS))]
     marks[_COLUMNS.index("why")] = dialect.json_param(marks[_COLUMNS.index("why")])
     sql = f"INSERT INTO customer_prediction ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
@@ -72,7 +70,7 @@ async def store_scores(scored: Scored, pks: list[int], now: datetime) -> None:
         next_on = None if next_in != next_in else date_of(scored.today + int(next_in))
         values.append([
             pk, float(scored.p_buy_30[i]), float(scored.p_buy_90[i]), float(scored.purchases_90[i]),
-            float(scored.spend_90[i]), _number(scored.p_alive[i]), before.get(pk), next_on,
+            float(scored.spend_90[i]), _number(scored.p_alive[i]), _number(scored.p_alive_peak[i]), next_on,
             float(scored.rank_pct[i]), scored.method, orjson.dumps(scored.why[i]).decode(), stamp,
         ])
     if dialect.name == "sqlite":

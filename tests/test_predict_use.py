@@ -39,13 +39,13 @@ async def test_the_top_decile_is_tagged_and_the_tag_says_why(ops: Stack) -> None
 async def test_a_frequent_buyer_whose_p_alive_fell_gets_a_churn_warning(ops: Stack) -> None:
     now = ops.deps.clock.now()
     orders = [{"days_ago": d, "amount": 300} for d in (150, 170, 190, 210)]
-    fading = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.35, "p_alive_before": 0.8}},
+    fading = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.35, "p_alive_peak": 0.8}},
                                   now)
-    steady = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.75, "p_alive_before": 0.8}},
+    steady = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.75, "p_alive_peak": 0.8}},
                                   now)
     await retag_everyone(ops.deps)
     explained = "\n".join(await explain_customer(ops.deps.config.tag_rules, fading.external_userid))
-    assert "活跃概率 80% → 35%，曾购买 4 次 → 流失预警" in explained
+    assert "活跃概率从上次购买后的 80% 降至 35%，曾购买 4 次 → 流失预警" in explained
     assert "流失预警" not in "\n".join(await explain_customer(ops.deps.config.tag_rules, steady.external_userid))
 
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('purchases_90', fields.FloatField()),
                 ('spend_90', fields.FloatField()),
                 ('p_alive', fields.FloatField()),
-                ('p_alive_before', fields.FloatField(null=True)),
+                ('p_alive_peak', fields.FloatField(null=True)),
                 ('next_purchase_on', fields.DateField(null=True)),
                 ('rank_pct', fields.FloatField()),
                 ('method', fields.CharField(max_length=8)),

@@ -6,7 +6,7 @@
   沉睡), the ``top_pct`` percent most likely to buy within 90 days, e.g. 唤醒潜力: the reactivation
   playbook's audience, so guides wake those who are likely to come back.
 - ``mode: alive_drop``: frequent buyers (``min_orders``) whose P(alive) fell by ``min_drop`` or more
-  since the previous night and is now below ``below``, e.g. 流失预警.
+  since just after their last purchase and is now below ``below``, e.g. 流失预警.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class PredictionRule:
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         evidence = ctx.dialect.json_object(
             ("p90", "p.p_buy_90"), ("rank", "p.rank_pct"), ("alive", "p.p_alive"),
-            ("alive_before", "p.p_alive_before"), ("orders", "c.order_count"),
+            ("alive_peak", "p.p_alive_peak"), ("orders", "c.order_count"),
         )
         base = (
             f"SELECT p.customer_id, {ctx.placeholders(1)[0]} AS tag, {evidence} AS evidence "
@@ -56,8 +56,8 @@ class PredictionRule:
             return self._dormant_top(ctx, evidence)
         _, orders, drop, below = ctx.placeholders(4)
         where = (
-            f"c.order_count >= {orders} AND p.p_alive_before IS NOT NULL "
-            f"AND p.p_alive_before - p.p_alive >= {drop} AND p.p_alive < {below}"
+            f"c.order_count >= {orders} AND p.p_alive_peak IS NOT NULL "
+            f"AND p.p_alive_peak - p.p_alive >= {drop} AND p.p_alive < {below}"
         )
         return f"{base}{where}{ctx.scope('p.customer_id')}", [self.tag, self.min_orders, self.min_drop, self.below]
 
@@ -82,5 +82,5 @@ class PredictionRule:
         if self.mode == "top":
             rank = max(1, round(float(evidence.get("rank") or 0) * 100 + 0.5))
             return f"预计90天内购买概率 {float(evidence.get('p90') or 0):.0%}（前{rank}%） → {tag}"
-        return (f"活跃概率 {float(evidence.get('alive_before') or 0):.0%} → {float(evidence.get('alive') or 0):.0%}，"
-                f"曾购买 {evidence.get('orders')} 次 → {tag}")
+        return (f"活跃概率从上次购买后的 {float(evidence.get('alive_peak') or 0):.0%} 降至 "
+                f"{float(evidence.get('alive') or 0):.0%}，曾购买 {evidence.get('orders')} 次 → {tag}")

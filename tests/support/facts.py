@@ -64,7 +64,7 @@ async def craft_prediction(customer: Customer, given: Mapping[str, Any], now: da
     await CustomerPrediction.create(
         customer=customer, p_buy_30=float(given.get("p_buy_30", p90 / 2)), p_buy_90=p90,
         purchases_90=float(given.get("purchases_90", p90)), spend_90=float(given.get("spend_90", p90 * 300)),
-        p_alive=float(given.get("p_alive", 0.8)), p_alive_before=given.get("p_alive_before"),
+        p_alive=float(given.get("p_alive", 0.8)), p_alive_peak=given.get("p_alive_peak"),
         rank_pct=float(given.get("rank_pct", 0.5)), method=str(given.get("method", "model")),
         why=dict(given.get("why", {})), computed_at=now,
     )

@@ -75,7 +75,8 @@ def scale(customers: int) -> None:
     t = time.perf_counter()
     scored = score_now(history, TODAY)
     nightly = time.perf_counter() - t
-    print(f"whole nightly compute (back-test + training + scoring + why), method {scored.method}: {nightly:.1f}s")
+    print(f"whole nightly compute (back-test on 200k + training + scoring + why), method {scored.method}: "
+          f"{nightly:.1f}s")
     print(f"peak RSS {rss_mb():,.0f} MB; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
@@ -98,8 +99,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--signals-customers", type=int, default=50_000)
     args = parser.parse_args()
-    scale(args.customers)
-    signals(args.signals_customers)
+    if args.customers:
+        scale(args.customers)
+    if args.signals_customers:
+        signals(args.signals_customers)
 
 
 if __name__ == "__main__":

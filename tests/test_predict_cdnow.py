@@ -126,3 +126,14 @@ def test_a_broken_file_is_named_with_its_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "line 2" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_sample_of_customers_keeps_each_ones_whole_history() -> None:
+    """The nightly back-test of a large brand runs on a sample of customers (``History.sample``)."""
+    full = read_orders_file(MASTER)
+    part = full.sample(2000, seed=1)
+    assert part.size == 2000 and len(set(part.ids)) == 2000
+    for i in (0, 999, 1999):
+        j = full.ids.index(part.ids[i])
+        assert list(part.day[part.customer == i]) == list(full.day[full.customer == j])
+        assert list(part.amount[part.customer == i]) == list(full.amount[full.customer == j])

@@ -9,10 +9,12 @@ import math
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from predict.backtest import LABELS, METHODS, Evaluation, evaluate
-from predict.history import History, HistoryError, day_of, read_orders_file
+if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command runs, not for every ``scrm``
+    from predict.backtest import Evaluation
+    from predict.history import History
 
 __all__ = ["add_arguments", "run", "parse_days", "format_table"]
 
@@ -42,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_table(evaluation: Evaluation) -> str:
+    from predict.backtest import METHODS  # noqa: PLC0415
+
     head = f"{'method':<12}{'AUC':>7}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}{'RMSE':>7}"
     lines = [
         f"back-test at {evaluation.at_date}: {evaluation.customers} customers, {evaluation.buyers} bought in the next "
@@ -66,6 +70,8 @@ def format_table(evaluation: Evaluation) -> str:
 
 
 def _write_scores(path: Path, evaluation: Evaluation) -> None:
+    from predict.backtest import METHODS  # noqa: PLC0415
+
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["customer_id", *METHODS])
@@ -75,6 +81,7 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str) -> None:
+    from predict.backtest import LABELS  # noqa: PLC0415
     from predict.chart import render_deciles  # noqa: PLC0415
 
     title = f"预测期购买客户占比（按得分十等分）· {evaluation.at_date} 起 {evaluation.horizon} 天"
@@ -82,6 +89,8 @@ def _write_chart(path: Path, evaluation: Evaluation, font: str) -> None:
 
 
 def _day(text: str, tz: ZoneInfo) -> int:
+    from predict.history import day_of  # noqa: PLC0415
+
     try:
         return day_of(date.fromisoformat(text))
     except ValueError:
@@ -93,6 +102,9 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     ``run``: the nightly run now; ``report``: expected 90-day sales per store; ``show``: one customer."""
     if args.action != "evaluate":
         return asyncio.run(_with_database(args))
+    from predict.backtest import evaluate  # noqa: PLC0415
+    from predict.history import HistoryError, read_orders_file  # noqa: PLC0415
+
     tz = ZoneInfo(timezone)
     if args.orders:
         try:
@@ -124,6 +136,8 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
 
 
 def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool) -> int:
+    from predict.history import day_of  # noqa: PLC0415
+
     last = history.last_day if from_file else day_of(datetime.now(tz))
     return last - horizon
 

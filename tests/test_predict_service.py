@@ -147,3 +147,13 @@ async def test_shop_signals_chat_words_and_channel_reach_the_model(deps: Deps, s
     assert facts["add_to_cart_30d"] == 2 and facts["browse_30d"] == 3
     assert facts["chat_30d"] == 1 and facts["chat_intent_30d"] == 1  # her words, not the guide's reply
     assert facts["channel"] >= 1
+
+
+async def test_the_nightly_tick_queues_a_run_that_a_worker_does(stack: Any) -> None:
+    from bot.scheduler import Tick, fire
+
+    await brand_in_database(120)
+    assert await fire(stack.deps, Tick("predict_nightly", cron="30 1 * * *"))
+    await stack.settle(within=60)
+    assert await CustomerPrediction.all().count() == await Customer.filter(order_count__gt=0).count() > 100
+    assert await PredictionRun.all().count() == 1

@@ -42,6 +42,7 @@ def master(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
 def test_the_model_ranks_next_period_buyers_as_well_as_the_anchors(master) -> None:  # type: ignore[no-untyped-def]
     methods = master[0]["methods"]
     model = methods["model"]
@@ -56,6 +57,7 @@ def test_the_model_ranks_next_period_buyers_as_well_as_the_anchors(master) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
 def test_the_model_counts_purchases_within_the_gates(master) -> None:  # type: ignore[no-untyped-def]
     model = master[0]["methods"]["model"]
     assert abs(model["agg_err"]) <= 0.15
@@ -65,6 +67,7 @@ def test_the_model_counts_purchases_within_the_gates(master) -> None:  # type: i
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
 def test_every_customer_has_a_score_per_method_and_the_chart_is_a_png(master) -> None:  # type: ignore[no-untyped-def]
     _, scores, chart = master
     with scores.open() as file:
@@ -76,6 +79,7 @@ def test_every_customer_has_a_score_per_method_and_the_chart_is_a_png(master) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
 def test_bgnbd_reproduces_the_paper_on_the_2357_customer_sample() -> None:
     done = scrm("predict", "evaluate", "--orders", str(SAMPLE), *PROTOCOL, "--json")
     assert done.returncode == 0, done.stderr
@@ -100,6 +104,7 @@ def test_gamma_gamma_reproduces_the_spend_model_on_the_sample() -> None:
     assert (round(fit.p, 2), round(fit.q, 2), round(fit.gamma, 1)) == (6.25, 3.74, 15.4)
 
 
+@pytest.mark.timeout(240)
 def test_our_orders_csv_reads_like_cdnow(tmp_path: Path) -> None:
     """The same customers in ``scrm import orders`` format (two lines per order) give the same table."""
     ours = tmp_path / "orders.csv"

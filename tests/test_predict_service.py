@@ -47,6 +47,7 @@ async def brand_in_database(customers: int) -> dict[str, int]:
     return ids
 
 
+@pytest.mark.timeout(240)  # model fits on a shared host
 async def test_every_buyer_gets_a_prediction_and_the_regular_ranks_above_the_lapsed(deps: Deps) -> None:
     ids = await brand_in_database(400)
     regular = await Customer.create(external_userid="wmREGULAR", first_seen_at=NOW)
@@ -74,6 +75,7 @@ async def test_every_buyer_gets_a_prediction_and_the_regular_ranks_above_the_lap
     assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
 
 
+@pytest.mark.timeout(240)  # model fits on a shared host
 async def test_a_second_night_replaces_the_first_and_p_alive_falls_from_its_peak(deps: Deps) -> None:
     await brand_in_database(150)
     await predict_everyone(deps)
@@ -93,6 +95,7 @@ def test_the_nightly_run_is_a_scheduled_tick(make_settings: Callable[..., Settin
     assert nightly.cron == "30 1 * * *"
 
 
+@pytest.mark.timeout(240)  # model fits on a shared host
 async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps: Deps, tmp_path: Any) -> None:
     """``scrm predict evaluate --at DATE --horizon 90d``: trained before DATE, scored at DATE, compared with what
     followed; the scores file has every customer who had bought by DATE."""
@@ -149,6 +152,7 @@ async def test_shop_signals_chat_words_and_channel_reach_the_model(deps: Deps, s
     assert facts["channel"] >= 1
 
 
+@pytest.mark.timeout(240)  # model fits on a shared host
 async def test_the_nightly_tick_queues_a_run_that_a_worker_does(stack: Any) -> None:
     from bot.scheduler import Tick, fire
 

@@ -3,9 +3,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
-# CJK fonts for the leaderboard charts (labels in Chinese must never render as boxes).
+# CJK fonts for the leaderboard charts (labels in Chinese must never render as boxes); libgomp1 for LightGBM.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-noto-cjk \
+ && apt-get install -y --no-install-recommends fonts-noto-cjk libgomp1 \
  && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md constraints.txt ./
@@ -17,6 +17,8 @@ COPY leads ./leads
 COPY config ./config
 COPY orgsync ./orgsync
 COPY channels ./channels
+COPY sidebar ./sidebar
+COPY predict ./predict
 RUN pip install -c constraints.txt .
 
 RUN useradd --create-home scrm

@@ -383,6 +383,16 @@ def _sidebar(args: argparse.Namespace) -> int:
     asyncio.run(run())
     return 0
 
+@command("predict")
+def _predict(args: argparse.Namespace) -> int:
+    from predict.cli import run  # noqa: PLC0415 - numpy / lightgbm load only for this command
+
+    if args.orders:  # a file: no database, no settings needed
+        return run(args)
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+    return run(args, timezone=settings.scrm_timezone, chart_font=settings.scrm_chart_font)
+
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
@@ -452,6 +462,10 @@ def _parser() -> argparse.ArgumentParser:
     channels.add_argument("--store", default="", help="one store code (report)")
     channels.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
     channels.add_argument("--until", default="", help="7d or an ISO date (default: now)")
+
+    from predict.cli import add_arguments as predict_arguments  # noqa: PLC0415
+
+    predict_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
     return parser
 
 

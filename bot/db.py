@@ -19,8 +19,9 @@ MODEL_MODULES = [
     "sop.models",
     "orgsync.models",
     "channels.models",
-
     "sidebar.models",
+
+    "predict.models",
 ]
 
 

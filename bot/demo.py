@@ -248,6 +248,10 @@ async def _story(
 
     await channels_story(app, state, sender, say, show, wait_for)
 
+    from predict.demo import predict_story  # noqa: PLC0415 - predict.demo imports this module's helpers
+
+    await predict_story(app)
+
     say("Summary")
 
     await settle()

@@ -28,6 +28,9 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "sop_step": frozenset({"customer_name", "guide_name", "store_name", "product_name", "holiday", "coupon"}),
     "sop_notice": frozenset({"guide_name", "store_name", "count", "date", "items", "task_id", "customer_name",
                              "reason", "text", "due", "name", "playbooks", "action"}),
+    # One customer's purchase prediction (predict/chat.py): the 客户 profile, the demo.
+    "prediction": frozenset({"p_buy_90", "p_buy_30", "rank", "purchases_90", "spend_90", "p_alive", "next_date",
+                             "method", "why"}),
 }
 
 

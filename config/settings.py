@@ -109,6 +109,8 @@ class Settings(BaseSettings):
 
     # Schedules (crontab, in scrm_timezone): full re-tag nightly, reconcile with WeCom weekly.
     scrm_retag_cron: str = "0 2 * * *"
+    # Purchase predictions for every customer, before the nightly re-tag that reads them.
+    scrm_predict_cron: str = "30 1 * * *"
     scrm_reconcile_cron: str = "0 3 * * 0"
     scrm_push_tags_every_s: Annotated[int, Field(ge=10)] = 300
     scrm_scheduler: bool = True

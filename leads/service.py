@@ -25,6 +25,7 @@ from leads.patterns import Activity, Finding, cart_amount, unpaid_cart
 from leads.scoring import score_signals
 from leads.signals import SignalIn
 from leads.store import CustomerFacts, find_customers, insert_signals, recent_signals
+from predict.value import value_weight
 
 __all__ = [
     "StoredSignal",
@@ -277,11 +278,12 @@ async def evaluate_customer(
     # The best fact not yet turned into a lead; a fact already seen never makes a second one.
     fresh = [(key, pair) for key, pair in keyed.items() if key not in known]
     if known:
-        await _refresh_held(config, activity, customer_id, sorted(known))
+        await _refresh_held(config, activity, customer_id, sorted(known), await value_weight(customer_id))
     if not fresh:
         return None
     key, (conf, finding) = fresh[0]
     reason, lead_facts = describe_activity(config, activity, finding)
+    score = activity.scores.total * await value_weight(customer_id)  # intent, weighed by predicted value
     status = LeadStatus.HELD
     recent = (
         await Lead.filter(
@@ -292,7 +294,7 @@ async def evaluate_customer(
         .order_by("-score")
         .first()
     )
-    if recent is not None and activity.scores.total < recent.score * config.delivery.score_jump:
+    if recent is not None and score < recent.score * config.delivery.score_jump:
         status = LeadStatus.SUPPRESSED
     route = await route_lead(config, customer_id)
     if not route.recipient and status is LeadStatus.HELD:
@@ -303,7 +305,7 @@ async def evaluate_customer(
             customer_id=customer_id,
             pattern=conf.name,
             priority=conf.priority,
-            score=activity.scores.total,
+            score=score,
             guide_userid=route.recipient,
             owner_userid=route.owner,
             store_code=route.store_code,
@@ -326,7 +328,9 @@ async def _facts_of(customer_id: int) -> CustomerFacts | None:
     return CustomerFacts(**row) if row else None
 
 
-async def _refresh_held(config: LeadsConfig, activity: Activity, customer_id: int, keys: list[str]) -> None:
+async def _refresh_held(
+    config: LeadsConfig, activity: Activity, customer_id: int, keys: list[str], weight: float = 1.0
+) -> None:
     """A lead still waiting (quiet hours) goes out with what the customer did since, not before."""
     held = await Lead.filter(customer_id=customer_id, key__in=keys, status=LeadStatus.HELD)
     for lead in held:
@@ -336,7 +340,7 @@ async def _refresh_held(config: LeadsConfig, activity: Activity, customer_id: in
         if finding is None:
             continue
         lead.reason, lead.facts = describe_activity(config, activity, finding)
-        lead.score = activity.scores.total
+        lead.score = activity.scores.total * weight
         await lead.save(update_fields=["reason", "facts", "score"])
 
 

@@ -107,7 +107,9 @@ def _insert_sql(
     salt = zlib.crc32(playbook.id.encode())
     bucket = f"(((a.customer_id * {_HASH_MULTIPLIER} + {salt}) % 4294967296) % 100)"
     status = f"CASE WHEN {bucket} < {float(playbook.holdout_pct)} THEN 'control' ELSE 'open' END"
-    value = f"({int(playbook.priority)} * 100000 + {sql.dialect.number('c.total_spent')})"
+    # Within a priority, the customer's expected 90-day spend (predict/); past spend before the first prediction.
+    expected = "(SELECT p.spend_90 FROM customer_prediction p WHERE p.customer_id = c.id)"
+    value = f"({int(playbook.priority)} * 100000 + COALESCE({expected}, {sql.dialect.number('c.total_spent')}))"
     active = "r2.deleted_by_customer_at IS NULL AND r2.deleted_by_guide_at IS NULL AND r2.half = FALSE"
     return (
         "INSERT INTO sop_task (playbook, step, customer_id, guide_id, occurrence, due_at, status, action, goal, "

@@ -126,7 +126,7 @@ async def test_each_trigger_creates_its_task_when_due(sop: Any) -> None:
     await customer(added=local(1, 9) - timedelta(days=10), name="睡客")
     sleeper = await Customer.get(name="睡客")
     group = await TagGroup.create(wecom_id="g-life", name="生命周期")
-    dormant = await Tag.create(wecom_id="t-sleep", group=group, name="沉睡")
+    dormant = await Tag.create(wecom_id="t-sleep", group=group, name="唤醒潜力")  # the dormant likely to return
     guide = await Guide.get(userid="guide_sh01_a")
     clock.set(local(2, 8))
     await run_tick(sop)  # first sweep: the last 24 h

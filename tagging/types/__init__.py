@@ -1,5 +1,5 @@
 """Built-in rule types. Importing this package registers them; a new type is one module here."""
 
-from tagging.types import behaviour, channel, keyword, lifecycle, rfm
+from tagging.types import behaviour, channel, keyword, lifecycle, prediction, rfm
 
-__all__ = ["behaviour", "channel", "keyword", "lifecycle", "rfm"]
+__all__ = ["behaviour", "channel", "keyword", "lifecycle", "prediction", "rfm"]

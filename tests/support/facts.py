@@ -51,4 +51,20 @@ async def craft_customer(
     for i, text in enumerate(given.get("messages", [])):
         await ChatMessage.create(msg_id=f"m{n}-{i}", source="archive", from_id=external_userid, customer=customer,
                                  content=text, sent_at=now - timedelta(days=1))
+    if "prediction" in given:
+        await craft_prediction(customer, given["prediction"], now)
     return await Customer.get(id=customer.id)
+
+
+async def craft_prediction(customer: Customer, given: Mapping[str, Any], now: datetime) -> None:
+    """A nightly prediction for ``customer`` (unspecified figures: middling values)."""
+    from predict.models import CustomerPrediction  # noqa: PLC0415
+
+    p90 = float(given.get("p_buy_90", 0.3))
+    await CustomerPrediction.create(
+        customer=customer, p_buy_30=float(given.get("p_buy_30", p90 / 2)), p_buy_90=p90,
+        purchases_90=float(given.get("purchases_90", p90)), spend_90=float(given.get("spend_90", p90 * 300)),
+        p_alive=float(given.get("p_alive", 0.8)), p_alive_peak=given.get("p_alive_peak"),
+        rank_pct=float(given.get("rank_pct", 0.5)), method=str(given.get("method", "model")),
+        why=dict(given.get("why", {})), computed_at=now,
+    )

@@ -1,0 +1,184 @@
+"""``scrm predict``: back-test the methods (``evaluate``), score everyone now (``run``), show one (``show``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import math
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command runs, not for every ``scrm``
+    from predict.backtest import Evaluation
+    from predict.history import History
+
+__all__ = ["add_arguments", "run", "parse_days", "format_table"]
+
+
+def parse_days(text: str) -> int:
+    """``90d``, ``13w`` or a plain number of days."""
+    text = text.strip().lower()
+    unit = 7 if text.endswith("w") else 1
+    number = text.rstrip("dw")
+    if not number.isdigit() or int(number) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use days like 90d or weeks like 13w")
+    return int(number) * unit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["evaluate", "run", "report", "show"])
+    parser.add_argument("external_userid", nargs="?", default="", help="show: the customer")
+    parser.add_argument("--at", default="", help="evaluate: the day scored (default: the latest day with a full "
+                        "horizon after it)")
+    parser.add_argument("--horizon", type=parse_days, default=90, help="the predicted window: 90d, 39w …")
+    parser.add_argument("--train-horizon", type=parse_days, default=None,
+                        help="the model's training-label window (default: the horizon); counts are scaled")
+    parser.add_argument("--orders", default="", help="back-test a file (CDNOW's format or ours), no database")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    parser.add_argument("--scores", default="", help="write every customer's score per method to this CSV")
+    parser.add_argument("--chart", default="", help="write the decile chart (PNG) here")
+
+
+def format_table(evaluation: Evaluation) -> str:
+    from predict.backtest import METHODS  # noqa: PLC0415
+
+    head = f"{'method':<12}{'AUC':>7}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}{'RMSE':>7}"
+    lines = [
+        f"back-test at {evaluation.at_date}: {evaluation.customers} customers, {evaluation.buyers} bought in the next "
+        f"{evaluation.horizon} days (model trained on the {evaluation.train_horizon} days before)",
+        head,
+    ]
+
+    def cell(value: float, spec: str, width: int) -> str:
+        return f"{'-':>{width}}" if math.isnan(value) else f"{format(value, spec):>{width}}"
+
+    for name in METHODS:
+        m = evaluation.methods[name]
+        lines.append(f"{name:<12}{cell(m['auc'], '.3f', 7)}{cell(m['p10'], '.3f', 8)}{cell(m['lift10'], '.2f', 10)}"
+                     f"{cell(m['rev10'], '.3f', 9)}{cell(m['agg_err'], '+.1%', 9)}{cell(m['rmse'], '.3f', 7)}")
+    p = evaluation.bgnbd
+    lines.append(f"BG/NBD fit: r={p.r:.3f} alpha={p.alpha:.3f} a={p.a:.3f} b={p.b:.3f} LL={p.log_likelihood:.1f}")
+    if evaluation.uses_model:
+        lines.append("verdict: the model beats the rules on this back-test; predictions rank customers by the model")
+    else:
+        lines.append("verdict: the model does not beat the rules on this back-test; customers are ranked by RFM")
+    return "\n".join(lines)
+
+
+def _write_scores(path: Path, evaluation: Evaluation) -> None:
+    from predict.backtest import METHODS  # noqa: PLC0415
+
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["customer_id", *METHODS])
+        columns = [evaluation.scores[name] for name in METHODS]
+        for i, customer in enumerate(evaluation.ids):
+            writer.writerow([customer, *(f"{column[i]:.6g}" for column in columns)])
+
+
+def _write_chart(path: Path, evaluation: Evaluation, font: str) -> None:
+    from predict.backtest import LABELS  # noqa: PLC0415
+    from predict.chart import render_deciles  # noqa: PLC0415
+
+    title = f"预测期购买客户占比（按得分十等分）· {evaluation.at_date} 起 {evaluation.horizon} 天"
+    path.write_bytes(render_deciles(evaluation.deciles, LABELS, title, font))
+
+
+def _day(text: str, tz: ZoneInfo) -> int:
+    from predict.history import day_of  # noqa: PLC0415
+
+    try:
+        return day_of(date.fromisoformat(text))
+    except ValueError:
+        return day_of(datetime.fromisoformat(text), tz)
+
+
+def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font: str = "") -> int:
+    """``scrm predict evaluate``: the table (or JSON), plus the scores CSV and the chart when asked;
+    ``run``: the nightly run now; ``report``: expected 90-day sales per store; ``show``: one customer."""
+    if args.action != "evaluate":
+        return asyncio.run(_with_database(args))
+    from predict.backtest import evaluate  # noqa: PLC0415
+    from predict.history import HistoryError, read_orders_file  # noqa: PLC0415
+
+    tz = ZoneInfo(timezone)
+    if args.orders:
+        try:
+            history = read_orders_file(Path(args.orders), tz)
+        except (OSError, HistoryError) as err:
+            print(f"scrm predict: {args.orders}: {err}", file=sys.stderr)
+            return 2
+    else:
+        history = asyncio.run(_load_from_database())
+    try:
+        at = _day(args.at, tz) if args.at else _default_at(history, args.horizon, tz, from_file=bool(args.orders))
+        evaluation = evaluate(history, at, args.horizon, args.train_horizon)
+    except ValueError as err:
+        print(f"scrm predict: {err}", file=sys.stderr)
+        return 2
+    if args.scores:
+        _write_scores(Path(args.scores), evaluation)
+    if args.chart:
+        from bot.leaderboard.chart import chart_font_path  # noqa: PLC0415
+
+        _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font))
+    if args.json:
+        import orjson  # noqa: PLC0415
+
+        print(orjson.dumps(evaluation.as_json()).decode())
+    else:
+        print(format_table(evaluation))
+    return 0
+
+
+def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool) -> int:
+    from predict.history import day_of  # noqa: PLC0415
+
+    last = history.last_day if from_file else day_of(datetime.now(tz))
+    return last - horizon
+
+
+async def _with_database(args: argparse.Namespace) -> int:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.cli import _settings  # noqa: PLC0415
+    from bot.models.customers import Customer  # noqa: PLC0415
+    from predict.chat import describe  # noqa: PLC0415
+    from predict.models import CustomerPrediction, PredictionRun  # noqa: PLC0415
+    from predict.report import format_report, store_figures  # noqa: PLC0415
+    from predict.service import predict_everyone  # noqa: PLC0415
+
+    async with open_deps(_settings()) as deps:
+        if args.action == "run":
+            result = await predict_everyone(deps)
+            print(f"predictions stored for {result.customers} customers in {result.seconds:.1f}s; "
+                  f"ranked by {result.method}")
+        elif args.action == "report":
+            latest = await PredictionRun.all().order_by("-id").first()
+            if latest is None:
+                print("no predictions yet: they are made nightly (SCRM_PREDICT_CRON), or now with scrm predict run")
+                return 1
+            print(f"predictions of {latest.computed_at:%Y-%m-%d %H:%M} UTC")
+            print(format_report(await store_figures(), latest.method))
+        else:
+            found = await Customer.get_or_none(external_userid=args.external_userid)
+            prediction = await CustomerPrediction.get_or_none(customer_id=found.id) if found else None
+            if prediction is None:
+                print(f"no prediction for {args.external_userid!r} (unknown, or no purchase yet)", file=sys.stderr)
+                return 1
+            print(describe(deps.config.templates, prediction))
+    return 0
+
+
+async def _load_from_database() -> History:
+    from bot.app import open_deps  # noqa: PLC0415
+    from bot.cli import _settings  # noqa: PLC0415
+    from predict.source import load_history  # noqa: PLC0415
+
+    settings = _settings()
+    async with open_deps(settings):
+        history, _ = await load_history(ZoneInfo(settings.scrm_timezone))
+        return history

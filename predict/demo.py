@@ -1,0 +1,68 @@
+"""The predictions' part of ``make demo``: an order history, the nightly run, one customer's prediction and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from aiohttp import web
+
+from bot.appkeys import DEPS
+from bot.customers.orders import OrderIn, record_orders
+from bot.demo import say, show
+from bot.models.customers import Customer, Guide, Relationship
+from bot.models.facts import Signal
+from predict.chat import describe
+from predict.history import EPOCH, day_of
+from predict.models import CustomerPrediction
+from predict.report import format_report, store_figures
+from predict.service import predict_everyone
+from predict.synthetic import synthetic_brand
+
+__all__ = ["predict_story"]
+
+BASE = 600  # synthetic customers with two years of orders (SYNTHETIC: made up for the demo)
+
+
+async def _history(now: datetime) -> None:
+    history = synthetic_brand(BASE, days=730, start_day=day_of(now.date()) - 731, seed=7, signals=False)
+    guides = [(await Guide.get_or_create(userid=userid))[0] for userid in ("guide_sh01_a", "guide_hz01_a")]
+    for i, external_userid in enumerate(history.ids):
+        customer = await Customer.create(external_userid=external_userid, name=f"老客{i}", first_seen_at=now)
+        await Relationship.create(guide=guides[i % 2], customer=customer, created_at=now - timedelta(days=700))
+    orders = [
+        OrderIn(f"DEMO-H{i}", Decimal(str(round(float(history.amount[i]), 2))),
+                datetime.combine(EPOCH + timedelta(days=int(history.day[i])), time(12), UTC),
+                history.ids[int(history.customer[i])])
+        for i in range(len(history.day))
+    ]
+    for start in range(0, len(orders), 1000):
+        await record_orders(orders[start : start + 1000])
+
+
+async def predict_story(app: web.Application) -> None:
+    deps = app[DEPS]
+    now = deps.clock.now()
+    say(f"Purchase predictions: {BASE} customers with two years of orders (synthetic), plus 周小姐")
+    await _history(now)
+    await record_orders([
+        OrderIn(f"DEMO-ZHOU-{k}", Decimal(amount), now - timedelta(days=days), "wmDemoZhou01")
+        for k, (days, amount) in enumerate(((170, "459"), (115, "329"), (62, "599"), (9, "399")))
+    ])
+    zhou = await Customer.get(external_userid="wmDemoZhou01")
+    for k in range(3):
+        await Signal.create(event_id=f"demo-predict-cart-{k}", type="add_to_cart", customer=zhou,
+                            external_userid=zhou.external_userid, occurred_at=now - timedelta(days=k + 1))
+    result = await predict_everyone(deps)
+    methods = result.backtest.get("methods", {})
+    show(f"nightly run: {result.customers} customers scored in {result.seconds:.1f}s; back-test on this brand's "
+         f"last 90 days (AUC): " + ", ".join(f"{name} {m['auc']:.3f}" for name, m in methods.items() if m.get("auc")))
+    show("the model ranks customers" if result.method == "model"
+         else "the model did not beat the rules on this brand's back-test: customers are ranked by RFM")
+    prediction = await CustomerPrediction.get(customer_id=zhou.id)
+    say("客户 周小姐 — what 王小美 reads in her profile")
+    for line in describe(deps.config.templates, prediction).split("\n"):
+        show(line)
+    say("HQ: each store's customer base, expected 90-day sales (scrm predict report; board metric expected_sales_90)")
+    for line in format_report(await store_figures(), result.method).split("\n"):
+        show(line)

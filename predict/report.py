@@ -1,0 +1,49 @@
+"""HQ's report: each store's customer base, what it is expected to buy in the next 90 days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.sqldialect import connection
+
+__all__ = ["StoreFigures", "store_figures", "format_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    store: str
+    customers: int  # with a prediction (bought before), each once per store
+    expected_sales: float
+    expected_purchases: float
+    likely_buyers: float  # Σ P(buy within 90 days): the expected number of buying customers
+    top_decile: int  # customers in the brand's top 10%
+
+
+async def store_figures() -> list[StoreFigures]:
+    """From the latest nightly predictions, per store of the customers' current guides (一 row for none)."""
+    rows = await connection().execute_query_dict(
+        "SELECT COALESCE(s.name, '(未分配门店)') AS store, COUNT(*) AS n, SUM(x.spend_90) AS sales, "
+        "SUM(x.purchases_90) AS purchases, SUM(x.p_buy_90) AS buyers, "
+        "SUM(CASE WHEN x.rank_pct < 0.1 THEN 1 ELSE 0 END) AS top "
+        "FROM (SELECT DISTINCT g.store_id, p.customer_id, p.spend_90, p.purchases_90, p.p_buy_90, p.rank_pct "
+        "FROM customer_prediction p JOIN relationship r ON r.customer_id = p.customer_id "
+        "AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
+        "JOIN guide g ON g.id = r.guide_id) x LEFT JOIN store s ON s.id = x.store_id "
+        "GROUP BY COALESCE(s.name, '(未分配门店)') ORDER BY SUM(x.spend_90) DESC"
+    )
+    return [
+        StoreFigures(str(r["store"]), int(r["n"]), float(r["sales"] or 0), float(r["purchases"] or 0),
+                     float(r["buyers"] or 0), int(r["top"] or 0))
+        for r in rows
+    ]
+
+
+def format_report(figures: list[StoreFigures], method: str) -> str:
+    lines = [f"{'store':<16}{'customers':>10}{'expected 90-day sales':>24}{'purchases':>11}{'buyers':>9}"
+             f"{'top 10%':>9}"]
+    for f in figures:
+        lines.append(f"{f.store:<16}{f.customers:>10}{f.expected_sales:>24,.0f}{f.expected_purchases:>11,.0f}"
+                     f"{f.likely_buyers:>9,.0f}{f.top_decile:>9}")
+    total = sum(f.expected_sales for f in figures)
+    lines.append(f"total expected 90-day sales ¥{total:,.0f}; customers ranked by {method}")
+    return "\n".join(lines)

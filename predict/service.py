@@ -1,0 +1,83 @@
+"""The nightly prediction run: load the brand's history, score everyone (in a thread), store the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import structlog
+from tortoise.transactions import in_transaction
+
+from bot.deps import Deps
+from bot.sqldialect import Dialect, connection
+from predict.history import date_of, day_of
+from predict.models import PredictionRun
+from predict.scoring import Scored, score_now
+from predict.source import load_history
+
+__all__ = ["RunResult", "predict_everyone", "store_scores"]
+
+log = structlog.get_logger(__name__)
+_CHUNK = 5000
+_COLUMNS = ("customer_id", "p_buy_30", "p_buy_90", "purchases_90", "spend_90", "p_alive", "p_alive_peak",
+            "next_purchase_on", "rank_pct", "method", "why", "computed_at")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    customers: int
+    method: str
+    seconds: float
+    backtest: dict[str, Any]
+
+
+async def predict_everyone(deps: Deps) -> RunResult:
+    started = time.perf_counter()
+    tz = ZoneInfo(deps.settings.scrm_timezone)
+    now = deps.clock.now()
+    history, pks = await load_history(tz)
+    scored = await asyncio.to_thread(score_now, history, day_of(now, tz))
+    await store_scores(scored, pks, now)
+    seconds = time.perf_counter() - started
+    await PredictionRun.create(computed_at=now, method=scored.method, customers=len(scored.rows),
+                               backtest=scored.backtest, seconds=seconds,
+                               mean_spend_90=float(scored.spend_90.mean()) if len(scored.rows) else 0.0)
+    log.info("predictions_stored", customers=len(scored.rows), method=scored.method, seconds=round(seconds, 1))
+    return RunResult(len(scored.rows), scored.method, seconds, scored.backtest)
+
+
+def _number(value: float) -> float | None:
+    return None if value != value else float(value)  # NaN → NULL
+
+
+async def store_scores(scored: Scored, pks: list[int], now: datetime) -> None:
+    """Replace every customer's prediction in one transaction."""
+    conn = connection()
+    dialect = Dialect.of(conn)
+    marks = [dialect.param(i + 1) for i in range(len(_COLUMNS))]
+    marks[_COLUMNS.index("why")] = dialect.json_param(marks[_COLUMNS.index("why")])
+    sql = f"INSERT INTO customer_prediction ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
+    stamp = dialect.stored_time(now)
+    values: list[list[Any]] = []
+    for i, row in enumerate(scored.rows):
+        pk = pks[int(row)]
+        next_in = scored.next_in_days[i]
+        next_on = None if next_in != next_in else date_of(scored.today + int(next_in))
+        values.append([
+            pk, float(scored.p_buy_30[i]), float(scored.p_buy_90[i]), float(scored.purchases_90[i]),
+            float(scored.spend_90[i]), _number(scored.p_alive[i]), _number(scored.p_alive_peak[i]), next_on,
+            float(scored.rank_pct[i]), scored.method, orjson.dumps(scored.why[i]).decode(), stamp,
+        ])
+    if dialect.name == "sqlite":
+        for value in values:
+            if value[7] is not None:
+                value[7] = value[7].isoformat()
+    async with in_transaction() as tx:
+        await tx.execute_query("DELETE FROM customer_prediction")
+        for start in range(0, len(values), _CHUNK):
+            await tx.execute_many(sql, values[start : start + _CHUNK])

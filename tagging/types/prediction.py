@@ -1,0 +1,86 @@
+"""``prediction``: tags from the nightly purchase predictions (``predict/``, table customer_prediction).
+
+- ``mode: top``: the best ``top_pct`` percent by the product's ranking (the model where it won the
+  brand's back-test, else RFM), e.g. 高潜复购 —「预计90天内购买概率 62%（前8%）」.
+- ``mode: dormant_top``: among customers with no purchase for ``dormant_days`` (the lifecycle's
+  沉睡), the ``top_pct`` percent most likely to buy within 90 days, e.g. 唤醒潜力: the reactivation
+  playbook's audience, so guides wake those who are likely to come back.
+- ``mode: alive_drop``: frequent buyers (``min_orders``) whose P(alive) fell by ``min_drop`` or more
+  since just after their last purchase and is now below ``below``, e.g. 流失预警.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tagging.registry import QueryContext, RuleError, rule_type
+from tagging.types.base import number, text
+
+
+@rule_type("prediction")
+class PredictionRule:
+    """``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.mode = params.get("mode", "top")
+        if self.mode not in ("top", "dormant_top", "alive_drop"):
+            raise RuleError("mode must be top, dormant_top or alive_drop")
+        self.tag = text(params, "tag")
+        self.top_pct = number(params, "top_pct", 10, minimum=0.1)
+        self.min_orders = int(number(params, "min_orders", 3, minimum=1))
+        self.min_drop = number(params, "min_drop", 0.2, minimum=0)
+        self.below = number(params, "below", 0.6, minimum=0)
+        self.dormant_days = number(params, "dormant_days", 180, minimum=1)
+
+    @property
+    def tags(self) -> Sequence[str]:
+        return [self.tag]
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        return None
+
+    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+        evidence = ctx.dialect.json_object(
+            ("p90", "p.p_buy_90"), ("rank", "p.rank_pct"), ("alive", "p.p_alive"),
+            ("alive_peak", "p.p_alive_peak"), ("orders", "c.order_count"),
+        )
+        base = (
+            f"SELECT p.customer_id, {ctx.placeholders(1)[0]} AS tag, {evidence} AS evidence "
+            f"FROM customer_prediction p JOIN customer c ON c.id = p.customer_id WHERE "
+        )
+        if self.mode == "top":
+            _, share = ctx.placeholders(2)
+            return f"{base}p.rank_pct < {share}{ctx.scope('p.customer_id')}", [self.tag, self.top_pct / 100]
+        if self.mode == "dormant_top":
+            return self._dormant_top(ctx, evidence)
+        _, orders, drop, below = ctx.placeholders(4)
+        where = (
+            f"c.order_count >= {orders} AND p.p_alive_peak IS NOT NULL "
+            f"AND p.p_alive_peak - p.p_alive >= {drop} AND p.p_alive < {below}"
+        )
+        return f"{base}{where}{ctx.scope('p.customer_id')}", [self.tag, self.min_orders, self.min_drop, self.below]
+
+    def _dormant_top(self, ctx: QueryContext, evidence: str) -> tuple[str, list[Any]]:
+        """Ranked among all dormant customers (also when one customer is re-tagged), then scoped."""
+        tag, now, dormant, share = ctx.placeholders(4)
+        days = ctx.dialect.days_since(now, "c.last_purchase_at")
+        ranked = (
+            f"SELECT p.customer_id, {evidence} AS evidence, "
+            f"PERCENT_RANK() OVER (ORDER BY p.p_buy_90 DESC) AS dormant_rank "
+            f"FROM customer_prediction p JOIN customer c ON c.id = p.customer_id "
+            f"WHERE c.last_purchase_at IS NOT NULL AND {days} >= {dormant}"
+        )
+        sql = (f"SELECT d.customer_id, {tag} AS tag, d.evidence FROM ({ranked}) d "
+               f"WHERE d.dormant_rank < {share}{ctx.scope('d.customer_id')}")
+        return sql, [self.tag, ctx.dialect.time(ctx.now), self.dormant_days, self.top_pct / 100]
+
+    def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        if self.mode == "dormant_top":
+            return (f"沉睡（{self.dormant_days:g}天未购）客户中预计90天内购买概率较高："
+                    f"{float(evidence.get('p90') or 0):.0%}（沉睡客户前{self.top_pct:g}%） → {tag}")
+        if self.mode == "top":
+            rank = max(1, round(float(evidence.get("rank") or 0) * 100 + 0.5))
+            return f"预计90天内购买概率 {float(evidence.get('p90') or 0):.0%}（前{rank}%） → {tag}"
+        return (f"活跃概率从上次购买后的 {float(evidence.get('alive_peak') or 0):.0%} 降至 "
+                f"{float(evidence.get('alive') or 0):.0%}，曾购买 {evidence.get('orders')} 次 → {tag}")

@@ -1,0 +1,144 @@
+"""Purchase predictions on real public data: CDNOW (Fader, Hardie & Lee 2005), through ``scrm predict evaluate``.
+
+Protocol: calibrate through 1997-09-30 and predict who buys in the next 39 weeks; the model is
+trained on the 13 weeks before the cut, never on what it predicts. The files are the ones shipped
+in the ``lifetimes`` 0.11.3 wheel (tests/data/cdnow/, gzip-compressed).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predict.bgnbd import fit_gamma_gamma
+from predict.features import snapshot
+from predict.history import day_of, read_orders_file
+
+DATA = Path(__file__).parent / "data" / "cdnow"
+MASTER, SAMPLE = DATA / "CDNOW_master.txt.gz", DATA / "CDNOW_sample.txt.gz"
+PROTOCOL = ["--at", "1997-09-30", "--horizon", "39w", "--train-horizon", "13w"]
+
+
+def scrm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:  # type: ignore[type-arg]
+    out = tmp_path_factory.mktemp("cdnow")
+    scores, chart = out / "scores.csv", out / "deciles.png"
+    done = scrm("predict", "evaluate", "--orders", str(MASTER), *PROTOCOL, "--json", "--scores", str(scores),
+                "--chart", str(chart))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), scores, chart
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+def test_the_model_ranks_next_period_buyers_as_well_as_the_anchors(master) -> None:  # type: ignore[no-untyped-def]
+    methods = master[0]["methods"]
+    model = methods["model"]
+    assert master[0]["customers"] == 23570
+    assert model["auc"] >= 0.76
+    assert model["lift10"] >= 2.6
+    assert model["auc"] >= methods["rfm"]["auc"] - 0.01
+    assert model["auc"] >= methods["lifecycle"]["auc"] + 0.03
+    assert set(methods) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    for name in methods:
+        assert {"auc", "p10", "lift10", "rev10", "agg_err", "rmse"} <= set(methods[name])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+def test_the_model_counts_purchases_within_the_gates(master) -> None:  # type: ignore[no-untyped-def]
+    model = master[0]["methods"]["model"]
+    assert abs(model["agg_err"]) <= 0.15
+    assert model["rmse"] <= 1.75
+    # The lifecycle rule's run-rate forecast is what it replaces: it over-forecasts by about 31%.
+    assert master[0]["methods"]["lifecycle"]["agg_err"] > 0.25
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+def test_every_customer_has_a_score_per_method_and_the_chart_is_a_png(master) -> None:  # type: ignore[no-untyped-def]
+    _, scores, chart = master
+    with scores.open() as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 23570
+    assert list(rows[0]) == ["customer_id", "model", "bgnbd", "rfm", "recency", "lifecycle"]
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(chart.read_bytes()) > 5000
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+def test_bgnbd_reproduces_the_paper_on_the_2357_customer_sample() -> None:
+    done = scrm("predict", "evaluate", "--orders", str(SAMPLE), *PROTOCOL, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["customers"] == 2357
+    fit = result["bgnbd_params"]
+    assert round(fit["r"], 3) == 0.243
+    assert round(fit["alpha"], 3) == 4.414
+    assert round(fit["a"], 3) == 0.793
+    assert round(fit["b"], 3) == 2.426
+    assert round(fit["log_likelihood"], 1) == -9582.4
+
+
+def test_gamma_gamma_reproduces_the_spend_model_on_the_sample() -> None:
+    """Fader, Hardie & Lee's Gamma-Gamma on the same 946 repeat buyers: p 6.25, q 3.74, γ 15.44."""
+    snap = snapshot(read_orders_file(SAMPLE), day_of(__import__("datetime").date(1997, 9, 30)), 273)
+    x = snap.x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_repeat = np.where(x > 0, (snap.column("value") - snap.column("first_value")) / x, 0.0)
+    fit = fit_gamma_gamma(x, mean_repeat)
+    assert int((x > 0).sum()) == 946
+    assert (round(fit.p, 2), round(fit.q, 2), round(fit.gamma, 1)) == (6.25, 3.74, 15.4)
+
+
+@pytest.mark.timeout(240)
+def test_our_orders_csv_reads_like_cdnow(tmp_path: Path) -> None:
+    """The same customers in ``scrm import orders`` format (two lines per order) give the same table."""
+    ours = tmp_path / "orders.csv"
+    with gzip.open(SAMPLE, "rt") as cdnow, ours.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["order_id", "external_userid", "amount", "paid_at", "product_id"])
+        for number, line in enumerate(cdnow):
+            cid, _, ymd, _, dollars = line.split()
+            paid = f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:]}T12:00:00+08:00"
+            for item in ("a", "b"):
+                writer.writerow([f"o{number}", f"wm{cid}", dollars, paid, item])
+    a = scrm("predict", "evaluate", "--orders", str(ours), *PROTOCOL, "--json")
+    b = scrm("predict", "evaluate", "--orders", str(SAMPLE), *PROTOCOL, "--json")
+    assert a.returncode == 0, a.stderr
+    mine, theirs = json.loads(a.stdout)["methods"], json.loads(b.stdout)["methods"]
+    for name in ("bgnbd", "rfm", "recency", "lifecycle"):
+        assert mine[name]["auc"] == pytest.approx(theirs[name]["auc"], abs=1e-6)
+
+
+def test_a_broken_file_is_named_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("00001 19970101 1 11.77\n00002 1997-01-12 x\n")
+    done = scrm("predict", "evaluate", "--orders", str(bad))
+    assert done.returncode == 2
+    assert "line 2" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_sample_of_customers_keeps_each_ones_whole_history() -> None:
+    """The nightly back-test of a large brand runs on a sample of customers (``History.sample``)."""
+    full = read_orders_file(MASTER)
+    part = full.sample(2000, seed=1)
+    assert part.size == 2000 and len(set(part.ids)) == 2000
+    for i in (0, 999, 1999):
+        j = full.ids.index(part.ids[i])
+        assert list(part.day[part.customer == i]) == list(full.day[full.customer == j])
+        assert list(part.amount[part.customer == i]) == list(full.amount[full.customer == j])

@@ -358,13 +358,6 @@ def _events(args: argparse.Namespace) -> int:
     from bot.app import open_deps  # noqa: PLC0415
     from bot.deadletters import events_command  # noqa: PLC0415
 
-@command("sidebar")
-def _sidebar(args: argparse.Namespace) -> int:
-    from datetime import timedelta  # noqa: PLC0415
-
-    from bot.app import open_deps  # noqa: PLC0415
-    from sidebar.report import format_report, script_report  # noqa: PLC0415
-
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
 
@@ -375,6 +368,17 @@ def _sidebar(args: argparse.Namespace) -> int:
 
     return asyncio.run(run())
 
+
+@command("sidebar")
+def _sidebar(args: argparse.Namespace) -> int:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from bot.app import open_deps  # noqa: PLC0415
+    from sidebar.report import format_report, script_report  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging("WARNING", settings.log_format)
+
     async def run() -> None:
         async with open_deps(settings) as deps:
             now = deps.clock.now()
@@ -382,6 +386,7 @@ def _sidebar(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
 
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
@@ -418,10 +423,6 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill), tags, or org "
                           "(departments and members)")
     sync.add_argument("what", choices=["contacts", "tags", "org"])
-    sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
-
-    sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill) or tags")
-    sync.add_argument("what", choices=["contacts", "tags"])
     demo = sub.add_parser("demo", help="the product end to end on embedded defaults, against the simulator")
     demo.add_argument("--serve", action="store_true", help="keep serving after the story (the sidebar URL works)")
     demo.add_argument("--port", type=int, default=8080, help="the app's port with --serve (the simulator's: +10)")

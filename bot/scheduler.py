@@ -49,7 +49,6 @@ def ticks(settings: Settings) -> list[Tick]:
         Tick("sop_reminder", cron=settings.scrm_sop_reminder_cron),
         Tick("sop_escalation", cron=settings.scrm_sop_escalation_cron),
         Tick("org_sync", cron=settings.scrm_org_sync_cron),
-
         Tick("predict_nightly", cron=settings.scrm_predict_cron),
     ]
 

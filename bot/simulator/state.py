@@ -120,7 +120,7 @@ class SimulatorState:
         # Events that state changes made while answering APIs (e.g. a transfer resolved during
         # transfer_result) and that WeCom would call back with; the control API delivers them.
         self.outbox: list[str] = []
-        # The address book (bot/simulator/addressbook.py) and the bytes of uploaded temporary materials (apis/sidebar_media.py).
+        # The address book (bot/simulator/addressbook.py); uploaded materials (apis/sidebar_media.py).
         self.departments: dict[int, Department] = {1: Department(1, "总部")}
         self.media: dict[str, UploadedMedia] = {}
         self.base_url = ""  # where this simulator is served (QR code images are fetched from it)

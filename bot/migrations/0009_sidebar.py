@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('scrm', '0006_outbox_claim')]
+    dependencies = [('scrm', '0008_org_channels')]
 
     initial = False
 

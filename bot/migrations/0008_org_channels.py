@@ -6,7 +6,7 @@ from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('scrm', '0006_outbox_claim')]
+    dependencies = [('scrm', '0007_hostile_intake')]
 
     initial = False
 

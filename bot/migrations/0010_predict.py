@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('scrm', '0006_outbox_claim')]
+    dependencies = [('scrm', '0009_sidebar')]
 
     initial = False
 

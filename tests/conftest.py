@@ -31,6 +31,7 @@ AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
 SECRET = "sim-secret-0001"
+METRICS_TOKEN = "test-metrics-token"  # /metrics answers only its bearer
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -139,6 +140,7 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_sync_tags_on_start": False,
             "scrm_scheduler": False,
             "scrm_signal_secrets": "shop=test-shop-secret,pos=test-pos-secret",
+            "scrm_metrics_token": METRICS_TOKEN,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

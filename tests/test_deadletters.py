@@ -113,7 +113,8 @@ async def test_a_dead_letter_is_listed_with_its_error_replayed_once_and_a_second
     assert "死信 1 条" in answer and LOST in answer and "errcode -1" in answer and "scrm events replay" in answer
     assert "仅限" in await say(ops, "guide_sh01_a", "队列")
     # … and in Prometheus.
-    async with ops.http.get(f"{ops.app.url}/metrics") as response:
+    bearer = {"Authorization": f"Bearer {ops.deps.settings.scrm_metrics_token.get_secret_value()}"}
+    async with ops.http.get(f"{ops.app.url}/metrics", headers=bearer) as response:
         metrics = await response.text()
     assert "scrm_dead_letters 1.0" in metrics and "scrm_oldest_pending_age_seconds 0.0" in metrics
 

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     scrm_intake_legacy_signatures: bool = True
 
     # Ingest
-    scrm_callback_max_bytes: int = 64 * 1024
+    scrm_callback_max_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024
     # Past this, an append to the queue counts as failed: 503, and WeCom re-sends (well inside its 5 s).
     scrm_enqueue_timeout_s: float = 2.0
     # Reject callbacks whose signed timestamp is further than this from now (replay guard). A replay

@@ -21,11 +21,13 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import orjson
 import structlog
 from aiohttp import web
+from pydantic import AfterValidator
 from redis.exceptions import RedisError
 
 from bot.appkeys import DEPS
@@ -40,6 +42,8 @@ __all__ = [
     "signature_for",
     "signature_v2_for",
     "signed_headers",
+    "Moment",
+    "plausible",
 ]
 
 log = structlog.get_logger(__name__)
@@ -49,6 +53,24 @@ MAX_ITEMS = 500
 WINDOW_S = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") is not
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# Older than any brand's history, and no later than a day ahead (clocks drift; time zones).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_AHEAD = timedelta(days=1)
+
+
+def plausible(moment: datetime) -> datetime:
+    """A moment a sender reports (paid, sent, occurred): with a UTC offset, from 2000 until tomorrow."""
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset (e.g. 2026-11-11T20:00:00+08:00)")
+    if not _EARLIEST <= moment <= datetime.now(UTC) + _AHEAD:
+        raise ValueError(f"{moment.isoformat()} is not a plausible date (2000 until tomorrow)")
+    return moment
+
+
+# For the intake models (pydantic): a datetime checked by :func:`plausible`.
+Moment = Annotated[datetime, AfterValidator(plausible)]
 
 
 def parse_secrets(spec: str) -> dict[str, bytes]:

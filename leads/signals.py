@@ -93,16 +93,17 @@ def _reason(err: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def parse_signal(item: Mapping[str, Any]) -> SignalIn:
-    """A validated signal, or ItemRejected with the first problem."""
+def parse_signal(item: Mapping[str, Any], now: datetime | None = None) -> SignalIn:
+    """A validated signal (dates up to a day after ``now``, the wall clock by default), or
+    ItemRejected with the first problem."""
     try:
-        return SignalIn.model_validate(item)
+        return SignalIn.model_validate(item, context={"now": now} if now else None)
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
 
 
-def validate_signal(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    signal = parse_signal(item)
+def validate_signal(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
+    signal = parse_signal(item, now)
     return signal.event_id, signal.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
         "type": signal.type.value,
         "event_id": signal.event_id,

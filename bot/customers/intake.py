@@ -9,6 +9,7 @@ rest of its batch goes through.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -80,9 +81,9 @@ def _reason(err: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def validate_order(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def validate_order(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
     try:
-        order = OrderPayload.model_validate(item)
+        order = OrderPayload.model_validate(item, context={"now": now})
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
     body = order.model_dump(mode="json")
@@ -90,9 +91,9 @@ def validate_order(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return order.order_id, body
 
 
-def validate_chat(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def validate_chat(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
     try:
-        message = ChatMessagePayload.model_validate(item)
+        message = ChatMessagePayload.model_validate(item, context={"now": now})
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
     return message.msg_id, {

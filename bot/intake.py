@@ -21,11 +21,13 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import orjson
 import structlog
 from aiohttp import web
+from pydantic import AfterValidator, ValidationInfo
 from redis.exceptions import RedisError
 
 from bot.appkeys import DEPS
@@ -40,6 +42,8 @@ __all__ = [
     "signature_for",
     "signature_v2_for",
     "signed_headers",
+    "Moment",
+    "plausible",
 ]
 
 log = structlog.get_logger(__name__)
@@ -49,6 +53,27 @@ MAX_ITEMS = 500
 WINDOW_S = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True, int("²") is not
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# Older than any brand's history, and no later than a day ahead (clocks drift; time zones).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_AHEAD = timedelta(days=1)
+
+
+def plausible(moment: datetime, info: ValidationInfo) -> datetime:
+    """A moment a sender reports (paid, sent, occurred): with a UTC offset, from 2000 until a day
+    after ``now`` (the app's clock, given as validation context; the wall clock without one)."""
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset (e.g. 2026-11-11T20:00:00+08:00)")
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now") or datetime.now(UTC)
+    if not _EARLIEST <= moment <= now + _AHEAD:
+        raise ValueError(f"{moment.isoformat()} is not a plausible date (2000 until tomorrow)")
+    return moment
+
+
+# For the intake models (pydantic): a datetime checked by :func:`plausible`.
+Moment = Annotated[datetime, AfterValidator(plausible)]
 
 
 def parse_secrets(spec: str) -> dict[str, bytes]:
@@ -101,8 +126,8 @@ class IntakeKind:
 
     source: str  # the stream source and handler kind, e.g. "order"
     list_field: str  # e.g. "orders"
-    # item → (dedup key, normalised body); raises ItemRejected
-    validate: Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
+    # (item, now) → (dedup key, normalised body); raises ItemRejected
+    validate: Callable[[Mapping[str, Any], datetime], tuple[str, dict[str, Any]]]
 
 
 def _refused(status: int, reason: str, request: web.Request) -> web.Response:
@@ -140,7 +165,7 @@ def _authenticate(request: web.Request, deps: Deps, body: bytes) -> str | web.Re
 
 
 def _validate_items(
-    kind: IntakeKind, items: list[Any], sender: str
+    kind: IntakeKind, items: list[Any], sender: str, now: datetime
 ) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
     """A result per item (accepted or rejected with its reason), and what to queue for the accepted."""
     results: list[dict[str, Any]] = []
@@ -149,7 +174,7 @@ def _validate_items(
         try:
             if not isinstance(item, dict):
                 raise ItemRejected("not an object")
-            key, normalised = kind.validate(item)
+            key, normalised = kind.validate(item, now)
         except ItemRejected as err:
             results.append({"index": index, "status": "rejected", "reason": str(err)})
             continue
@@ -181,7 +206,7 @@ def intake_handler(kind: IntakeKind) -> Callable[[web.Request], Awaitable[web.Re
         items = document.get(kind.list_field) if isinstance(document, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
             return web.json_response({"error": f'expected {{"{kind.list_field}": [1..{MAX_ITEMS} items]}}'}, status=400)
-        results, queued = _validate_items(kind, items, sender)
+        results, queued = _validate_items(kind, items, sender, deps.clock.now())
         try:
             with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s * 2):
                 ids = await deps.queue.append_many(kind.source, [(k, b) for _, k, b in queued], deps.clock.timestamp())

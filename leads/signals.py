@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.intake import IntakeKind, ItemRejected
+from bot.intake import IntakeKind, ItemRejected, Moment
 
 __all__ = ["SignalType", "SignalIn", "SignalBatch", "validate_signal", "SIGNALS", "parse_signal"]
 
@@ -44,7 +44,7 @@ class SignalIn(BaseModel):
 
     event_id: Annotated[str, Field(min_length=1, max_length=96)]
     type: SignalType
-    occurred_at: datetime  # ISO 8601 with a UTC offset
+    occurred_at: Moment  # ISO 8601 with a UTC offset, from 2000 until tomorrow
     external_userid: Id | None = None
     unionid: Id | None = None
     member_id: Id | None = None
@@ -69,6 +69,8 @@ class SignalIn(BaseModel):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{name} needs a UTC offset")
+        if self.expires_at is not None and not 2000 <= self.expires_at.year <= 2100:
+            raise ValueError("expires_at is not a plausible date (2000 to 2100)")
         if self.type is SignalType.ORDER_PAID and (not self.order_id or self.amount is None):
             raise ValueError("order_paid needs order_id and amount")
         if self.type in (SignalType.COUPON_CLAIMED, SignalType.COUPON_REDEEMED) and not self.coupon_id:
@@ -91,16 +93,17 @@ def _reason(err: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def parse_signal(item: Mapping[str, Any]) -> SignalIn:
-    """A validated signal, or ItemRejected with the first problem."""
+def parse_signal(item: Mapping[str, Any], now: datetime | None = None) -> SignalIn:
+    """A validated signal (dates up to a day after ``now``, the wall clock by default), or
+    ItemRejected with the first problem."""
     try:
-        return SignalIn.model_validate(item)
+        return SignalIn.model_validate(item, context={"now": now} if now else None)
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
 
 
-def validate_signal(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    signal = parse_signal(item)
+def validate_signal(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
+    signal = parse_signal(item, now)
     return signal.event_id, signal.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
         "type": signal.type.value,
         "event_id": signal.event_id,

@@ -175,3 +175,21 @@ async def test_an_order_stored_before_senders_counted_is_not_taken_twice(stack: 
     assert answer["accepted"] == 1  # new to the queue (its key now names the sender) …
     await stack.settle()
     assert await Order.filter(order_id="LEGACY-1").count() == 1  # … and still one order
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("occurred_at", "0001-01-01T00:00:00+00:00"), ("occurred_at", "9999-01-01T00:00:00+00:00"),
+     ("expires_at", "9999-01-01T00:00:00+00:00"), ("duration_s", "NaN"), ("price", "Infinity")],
+)
+async def test_a_signal_with_an_impossible_value_is_named_and_its_batch_kept(
+    stack: Stack, field: str, value: str
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    good = {"event_id": "ok-1", "type": "browse", "occurred_at": now, "external_userid": "wmSIG2", "product_id": "P1"}
+    bad = good | {"event_id": "bad-1", "type": "coupon_claimed", "coupon_id": "C1", field: value}
+    status, answer = await post_signed(stack, "/signals", {"signals": [good, bad]})
+    assert status == 202 and [r["status"] for r in answer["results"]] == ["accepted", "rejected"]
+    assert field in answer["results"][1]["reason"]
+    await stack.settle()
+    assert await stack.deps.redis.xlen(stack.deps.queue.keys.dead) == 0

@@ -9,19 +9,15 @@ rest of its batch goes through.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from bot.intake import IntakeKind, ItemRejected
+from bot.intake import IntakeKind, ItemRejected, Moment
 
 __all__ = ["ORDERS", "CHAT_ARCHIVE", "OrderPayload", "OrderItemPayload", "ChatMessagePayload"]
-
-# Older than any brand's order history, and no later than a day ahead (clocks drift; time zones).
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_AHEAD = timedelta(days=1)
 
 
 def _money_text(value: object) -> object:
@@ -31,17 +27,8 @@ def _money_text(value: object) -> object:
     return value
 
 
-def _plausible(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("needs a UTC offset (e.g. 2026-11-11T20:00:00+08:00)")
-    if not _EARLIEST <= moment <= datetime.now(UTC) + _AHEAD:
-        raise ValueError(f"{moment.isoformat()} is not a plausible date (2000 until tomorrow)")
-    return moment
-
-
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Money = Annotated[Decimal, BeforeValidator(_money_text), Field(ge=0, max_digits=14, decimal_places=2)]
-Moment = Annotated[datetime, AfterValidator(_plausible)]
 
 
 class OrderItemPayload(BaseModel):
@@ -94,9 +81,9 @@ def _reason(err: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def validate_order(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def validate_order(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
     try:
-        order = OrderPayload.model_validate(item)
+        order = OrderPayload.model_validate(item, context={"now": now})
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
     body = order.model_dump(mode="json")
@@ -104,9 +91,9 @@ def validate_order(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return order.order_id, body
 
 
-def validate_chat(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def validate_chat(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str, Any]]:
     try:
-        message = ChatMessagePayload.model_validate(item)
+        message = ChatMessagePayload.model_validate(item, context={"now": now})
     except ValidationError as err:
         raise ItemRejected(_reason(err)) from None
     return message.msg_id, {

@@ -120,6 +120,9 @@ class Worker:
                         self._redis_up()
                     except RedisError as err:
                         self._redis_failed(err)
+                        if "NOGROUP" in str(err):
+                            # Redis came back without the stream (lost with its data): make the group again.
+                            self._group_ready = False
                         await self._sleep_unless_stopping(self.policy.outage_retry_max_s / 4)
             finally:
                 await self._drain()

@@ -273,3 +273,27 @@ async def test_redis_lost_mid_event_is_waited_out_not_redelivered(make_settings:
             assert (await deps.queue.depth()) == {"stream": 0, "dead": 0, "retry": 0}
     finally:
         await proxy.close()
+
+
+async def test_a_redis_that_lost_its_data_gets_the_consumer_group_back(make_settings: Callable[..., Settings]) -> None:
+    """Redis restarted without its data (the stream and the group gone): the worker makes the group
+    again and the next callback is handled, instead of failing on NOGROUP forever."""
+    done: list[str] = []
+    router = Router("after_loss")
+
+    @router.event("change_external_contact")
+    async def handle(event: Event, deps: Deps) -> None:
+        done.append(event.key)
+
+    async with deps_for(make_settings()) as deps:
+        worker = build_worker(deps, Dispatcher([router]))
+        running = asyncio.create_task(worker.run())
+        try:
+            await enqueue(deps, "wmBEFORE01")
+            await eventually(lambda: len(done) == 1, within=10)
+            await deps.redis.delete(deps.queue.keys.stream)
+            await enqueue(deps, "wmAFTER001")
+            await eventually(lambda: len(done) == 2, within=10)
+        finally:
+            worker.stop()
+            await running

@@ -428,3 +428,34 @@ async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: Sidebar
                 assert asset == f"{world.sim.url}/_sim/jsbridge.js"  # WeCom's SDK (here: its stand-in)
     assert total < 100_000, total
     assert "initial-scale=1" in page and 'lang="zh-CN"' in page
+
+
+async def test_the_simulators_oauth_page_and_media_upload_refuse_what_wecom_refuses(sim: Any) -> None:
+    state = sim.state
+    state.browser.device.userid = "guide_sh01_a"
+    state.add_member("guide_sh01_a")
+    authorize = {"appid": state.corp_id, "response_type": "code", "scope": "snsapi_base", "state": "s1",
+                 "redirect_uri": "http://127.0.0.1:9/sidebar/oauth"}
+    async with aiohttp.ClientSession() as http:
+        state.browser.trusted_domains = {"scrm.example.com"}
+        async with http.get(f"{sim.url}/connect/oauth2/authorize", params=authorize, allow_redirects=False) as resp:
+            assert resp.status == 400 and "50001" in await resp.text()
+        state.browser.trusted_domains = {"127.0.0.1:9"}  # exact host and port
+        async with http.get(f"{sim.url}/connect/oauth2/authorize", params=authorize, allow_redirects=False) as resp:
+            assert resp.status == 302 and "state=s1" in resp.headers["Location"]
+        async with http.get(f"{sim.url}/connect/oauth2/authorize", params=authorize | {"appid": "wwOTHER"},
+                            allow_redirects=False) as resp:
+            assert resp.status == 400 and "40013" in await resp.text()
+
+        async with http.get(f"{sim.url}/cgi-bin/gettoken", params={"corpid": state.corp_id,
+                                                                   "corpsecret": state.secret}) as resp:
+            token = (await resp.json())["access_token"]
+        for media_type, data, errcode in (("gif", b"GIF89a....", 40005), ("image", b"GIF89a....", 40004),
+                                          ("file", b"abc", 40006), ("file", b"a small file", 0)):
+            form = aiohttp.FormData()
+            form.add_field("media", data, filename="x.bin")
+            async with http.post(f"{sim.url}/cgi-bin/media/upload", params={"access_token": token, "type": media_type},
+                                 data=form) as resp:
+                assert (await resp.json())["errcode"] == errcode, media_type
+    media = next(iter(state.browser.media.values()))
+    assert media.expires_at - media.created_at == 3 * 86400

@@ -172,10 +172,17 @@
     return (s.items || []).map(function (i) { return el("div", {"class": "item"}, [el("div", {text: i.text}), i.sub ? el("div", {"class": "muted", text: i.sub}) : null]); });
   }
 
+  function avatar(c) {
+    var letter = el("div", {"class": "avatar", text: (c.name || "客").slice(0, 1)});
+    if (!c.avatar) { return letter; }
+    var img = el("img", {src: c.avatar, alt: ""});
+    img.addEventListener("error", function () { if (img.parentNode) { img.parentNode.replaceChild(letter, img); } });
+    return img;
+  }
   function header(c) {
     var title = c.remark ? c.remark + "（" + c.name + "）" : c.name;
     return el("section", {"class": "card"}, [el("div", {"class": "head"}, [
-      c.avatar ? el("img", {src: c.avatar, alt: ""}) : el("div", {"class": "avatar", text: (c.name || "客").slice(0, 1)}),
+      avatar(c),
       el("div", {}, [el("div", {"class": "name", id: "customer-name", text: title}),
         el("div", {"class": "muted", text: "来源 " + c.channel + (c.store ? " · " + c.store : "")})])]),
       el("div", {"class": "kv"}, [el("span", {text: "添加于 " + c.added_at}), el("span", {text: "已加 " + c.contact_days + " 天"}),

@@ -32,6 +32,7 @@ from tagging.rules import RuleSet
 __all__ = ["ensure_rule_tags", "push_pending", "reconcile", "SyncResult"]
 
 log = structlog.get_logger(__name__)
+_TAG_NAME_EXISTS = 40071
 
 
 async def ensure_rule_tags(deps: Deps, rules: RuleSet) -> int:
@@ -49,9 +50,17 @@ async def ensure_rule_tags(deps: Deps, rules: RuleSet) -> int:
         missing = [name for name in names if name not in existing]
         if not missing:
             continue
-        answer = await deps.wecom.add_corp_tag(
-            missing, group_id=group.wecom_id if group else "", group_name="" if group else group_name
-        )
+        try:
+            answer = await deps.wecom.add_corp_tag(
+                missing, group_id=group.wecom_id if group else "", group_name="" if group else group_name
+            )
+        except WeComPermanentError as err:
+            if err.errcode != _TAG_NAME_EXISTS:
+                raise
+            # Another process (a worker's re-tag) created them since our sync: mirror WeCom as it is now.
+            await sync_corp_tags(deps)
+            log.info("wecom_tags_created_elsewhere", group=group_name)
+            continue
         local_group, _ = await TagGroup.update_or_create(
             wecom_id=answer["group_id"], defaults={"name": answer.get("group_name", group_name), "deleted": False}
         )

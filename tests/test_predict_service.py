@@ -34,9 +34,8 @@ async def brand_in_database(customers: int) -> dict[str, int]:
     """A synthetic brand's customers and orders, as ``scrm import orders`` would leave them."""
     days = 500
     history = synthetic_brand(customers, days=days, start_day=day_of(NOW.date()) - days - 1, seed=3, signals=False)
-    ids: dict[str, int] = {}
-    for external_userid in history.ids:
-        ids[external_userid] = (await Customer.create(external_userid=external_userid, first_seen_at=NOW)).id
+    await Customer.bulk_create([Customer(external_userid=e, first_seen_at=NOW) for e in history.ids])
+    ids = dict(await Customer.filter(external_userid__in=list(history.ids)).values_list("external_userid", "id"))
     orders = [
         OrderIn(f"o{i}", Decimal(str(round(float(history.amount[i]), 2))),
                 datetime.combine(EPOCH + timedelta(days=int(history.day[i])), datetime.min.time(), UTC)

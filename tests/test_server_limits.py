@@ -160,7 +160,8 @@ async def test_connections_over_the_limit_are_refused_and_served_again_when_one_
 
 async def test_metrics_answer_only_the_bearer_of_the_token(make_settings: Callable[..., Settings]) -> None:
     async with aiohttp.ClientSession() as http:
-        async with limited_server(make_settings(scrm_metrics_token="")) as (host, port), http.get(f"http://{host}:{port}/metrics") as resp:
+        off = make_settings(scrm_metrics_token="")
+        async with limited_server(off) as (host, port), http.get(f"http://{host}:{port}/metrics") as resp:
             assert resp.status == 404, "no token configured: metrics are off"
         async with limited_server(make_settings(scrm_metrics_token="m3trics-t0ken")) as (host, port):
             url = f"http://{host}:{port}/metrics"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
+from bot.features import attributes
 from bot.logs import configure_logging
 from config.settings import Settings, SettingsError, load_settings
 
@@ -464,9 +465,8 @@ def _parser() -> argparse.ArgumentParser:
     channels.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
     channels.add_argument("--until", default="", help="7d or an ISO date (default: now)")
 
-    from predict.cli import add_arguments as predict_arguments  # noqa: PLC0415
-
-    predict_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
+    for add_command in attributes("cli"):  # the features' own sub-commands (bot/features.py)
+        add_command(sub)
     return parser
 
 

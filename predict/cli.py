@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command 
     from predict.backtest import Evaluation
     from predict.history import History
 
-__all__ = ["add_arguments", "run", "parse_days", "format_table"]
+__all__ = ["add_command", "add_arguments", "run", "parse_days", "format_table"]
 
 
 def parse_days(text: str) -> int:
@@ -27,6 +27,11 @@ def parse_days(text: str) -> int:
     if not number.isdigit() or int(number) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: use days like 90d or weeks like 13w")
     return int(number) * unit
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``scrm predict``'s arguments, added by the CLI from the feature table (bot/features.py)."""
+    add_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -258,7 +258,7 @@ def migrate(workdir: Path, db_url: str, redis_url: str) -> None:
         raise BenchError(f"scrm migrate failed: {result.stderr[-800:]}")
 
 
-async def run(args: argparse.Namespace, tmp: Path) -> int:  # noqa: C901, PLR0915 - one story, told in order
+async def run(args: argparse.Namespace, tmp: Path) -> int:  # one story, told in order
     wall = time.monotonic()
     pg = PrivatePostgres(tmp, port=args.pg_port)
     redis = PrivateRedis(tmp, appendfsync="always", port=args.redis_port)

@@ -188,7 +188,7 @@ def start_app(workdir: Path, redis_url: str, prefix: str, py_spy: str | None, ap
     log_path = workdir / "app.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
+                                preexec_fn=pinned_to(cpus))  # sets CPU affinity only
     return Server("A", "app (scrm serve --role web)", port, proc, log_path, f"{{{prefix}}}:seen:*",
                   [f"{{{prefix}}}:events"])
 
@@ -202,7 +202,7 @@ def start_bare(workdir: Path, redis_url: str, stream: str, app_src: Path | None,
     env = base_env() | {"PYTHONPATH": str(app_src or ROOT)}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
+                                preexec_fn=pinned_to(cpus))  # sets CPU affinity only
     return Server("B", "bare (bench/bare_ingest.py)", port, proc, log_path, None, [stream])
 
 
@@ -215,7 +215,7 @@ async def private_redis(workdir: Path, cpus: set[int] | None) -> AsyncIterator[s
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - once, before any load runs
         [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=pinned_to(cpus),  # noqa: PLW1509
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=pinned_to(cpus),
     )
     url = f"redis://{HOST}:{port}/0"
     try:
@@ -449,7 +449,7 @@ async def bench(args: argparse.Namespace) -> int:
             return await run_bench(args, redis_url, tmp, where)
 
 
-async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: Placement) -> int:  # noqa: C901
+async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: Placement) -> int:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     await check_redis(client, redis_url)
     tag = secrets.token_hex(3)

@@ -42,8 +42,8 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import closed_loop, open_loop, percentile  # noqa: E402
-from welcome import (  # noqa: E402
+from loadgen import closed_loop, open_loop, percentile
+from welcome import (
     AES_KEY,
     AGENT_ID,
     CORP_ID,
@@ -63,9 +63,9 @@ from welcome import (  # noqa: E402
 )
 
 sys.path.insert(0, str(ROOT))
-from bot.intake import signed_headers  # noqa: E402
-from bot.simulator.server import running_simulator  # noqa: E402
-from bot.simulator.state import SimulatorState  # noqa: E402
+from bot.intake import signed_headers
+from bot.simulator.server import running_simulator
+from bot.simulator.state import SimulatorState
 
 SHOP_SECRET = b"bench-shop-secret"
 BATCH = 100
@@ -107,10 +107,10 @@ def all_accepted(status: int, body: bytes) -> bool:
 
 async def seed_customers(db_url: str, count: int) -> None:
     """Guides and customers (the first DORMANT asleep for 200 days), straight into the database."""
-    from tortoise import Tortoise  # noqa: PLC0415
+    from tortoise import Tortoise
 
-    from bot.db import tortoise_config  # noqa: PLC0415
-    from bot.models.customers import Customer, Guide, Relationship, Store  # noqa: PLC0415
+    from bot.db import tortoise_config
+    from bot.models.customers import Customer, Guide, Relationship, Store
 
     await Tortoise.init(config=tortoise_config(db_url))
     try:

@@ -344,7 +344,7 @@ async def run(deps: Deps, caller: Caller, text: str, event_key: str) -> Outcome:
         answer = await spec.func(Call(deps, caller, args, event_key, text))
     except CommandError as err:
         return Outcome("bad_args", str(err), spec.name, str(err))
-    except Exception as err:  # noqa: BLE001 - a broken command answers and is logged; the worker goes on
+    except Exception as err:  # a broken command answers and is logged; the worker goes on
         log.exception("command_failed", command=spec.name, userid=caller.userid)
         return Outcome("error", say(deps, "cmd_error", command=spec.name), spec.name, f"{type(err).__name__}: {err}")
     if isinstance(answer, Reply):

@@ -15,7 +15,7 @@ PREDICT_NIGHTLY = cron("predict_nightly", "scrm_predict_cron")
 
 @router.on("internal", PREDICT_NIGHTLY.name)
 async def on_predict_nightly(event: Event, deps: Deps) -> None:
-    from predict.service import predict_everyone  # noqa: PLC0415 - numpy / LightGBM load on the first run only
+    from predict.service import predict_everyone  # numpy / LightGBM load on the first run only
 
     await predict_everyone(deps)
 

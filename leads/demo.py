@@ -70,7 +70,7 @@ async def leads_story(
 
     clock.advance_to_local(9, 1, deps.settings.scrm_timezone)
     say(f"{deps.clock.now().astimezone(tz):%H:%M} next morning — the flush tick releases held cards, best first")
-    from bot.scheduler import Tick, fire  # noqa: PLC0415 - the demo drives the tick itself
+    from bot.scheduler import Tick, fire  # the demo drives the tick itself
 
     await fire(deps, Tick("leads_flush", every_s=60))
     await wait_for(lambda: any(m.msgtype == "template_card" for m in state.messages_to(guide)))

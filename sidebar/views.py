@@ -104,7 +104,7 @@ def _api(*, write: bool = False) -> Callable[[Callable[[web.Request, GuideSessio
                 return _error(request, "server_error", 503)
             except web.HTTPException:
                 raise
-            except Exception:  # noqa: BLE001 - the page gets a message; the log gets the trace
+            except Exception:  # the page gets a message; the log gets the trace
                 log.exception("sidebar_failed", path=request.path)
                 return _error(request, "server_error", 500)
             return web.json_response(answer, dumps=lambda obj: json.dumps(obj, ensure_ascii=False, default=str),

@@ -43,7 +43,7 @@ def load_metric_modules() -> None:
 
 
 def _metric(path: Path, item: Any, value: Any) -> str:
-    from bot.leaderboard.metrics import METRICS  # noqa: PLC0415
+    from bot.leaderboard.metrics import METRICS
 
     if value not in METRICS:
         raise ConfigError(f"{path}: {line_of(item)}: unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")

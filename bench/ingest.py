@@ -21,9 +21,9 @@ Every request is a distinct signed, encrypted ``add_external_contact`` (distinct
 so A never takes its duplicate path; A's de-duplication keys are cleared between runs. Every
 answer must be HTTP 200 ``success``; anything else is counted as an error.
 
-    .venv/bin/python bench/ingest.py              # ~90 s
-    .venv/bin/python bench/ingest.py --quick      # ~40 s
-    .venv/bin/python bench/ingest.py --duration 10 --concurrency 32 --rounds 3
+    .venv/bin/python -m bench.ingest              # ~90 s
+    .venv/bin/python -m bench.ingest --quick      # ~40 s
+    .venv/bin/python -m bench.ingest --duration 10 --concurrency 32 --rounds 3
 
 Needs ``redis-server`` on the PATH (or ``--redis-url``) and, with the default ``--loadgen wrk``,
 wrk (``apt-get install wrk``). Keys live under a random prefix and are deleted at the end.
@@ -54,13 +54,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import LoadResult, closed_loop, open_loop, raw_post  # noqa: E402
 from bot.crypto import CallbackCrypto  # noqa: E402
 from bot.simulator import eventxml  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import LoadResult, closed_loop, open_loop, raw_post  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"

@@ -302,7 +302,7 @@ async def _resolve(caller: Caller, spec: Command, words: list[str]) -> dict[str,
 async def caller_of(deps: Deps, userid: str) -> Caller:
     guide = await ensure_guide(deps, userid)
     role = Role.ADMIN if userid in deps.settings.admin_userids else Role(guide.role)
-    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)  # type: ignore[attr-defined]
+    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)
 
 
 def commands_for(role: Role) -> list[Command]:

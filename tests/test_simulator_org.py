@@ -104,7 +104,7 @@ async def test_media_upload_takes_a_multipart_image(wecom: WeCom) -> None:
     form = aiohttp.FormData()
     form.add_field("media", b"not a picture", filename="x.png", content_type="image/png")
     async with wecom.http.post(url, params={"access_token": wecom.token, "type": "image"}, data=form) as response:
-        assert (await response.json())["errcode"] == 40005
+        assert (await response.json())["errcode"] == 40004  # 不合法的媒体文件类型
     async with wecom.http.post(url, params={"access_token": wecom.token, "type": "image"}, data=b"") as response:
         assert (await response.json())["errcode"] == 41005
 

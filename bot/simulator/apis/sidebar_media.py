@@ -52,13 +52,13 @@ async def upload_media(request: web.Request) -> web.Response:
     try:
         _check_token(state, request.query.get("access_token"))
         if media_type not in MEDIA_LIMITS:
-            raise ApiError(ErrCode.INVALID_MEDIA_TYPE, media_type)
+            raise ApiError(ErrCode.INVALID_MEDIA_TYPE_PARAM, media_type)
         filename, data = await _read_media(request)
         if not 5 < len(data) <= MEDIA_LIMITS[media_type]:
             raise ApiError(ErrCode.INVALID_FILE_SIZE, f"{len(data)} bytes")
         magic = _MAGIC.get(media_type)
         if magic and not data.startswith(magic):
-            raise ApiError(ErrCode.INVALID_FILE_TYPE, filename)
+            raise ApiError(ErrCode.INVALID_MEDIA_FILE_TYPE, filename)
         now = state.now()
         media_id = state.ids.make("3sim", 60)
         state.browser.media[media_id] = Media(media_id, media_type, filename, len(data), now, now + MEDIA_TTL)

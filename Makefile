@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench-ingest: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 
 ## migrations: write a migration for model changes (then commit bot/migrations/)
 migrations: $(STAMP)
@@ -53,4 +53,4 @@ clean:
 
 ## chaos: web + 2 workers, private PostgreSQL and Redis, workers/PostgreSQL/Redis/WeCom failing mid-burst (~3 min; not part of make test)
 chaos: $(STAMP)
-	$(BIN)/python bench/chaos.py
+	$(BIN)/python -m bench.chaos

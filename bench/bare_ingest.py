@@ -4,7 +4,7 @@ No XML parser, no de-duplication, no metrics, no logging: a plain find for ``<En
 signature check and AES decryption of ``bot.crypto.CallbackCrypto``, and one ``XADD`` with
 redis.asyncio (hiredis). ``bench/ingest.py`` runs it next to the real app to get the ratio.
 
-    .venv/bin/python bench/bare_ingest.py --port 8181 --redis-url redis://127.0.0.1:6379/0 --stream bench:bare
+    .venv/bin/python -m bench.bare_ingest --port 8181 --redis-url redis://127.0.0.1:6379/0 --stream bench:bare
 """
 
 from __future__ import annotations

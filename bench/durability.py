@@ -16,8 +16,8 @@ SIGKILL (a process crash), and a SIGKILL of a Redis started with ``bench/crashsi
 (compiled with gcc for the run), which holds the AOF's writes in the process until they are
 fsync'ed: the kill then loses exactly what a host crash would (a simulated host crash).
 
-    .venv/bin/python bench/durability.py                 # ~2 minutes
-    .venv/bin/python bench/durability.py --rounds 10 --load-s 5
+    .venv/bin/python -m bench.durability                 # ~2 minutes
+    .venv/bin/python -m bench.durability --rounds 10 --load-s 5
 """
 
 from __future__ import annotations
@@ -40,16 +40,11 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pgdb import BenchError  # noqa: E402
-from private import PrivateRedis, ServiceError  # noqa: E402
-from welcome import AES_KEY, CORP_ID, HOST, TOKEN, start_app, stop_app, wait_healthy  # noqa: E402
-
-from bot.crypto import CallbackCrypto  # noqa: E402
-from bot.simulator import eventxml  # noqa: E402
+from bench.pgdb import BenchError
+from bench.private import PrivateRedis, ServiceError
+from bench.welcome import AES_KEY, CORP_ID, HOST, TOKEN, start_app, stop_app, wait_healthy
+from bot.crypto import CallbackCrypto
+from bot.simulator import eventxml
 
 
 @dataclass

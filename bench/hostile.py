@@ -12,8 +12,8 @@ junk signature: what anyone on the network can send before authentication.
    ``--duration`` s while a prober asks ``/healthz`` every 10 ms; its latency is compared with the
    same prober on the idle server.
 
-    .venv/bin/python bench/hostile.py                 # ~30 s
-    .venv/bin/python bench/hostile.py --duration 5 --attackers 4
+    .venv/bin/python -m bench.hostile                 # ~30 s
+    .venv/bin/python -m bench.hostile --duration 5 --attackers 4
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ import re
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from bot.xmlparse import XmlError, extract_encrypt  # noqa: E402
 

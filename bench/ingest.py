@@ -21,9 +21,9 @@ Every request is a distinct signed, encrypted ``add_external_contact`` (distinct
 so A never takes its duplicate path; A's de-duplication keys are cleared between runs. Every
 answer must be HTTP 200 ``success``; anything else is counted as an error.
 
-    .venv/bin/python bench/ingest.py              # ~90 s
-    .venv/bin/python bench/ingest.py --quick      # ~40 s
-    .venv/bin/python bench/ingest.py --duration 10 --concurrency 32 --rounds 3
+    .venv/bin/python -m bench.ingest              # ~90 s
+    .venv/bin/python -m bench.ingest --quick      # ~40 s
+    .venv/bin/python -m bench.ingest --duration 10 --concurrency 32 --rounds 3
 
 Needs ``redis-server`` on the PATH (or ``--redis-url``) and, with the default ``--loadgen wrk``,
 wrk (``apt-get install wrk``). Keys live under a random prefix and are deleted at the end.
@@ -54,13 +54,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import LoadResult, closed_loop, open_loop, raw_post  # noqa: E402
 from bot.crypto import CallbackCrypto  # noqa: E402
 from bot.simulator import eventxml  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import LoadResult, closed_loop, open_loop, raw_post  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"
@@ -188,7 +185,7 @@ def start_app(workdir: Path, redis_url: str, prefix: str, py_spy: str | None, ap
     log_path = workdir / "app.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
+                                preexec_fn=pinned_to(cpus))  # sets CPU affinity only
     return Server("A", "app (scrm serve --role web)", port, proc, log_path, f"{{{prefix}}}:seen:*",
                   [f"{{{prefix}}}:events"])
 
@@ -202,7 +199,7 @@ def start_bare(workdir: Path, redis_url: str, stream: str, app_src: Path | None,
     env = base_env() | {"PYTHONPATH": str(app_src or ROOT)}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                preexec_fn=pinned_to(cpus))  # noqa: PLW1509 - sets CPU affinity only
+                                preexec_fn=pinned_to(cpus))  # sets CPU affinity only
     return Server("B", "bare (bench/bare_ingest.py)", port, proc, log_path, None, [stream])
 
 
@@ -215,7 +212,7 @@ async def private_redis(workdir: Path, cpus: set[int] | None) -> AsyncIterator[s
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - once, before any load runs
         [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=pinned_to(cpus),  # noqa: PLW1509
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=pinned_to(cpus),
     )
     url = f"redis://{HOST}:{port}/0"
     try:
@@ -449,7 +446,7 @@ async def bench(args: argparse.Namespace) -> int:
             return await run_bench(args, redis_url, tmp, where)
 
 
-async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: Placement) -> int:  # noqa: C901
+async def run_bench(args: argparse.Namespace, redis_url: str, tmp: Path, where: Placement) -> int:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     await check_redis(client, redis_url)
     tag = secrets.token_hex(3)

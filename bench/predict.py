@@ -1,7 +1,7 @@
 """Purchase predictions (issue 19): training and scoring time and peak memory at 1,000,000 customers,
 and what shop and chat signals add (SYNTHETIC data).
 
-    .venv/bin/python bench/predict.py [--customers 1000000] [--signals-customers 50000]
+    .venv/bin/python -m bench.predict [--customers 1000000] [--signals-customers 50000]
 
 1. A synthetic brand (``predict/synthetic.py``) of N customers over two years (purchases only, so
    the arrays of a million customers stay small). Timed separately: training (features at
@@ -17,23 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from predict.backtest import evaluate  # noqa: E402
-from predict.bgnbd import fit_bgnbd, fit_gamma_gamma  # noqa: E402
-from predict.features import snapshot  # noqa: E402
-from predict.history import Events, History  # noqa: E402
-from predict.model import train_gbm  # noqa: E402
-from predict.rules import rfm_score  # noqa: E402
-from predict.scoring import score_now  # noqa: E402
-from predict.synthetic import synthetic_brand  # noqa: E402
+from predict.backtest import evaluate
+from predict.bgnbd import fit_bgnbd, fit_gamma_gamma
+from predict.features import snapshot
+from predict.history import Events, History
+from predict.model import train_gbm
+from predict.rules import rfm_score
+from predict.scoring import score_now
+from predict.synthetic import synthetic_brand
 
 START, DAYS = 19_000, 730
 TODAY = START + DAYS

@@ -1,6 +1,6 @@
 """Full re-tag benchmark (issue 4): 1,000,000 customers with realistic orders in PostgreSQL.
 
-    .venv/bin/python bench/retag.py [--customers 1000000] [--keep]
+    .venv/bin/python -m bench.retag [--customers 1000000] [--keep]
 
 Generates, in a throwaway database, N customers each followed by one of 500 guides, ~2.4 orders
 per buyer with a long tail (90% of customers with no purchase in the last 180 days; the top 15%
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,10 +22,8 @@ from pathlib import Path
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from pgdb import create_database, database_url, drop_database  # noqa: E402
-
+from bench.pgdb import create_database, database_url, drop_database  # noqa: E402
 from bot.db import close_db, init_db  # noqa: E402
 from tagging.engine import retag  # noqa: E402
 from tagging.rules import load_rules  # noqa: E402

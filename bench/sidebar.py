@@ -10,8 +10,8 @@ cookie for the customer's guide is minted with the app's own signer, and the car
 
 Target (issue 18): p95 < 50 ms for the customer with 100 orders and 50 tags on 1M customers.
 
-    .venv/bin/python bench/sidebar.py                    # 1,000,000 customers, 500 requests
-    .venv/bin/python bench/sidebar.py --customers 100000 --requests 200   # quicker
+    .venv/bin/python -m bench.sidebar                    # 1,000,000 customers, 500 requests
+    .venv/bin/python -m bench.sidebar --customers 100000 --requests 200   # quicker
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust) and Redis on 127.0.0.1:6379; the database and the
 Redis keys are removed at the end.
@@ -25,19 +25,13 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = str(Path(__file__).resolve().parent)
-from loadgen import percentile  # noqa: E402
-from pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
-
-# bench/sop.py would shadow the sop package: the project's packages come first.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if p != BENCH] + [BENCH]
+from bench.loadgen import percentile
+from bench.pgdb import BenchError, create_database, database_url, drop_database
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -12,8 +12,8 @@ becomes a card on the guide's phone while background traffic flows.
 
 Targets (issue 6): >= 20,000 signals/s accepted; card p95 < 3 s.
 
-    .venv/bin/python bench/signals.py            # 10 s accept run; 30 s of 500/s with 80 triggers
-    .venv/bin/python bench/signals.py --quick    # 5 s; 15 s with 40 triggers
+    .venv/bin/python -m bench.signals            # 10 s accept run; 30 s of 500/s with 80 triggers
+    .venv/bin/python -m bench.signals --quick    # 5 s; 15 s with 40 triggers
 
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (as bench/welcome.py); the throwaway
 database and Redis keys are removed at the end. Quiet hours are switched off in a copy of config/
@@ -41,9 +41,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import closed_loop, open_loop, percentile  # noqa: E402
-from welcome import (  # noqa: E402
+from bench.loadgen import closed_loop, open_loop, percentile
+from bench.welcome import (
     AES_KEY,
     AGENT_ID,
     CORP_ID,
@@ -61,11 +60,9 @@ from welcome import (  # noqa: E402
     stop_app,
     wait_healthy,
 )
-
-sys.path.insert(0, str(ROOT))
-from bot.intake import signed_headers  # noqa: E402
-from bot.simulator.server import running_simulator  # noqa: E402
-from bot.simulator.state import SimulatorState  # noqa: E402
+from bot.intake import signed_headers
+from bot.simulator.server import running_simulator
+from bot.simulator.state import SimulatorState
 
 SHOP_SECRET = b"bench-shop-secret"
 BATCH = 100
@@ -107,10 +104,10 @@ def all_accepted(status: int, body: bytes) -> bool:
 
 async def seed_customers(db_url: str, count: int) -> None:
     """Guides and customers (the first DORMANT asleep for 200 days), straight into the database."""
-    from tortoise import Tortoise  # noqa: PLC0415
+    from tortoise import Tortoise
 
-    from bot.db import tortoise_config  # noqa: PLC0415
-    from bot.models.customers import Customer, Guide, Relationship, Store  # noqa: PLC0415
+    from bot.db import tortoise_config
+    from bot.models.customers import Customer, Guide, Relationship, Store
 
     await Tortoise.init(config=tortoise_config(db_url))
     try:

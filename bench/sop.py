@@ -1,7 +1,7 @@
 """SOP sweep benchmark (issue 7): 1,000,000 customers in PostgreSQL with orders, items and tags,
 the six shipped playbooks (holdouts as shipped).
 
-    .venv/bin/python bench/sop.py [--customers 1000000] [--keep]
+    .venv/bin/python -m bench.sop [--customers 1000000] [--keep]
 
 Generates the data set-based (INSERT … SELECT generate_series) in a throwaway database, then:
 1. a full sweep that finds every step due on one day (a 24 h window: every timed step of every
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,10 +24,8 @@ from pathlib import Path
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from pgdb import create_database, database_url, drop_database  # noqa: E402
-
+from bench.pgdb import create_database, database_url, drop_database  # noqa: E402
 from bot.customers.org import load_org  # noqa: E402
 from bot.db import close_db, init_db  # noqa: E402
 from bot.templates import load_templates  # noqa: E402

@@ -13,9 +13,9 @@ scans sent at once, at most ``--burst-connections`` in flight). Target (issues 3
 500, every customer welcomed, p95 < 2 s. The burst also prints the CPU the app spent until the last
 welcome, a figure a busy host does not inflate (compare two trees with ``--app-src``).
 
-    .venv/bin/python bench/welcome.py                      # 50/s for 20 s, then a burst of 500
-    .venv/bin/python bench/welcome.py --quick              # 50/s for 6 s, burst of 200
-    .venv/bin/python bench/welcome.py --rate 100 --duration 30 --burst 1000
+    .venv/bin/python -m bench.welcome                      # 50/s for 20 s, then a burst of 500
+    .venv/bin/python -m bench.welcome --quick              # 50/s for 6 s, burst of 200
+    .venv/bin/python -m bench.welcome --rate 100 --duration 30 --burst 1000
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth; ``--pg``) and Redis on 127.0.0.1:6379
 (``--redis-url``). The database ``scrm_bench_<random>`` is dropped and the Redis keys deleted
@@ -46,23 +46,20 @@ import redis.asyncio as aioredis
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import percentile  # noqa: E402
+from bench.pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
 from bot.crypto import CallbackCrypto  # noqa: E402
 from bot.simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
 from bot.simulator.server import SimulatorServer, running_simulator  # noqa: E402
 from bot.simulator.state import SimulatorState  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import percentile  # noqa: E402
-from pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
-SECRET = "bench-secret"  # noqa: S105 - the simulator's made-up app secret
+SECRET = "bench-secret"  # the simulator's made-up app secret
 HOST = "127.0.0.1"
 TARGET_P95_S = 2.0
 WELCOME_API = "externalcontact/send_welcome_msg"

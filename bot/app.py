@@ -17,20 +17,18 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-import handlers
 from bot.appconfig import load_app_config
 from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
-from bot.customers.intake import CHAT_ARCHIVE, ORDERS
 from bot.customers.org import apply_org
 from bot.db import close_db, init_db
 from bot.deadletters import observe_queue
 from bot.deps import Deps
-from bot.dispatch import Dispatcher, Router, discover_routers
+from bot.dispatch import Dispatcher, Router, feature_routers
 from bot.eventlog import ProcessedLog
+from bot.features import attributes, import_modules
 from bot.ingest import receive_callback, verify_url
-from bot.intake import intake_handler
 from bot.metrics import Metrics
 from bot.publish import publish
 from bot.queue import EventQueue
@@ -39,8 +37,6 @@ from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
-from leads.signals import SIGNALS
-from sidebar.views import setup_sidebar
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
@@ -117,7 +113,8 @@ def create_app(
     # The largest body any route takes (signed intake batches); each route checks its own limit.
     app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
-    app[DISPATCHER] = Dispatcher(routers if routers is not None else discover_routers(handlers))
+    app[DISPATCHER] = Dispatcher(routers if routers is not None else feature_routers())
+    import_modules("handover")  # hand-over hooks run whichever routers this app was given
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_deps(settings, clock=clock) as deps:
@@ -145,10 +142,8 @@ def create_app(
     if role in ("all", "web"):
         app.router.add_get("/wecom/callback", verify_url)
         app.router.add_post("/wecom/callback", receive_callback)
-        app.router.add_post("/intake/orders", intake_handler(ORDERS))
-        app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))
-        app.router.add_post("/signals", intake_handler(SIGNALS))
-        setup_sidebar(app, settings)
+        for add_routes in attributes("routes"):  # each feature's intake endpoints and pages
+            add_routes(app, settings)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.customers.org import Org, load_org
-from bot.leaderboard.config import LeaderboardConf, load_leaderboard
-from bot.templates import Templates, load_templates
-from leads.config import LeadsConfig, load_leads_config
-from sop.playbooks import PlaybookStore, load_playbooks
-from tagging.rules import RuleSet, load_rules
+from bot.customers.org import Org
+from bot.features import FEATURES, resolve
+from bot.leaderboard.config import LeaderboardConf
+from bot.templates import Templates
+from leads.config import LeadsConfig
+from sop.playbooks import PlaybookStore
+from tagging.rules import RuleSet
 
 __all__ = ["AppConfig", "load_app_config"]
 
@@ -29,14 +31,11 @@ class AppConfig:
 
 
 def load_app_config(config_dir: Path) -> AppConfig:
-    """Load all of it or nothing: a ConfigError names the file, line and id at fault."""
-    templates = load_templates(config_dir / "templates.yaml")
-    org = load_org(config_dir / "org.yaml", templates)
-    tag_rules = load_rules(config_dir / "tag_rules.yaml")
-    leads = load_leads_config(config_dir / "leads.yaml")
-    leaderboard = load_leaderboard(config_dir / "leaderboard.yaml")
-    playbooks = load_playbooks(config_dir, templates, org)
-    return AppConfig(
-        templates=templates, org=org, tag_rules=tag_rules, leads=leads, leaderboard=leaderboard,
-        sop=PlaybookStore(config_dir, templates, org, playbooks),
-    )
+    """Load all of it or nothing: a ConfigError names the file, line and id at fault.
+
+    Each feature's loaders come from the feature table (bot/features.py), in table order."""
+    loaded: dict[str, Any] = {}
+    for feature in FEATURES:
+        for attribute, loader in feature.config:
+            loaded[attribute] = resolve(loader)(config_dir, loaded)
+    return AppConfig(**loaded)

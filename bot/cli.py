@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
+from bot.features import attributes
 from bot.logs import configure_logging
 from config.settings import Settings, SettingsError, load_settings
 
@@ -46,8 +47,8 @@ def _settings() -> Settings:
 
 @command("serve")
 def _serve(args: argparse.Namespace) -> int:
-    from bot.app import create_app  # noqa: PLC0415 - keep `scrm --help` fast
-    from bot.serving import run_server  # noqa: PLC0415
+    from bot.app import create_app  # keep `scrm --help` fast
+    from bot.serving import run_server
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -57,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 @command("migrate")
 def _migrate(args: argparse.Namespace) -> int:
-    from bot.db import migrate  # noqa: PLC0415
+    from bot.db import migrate
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -68,10 +69,10 @@ def _migrate(args: argparse.Namespace) -> int:
 
 @command("simulator")
 def _simulator(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
+    import os
 
-    from bot.simulator.server import serve_simulator  # noqa: PLC0415
-    from bot.simulator.state import SimulatorState  # noqa: PLC0415
+    from bot.simulator.server import serve_simulator
+    from bot.simulator.state import SimulatorState
 
     configure_logging("INFO")
     # The simulated app uses the same credentials as ours when they are set, else demo values.
@@ -92,10 +93,10 @@ def _simulator(args: argparse.Namespace) -> int:
 
 @command("sync")
 def _sync(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.customers.backfill import backfill_contacts  # noqa: PLC0415
-    from bot.customers.tags import sync_corp_tags  # noqa: PLC0415
-    from bot.progress import Progress  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.customers.backfill import backfill_contacts
+    from bot.customers.tags import sync_corp_tags
+    from bot.progress import Progress
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -118,9 +119,9 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 async def _sync_org(deps: Deps) -> None:
-    from bot.progress import Progress  # noqa: PLC0415
-    from orgsync.departed import member_left  # noqa: PLC0415
-    from orgsync.service import sync_org  # noqa: PLC0415
+    from bot.progress import Progress
+    from orgsync.departed import member_left
+    from orgsync.service import sync_org
 
     result = await sync_org(deps, progress=Progress("members", enabled=sys.stderr.isatty()))
     for userid in result.left:
@@ -132,10 +133,10 @@ async def _sync_org(deps: Deps) -> None:
 
 @command("channels")
 def _channels(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.progress import Progress  # noqa: PLC0415
-    from channels.report import channel_figures, format_figures  # noqa: PLC0415
-    from channels.service import live_codes, sync_channels  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.progress import Progress
+    from channels.report import channel_figures, format_figures
+    from channels.service import live_codes, sync_channels
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -173,11 +174,11 @@ def _channels(args: argparse.Namespace) -> int:
 
 @command("tags")
 def _tags(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.progress import Progress  # noqa: PLC0415
-    from tagging.explain import explain_customer  # noqa: PLC0415
-    from tagging.service import retag_everyone  # noqa: PLC0415
-    from tagging.sync import push_pending, reconcile  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.progress import Progress
+    from tagging.explain import explain_customer
+    from tagging.service import retag_everyone
+    from tagging.sync import push_pending, reconcile
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -215,10 +216,10 @@ def _tags(args: argparse.Namespace) -> int:
 
 @command("import")
 def _import(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.progress import Progress  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.progress import Progress
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -228,9 +229,9 @@ def _import(args: argparse.Namespace) -> int:
         return 2
 
     async def run_orders() -> int:
-        from bot.customers.orders import read_orders_csv, record_orders  # noqa: PLC0415
-        from leads.report import attribute_orders  # noqa: PLC0415
-        from tagging.service import retag_everyone  # noqa: PLC0415
+        from bot.customers.orders import read_orders_csv, record_orders
+        from leads.report import attribute_orders
+        from tagging.service import retag_everyone
 
         orders, errors = read_orders_csv(path)
         for error in errors:
@@ -251,7 +252,7 @@ def _import(args: argparse.Namespace) -> int:
         return 1 if errors and not orders else 0
 
     async def run_signals() -> int:
-        from leads.importer import import_signals  # noqa: PLC0415
+        from leads.importer import import_signals
 
         total = await asyncio.to_thread(lambda: path.read_bytes().count(b"\n"))
         async with open_deps(settings) as deps:
@@ -269,7 +270,7 @@ def _import(args: argparse.Namespace) -> int:
         return 1 if result.errors and not result.stored else 0
 
     async def run_members() -> int:
-        from leads.importer import import_members  # noqa: PLC0415
+        from leads.importer import import_members
 
         async with open_deps(settings):
             result = await import_members(path)
@@ -285,8 +286,8 @@ def _import(args: argparse.Namespace) -> int:
 
 @command("leads")
 def _leads(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from leads.report import format_report, lead_figures  # noqa: PLC0415
+    from bot.app import open_deps
+    from leads.report import format_report, lead_figures
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -322,9 +323,9 @@ def _moment(text: str, now: datetime) -> datetime:
 
 @command("sop")
 def _sop(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from sop.report import execution_rate, format_execution, format_lift, lift  # noqa: PLC0415
-    from sop.service import run_tick  # noqa: PLC0415
+    from bot.app import open_deps
+    from sop.report import execution_rate, format_execution, format_lift, lift
+    from sop.service import run_tick
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -355,8 +356,8 @@ def _sop(args: argparse.Namespace) -> int:
 
 @command("events")
 def _events(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.deadletters import events_command  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.deadletters import events_command
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -371,10 +372,10 @@ def _events(args: argparse.Namespace) -> int:
 
 @command("sidebar")
 def _sidebar(args: argparse.Namespace) -> int:
-    from datetime import timedelta  # noqa: PLC0415
+    from datetime import timedelta
 
-    from bot.app import open_deps  # noqa: PLC0415
-    from sidebar.report import format_report, script_report  # noqa: PLC0415
+    from bot.app import open_deps
+    from sidebar.report import format_report, script_report
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -390,7 +391,7 @@ def _sidebar(args: argparse.Namespace) -> int:
 
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
-    from predict.cli import run  # noqa: PLC0415 - numpy / lightgbm load only for this command
+    from predict.cli import run  # numpy / lightgbm load only for this command
 
     if args.orders:  # a file: no database, no settings needed
         return run(args)
@@ -401,7 +402,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo  # noqa: PLC0415
+    from bot.demo import run_demo
 
     configure_logging("WARNING")
     return asyncio.run(run_demo(serve=args.serve, port=args.port))
@@ -464,9 +465,8 @@ def _parser() -> argparse.ArgumentParser:
     channels.add_argument("--since", default="", help="7d or an ISO date (default: 30 days ago)")
     channels.add_argument("--until", default="", help="7d or an ISO date (default: now)")
 
-    from predict.cli import add_arguments as predict_arguments  # noqa: PLC0415
-
-    predict_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
+    for add_command in attributes("cli"):  # the features' own sub-commands (bot/features.py)
+        add_command(sub)
     return parser
 
 

@@ -9,13 +9,12 @@ It names its aliases (Chinese and English), its arguments, the roles allowed and
 ``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
 quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
 an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
-across all processes. Commands live in ``handlers/commands_*.py`` modules (imported on first use).
+across all processes. Commands live in the modules named by each feature's ``commands`` in bot/features.py (imported on
+first use).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from tortoise.exceptions import IntegrityError
 from bot.customers.outbox import send_once_or_skip
 from bot.customers.service import ensure_guide
 from bot.deps import Deps
+from bot.features import import_modules
 from bot.models.customers import Customer, Guide, Role
 from bot.models.operators import CommandAudit
 from bot.wecom import limits
@@ -220,15 +220,11 @@ _loaded = False
 
 
 def _load_command_modules() -> None:
-    """Import every ``handlers/commands_*`` module once: each registers its commands."""
+    """Import the chat-command modules the feature table names, once: each registers its commands."""
     global _loaded
     if _loaded:
         return
-    import handlers  # noqa: PLC0415 - the commands live with the handlers, imported on first use
-
-    for info in sorted(pkgutil.iter_modules(handlers.__path__), key=lambda m: m.name):
-        if info.name.startswith("commands_"):
-            importlib.import_module(f"handlers.{info.name}")
+    import_modules("commands")  # on first use: those modules import this one
     _loaded = True
 
 
@@ -306,7 +302,7 @@ async def _resolve(caller: Caller, spec: Command, words: list[str]) -> dict[str,
 async def caller_of(deps: Deps, userid: str) -> Caller:
     guide = await ensure_guide(deps, userid)
     role = Role.ADMIN if userid in deps.settings.admin_userids else Role(guide.role)
-    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)  # type: ignore[attr-defined]
+    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)
 
 
 def commands_for(role: Role) -> list[Command]:
@@ -348,7 +344,7 @@ async def run(deps: Deps, caller: Caller, text: str, event_key: str) -> Outcome:
         answer = await spec.func(Call(deps, caller, args, event_key, text))
     except CommandError as err:
         return Outcome("bad_args", str(err), spec.name, str(err))
-    except Exception as err:  # noqa: BLE001 - a broken command answers and is logged; the worker goes on
+    except Exception as err:  # a broken command answers and is logged; the worker goes on
         log.exception("command_failed", command=spec.name, userid=caller.userid)
         return Outcome("error", say(deps, "cmd_error", command=spec.name), spec.name, f"{type(err).__name__}: {err}")
     if isinstance(answer, Reply):

@@ -58,7 +58,7 @@ async def init_db(database_url: str, *, migrate: bool = True) -> None:
     """Connect; with ``migrate`` first bring the schema up to date (the default for a single node)."""
     config = tortoise_config(database_url)
     if migrate:
-        from tortoise.migrations.api import migrate as run_migrations  # noqa: PLC0415
+        from tortoise.migrations.api import migrate as run_migrations
 
         await run_migrations(config=config)
         await Tortoise.close_connections()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +19,9 @@ from bot.app import create_app
 from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
 from bot.customers.orders import OrderIn, record_orders
+from bot.demokit import DEMO_SHOP_SECRET, DemoRun, say, show, wait_for
+from bot.features import attributes
 from bot.intake import signed_headers
-from bot.leaderboard.demo import operators_story
 from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
 from bot.models.facts import Signal
@@ -30,7 +30,6 @@ from bot.simulator.clock import SimFollowingClock
 from bot.simulator.server import SimulatorServer, running_simulator
 from bot.simulator.state import SimulatorState
 from config.settings import Settings
-from leads.demo import leads_story
 from sidebar.demo import open_sidebar_chat, sidebar_story
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
@@ -50,29 +49,6 @@ async def serve_sidebar(state: SimulatorState, app_url: str, *, serve: bool) -> 
          "her best customer; Ctrl-C stops")
     print(f"\nSidebar: {app_url}/sidebar/", flush=True)
     await asyncio.Event().wait()
-
-DEMO_SHOP_SECRET = b"demo-shop-secret"
-
-
-def say(title: str) -> None:
-    print(f"\n== {title}")
-
-
-def show(line: str) -> None:
-    print(f"   {line}")
-
-
-async def wait_for(check: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < within:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return time.perf_counter() - started
-        await asyncio.sleep(0.01)
-    raise TimeoutError("the demo waited too long: is the worker running?")
-
 
 async def run_demo(*, serve: bool = False, port: int = 8080) -> int:
     """The story; with ``serve`` the app (``port``) and the simulator (``port`` + 10) keep running after it."""
@@ -233,24 +209,9 @@ async def _story(
 
         await wait_for(idle)
 
-    clock = deps.clock
-    assert isinstance(clock, SimFollowingClock)  # run_demo gives the app the simulator's clock
-    await leads_story(deps, clock, state, sender, http, url.removesuffix("/wecom/callback"), DEMO_SHOP_SECRET,
-                      say=say, show=show, wait_for=wait_for, settle=settle)
-
-    await operators_story(app, state, sender, say, show, wait_for)
-
-    from sop.demo import sop_story  # noqa: PLC0415 - sop.demo imports this module's helpers
-
-    await sop_story(app, state, sender)
-
-    from channels.demo import channels_story  # noqa: PLC0415 - the newest chapter, kept apart
-
-    await channels_story(app, state, sender, say, show, wait_for)
-
-    from predict.demo import predict_story  # noqa: PLC0415 - predict.demo imports this module's helpers
-
-    await predict_story(app)
+    run = DemoRun(app, state, sender, http, url, settle)
+    for chapter in attributes("demo"):  # each feature's chapter, in the feature table's order
+        await chapter(run)
 
     say("Summary")
 

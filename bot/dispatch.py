@@ -14,21 +14,19 @@ reach only WeCom handlers.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import pkgutil
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
 from bot.events import Event
+from bot.features import FEATURES, resolve
 
 if TYPE_CHECKING:
     from bot.deps import Deps
 
-__all__ = ["WECOM", "Router", "Dispatcher", "DispatchOutcome", "Handler", "discover_routers"]
+__all__ = ["WECOM", "Router", "Dispatcher", "DispatchOutcome", "Handler", "feature_routers"]
 
 WECOM = "wecom"
 # MsgTypes WeCom sends: a reminder that ``on`` is for the other sources.
@@ -158,12 +156,14 @@ class Dispatcher:
         return None
 
 
-def discover_routers(package: ModuleType) -> list[Router]:
-    """Every ``router`` defined by a module of ``package`` (e.g. ``handlers``): add a module, nothing else."""
+def feature_routers() -> list[Router]:
+    """The ``router`` of every handler module the feature table names, in module-name order (the
+    order handlers of one event start in)."""
+    names = sorted(name for feature in FEATURES for name in feature.routers)
     routers: list[Router] = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if isinstance(router, Router):
-            routers.append(router)
+    for name in names:
+        router = getattr(resolve(name), "router", None)
+        if not isinstance(router, Router):
+            raise TypeError(f"{name} is listed as a router module in bot/features.py but defines no router")
+        routers.append(router)
     return routers

@@ -178,7 +178,7 @@ def _validate_items(
         except ItemRejected as err:
             results.append({"index": index, "status": "rejected", "reason": str(err)})
             continue
-        except Exception:  # noqa: BLE001 - a validator's bug rejects one item, not the batch (logged)
+        except Exception:  # a validator's bug rejects one item, not the batch (logged)
             log.exception("intake_item_failed", source=kind.source, index=index)
             results.append({"index": index, "status": "rejected", "reason": "invalid item"})
             continue

@@ -16,7 +16,7 @@ log = structlog.get_logger(__name__)
 def connect_redis(url: str, *, max_connections: int = 1024) -> Redis:
     """A client for ``url``. ``memory://`` is fakeredis in this process: one process only, nothing kept."""
     if url.startswith("memory://"):
-        import fakeredis  # noqa: PLC0415 - only the embedded mode needs it
+        import fakeredis  # only the embedded mode needs it
 
         log.warning("redis_embedded", detail="REDIS_URL=memory:// — in-process stand-in, single process, not durable")
         client: Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
@@ -40,7 +40,7 @@ def _driver_info() -> dict[str, Any]:
     (~0.4 ms of blocking I/O in the event loop each time a burst grows the pool).
     """
     try:
-        from redis.driver_info import DriverInfo  # noqa: PLC0415 - redis-py 7.1+
+        from redis.driver_info import DriverInfo  # redis-py 7.1+
     except ImportError:
         return {"lib_version": redis.__version__}
     return {"driver_info": DriverInfo(lib_version=redis.__version__)}

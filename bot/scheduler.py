@@ -3,7 +3,8 @@
 Every worker process runs the same schedule, and the event key is the tick's scheduled slot
 (minute for cron ticks, the interval's bucket otherwise), so however many processes fire a tick,
 the queue keeps one event per slot and one worker does the job (with retries and dead letters).
-A new periodic job is one entry in ``ticks()`` and one handler subscribed to its name.
+A new periodic job is a ``cron(...)`` or ``every(...)`` declared beside the handler subscribed to
+its name, plus one line in its feature's ``ticks`` in bot/features.py.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
+from bot.features import attributes
 from bot.publish import publish
 from config.settings import Settings
 
-__all__ = ["Tick", "ticks", "running_scheduler", "fire"]
+__all__ = ["Schedule", "Tick", "cron", "every", "ticks", "running_scheduler", "fire"]
 
 log = structlog.get_logger(__name__)
 
@@ -33,24 +35,34 @@ class Tick:
     every_s: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A tick as declared beside its handler (like arq's ``cron(...)``): the setting named holds
+    its crontab or its interval, read when the scheduler starts."""
+
+    name: str
+    cron_setting: str = ""
+    every_setting: str = ""
+
+    def tick(self, settings: Settings) -> Tick:
+        if self.every_setting:
+            return Tick(self.name, every_s=int(getattr(settings, self.every_setting)))
+        return Tick(self.name, cron=str(getattr(settings, self.cron_setting)))
+
+
+def cron(name: str, setting: str) -> Schedule:
+    """Queue the internal event ``name`` on the crontab in ``settings.<setting>``."""
+    return Schedule(name, cron_setting=setting)
+
+
+def every(name: str, setting: str) -> Schedule:
+    """Queue the internal event ``name`` every ``settings.<setting>`` seconds."""
+    return Schedule(name, every_setting=setting)
+
+
 def ticks(settings: Settings) -> list[Tick]:
-    return [
-        Tick("retag_all", cron=settings.scrm_retag_cron),
-        Tick("reconcile_tags", cron=settings.scrm_reconcile_cron),
-        Tick("push_tags", every_s=settings.scrm_push_tags_every_s),
-        Tick("leads_sweep", every_s=settings.scrm_leads_sweep_every_s),
-        Tick("leads_flush", every_s=settings.scrm_leads_flush_every_s),
-        Tick("board_daily", cron=settings.scrm_board_daily_cron),
-        Tick("board_weekly", cron=settings.scrm_board_weekly_cron),
-        Tick("board_monthly", cron=settings.scrm_board_monthly_cron),
-        Tick("handover_check", every_s=settings.scrm_handover_check_every_s),
-        Tick("sop_tick", cron=settings.scrm_sop_tick_cron),
-        Tick("sop_digest", cron=settings.scrm_sop_digest_cron),
-        Tick("sop_reminder", cron=settings.scrm_sop_reminder_cron),
-        Tick("sop_escalation", cron=settings.scrm_sop_escalation_cron),
-        Tick("org_sync", cron=settings.scrm_org_sync_cron),
-        Tick("predict_nightly", cron=settings.scrm_predict_cron),
-    ]
+    """Every feature's ticks, from the feature table."""
+    return [schedule.tick(settings) for schedule in attributes("ticks")]
 
 
 def slot_key(tick: Tick, now: float) -> str:

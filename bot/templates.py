@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
 
-__all__ = ["Templates", "TEMPLATE_KINDS", "load_templates", "plain_fields"]
+__all__ = ["Templates", "TEMPLATE_KINDS", "load", "load_templates", "plain_fields"]
 
 # The variables each kind of message may use. A new kind is one entry here.
 TEMPLATE_KINDS: dict[str, frozenset[str]] = {
@@ -102,3 +102,8 @@ def load_templates(path: Path) -> Templates:
             )
         templates[template_id] = Template(template_id, kind, entry["text"])
     return Templates(templates)
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> Templates:
+    """The feature table's loader (bot/features.py): config/templates.yaml."""
+    return load_templates(config_dir / "templates.yaml")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, fromstring  # noqa: S405 - guarded below
+from xml.etree.ElementTree import Element, ParseError, fromstring  # guarded below
 
 __all__ = ["XmlError", "parse_xml", "parse_flat", "parse_with_expat", "extract_encrypt"]
 

@@ -92,7 +92,7 @@ async def create_code(deps: Deps, creator: str, name: str, targets: Targets) -> 
         raise CommandError("名称最多 64 个字")
     if await ChannelCode.exists(name=name):
         raise CommandError(f"已有名为「{name}」的渠道码，发送「渠道码 {name}」查看")
-    store_id = targets.store.id if targets.store else (targets.guides[0].store_id if targets.guides else None)  # type: ignore[attr-defined]
+    store_id = targets.store.id if targets.store else (targets.guides[0].store_id if targets.guides else None)
     if targets.guides:
         users: tuple[str, ...] = tuple(dict.fromkeys(g.userid for g in targets.guides))
         parties: tuple[int, ...] = ()
@@ -117,8 +117,8 @@ async def my_code(deps: Deps, userid: str) -> ContactWay:
     way = await ContactWay.get_or_none(owner_userid=userid, deleted_at__isnull=True, config_id__not_isnull=True)
     if way is None:
         guide = await Guide.get(userid=userid)
-        desired = Desired(personal_state(userid), f"{guide.name or userid}的专属码", GUIDE, guide.store_id,  # type: ignore[attr-defined]
-                          userid, (userid,), welcome="welcome_store" if guide.store_id else "welcome_default")  # type: ignore[attr-defined]
+        desired = Desired(personal_state(userid), f"{guide.name or userid}的专属码", GUIDE, guide.store_id,
+                          userid, (userid,), welcome="welcome_store" if guide.store_id else "welcome_default")
         way = await _ensure(deps, desired)
         if way is None:
             raise CommandError("暂时无法生成你的专属码（企业微信拒绝），请联系运营")

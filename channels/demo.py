@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.appkeys import DEPS
+from bot.demokit import DemoRun, say, show, wait_for
 from bot.models.customers import Guide, Relationship
 from bot.simulator.addressbook import add_department
 from bot.simulator.callbacks import CallbackSender
@@ -73,3 +74,8 @@ async def channels_story(
     await wait_for(lambda: any(w.external_userid == "wmDemoScan01" for w in state.welcome_messages))
     welcome = next(w for w in state.welcome_messages if w.external_userid == "wmDemoScan01")
     show(f"welcome: 「{welcome.text}」")
+
+
+async def chapter(run: DemoRun) -> None:
+    """The demo chapter (bot/features.py)."""
+    await channels_story(run.app, run.state, run.sender, say, show, wait_for)

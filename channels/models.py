@@ -15,6 +15,7 @@ class ContactWay(Model):
     channel: fields.OneToOneRelation[ChannelCode] = fields.OneToOneField(
         "scrm.ChannelCode", related_name="contact_way", on_delete=fields.CASCADE
     )
+    channel_id: int  # the column Tortoise adds for the key above
     kind = fields.CharField(max_length=8)
     config_id = fields.CharField(max_length=64, null=True, unique=True)
     qr_code = fields.CharField(max_length=512, default="")

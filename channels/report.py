@@ -57,20 +57,20 @@ async def channel_figures(since: datetime, until: datetime, *, store: str | None
         channel_id__in=list(figures), deleted_by_customer_at__gte=since, deleted_by_customer_at__lt=until
     )
     for relation in lost:
-        figures[relation.channel_id].losses += 1  # type: ignore[attr-defined]
+        figures[relation.channel_id].losses += 1  # type: ignore[index]
     orders: dict[int, list[Order]] = defaultdict(list)
-    customer_ids = list({r.customer_id for r in added})  # type: ignore[attr-defined]
+    customer_ids = list({r.customer_id for r in added})
     if customer_ids:
         for order in await Order.filter(customer_id__in=customer_ids, paid_at__gte=since,
                                         paid_at__lt=until + _BUY_WINDOW):
-            orders[order.customer_id].append(order)  # type: ignore[attr-defined]
+            orders[order.customer_id].append(order)  # type: ignore[index]
     for relation in added:
-        row = figures[relation.channel_id]  # type: ignore[attr-defined]
+        row = figures[relation.channel_id]  # type: ignore[index]
         row.adds += 1
         gone = relation.deleted_by_customer_at
         if gone is not None and gone - relation.created_at <= _EARLY_LOSS:
             row.lost_within_7d += 1
-        bought = [o for o in orders.get(relation.customer_id, [])  # type: ignore[attr-defined]
+        bought = [o for o in orders.get(relation.customer_id, [])
                   if relation.created_at <= o.paid_at <= relation.created_at + _BUY_WINDOW]
         if bought:
             row.bought_within_30d += 1

@@ -174,11 +174,11 @@ async def _desired(deps: Deps) -> list[Desired]:
         channel = way.channel
         if way.targets:
             users, parties = await _active_userids(way.targets), ()
-        elif channel.store_id is not None:  # type: ignore[attr-defined]
-            users, parties = await store_members(channel.store_id)  # type: ignore[attr-defined]
+        elif channel.store_id is not None:
+            users, parties = await store_members(channel.store_id)
         else:
             users, parties = (), ()
-        wanted.append(Desired(channel.state, channel.name, CHAT, channel.store_id, channel.guide_userid,  # type: ignore[attr-defined]
+        wanted.append(Desired(channel.state, channel.name, CHAT, channel.store_id, channel.guide_userid,
                               users, parties, channel.campaign, channel.welcome_template or "welcome_default",
                               way.created_by, tuple(way.targets)))
     guides = await Guide.filter(active=True, role__in=_SERVING_ROLES).order_by("id")
@@ -187,8 +187,8 @@ async def _desired(deps: Deps) -> list[Desired]:
             log.warning("personal_code_state_taken", userid=guide.userid)  # org.yaml's channel wins
             continue
         wanted.append(Desired(personal_state(guide.userid), f"{guide.name or guide.userid}的专属码", GUIDE,
-                              guide.store_id, guide.userid, (guide.userid,),  # type: ignore[attr-defined]
-                              welcome="welcome_store" if guide.store_id else "welcome_default"))  # type: ignore[attr-defined]
+                              guide.store_id, guide.userid, (guide.userid,),
+                              welcome="welcome_store" if guide.store_id else "welcome_default"))
     return wanted
 
 
@@ -202,7 +202,7 @@ class _Known:
     @classmethod
     async def load(cls) -> _Known:
         channels = {c.state: c for c in await ChannelCode.all()}
-        ways = {w.channel_id: w for w in await ContactWay.all()}  # type: ignore[attr-defined]
+        ways = {w.channel_id: w for w in await ContactWay.all()}
         return cls(channels, ways)
 
 

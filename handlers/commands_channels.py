@@ -11,7 +11,7 @@ from channels.chat import channel_report, create_code, find_code, my_code, resol
 async def channel_code(call: Call) -> str:
     way = await find_code(call.args["名称"])
     await show_code(call.deps, call.caller.userid, way, call.event_key)
-    store = await Store.get_or_none(id=way.channel.store_id) if way.channel.store_id else None  # type: ignore[attr-defined]
+    store = await Store.get_or_none(id=way.channel.store_id) if way.channel.store_id else None
     return call.say("cmd_channel_code", name=way.channel.name, store=store.name if store else "—",
                     detail=way.channel.state)
 
@@ -35,7 +35,7 @@ SERVING = frozenset({Role.GUIDE, Role.STORE_MANAGER})
 async def my_channel_code(call: Call) -> str:
     way = await my_code(call.deps, call.caller.userid)
     await show_code(call.deps, call.caller.userid, way, call.event_key)
-    store = await Store.get_or_none(id=way.channel.store_id) if way.channel.store_id else None  # type: ignore[attr-defined]
+    store = await Store.get_or_none(id=way.channel.store_id) if way.channel.store_id else None
     return call.say("cmd_my_code", name=call.caller.name, store=store.name if store else "未分配门店")
 
 

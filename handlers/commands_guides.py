@@ -17,6 +17,7 @@ from bot.commands import (
     commands_for,
 )
 from bot.deps import Deps
+from bot.features import attributes
 from bot.leaderboard.board import build_board
 from bot.leaderboard.config import load_metric_modules
 from bot.leaderboard.metrics import METRICS, Level, compute
@@ -25,9 +26,9 @@ from bot.leaderboard.render import arrow, number
 from bot.models.customers import Customer, Relationship, Role, Store
 from tagging.explain import explain_customer
 
-# More lines for the 客户 profile (e.g. open tasks, leads): one function each, appended here at import.
+# More lines for the 客户 profile (e.g. open tasks, leads): one function each, named by its
+# feature's ``profile`` in bot/features.py.
 ProfileSection = Callable[[Deps, Customer], Awaitable[list[str]]]
-PROFILE_SECTIONS: list[ProfileSection] = []
 
 
 @command("帮助", "help", "?", "菜单", roles=EVERYONE, help="列出你可以使用的命令")
@@ -55,7 +56,8 @@ async def customer(call: Call) -> str:
         lines.append("最近购买：暂无购买记录")
     lines.append("标签：")
     lines += (await explain_customer(call.deps.config.tag_rules, found.external_userid))[1:]
-    for section in PROFILE_SECTIONS:
+    section: ProfileSection
+    for section in attributes("profile"):
         lines += await section(call.deps, found)
     return call.say("cmd_customer", lines="\n".join(lines))
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from bot.commands import EVERYONE, Call, command
 from bot.deps import Deps
 from bot.models.customers import Customer, Guide, Role
-from handlers.commands_guides import PROFILE_SECTIONS
 from leads.models import OPEN_STATUSES, Lead, LeadStatus
 
 _STATUS_NAMES = {
@@ -51,4 +50,3 @@ async def lead_lines(deps: Deps, customer: Customer) -> list[str]:
     return [f"线索：{lead.reason or lead.pattern}（{_STATUS_NAMES[lead.status]}）" for lead in leads]
 
 
-PROFILE_SECTIONS.append(lead_lines)

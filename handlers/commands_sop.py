@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from bot.commands import EVERYONE, OPERATORS, REST, TEXT, Arg, Call, command
 from bot.deps import Deps
 from bot.models.customers import Customer
-from handlers.commands_guides import PROFILE_SECTIONS
 from sop import chat
 from sop.models import SopTask, TaskStatus
 
@@ -43,4 +42,3 @@ async def open_task_lines(deps: Deps, customer: Customer) -> list[str]:
     return [f"待办 #{t.id}：{t.reason or t.playbook}（{t.due_at.astimezone(zone):%m-%d %H:%M} 到期）" for t in tasks]
 
 
-PROFILE_SECTIONS.append(open_task_lines)

@@ -10,6 +10,7 @@ from bot.dispatch import Router
 from bot.events import Event
 from bot.models.customers import Customer
 from bot.publish import publish
+from bot.scheduler import every
 from leads import delivery, service
 from leads.models import OPEN_STATUSES, Lead
 from leads.report import attribute_orders
@@ -50,7 +51,10 @@ async def on_customer_changed(event: Event, deps: Deps) -> None:
             await service.link_signals_to_customer(customer)
 
 
-@router.on("internal", "leads_sweep")
+LEADS_SWEEP = every("leads_sweep", "scrm_leads_sweep_every_s")
+
+
+@router.on("internal", LEADS_SWEEP.name)
 async def on_leads_sweep(event: Event, deps: Deps) -> None:
     time_based = [c.name for c in deps.config.leads.patterns.values() if c.spec.sweep_types]
     for customer_id in await service.sweep_candidates(deps):
@@ -58,7 +62,10 @@ async def on_leads_sweep(event: Event, deps: Deps) -> None:
     await delivery.flush_due(deps)
 
 
-@router.on("internal", "leads_flush")
+LEADS_FLUSH = every("leads_flush", "scrm_leads_flush_every_s")
+
+
+@router.on("internal", LEADS_FLUSH.name)
 async def on_leads_flush(event: Event, deps: Deps) -> None:
     await delivery.flush_due(deps)
 

@@ -12,6 +12,7 @@ from bot.dispatch import Router
 from bot.events import Event
 from bot.leaderboard.delivery import deliver_boards
 from bot.lease import release
+from bot.scheduler import cron, every
 from tagging.service import retag_everyone
 from tagging.sync import push_pending
 
@@ -55,7 +56,10 @@ async def on_backfill_requested(event: Event, deps: Deps) -> None:
     await send_to_member(deps, event.get("userid"), text, f"job:{event.get('job')}:done")
 
 
-@router.on("internal", "handover_check")
+HANDOVER_CHECK = every("handover_check", "scrm_handover_check_every_s")
+
+
+@router.on("internal", HANDOVER_CHECK.name)
 async def on_handover_check(event: Event, deps: Deps) -> None:
     for report in await handover.check_handovers(deps):
         if report.done and report.requested_by:
@@ -83,16 +87,25 @@ def _at(event: Event) -> datetime:
     return datetime.fromtimestamp(event.received_at, UTC)
 
 
-@router.on("internal", "board_daily")
+BOARD_DAILY = cron("board_daily", "scrm_board_daily_cron")
+
+
+@router.on("internal", BOARD_DAILY.name)
 async def on_board_daily(event: Event, deps: Deps) -> None:
     await deliver_boards(deps, "daily", _at(event))
 
 
-@router.on("internal", "board_weekly")
+BOARD_WEEKLY = cron("board_weekly", "scrm_board_weekly_cron")
+
+
+@router.on("internal", BOARD_WEEKLY.name)
 async def on_board_weekly(event: Event, deps: Deps) -> None:
     await deliver_boards(deps, "weekly", _at(event))
 
 
-@router.on("internal", "board_monthly")
+BOARD_MONTHLY = cron("board_monthly", "scrm_board_monthly_cron")
+
+
+@router.on("internal", BOARD_MONTHLY.name)
 async def on_board_monthly(event: Event, deps: Deps) -> None:
     await deliver_boards(deps, "monthly", _at(event))

@@ -6,6 +6,7 @@ from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.publish import publish
+from bot.scheduler import cron
 from channels.service import sync_channels
 from orgsync.departed import member_left
 from orgsync.service import refresh_departments, refresh_member, sync_org
@@ -51,7 +52,10 @@ async def on_org_changed(event: Event, deps: Deps) -> None:
     await sync_channels(deps)
 
 
-@router.on("internal", "org_sync")
+ORG_SYNC = cron("org_sync", "scrm_org_sync_cron")
+
+
+@router.on("internal", ORG_SYNC.name)
 async def on_org_sync(event: Event, deps: Deps) -> None:
     """The scheduled full sync (``SCRM_ORG_SYNC_CRON``): catches any callback WeCom did not deliver."""
     result = await sync_org(deps)

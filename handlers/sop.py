@@ -9,6 +9,7 @@ from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.models.customers import Customer, Guide
+from bot.scheduler import cron
 from sop import service
 from sop.models import SopTask, TaskStatus
 from sop.notify import notice
@@ -16,23 +17,35 @@ from sop.notify import notice
 router = Router("sop")
 
 
-@router.on("internal", "sop_tick")
+SOP_TICK = cron("sop_tick", "scrm_sop_tick_cron")
+
+
+@router.on("internal", SOP_TICK.name)
 async def on_sop_tick(event: Event, deps: Deps) -> None:
     await service.run_tick(deps)
 
 
-@router.on("internal", "sop_digest")
+SOP_DIGEST = cron("sop_digest", "scrm_sop_digest_cron")
+
+
+@router.on("internal", SOP_DIGEST.name)
 async def on_sop_digest(event: Event, deps: Deps) -> None:
     await service.run_tick(deps)  # today's steps first, then the list
     await notice(deps, "digest")
 
 
-@router.on("internal", "sop_reminder")
+SOP_REMINDER = cron("sop_reminder", "scrm_sop_reminder_cron")
+
+
+@router.on("internal", SOP_REMINDER.name)
 async def on_sop_reminder(event: Event, deps: Deps) -> None:
     await notice(deps, "reminder")
 
 
-@router.on("internal", "sop_escalation")
+SOP_ESCALATION = cron("sop_escalation", "scrm_sop_escalation_cron")
+
+
+@router.on("internal", SOP_ESCALATION.name)
 async def on_sop_escalation(event: Event, deps: Deps) -> None:
     await notice(deps, "escalation")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from bot.scheduler import cron, every
 from tagging import service
 from tagging.sync import push_pending, reconcile
 
@@ -21,17 +22,26 @@ async def on_retag_dirty(event: Event, deps: Deps) -> None:
     await service.retag_dirty(deps)
 
 
-@router.on("internal", "retag_all")
+RETAG_ALL = cron("retag_all", "scrm_retag_cron")
+
+
+@router.on("internal", RETAG_ALL.name)
 async def on_retag_all(event: Event, deps: Deps) -> None:
     await service.retag_everyone(deps)
 
 
-@router.on("internal", "push_tags")
+PUSH_TAGS = every("push_tags", "scrm_push_tags_every_s")
+
+
+@router.on("internal", PUSH_TAGS.name)
 async def on_push_tags(event: Event, deps: Deps) -> None:
     await push_pending(deps)
 
 
-@router.on("internal", "reconcile_tags")
+RECONCILE_TAGS = cron("reconcile_tags", "scrm_reconcile_cron")
+
+
+@router.on("internal", RECONCILE_TAGS.name)
 async def on_reconcile_tags(event: Event, deps: Deps) -> None:
     await reconcile(deps)
     await push_pending(deps)

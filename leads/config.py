@@ -14,7 +14,7 @@ from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.templates import plain_fields
 from leads.patterns import PATTERNS, PatternSpec
 
-__all__ = ["LeadsConfig", "PatternConf", "Delivery", "load_leads_config"]
+__all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
 
 # The placeholders each text may use.
 _TEXT_VARS: dict[str, frozenset[str]] = {
@@ -193,3 +193,8 @@ def load_leads_config(path: Path) -> LeadsConfig:
         patterns=dict(sorted(patterns.items(), key=lambda item: -item[1].priority)),
         texts=texts,
     )
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> LeadsConfig:
+    """The feature table's loader (bot/features.py): config/leads.yaml."""
+    return load_leads_config(config_dir / "leads.yaml")

@@ -57,7 +57,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 async def _card_context(lead: Lead) -> dict[str, Any]:
-    customer = await Customer.get(id=lead.customer_id)  # type: ignore[attr-defined]
+    customer = await Customer.get(id=lead.customer_id)
     relation = await Relationship.filter(customer_id=customer.id, guide__userid=lead.owner_userid).first()
     guide = await Guide.get_or_none(userid=lead.owner_userid)
     tag_names = await CustomerTag.filter(customer_id=customer.id, removed=False).distinct().values_list(
@@ -199,10 +199,10 @@ async def _maybe_send_digest(deps: Deps, config: LeadsConfig, guide_userid: str,
         return 0
     first_id = min(lead.id for lead in folded)
     top = folded[:3]
-    customers = await Customer.filter(id__in=[x.customer_id for x in top])  # type: ignore[attr-defined]
+    customers = await Customer.filter(id__in=[x.customer_id for x in top])
     names = {c.id: c.name or c.external_userid for c in customers}
     lines = [
-        {"keyname": _clip(names.get(x.customer_id, ""), 5) or "客户", "value": _clip(x.reason or x.pattern, 26)}  # type: ignore[attr-defined]
+        {"keyname": _clip(names.get(x.customer_id, ""), 5) or "客户", "value": _clip(x.reason or x.pattern, 26)}
         for x in top
     ]
     card = {

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import orjson
 
+from bot.appkeys import DEPS
+from bot.demokit import DEMO_SHOP_SECRET, DemoRun, say, show, wait_for
 from bot.deps import Deps
 from bot.intake import signed_headers
 from bot.simulator.callbacks import CallbackSender
@@ -68,7 +70,7 @@ async def leads_story(
 
     clock.advance_to_local(9, 1, deps.settings.scrm_timezone)
     say(f"{deps.clock.now().astimezone(tz):%H:%M} next morning — the flush tick releases held cards, best first")
-    from bot.scheduler import Tick, fire  # noqa: PLC0415 - the demo drives the tick itself
+    from bot.scheduler import Tick, fire  # the demo drives the tick itself
 
     await fire(deps, Tick("leads_flush", every_s=60))
     await wait_for(lambda: any(m.msgtype == "template_card" for m in state.messages_to(guide)))
@@ -101,3 +103,12 @@ async def leads_story(
     figures = await lead_figures(deps.clock.now() - timedelta(days=30), deps.clock.now())
     for line in format_report(figures).splitlines():
         show(f"  {line}")
+
+
+async def chapter(run: DemoRun) -> None:
+    """The demo chapter (bot/features.py): leads from a shop's signals, found, sent, converted."""
+    deps = run.app[DEPS]
+    clock = deps.clock
+    assert isinstance(clock, SimFollowingClock)  # run_demo gives the app the simulator's clock
+    await leads_story(deps, clock, run.state, run.sender, run.http, run.url.removesuffix("/wecom/callback"),
+                      DEMO_SHOP_SECRET, say=say, show=show, wait_for=wait_for, settle=run.settle)

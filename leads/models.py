@@ -44,6 +44,7 @@ class Lead(Model):
     # (customer, pattern, occurrence): re-evaluating the same facts never makes a second lead.
     key = fields.CharField(max_length=160, unique=True)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField("scrm.Customer", related_name="leads")
+    customer_id: int  # the column Tortoise adds for the key above
     pattern = fields.CharField(max_length=32)
     priority = fields.IntField(default=0)
     score = fields.FloatField(default=0.0)

@@ -32,13 +32,13 @@ async def attribute_orders(customer_ids: Iterable[int], attribution_days: float)
     orders = await Order.filter(customer_id__in=ids, paid_at__gte=earliest).order_by("paid_at")
     by_customer: dict[int, list[Order]] = defaultdict(list)
     for order in orders:
-        by_customer[order.customer_id].append(order)  # type: ignore[attr-defined]
+        by_customer[order.customer_id].append(order)  # type: ignore[index]
     converted = 0
     for lead in leads:
         contacted = lead.contacted_at
         assert contacted is not None
         match = next(
-            (o for o in by_customer[lead.customer_id] if contacted <= o.paid_at <= contacted + window),  # type: ignore[attr-defined]
+            (o for o in by_customer[lead.customer_id] if contacted <= o.paid_at <= contacted + window),
             None,
         )
         if match is None:

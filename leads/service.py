@@ -234,9 +234,9 @@ async def route_lead(config: LeadsConfig, customer_id: int) -> Route:
         return Route(chosen.guide.userid, chosen.guide.userid, store_code)
     # The owner left or removed the customer: the store's pool, else its manager, takes the lead.
     fallback = config.pools.get(store_code, "")
-    if not fallback and chosen.guide.store_id:  # type: ignore[attr-defined]
+    if not fallback and chosen.guide.store_id:
         manager = await Guide.filter(
-            store_id=chosen.guide.store_id, role=Role.STORE_MANAGER, active=True  # type: ignore[attr-defined]
+            store_id=chosen.guide.store_id, role=Role.STORE_MANAGER, active=True
         ).first()
         fallback = manager.userid if manager else ""
     return Route(fallback, chosen.guide.userid, store_code)

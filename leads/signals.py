@@ -12,13 +12,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.intake import IntakeKind, ItemRejected, Moment
+if TYPE_CHECKING:
+    from aiohttp import web
 
-__all__ = ["SignalType", "SignalIn", "SignalBatch", "validate_signal", "SIGNALS", "parse_signal"]
+    from config.settings import Settings
+
+from bot.intake import IntakeKind, ItemRejected, Moment, intake_handler
+
+__all__ = ["add_routes", "SignalType", "SignalIn", "SignalBatch", "validate_signal", "SIGNALS", "parse_signal"]
 
 
 class SignalType(StrEnum):
@@ -112,3 +117,8 @@ def validate_signal(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[s
 
 
 SIGNALS = IntakeKind("signal", "signals", validate_signal)
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    """The intake endpoint(s), added by the app from the feature table (bot/features.py)."""
+    app.router.add_post("/signals", intake_handler(SIGNALS))

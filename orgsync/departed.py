@@ -39,10 +39,10 @@ async def _active_customers(guide_id: int) -> int:
 
 async def _suggested_taker(guide: Guide) -> Guide | None:
     """The store's active guide with the fewest current customers (ties: by userid, so the suggestion is stable)."""
-    if guide.store_id is None:  # type: ignore[attr-defined]
+    if guide.store_id is None:
         return None
     candidates = await Guide.filter(
-        store_id=guide.store_id, active=True, role=Role.GUIDE  # type: ignore[attr-defined]
+        store_id=guide.store_id, active=True, role=Role.GUIDE
     ).exclude(id=guide.id)
     if not candidates:
         return None
@@ -60,9 +60,9 @@ async def _suggested_taker(guide: Guide) -> Guide | None:
 
 
 async def _recipients(deps: Deps, guide: Guide) -> list[Guide]:
-    if guide.store_id is not None:  # type: ignore[attr-defined]
+    if guide.store_id is not None:
         managers = await Guide.filter(
-            store_id=guide.store_id, role=Role.STORE_MANAGER, active=True  # type: ignore[attr-defined]
+            store_id=guide.store_id, role=Role.STORE_MANAGER, active=True
         ).exclude(id=guide.id)
         if managers:
             return list(managers)

@@ -19,6 +19,7 @@ class OrgDepartment(Model):
     store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
         "scrm.Store", related_name="departments", null=True, on_delete=fields.SET_NULL
     )
+    store_id: int | None  # the column Tortoise adds for the key above
     deleted = fields.BooleanField(default=False)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -33,6 +34,7 @@ class OrgMember(Model):
     guide: fields.OneToOneRelation[Guide] = fields.OneToOneField(
         "scrm.Guide", related_name="org_member", on_delete=fields.CASCADE
     )
+    guide_id: int  # the column Tortoise adds for the key above
     departments: fields.Field[list[int]] = fields.JSONField(default=list)
     main_department = fields.IntField(default=0)
     leads: fields.Field[list[int]] = fields.JSONField(default=list)  # departments this member leads

@@ -181,7 +181,7 @@ async def apply_member(deps: Deps, info: MemberInfo, store_of: Mapping[int, int]
     name = (conf.name if conf and conf.name else info.name)[:64]
     guide, created = await Guide.get_or_create(userid=info.userid, defaults={"name": name, "store_id": store_id})
     member = await OrgMember.get_or_none(guide_id=guide.id)
-    moved = not created and guide.store_id != store_id  # type: ignore[attr-defined]
+    moved = not created and guide.store_id != store_id
     guide.name, guide.store_id, guide.active = name, store_id, info.status in _ACTIVE_STATUSES
     leads_store = store_id is not None and any(store_of.get(d) == store_id for d in info.leads)
     led_before = member is not None and not moved and any(store_of.get(d) == store_id for d in member.leads)

@@ -22,7 +22,7 @@ __all__ = ["BgNbd", "GammaGamma", "fit_bgnbd", "fit_gamma_gamma"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _log_likelihood(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
+def _log_likelihood(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
     r, alpha, a, b = params
     ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     ln_a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
@@ -43,7 +43,7 @@ class BgNbd:
     b: float
     log_likelihood: float
 
-    def p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
+    def p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         """P(still a customer at T): 1 for one-time buyers, a property of the model (Hardie note 021)."""
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             odds = np.where(
@@ -54,19 +54,19 @@ class BgNbd:
         result: FloatArray = 1.0 / (1.0 + odds)
         return result
 
-    def expected(self, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
+    def expected(self, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         """E[purchases in (T, T + t]] (FHL 2005, eq. 10)."""
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         tail = ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
         result: FloatArray = (a + b + x - 1) / (a - 1) * (1 - tail) * self.p_alive(x, t_x, T)
         return np.maximum(result, 0.0)
 
-    def p_buy(self, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
+    def p_buy(self, t: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         """P(at least one purchase in (T, T + t]) = P(alive) × (1 − E[e^(−λt) | alive])."""
         result: FloatArray = self.p_alive(x, t_x, T) * (1 - ((self.alpha + T) / (self.alpha + T + t)) ** (self.r + x))
         return result
 
-    def time_to_p(self, p: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:  # noqa: N803
+    def time_to_p(self, p: float, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         """The t at which P(a purchase in (T, T + t]) reaches ``p`` (inf when it never does)."""
         alive = self.p_alive(x, t_x, T)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -76,16 +76,16 @@ class BgNbd:
         return result
 
 
-def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: int = 100_000) -> BgNbd:  # noqa: N803
+def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: int = 100_000) -> BgNbd:
     """Maximum likelihood in log-parameters: Nelder-Mead from two starts, then L-BFGS-B.
 
     Four population parameters need no million customers: above ``max_customers`` the fit uses a
     fixed-seed random sample of that many (a large brand's nightly fit stays in seconds).
     """
-    x, t_x, T = (np.asarray(v, np.float64) for v in (x, t_x, T))  # noqa: N806
+    x, t_x, T = (np.asarray(v, np.float64) for v in (x, t_x, T))
     if len(x) > max_customers:
         pick = np.random.default_rng(0).choice(len(x), max_customers, replace=False)
-        x, t_x, T = x[pick], t_x[pick], T[pick]  # noqa: N806
+        x, t_x, T = x[pick], t_x[pick], T[pick]
 
     def objective(log_params: FloatArray) -> float:
         value = -float(np.sum(_log_likelihood(np.exp(log_params), x, t_x, T)))

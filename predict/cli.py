@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command 
     from predict.backtest import Evaluation
     from predict.history import History
 
-__all__ = ["add_arguments", "run", "parse_days", "format_table"]
+__all__ = ["add_command", "add_arguments", "run", "parse_days", "format_table"]
 
 
 def parse_days(text: str) -> int:
@@ -27,6 +27,11 @@ def parse_days(text: str) -> int:
     if not number.isdigit() or int(number) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: use days like 90d or weeks like 13w")
     return int(number) * unit
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``scrm predict``'s arguments, added by the CLI from the feature table (bot/features.py)."""
+    add_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def format_table(evaluation: Evaluation) -> str:
-    from predict.backtest import METHODS  # noqa: PLC0415
+    from predict.backtest import METHODS
 
     head = f"{'method':<12}{'AUC':>7}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}{'RMSE':>7}"
     lines = [
@@ -70,7 +75,7 @@ def format_table(evaluation: Evaluation) -> str:
 
 
 def _write_scores(path: Path, evaluation: Evaluation) -> None:
-    from predict.backtest import METHODS  # noqa: PLC0415
+    from predict.backtest import METHODS
 
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
@@ -81,15 +86,15 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str) -> None:
-    from predict.backtest import LABELS  # noqa: PLC0415
-    from predict.chart import render_deciles  # noqa: PLC0415
+    from predict.backtest import LABELS
+    from predict.chart import render_deciles
 
     title = f"预测期购买客户占比（按得分十等分）· {evaluation.at_date} 起 {evaluation.horizon} 天"
     path.write_bytes(render_deciles(evaluation.deciles, LABELS, title, font))
 
 
 def _day(text: str, tz: ZoneInfo) -> int:
-    from predict.history import day_of  # noqa: PLC0415
+    from predict.history import day_of
 
     try:
         return day_of(date.fromisoformat(text))
@@ -102,8 +107,8 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     ``run``: the nightly run now; ``report``: expected 90-day sales per store; ``show``: one customer."""
     if args.action != "evaluate":
         return asyncio.run(_with_database(args))
-    from predict.backtest import evaluate  # noqa: PLC0415
-    from predict.history import HistoryError, read_orders_file  # noqa: PLC0415
+    from predict.backtest import evaluate
+    from predict.history import HistoryError, read_orders_file
 
     tz = ZoneInfo(timezone)
     if args.orders:
@@ -123,11 +128,11 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     if args.scores:
         _write_scores(Path(args.scores), evaluation)
     if args.chart:
-        from bot.leaderboard.chart import chart_font_path  # noqa: PLC0415
+        from bot.leaderboard.chart import chart_font_path
 
         _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font))
     if args.json:
-        import orjson  # noqa: PLC0415
+        import orjson
 
         print(orjson.dumps(evaluation.as_json()).decode())
     else:
@@ -136,20 +141,20 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
 
 
 def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool) -> int:
-    from predict.history import day_of  # noqa: PLC0415
+    from predict.history import day_of
 
     last = history.last_day if from_file else day_of(datetime.now(tz))
     return last - horizon
 
 
 async def _with_database(args: argparse.Namespace) -> int:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.cli import _settings  # noqa: PLC0415
-    from bot.models.customers import Customer  # noqa: PLC0415
-    from predict.chat import describe  # noqa: PLC0415
-    from predict.models import CustomerPrediction, PredictionRun  # noqa: PLC0415
-    from predict.report import format_report, store_figures  # noqa: PLC0415
-    from predict.service import predict_everyone  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.cli import _settings
+    from bot.models.customers import Customer
+    from predict.chat import describe
+    from predict.models import CustomerPrediction, PredictionRun
+    from predict.report import format_report, store_figures
+    from predict.service import predict_everyone
 
     async with open_deps(_settings()) as deps:
         if args.action == "run":
@@ -174,9 +179,9 @@ async def _with_database(args: argparse.Namespace) -> int:
 
 
 async def _load_from_database() -> History:
-    from bot.app import open_deps  # noqa: PLC0415
-    from bot.cli import _settings  # noqa: PLC0415
-    from predict.source import load_history  # noqa: PLC0415
+    from bot.app import open_deps
+    from bot.cli import _settings
+    from predict.source import load_history
 
     settings = _settings()
     async with open_deps(settings):

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.appkeys import DEPS
 from bot.customers.orders import OrderIn, record_orders
-from bot.demo import say, show
+from bot.demokit import DemoRun, say, show
 from bot.models.customers import Customer, Guide, Relationship
 from bot.models.facts import Signal
 from predict.chat import describe
@@ -66,3 +66,8 @@ async def predict_story(app: web.Application) -> None:
     say("HQ: each store's customer base, expected 90-day sales (scrm predict report; board metric expected_sales_90)")
     for line in format_report(await store_figures(), result.method).split("\n"):
         show(line)
+
+
+async def chapter(run: DemoRun) -> None:
+    """The demo chapter (bot/features.py)."""
+    await predict_story(run.app)

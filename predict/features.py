@@ -52,7 +52,7 @@ class Snapshot:
         return (self.column("tenure") - self.column("recency")) / 7.0
 
     @property
-    def T(self) -> FloatArray:  # noqa: N802
+    def T(self) -> FloatArray:
         return self.column("tenure") / 7.0
 
 

@@ -17,6 +17,7 @@ class CustomerPrediction(Model):
     customer: fields.OneToOneRelation[Customer] = fields.OneToOneField(
         "scrm.Customer", related_name="prediction", on_delete=fields.CASCADE
     )
+    customer_id: int  # the column Tortoise adds for the key above
     p_buy_30 = fields.FloatField()
     p_buy_90 = fields.FloatField()
     purchases_90 = fields.FloatField()  # expected purchase days within 90 days

@@ -71,7 +71,7 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
     evaluation = _backtest(history, today) if use_backtest else None
     uses_model = evaluation is not None and evaluation.uses_model
     now = snapshot(history, today, HORIZON)
-    x, t_x, T = now.x, now.t_x, now.T  # noqa: N806
+    x, t_x, T = now.x, now.t_x, now.T
     bg = fit_bgnbd(x, t_x, T) if len(now.rows) >= 10 else None
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_repeat = np.where(x > 0, (now.column("value") - now.column("first_value")) / x, 0.0)

@@ -38,7 +38,7 @@ async def viewer_of(userid: str) -> Viewer:
     guide = await Guide.get_or_none(userid=userid, active=True)
     if guide is None:
         raise Forbidden(f"{userid} is not an active member")
-    return Viewer(guide.id, guide.userid, guide.name or guide.userid, Role(guide.role), guide.store_id)  # type: ignore[attr-defined]
+    return Viewer(guide.id, guide.userid, guide.name or guide.userid, Role(guide.role), guide.store_id)
 
 
 async def customer_for(viewer: Viewer, external_userid: str) -> tuple[Customer, Relationship | None]:

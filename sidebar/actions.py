@@ -128,7 +128,7 @@ async def _message(deps: Deps, viewer: Viewer, library: Library, item_id: str, v
     if item_id.startswith("task:"):
         task_id = int(item_id.removeprefix("task:")) if item_id[5:].isdigit() else 0
         task = await SopTask.get_or_none(id=task_id, guide_id=viewer.guide_id, status=TaskStatus.OPEN)
-        if task is None or customer is None or task.customer_id != customer.id:  # type: ignore[attr-defined]
+        if task is None or customer is None or task.customer_id != customer.id:
             raise Forbidden(f"task {task_id} is not {viewer.userid}'s for this customer")
         if not task.suggested_text:
             raise BadAction("this task has no suggested text")

@@ -3,7 +3,7 @@
 A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
 draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
 ``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
-its own module, named in ``sidebar/sections.py``, and no page change. Every section reads by
+its own module, named in its feature's ``card_sections`` (bot/features.py), and no page change. Every section reads by
 customer id through an index; they run concurrently.
 """
 

@@ -11,7 +11,9 @@ from bot.models.customers import Customer, Guide
 class SidebarNote(Model):
     id = fields.BigIntField(primary_key=True)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField("scrm.Customer", related_name="notes")
+    customer_id: int  # the column Tortoise adds for the key above
     guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="notes")
+    guide_id: int  # the column Tortoise adds for the key above
     text = fields.TextField()
     created_at = fields.DatetimeField()
 
@@ -45,6 +47,7 @@ class ScriptSend(Model):
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="script_sends", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None  # the column Tortoise adds for the key above
     chat_id = fields.CharField(max_length=64, default="")
     status = fields.CharField(max_length=12, default="prepared")  # prepared / sent / cancelled
     created_at = fields.DatetimeField()

@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from bot.appkeys import DEPS
+from bot.features import import_modules
 from bot.wecom.errors import WeComError
 from config.settings import Settings
 from sidebar import service
@@ -29,7 +30,6 @@ from sidebar.jssdk import TicketBudgetSpent, Tickets
 from sidebar.library import Library, load_library
 from sidebar.models import SidebarAudit
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
-from sidebar.sections import load_extra_sections
 from sidebar.service import Sidebar
 from sidebar.session import COOKIE, GuideSession, SessionError, SessionSigner, derive_key
 from sidebar.store import LibraryStore
@@ -104,7 +104,7 @@ def _api(*, write: bool = False) -> Callable[[Callable[[web.Request, GuideSessio
                 return _error(request, "server_error", 503)
             except web.HTTPException:
                 raise
-            except Exception:  # noqa: BLE001 - the page gets a message; the log gets the trace
+            except Exception:  # the page gets a message; the log gets the trace
                 log.exception("sidebar_failed", path=request.path)
                 return _error(request, "server_error", 500)
             return web.json_response(answer, dumps=lambda obj: json.dumps(obj, ensure_ascii=False, default=str),
@@ -262,7 +262,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes; the library is checked now, so a broken file stops the start."""
     app[_LIBRARY] = load_library(settings.scrm_config_dir)  # ConfigError names the file and item
-    load_extra_sections()
+    import_modules("card_sections")  # a duplicate section id stops the start
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         deps = app[DEPS]

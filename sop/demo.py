@@ -10,7 +10,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from bot.appkeys import DEPS
-from bot.demo import say, show, wait_for
+from bot.demokit import DemoRun, say, show, wait_for
 from bot.deps import Deps
 from bot.models.customers import Customer, Guide
 from bot.models.facts import Order
@@ -115,3 +115,8 @@ async def _seed_history(deps: Deps, count: int = 600) -> int:
     await SopTask.bulk_create(tasks)
     await Order.bulk_create(orders)
     return count
+
+
+async def chapter(run: DemoRun) -> None:
+    """The demo chapter (bot/features.py)."""
+    await sop_story(run.app, run.state, run.sender)

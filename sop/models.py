@@ -24,7 +24,9 @@ class SopTask(Model):
     playbook = fields.CharField(max_length=64)
     step = fields.CharField(max_length=64)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField("scrm.Customer", related_name="sop_tasks")
+    customer_id: int  # the column Tortoise adds for the key above
     guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="sop_tasks")
+    guide_id: int  # the column Tortoise adds for the key above
     # What makes this occurrence distinct: a relation's add, an order id, a tag entry, a date.
     occurrence = fields.CharField(max_length=96)
     due_at = fields.DatetimeField()

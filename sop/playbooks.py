@@ -14,15 +14,14 @@ from typing import Any
 
 import structlog
 
-import sop.goals  # noqa: F401 - registers the goals
-import sop.triggers  # noqa: F401 - registers the trigger kinds
 from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.customers.org import Org
+from bot.features import import_modules
 from bot.templates import Templates
 from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
 from sop.triggers import Holidays
 
-__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load_playbooks", "load_holidays"]
+__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load", "load_playbooks", "load_holidays"]
 
 log = structlog.get_logger(__name__)
 LIFECYCLE_STAGES = ("新客", "首购", "复购", "活跃", "流失风险", "沉睡", "已流失")
@@ -264,6 +263,7 @@ def _playbook(raw: Any, path: Path, templates: Templates, org: Org, holidays: Ho
 
 def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> PlaybookSet:
     """Every playbook of ``config_dir/sop/*.yaml``, or a ConfigError naming file, line and what is wrong."""
+    import_modules("kinds")  # the trigger kinds and goals a playbook may name
     signature = _signature(config_dir)
     holidays = load_holidays(config_dir / "holidays.yaml")
     playbooks: list[Playbook] = []
@@ -314,3 +314,9 @@ class PlaybookStore:
         self.current, self.last_error = fresh, ""
         log.info("sop_playbooks_reloaded", playbooks=[p.id for p in fresh.playbooks])
         return True
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> PlaybookStore:
+    """The feature table's loader (bot/features.py): config/sop/*.yaml, as a store that reloads them."""
+    templates, org = loaded["templates"], loaded["org"]
+    return PlaybookStore(config_dir, templates, org, load_playbooks(config_dir, templates, org))

@@ -77,7 +77,7 @@ async def retag(
             group = rules.groups[rule.group]
             cases = " ".join(f"WHEN {_literal(name)} THEN {tag_ids[(rule.group, name)]}" for name in rule.kind.tags)
             await conn.execute_query(
-                f"INSERT INTO scrm_desired (customer_id, tag_id, group_key, exclusive, prio, rule_id, evidence) "  # noqa: S608
+                f"INSERT INTO scrm_desired (customer_id, tag_id, group_key, exclusive, prio, rule_id, evidence) "
                 f"SELECT q.customer_id, CASE q.tag {cases} END, {list(rules.groups).index(rule.group)}, "
                 f"{1 if group.exclusive else 0}, {priority}, {_literal(rule.id)}, q.evidence "
                 f"FROM ({select_sql}) q WHERE q.tag IS NOT NULL AND q.customer_id IS NOT NULL",
@@ -125,7 +125,7 @@ async def _apply(conn: BaseDBAsyncClient, dialect: Dialect, ctx: QueryContext, n
     # New rule tags on every relation of the customer; a rule tag that was on its way out comes
     # back. Rows a guide set (source wecom/guide) are left exactly as they are.
     await conn.execute_query(
-        "INSERT INTO customer_tag (customer_id, guide_id, tag_id, source, rule_id, evidence, in_wecom, removed, "  # noqa: S608
+        "INSERT INTO customer_tag (customer_id, guide_id, tag_id, source, rule_id, evidence, in_wecom, removed, "
         f"created_at, updated_at) SELECT d.customer_id, r.guide_id, d.tag_id, 'rule', d.rule_id, {evidence}, "
         f"FALSE, FALSE, {when}, {when} FROM scrm_desired d JOIN relationship r ON r.customer_id = d.customer_id "
         "WHERE 1 = 1 ON CONFLICT (customer_id, guide_id, tag_id) DO UPDATE SET removed = FALSE, "
@@ -134,14 +134,14 @@ async def _apply(conn: BaseDBAsyncClient, dialect: Dialect, ctx: QueryContext, n
         [dialect.time(now)],
     )
     await conn.execute_query(
-        f"UPDATE customer_tag SET removed = TRUE, updated_at = {when} WHERE source = 'rule' AND removed = FALSE"  # noqa: S608
+        f"UPDATE customer_tag SET removed = TRUE, updated_at = {when} WHERE source = 'rule' AND removed = FALSE"
         f"{ctx.scope('customer_id')} AND NOT EXISTS (SELECT 1 FROM scrm_desired d "
         "WHERE d.customer_id = customer_tag.customer_id AND d.tag_id = customer_tag.tag_id)",
         [dialect.time(now)],
     )
     # A tag that should go and that WeCom never had: nothing to undo there.
     await conn.execute_script(
-        f"DELETE FROM customer_tag WHERE removed = TRUE AND in_wecom = FALSE{ctx.scope('customer_id')}"  # noqa: S608
+        f"DELETE FROM customer_tag WHERE removed = TRUE AND in_wecom = FALSE{ctx.scope('customer_id')}"
     )
     await conn.execute_script(
         "DROP TABLE IF EXISTS scrm_desired" if dialect.name == "postgres" else "DROP TABLE IF EXISTS temp.scrm_desired"
@@ -155,7 +155,7 @@ PENDING_CONDITION = "((ct.in_wecom = FALSE AND ct.removed = FALSE) OR (ct.in_wec
 async def _count_pending(conn: BaseDBAsyncClient, ctx: QueryContext) -> int:
     """Relations (guide, customer) that need a mark_tag call: one call each."""
     rows = await conn.execute_query_dict(
-        "SELECT COUNT(*) AS n FROM (SELECT DISTINCT ct.customer_id, ct.guide_id FROM customer_tag ct "  # noqa: S608
+        "SELECT COUNT(*) AS n FROM (SELECT DISTINCT ct.customer_id, ct.guide_id FROM customer_tag ct "
         "JOIN relationship r ON r.customer_id = ct.customer_id AND r.guide_id = ct.guide_id "
         "AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
         f"WHERE {PENDING_CONDITION}{ctx.scope('ct.customer_id')}) p"

@@ -50,7 +50,7 @@ class RuleType(Protocol):
         ...
 
     async def prepare(self, ctx: QueryContext) -> None:
-        """Compute run-wide values (optional)."""
+        """Compute run-wide values (optional: ``tagging.types.base.RuleBase`` does nothing here)."""
         ...
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:

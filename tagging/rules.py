@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tagging.types  # noqa: F401 - registers the built-in rule types
 from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.features import import_modules
 from tagging.registry import RULE_TYPES, RuleError, RuleType
 
-__all__ = ["TagRule", "TagGroupConf", "RuleSet", "load_rules", "Example"]
+__all__ = ["TagRule", "TagGroupConf", "RuleSet", "load", "load_rules", "Example"]
 
 _RULE_KEYS = {"id", "description", "type", "group", "examples", "__line__"}
 
@@ -67,6 +67,7 @@ class RuleSet:
 
 
 def load_rules(path: Path) -> RuleSet:
+    import_modules("kinds")  # the rule types a rule may name
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected `groups:` and `rules:`")
@@ -121,3 +122,8 @@ def _rule(path: Path, item: Any, groups: Mapping[str, TagGroupConf], seen: set[s
     if not examples:
         raise ConfigError(f"{where}: needs at least one example (they run in CI)")
     return TagRule(rule_id, item["description"], str(group), kind, tuple(examples), line_of(item))
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> RuleSet:
+    """The feature table's loader (bot/features.py): config/tag_rules.yaml."""
+    return load_rules(config_dir / "tag_rules.yaml")

@@ -101,7 +101,7 @@ async def _pending_page(after: tuple[int, int], limit: int, scope: Sequence[int]
     p1, p2, p3 = dialect.param(1), dialect.param(2), dialect.param(3)
     scope_sql = ids_filter("ct.customer_id", scope)
     relations = await conn.execute_query_dict(
-        "SELECT DISTINCT ct.customer_id, ct.guide_id FROM customer_tag ct "  # noqa: S608
+        "SELECT DISTINCT ct.customer_id, ct.guide_id FROM customer_tag ct "
         "JOIN relationship r ON r.customer_id = ct.customer_id AND r.guide_id = ct.guide_id "
         "AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
         f"WHERE {PENDING_CONDITION}{scope_sql} AND (ct.customer_id > {p1} OR (ct.customer_id = {p1} "
@@ -114,7 +114,7 @@ async def _pending_page(after: tuple[int, int], limit: int, scope: Sequence[int]
         f"(ct.customer_id = {int(r['customer_id'])} AND ct.guide_id = {int(r['guide_id'])})" for r in relations
     )
     rows = await conn.execute_query_dict(
-        "SELECT ct.id, ct.customer_id, ct.guide_id, g.userid, c.external_userid, t.wecom_id, ct.removed "  # noqa: S608
+        "SELECT ct.id, ct.customer_id, ct.guide_id, g.userid, c.external_userid, t.wecom_id, ct.removed "
         "FROM customer_tag ct JOIN guide g ON g.id = ct.guide_id JOIN customer c ON c.id = ct.customer_id "
         f"JOIN tag t ON t.id = ct.tag_id WHERE {PENDING_CONDITION} AND ({pairs}) ORDER BY ct.customer_id, ct.guide_id"
     )

@@ -9,10 +9,9 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-import handlers
 from bot.app import create_app
 from bot.deps import Deps
-from bot.dispatch import Dispatcher, Router, discover_routers
+from bot.dispatch import Dispatcher, Router, feature_routers
 from bot.events import Event
 from bot.publish import publish
 from config.settings import Settings
@@ -36,7 +35,7 @@ def forged(msg_type: str, event: str) -> str:
 
 @pytest.mark.parametrize(("source", "name"), NOT_WECOM)
 def test_a_wecom_msgtype_named_like_another_source_reaches_none_of_its_handlers(source: str, name: str) -> None:
-    dispatcher = Dispatcher(discover_routers(handlers))
+    dispatcher = Dispatcher(feature_routers())
     assert dispatcher.handlers_for(source, (source, name, "")), "the product handles this source"
     assert dispatcher.handlers_for("wecom", (source, name, "")) == ()
 

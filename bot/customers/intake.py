@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from bot.intake import IntakeKind, ItemRejected, Moment
+if TYPE_CHECKING:
+    from aiohttp import web
 
-__all__ = ["ORDERS", "CHAT_ARCHIVE", "OrderPayload", "OrderItemPayload", "ChatMessagePayload"]
+    from config.settings import Settings
+
+from bot.intake import IntakeKind, ItemRejected, Moment, intake_handler
+
+__all__ = ["add_routes", "ORDERS", "CHAT_ARCHIVE", "OrderPayload", "OrderItemPayload", "ChatMessagePayload"]
 
 
 def _money_text(value: object) -> object:
@@ -107,3 +112,9 @@ def validate_chat(item: Mapping[str, Any], now: datetime) -> tuple[str, dict[str
 
 ORDERS = IntakeKind("order", "orders", validate_order)
 CHAT_ARCHIVE = IntakeKind("chat", "messages", validate_chat)
+
+
+def add_routes(app: web.Application, settings: Settings) -> None:
+    """The intake endpoint(s), added by the app from the feature table (bot/features.py)."""
+    app.router.add_post("/intake/orders", intake_handler(ORDERS))
+    app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))

@@ -13,7 +13,9 @@ from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.models.customers import ChannelCode, Guide, Role, Store
 from bot.templates import Templates
 
-__all__ = ["Org", "StoreConf", "MemberConf", "ChannelConf", "load_org", "apply_org", "ROLE_FROM_CHAT", "ROLE_FROM_ORG"]
+__all__ = [
+    "load", "Org", "StoreConf", "MemberConf", "ChannelConf", "load_org", "apply_org", "ROLE_FROM_CHAT", "ROLE_FROM_ORG",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -179,3 +181,8 @@ async def apply_org(org: Org) -> None:
                 "welcome_template": channel.welcome,
             },
         )
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> Org:
+    """The feature table's loader (bot/features.py): config/org.yaml, checked against the templates."""
+    return load_org(config_dir / "org.yaml", loaded["templates"])

@@ -220,7 +220,7 @@ async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> 
         guide_name, store_code = member.name, member.store
     else:
         guide = await ensure_guide(deps, added.userid)
-        store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None  # type: ignore[attr-defined]
+        store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None
         guide_name, store_code = guide.name, store.code if store else None
     if channel is None and added.state:
         channel = await _stored_channel(added.state)
@@ -309,7 +309,7 @@ async def _record_removal(
 async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
     relationship, _known = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
     log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
-    return relationship.customer_id  # type: ignore[attr-defined,no-any-return]
+    return relationship.customer_id
 
 
 async def customer_removed_guide(
@@ -319,13 +319,13 @@ async def customer_removed_guide(
     relationship, known = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
     if not known:
         # We never saw this customer's details, so an alert could name no one: record, don't alert.
-        customer_id: int = relationship.customer_id  # type: ignore[attr-defined]
+        customer_id: int = relationship.customer_id
         return customer_id
     await relationship.fetch_related("guide", "customer", "channel")
     guide, customer = relationship.guide, relationship.customer
     recipients = [guide.userid]
-    if guide.store_id:  # type: ignore[attr-defined]
-        managers = await Guide.filter(store_id=guide.store_id, role=Role.STORE_MANAGER, active=True)  # type: ignore[attr-defined]
+    if guide.store_id:
+        managers = await Guide.filter(store_id=guide.store_id, role=Role.STORE_MANAGER, active=True)
         recipients += [m.userid for m in managers if m.userid != guide.userid]
     text = deps.config.templates.render(
         "customer_lost",

@@ -59,11 +59,11 @@ async def mirror_relation_tags(relationship: Relationship, wecom_tag_ids: Iterab
     present: set[int] = set(
         await Tag.filter(wecom_id__in=list(set(wecom_tag_ids))).values_list("id", flat=True)  # type: ignore[arg-type]
     )
-    customer_id, guide_id = relationship.customer_id, relationship.guide_id  # type: ignore[attr-defined]
+    customer_id, guide_id = relationship.customer_id, relationship.guide_id
     changes = 0
     known: set[int] = set()
     for row in await CustomerTag.filter(customer_id=customer_id, guide_id=guide_id):
-        tag_id: int = row.tag_id  # type: ignore[attr-defined]
+        tag_id: int = row.tag_id
         known.add(tag_id)
         in_wecom = tag_id in present
         if row.source == TagSource.RULE:

@@ -59,7 +59,7 @@ async def _entities(level: Level) -> dict[int, tuple[str, int | None]]:
     if level == "store":
         return {s.id: (s.name, s.id) for s in await Store.all().order_by("id")}
     guides = await Guide.filter(active=True, role__in=[Role.GUIDE, Role.STORE_MANAGER]).order_by("id")
-    return {g.id: (g.name or g.userid, g.store_id) for g in guides}  # type: ignore[attr-defined]
+    return {g.id: (g.name or g.userid, g.store_id) for g in guides}
 
 
 def _ranked(metric: Metric, values: dict[int, tuple[str, int | None, float, float]]) -> list[Row]:

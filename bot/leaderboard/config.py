@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.features import import_modules
 
-__all__ = ["LeaderboardConf", "PkConf", "TeamConf", "load_leaderboard", "load_metric_modules"]
+__all__ = ["LeaderboardConf", "PkConf", "TeamConf", "load", "load_leaderboard", "load_metric_modules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +38,12 @@ class LeaderboardConf:
 
 
 def load_metric_modules() -> None:
-    """Import ``bot/leaderboard/metrics*.py``: every metric registers itself there (one place to add one)."""
-    import bot.leaderboard as package  # noqa: PLC0415
-
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("metrics"):
-            importlib.import_module(f"{package.__name__}.{info.name}")
+    """Import the board-metric modules the feature table names: each ``@metric`` registers itself."""
+    import_modules("metrics")
 
 
 def _metric(path: Path, item: Any, value: Any) -> str:
-    from bot.leaderboard.metrics import METRICS  # noqa: PLC0415
+    from bot.leaderboard.metrics import METRICS
 
     if value not in METRICS:
         raise ConfigError(f"{path}: {line_of(item)}: unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
@@ -99,3 +94,8 @@ def load_leaderboard(path: Path) -> LeaderboardConf:
         chart=str(chart),
         pk=tuple(pks),
     )
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> LeaderboardConf:
+    """The feature table's loader (bot/features.py): config/leaderboard.yaml."""
+    return load_leaderboard(config_dir / "leaderboard.yaml")

@@ -124,7 +124,7 @@ async def _managers(deps: Deps, boards: Boards, slot: str) -> int:
     sent = 0
     stores = {s.id: s.name for s in await Store.all()}
     for manager in await Guide.filter(role=Role.STORE_MANAGER, active=True, store_id__isnull=False):
-        store_id: int = manager.store_id  # type: ignore[attr-defined]
+        store_id: int = manager.store_id  # type: ignore[assignment]
         text = render_guides_of_store(deps.config.templates, boards, store_id, stores.get(store_id, ""))
 
         async def send(to: str = manager.userid, content: str = text) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.appkeys import DEPS
+from bot.demokit import DemoRun, say, show, wait_for
 from bot.leaderboard.chart import chart_font_path
 from bot.leaderboard.delivery import deliver_boards, subscribe
 from bot.scheduler import Tick, fire
@@ -80,3 +81,8 @@ async def operators_story(
                 show(f"robot {robot_key[:6]}… image: {len(png):,} byte PNG bar chart, Chinese labels in "
                      f"{Path(chart_font_path(deps.settings.scrm_chart_font)).name} (saved to {path})")
     await subscribe("HQ群", "admin01", deps.clock.now())  # already there: nothing changes
+
+
+async def chapter(run: DemoRun) -> None:
+    """The demo chapter (bot/features.py)."""
+    await operators_story(run.app, run.state, run.sender, say, show, wait_for)

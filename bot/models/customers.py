@@ -40,6 +40,7 @@ class Guide(Model):
     store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
         "scrm.Store", related_name="guides", null=True, on_delete=fields.SET_NULL
     )
+    store_id: int | None  # the column Tortoise adds for the key above
     role = fields.CharEnumField(Role, default=Role.GUIDE, max_length=16)
     # Who decided the role: "" (the default), "org" (config/org.yaml) or "chat" (an admin's 角色
     # command). A chat decision is the last word: org.yaml no longer changes that member's role.
@@ -85,6 +86,7 @@ class ChannelCode(Model):
     store: fields.ForeignKeyNullableRelation[Store] = fields.ForeignKeyField(
         "scrm.Store", related_name="channels", null=True, on_delete=fields.SET_NULL
     )
+    store_id: int | None  # the column Tortoise adds for the key above
     guide_userid = fields.CharField(max_length=64, null=True)
     campaign = fields.CharField(max_length=64, default="")
     welcome_template = fields.CharField(max_length=64, default="")
@@ -98,13 +100,16 @@ class Relationship(Model):
 
     id = fields.BigIntField(primary_key=True)
     guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="relationships")
+    guide_id: int  # the column Tortoise adds for the key above
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="relationships"
     )
+    customer_id: int  # the column Tortoise adds for the key above
     state = fields.CharField(max_length=30, default="")
     channel: fields.ForeignKeyNullableRelation[ChannelCode] = fields.ForeignKeyField(
         "scrm.ChannelCode", related_name="relationships", null=True, on_delete=fields.SET_NULL
     )
+    channel_id: int | None  # the column Tortoise adds for the key above
     add_way = fields.SmallIntField(default=0)
     remark = fields.CharField(max_length=128, default="")
     description = fields.CharField(max_length=512, default="")
@@ -145,6 +150,7 @@ class GroupChat(Model):
 class GroupChatMember(Model):
     id = fields.BigIntField(primary_key=True)
     chat: fields.ForeignKeyRelation[GroupChat] = fields.ForeignKeyField("scrm.GroupChat", related_name="members")
+    chat_id: int  # the column Tortoise adds for the key above
     userid = fields.CharField(max_length=64)
     type = fields.SmallIntField(default=1)  # 1 member, 2 external contact
     join_time = fields.DatetimeField(null=True)
@@ -170,6 +176,7 @@ class Tag(Model):
     id = fields.IntField(primary_key=True)
     wecom_id = fields.CharField(max_length=64, unique=True)
     group: fields.ForeignKeyRelation[TagGroup] = fields.ForeignKeyField("scrm.TagGroup", related_name="tags")
+    group_id: int  # the column Tortoise adds for the key above
     name = fields.CharField(max_length=64)
     order = fields.IntField(default=0)
     deleted = fields.BooleanField(default=False)
@@ -189,8 +196,11 @@ class CustomerTag(Model):
 
     id = fields.BigIntField(primary_key=True)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField("scrm.Customer", related_name="tags")
+    customer_id: int  # the column Tortoise adds for the key above
     guide: fields.ForeignKeyRelation[Guide] = fields.ForeignKeyField("scrm.Guide", related_name="customer_tags")
+    guide_id: int  # the column Tortoise adds for the key above
     tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField("scrm.Tag", related_name="customer_tags")
+    tag_id: int  # the column Tortoise adds for the key above
     source = fields.CharEnumField(TagSource, max_length=8)
     rule_id = fields.CharField(max_length=64, default="")
     evidence: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)

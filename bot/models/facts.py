@@ -21,6 +21,7 @@ class Order(Model):
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="orders", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None  # the column Tortoise adds for the key above
     external_userid = fields.CharField(max_length=64, null=True, db_index=True)
     unionid = fields.CharField(max_length=64, null=True, db_index=True)
     amount = fields.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
@@ -41,6 +42,7 @@ class Order(Model):
 class OrderItem(Model):
     id = fields.BigIntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("scrm.Order", related_name="items")
+    order_id: int  # the column Tortoise adds for the key above
     product_id = fields.CharField(max_length=64, default="")
     product_name = fields.CharField(max_length=128, default="")
     category = fields.CharField(max_length=64, default="")
@@ -61,6 +63,7 @@ class Signal(Model):
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="signals", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None  # the column Tortoise adds for the key above
     external_userid = fields.CharField(max_length=64, null=True)
     unionid = fields.CharField(max_length=64, null=True, db_index=True)
     member_id = fields.CharField(max_length=64, null=True)
@@ -89,6 +92,7 @@ class ChatMessage(Model):
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "scrm.Customer", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None  # the column Tortoise adds for the key above
     content = fields.TextField()
     sent_at = fields.DatetimeField()
 

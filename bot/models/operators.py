@@ -59,6 +59,7 @@ class HandoverItem(Model):
 
     id = fields.BigIntField(primary_key=True)
     handover: fields.ForeignKeyRelation[Handover] = fields.ForeignKeyField("scrm.Handover", related_name="items")
+    handover_id: int  # the column Tortoise adds for the key above
     external_userid = fields.CharField(max_length=64)
     status = fields.CharField(max_length=16, default="waiting")
     reason = fields.CharField(max_length=64, default="")

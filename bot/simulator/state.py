@@ -177,7 +177,7 @@ class SimulatorState:
         external_userid: str | None = None,
         name: str | None = None,
         *,
-        type: int = 1,  # noqa: A002 - WeCom's field name
+        type: int = 1,  # WeCom's field name
         gender: int = 0,
         avatar: str = "",
         unionid: str = "",

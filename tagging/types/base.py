@@ -1,11 +1,22 @@
-"""Parameter checks shared by rule types (errors become RuleError with the parameter's name)."""
+"""What rule types share: ``RuleBase`` (the optional parts of a rule type, as defaults) and the
+parameter checks (errors become RuleError with the parameter's name)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from tagging.registry import RuleError
+from tagging.registry import QueryContext, RuleError
+
+
+class RuleBase:
+    """Defaults for a rule type's optional methods; a type overrides what it needs."""
+
+    __slots__ = ()
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        """No run-wide values to compute (``rfm`` overrides this to rank once per run)."""
+        return
 
 
 def text(params: Mapping[str, Any], name: str, *, limit: int = 30) -> str:

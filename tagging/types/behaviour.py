@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import number, text, texts
+from tagging.types.base import RuleBase, number, text, texts
 
 SIGNAL_TYPES = {
     "browse",
@@ -32,7 +32,7 @@ _NAMES = {
 
 
 @rule_type("behaviour")
-class BehaviourRule:
+class BehaviourRule(RuleBase):
     """``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -48,9 +48,6 @@ class BehaviourRule:
     @property
     def tags(self) -> Sequence[str]:
         return [self.tag]
-
-    async def prepare(self, ctx: QueryContext) -> None:
-        return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         values: list[Any] = [self.tag, *self.signals, ctx.dialect.time(ctx.now - timedelta(days=self.window_days))]

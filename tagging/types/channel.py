@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import text
+from tagging.types.base import RuleBase, text
 
 
 @rule_type("channel")
-class ChannelRule:
+class ChannelRule(RuleBase):
     """``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -22,9 +22,6 @@ class ChannelRule:
     @property
     def tags(self) -> Sequence[str]:
         return sorted(set(self.states.values()))
-
-    async def prepare(self, ctx: QueryContext) -> None:
-        return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         pairs = list(self.states.items())

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tagging.registry import QueryContext, rule_type
-from tagging.types.base import number, text, texts
+from tagging.types.base import RuleBase, number, text, texts
 
 
 def _literal(keyword: str) -> str:
@@ -17,7 +17,7 @@ def _literal(keyword: str) -> str:
 
 
 @rule_type("keyword")
-class KeywordRule:
+class KeywordRule(RuleBase):
     """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -29,9 +29,6 @@ class KeywordRule:
     @property
     def tags(self) -> Sequence[str]:
         return [self.tag]
-
-    async def prepare(self, ctx: QueryContext) -> None:
-        return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         patterns = [f"%{_literal(k)}%" for k in self.keywords]

@@ -15,13 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tagging.registry import QueryContext, rule_type
-from tagging.types.base import number
+from tagging.types.base import RuleBase, number
 
 STAGES = ["已流失", "沉睡", "流失风险", "活跃", "复购", "首购", "新客"]
 
 
 @rule_type("lifecycle")
-class LifecycleRule:
+class LifecycleRule(RuleBase):
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.dormant_days = number(params, "dormant_days", 180, minimum=1)
         self.active_days = number(params, "active_days", 30, minimum=1)
@@ -30,9 +30,6 @@ class LifecycleRule:
     @property
     def tags(self) -> Sequence[str]:
         return STAGES
-
-    async def prepare(self, ctx: QueryContext) -> None:
-        return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         now, dormant, active, factor = ctx.placeholders(4)

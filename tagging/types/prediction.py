@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import number, text
+from tagging.types.base import RuleBase, number, text
 
 
 @rule_type("prediction")
-class PredictionRule:
+class PredictionRule(RuleBase):
     """``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -36,9 +36,6 @@ class PredictionRule:
     @property
     def tags(self) -> Sequence[str]:
         return [self.tag]
-
-    async def prepare(self, ctx: QueryContext) -> None:
-        return None
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
         evidence = ctx.dialect.json_object(

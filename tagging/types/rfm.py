@@ -102,7 +102,7 @@ class RfmRule:
 
 
 def _aware(value: Any) -> Any:
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

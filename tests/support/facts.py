@@ -58,7 +58,7 @@ async def craft_customer(
 
 async def craft_prediction(customer: Customer, given: Mapping[str, Any], now: datetime) -> None:
     """A nightly prediction for ``customer`` (unspecified figures: middling values)."""
-    from predict.models import CustomerPrediction  # noqa: PLC0415
+    from predict.models import CustomerPrediction
 
     p90 = float(given.get("p_buy_90", 0.3))
     await CustomerPrediction.create(

@@ -1,0 +1,147 @@
+"""The map: every feature and what it plugs into the engine, composed here and nowhere else.
+
+One entry per feature (as Home Assistant lists an integration's ``PLATFORMS``, aiogram's
+``dp.include_routers(...)`` or arq's ``Worker(functions=..., cron_jobs=...)``). The app, the
+scheduler, the config loading, the chat-command router, the CLI and the demo read this table;
+nothing scans packages or relies on an import made elsewhere. Adding an extension is one
+registered function or class in the feature's module, plus one line here (CONTRIBUTING.md).
+
+Entries are dotted names (``"module"`` or ``"module:attribute"``), imported when first read, so
+this module imports no feature code and every module may import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["FEATURES", "Feature", "Slot", "attributes", "import_modules", "resolve"]
+
+Slot = Literal["routers", "commands", "kinds", "handover", "metrics", "card_sections"]
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    # ``module:load`` functions ``(config_dir, loaded) -> value``, stored as AppConfig.<attribute>;
+    # listed in load order (a later loader may read what an earlier one loaded).
+    config: tuple[tuple[str, str], ...] = ()
+    routers: tuple[str, ...] = ()  # modules defining ``router`` (event handlers, bot/dispatch.py)
+    commands: tuple[str, ...] = ()  # modules whose ``@command`` functions are chat commands
+    kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns
+    ticks: tuple[str, ...] = ()  # ``module:NAME`` of a bot.scheduler.Tick declared beside its handler
+    routes: tuple[str, ...] = ()  # ``module:function(app, settings)`` adding HTTP routes (web role)
+    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (bot/customers/handover.py)
+    profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
+    metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
+    card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
+    demo: tuple[str, ...] = ()  # ``module:chapter(run)`` for `scrm demo` (bot/demokit.py), in story order
+    cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "customers",
+        config=(("templates", "bot.templates:load"), ("org", "bot.customers.org:load")),
+        routers=("handlers.contacts", "handlers.group_chats", "handlers.intake", "handlers.tags",
+                 "handlers.chat_commands"),
+        commands=("handlers.commands_guides", "handlers.commands_admin", "handlers.commands_events"),
+        routes=("bot.customers.intake:add_routes",),
+    ),
+    Feature(
+        "tagging",
+        config=(("tag_rules", "tagging.rules:load"),),
+        routers=("handlers.tagging",),
+        kinds=("tagging.types.behaviour", "tagging.types.channel", "tagging.types.keyword",
+               "tagging.types.lifecycle", "tagging.types.prediction", "tagging.types.rfm"),
+        ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
+    ),
+    Feature(
+        "leads",
+        config=(("leads", "leads.config:load"),),
+        routers=("handlers.leads",),
+        commands=("handlers.commands_leads",),
+        kinds=("leads.patterns",),
+        ticks=("handlers.leads:LEADS_SWEEP", "handlers.leads:LEADS_FLUSH"),
+        routes=("leads.signals:add_routes",),
+        handover=("handlers.leads",),
+        profile=("handlers.commands_leads:lead_lines",),
+        metrics=("bot.leaderboard.metrics_leads",),
+        demo=("leads.demo:chapter",),
+    ),
+    Feature(
+        "boards",
+        config=(("leaderboard", "bot.leaderboard.config:load"),),
+        ticks=("handlers.operators:BOARD_DAILY", "handlers.operators:BOARD_WEEKLY",
+               "handlers.operators:BOARD_MONTHLY"),
+        metrics=("bot.leaderboard.metrics",),
+        demo=("bot.leaderboard.demo:chapter",),
+    ),
+    Feature(
+        "operators",
+        routers=("handlers.operators",),
+        commands=("handlers.commands_operators",),
+        ticks=("handlers.operators:HANDOVER_CHECK",),
+    ),
+    Feature(
+        "sop",
+        config=(("sop", "sop.playbooks:load"),),
+        routers=("handlers.sop",),
+        commands=("handlers.commands_sop",),
+        kinds=("sop.triggers", "sop.goals"),
+        ticks=("handlers.sop:SOP_TICK", "handlers.sop:SOP_DIGEST", "handlers.sop:SOP_REMINDER",
+               "handlers.sop:SOP_ESCALATION"),
+        handover=("handlers.sop",),
+        profile=("handlers.commands_sop:open_task_lines",),
+        metrics=("bot.leaderboard.metrics_sop",),
+        demo=("sop.demo:chapter",),
+    ),
+    Feature(
+        "orgsync",  # and channel codes (渠道活码)
+        routers=("handlers.org",),
+        commands=("handlers.commands_channels",),
+        ticks=("handlers.org:ORG_SYNC",),
+        metrics=("bot.leaderboard.metrics_channels",),
+        demo=("channels.demo:chapter",),
+    ),
+    Feature(
+        "sidebar",
+        commands=("handlers.commands_sidebar",),
+        routes=("sidebar.views:setup_sidebar",),
+        card_sections=("sidebar.card",),
+    ),
+    Feature(
+        "predict",
+        routers=("handlers.predict",),
+        ticks=("handlers.predict:PREDICT_NIGHTLY",),
+        profile=("predict.chat:prediction_lines",),
+        metrics=("bot.leaderboard.metrics_predict",),
+        demo=("predict.demo:chapter",),
+        cli=("predict.cli:add_command",),
+    ),
+)
+
+
+def resolve(name: str) -> Any:
+    """``"module:attribute"`` → the attribute (importing the module); ``"module"`` → the module."""
+    module_name, _, attribute = name.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
+
+
+def import_modules(slot: Slot) -> None:
+    """Import every module the table names in ``slot``: their decorators register what they define.
+
+    In module-name order, so what registers first (the order 帮助 lists commands in, say) does not
+    depend on which feature is listed first."""
+    for name in sorted({name for feature in FEATURES for name in getattr(feature, slot)}):
+        importlib.import_module(name)
+
+
+def attributes(slot: Literal["ticks", "routes", "profile", "demo", "cli"]) -> Iterator[Any]:
+    """The objects the table names in ``slot``, feature by feature, in table order."""
+    for feature in FEATURES:
+        for name in getattr(feature, slot):
+            yield resolve(name)

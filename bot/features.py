@@ -117,6 +117,7 @@ FEATURES: tuple[Feature, ...] = (
         routers=("handlers.predict",),
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),
+        card_sections=("predict.sidebar",),
         metrics=("bot.leaderboard.metrics_predict",),
         demo=("predict.demo:chapter",),
         cli=("predict.cli:add_command",),

@@ -26,6 +26,7 @@ from sidebar.models import ScriptSend, SidebarAudit
 from sidebar.oauth import safe_next
 from sidebar.report import script_report
 from sidebar.session import SessionSigner
+from tests.support.facts import craft_prediction
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -271,6 +272,23 @@ async def test_a_guide_tag_goes_to_wecom_with_mark_tag(world: SidebarWorld) -> N
         body = {"external_userid": mine.external_userid, "action": "tag_remove", "tag_id": high["tag_id"]}
         assert (await phone.post("/sidebar/api/action", body))[1] == {"result": "ok"}
         assert state.tag_id("高意向") not in state.tag_ids_of("guide_sh01_a", mine.external_userid)
+
+
+async def test_the_card_shows_the_customers_prediction_where_one_exists(world: SidebarWorld) -> None:
+    predicted = await world.customer_with_history("wmPRED001", "孙女士")
+    not_yet = await world.customer_with_history("wmPRED002", "钱先生")
+    why = {"recency": 12, "n": 3, "value": 1290, "gap_mean": 20}
+    await craft_prediction(predicted, {"p_buy_90": 0.62, "p_buy_30": 0.31, "rank_pct": 0.07, "spend_90": 1180,
+                                       "why": why}, world.deps.clock.now())
+    async with guide_client(world, "guide_sh01_a") as phone:
+        _, card = await phone.get("/sidebar/api/card", external_userid=predicted.external_userid)
+        section = next(s for s in card["sections"] if s["id"] == "prediction")
+        shown = "\n".join(item["text"] for item in section["items"])
+        assert section["title"] == "购买预测"
+        assert "预计90天内购买概率 62%（前8%），30天内 31%" in shown and "预计90天消费 ¥1,180" in shown
+        assert "最近一次购买 12 天前，共 3 次" in shown
+        _, card = await phone.get("/sidebar/api/card", external_userid=not_yet.external_userid)
+        assert "prediction" not in {s["id"] for s in card["sections"]}
 
 
 async def test_a_lead_marked_contacted_or_not_suitable(world: SidebarWorld) -> None:

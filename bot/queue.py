@@ -181,6 +181,16 @@ class EventQueue:
             events.extend(self._events(entries))
         return events
 
+    async def read_own(self, consumer: str, after: str, count: int) -> tuple[list[Event], str, bool]:
+        """This consumer's own pending entries after id ``after`` ("0": from the start).
+
+        Returns (events, the last id read, whether the list was read to its end).
+        """
+        reply: Any = await self.redis.xreadgroup(self.group, consumer, {self.keys.stream: after}, count=count)
+        entries = [entry for _stream, found in reply or [] for entry in found]
+        last = _text(entries[-1][0]) if entries else after
+        return self._events(entries), last, len(entries) < count
+
     @staticmethod
     def _events(entries: list[Any]) -> list[Event]:
         # A deleted entry still pending shows as (id, None): nothing left to process.

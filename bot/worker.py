@@ -101,6 +101,11 @@ class Worker:
         self._storage_down = False
         self._dead: list[str] = []
         self._next_liveness_check = 0.0
+        # Our own pending list, read through once per heartbeat TTL: an entry handed to this consumer
+        # whose reply never arrived (Redis killed after persisting the XREADGROUP) sits there while we
+        # are alive, where no takeover looks. None: no pass under way.
+        self._own_cursor: str | None = None
+        self._next_own_check = 0.0
         # After an outage of Redis every heartbeat may have lapsed at once: give the live consumers
         # a TTL to renew theirs before taking anything over.
         self._takeover_after = 0.0
@@ -175,6 +180,7 @@ class Worker:
             self._group_ready = True
         await self.queue.promote_due_retries(time.time())
         started = await self._take_over(force=take_over)
+        started += await self._recover_own()
         free = self._free_slots()
         if free == 0:
             await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
@@ -211,6 +217,29 @@ class Worker:
                 started += 1
             if not taken.events and not taken.exhausted:
                 break
+        return started
+
+    async def _recover_own(self) -> int:
+        """Start entries of our own pending list that nothing here runs (their delivery was lost)."""
+        now = time.monotonic()
+        if self._own_cursor is None:
+            if now < self._next_own_check:
+                return 0
+            self._own_cursor = "0"
+        self._next_own_check = now + self.policy.heartbeat_ttl_s
+        free = self._free_slots()
+        if free == 0:
+            return 0
+        running = {event.stream_id for event in self._inflight.values()}
+        events, last, finished = await self.queue.read_own(self.consumer, self._own_cursor, free + len(running))
+        self._own_cursor = None if finished else last
+        started = 0
+        for event in events:
+            if event.stream_id in running or self._free_slots() == 0:
+                continue
+            log.warning("event_recovered_from_own_pending", event_key=event.key, consumer=self.consumer)
+            self._start(event)
+            started += 1
         return started
 
     def _free_slots(self) -> int:

@@ -265,3 +265,28 @@ async def test_handler_longer_than_the_heartbeat_ttl_runs_once(make_settings: Ca
         assert len(starts) == 1, f"started {len(starts)} times"
         assert (await deps.redis.xpending(deps.queue.keys.stream, deps.queue.group))["pending"] == 0
         assert await EventLog.all().count() == 1
+
+
+async def test_an_entry_whose_delivery_was_lost_is_run_by_its_live_consumer(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Redis persisted the XREADGROUP that handed a worker an entry and died before the reply arrived.
+
+    The entry sits in that worker's own pending list; the worker is alive, so no takeover touches it.
+    The worker itself must find it (seen once in the chaos suite: one add never welcomed).
+    """
+    rec = Recorder()
+    rec.handler("customers", change="add_external_contact")
+    async with deps_for(make_settings()) as deps:
+        await enqueue(deps)
+        assert await deps.queue.read("worker-a", 1, 0)  # handed to worker-a; the reply is lost
+        worker = build_worker(deps, Dispatcher([rec.router]), consumer="worker-a")
+        running = asyncio.create_task(worker.run())
+        try:
+            await eventually(lambda: rec.calls["customers"] == 1, within=5)
+            await eventually(lambda: worker.processed_count == 1, within=5)
+        finally:
+            worker.stop()
+            await running
+        assert rec.calls["customers"] == 1
+        assert await deps.queue.depth() == {"stream": 0, "dead": 0, "retry": 0}

@@ -54,9 +54,9 @@ from bench.welcome import AES_KEY, AGENT_ID, CORP_ID, HOST, SECRET, TOKEN, seed,
 from bot.crypto import CallbackCrypto  # noqa: E402
 from bot.deadletters import events_command  # noqa: E402
 from bot.queue import EventQueue  # noqa: E402
-from bot.simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
-from bot.simulator.server import running_simulator  # noqa: E402
-from bot.simulator.state import SimulatorState  # noqa: E402
+from simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
+from simulator.server import running_simulator  # noqa: E402
+from simulator.state import SimulatorState  # noqa: E402
 
 TARGET_S = 20.0
 WELCOME_API = "externalcontact/send_welcome_msg"

@@ -44,7 +44,7 @@ from bench.pgdb import BenchError
 from bench.private import PrivateRedis, ServiceError
 from bench.welcome import AES_KEY, CORP_ID, HOST, TOKEN, start_app, stop_app, wait_healthy
 from bot.crypto import CallbackCrypto
-from bot.simulator import eventxml
+from simulator import eventxml
 
 
 @dataclass

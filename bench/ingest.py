@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from bench.loadgen import LoadResult, closed_loop, open_loop, raw_post  # noqa: E402
 from bot.crypto import CallbackCrypto  # noqa: E402
-from bot.simulator import eventxml  # noqa: E402
+from simulator import eventxml  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"

@@ -61,8 +61,8 @@ from bench.welcome import (
     wait_healthy,
 )
 from bot.intake import signed_headers
-from bot.simulator.server import running_simulator
-from bot.simulator.state import SimulatorState
+from simulator.server import running_simulator
+from simulator.state import SimulatorState
 
 SHOP_SECRET = b"bench-shop-secret"
 BATCH = 100
@@ -107,7 +107,7 @@ async def seed_customers(db_url: str, count: int) -> None:
     from tortoise import Tortoise
 
     from bot.db import tortoise_config
-    from bot.models.customers import Customer, Guide, Relationship, Store
+    from customers.models import Customer, Guide, Relationship, Store
 
     await Tortoise.init(config=tortoise_config(db_url))
     try:

@@ -50,9 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 from bench.loadgen import percentile  # noqa: E402
 from bench.pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
 from bot.crypto import CallbackCrypto  # noqa: E402
-from bot.simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
-from bot.simulator.server import SimulatorServer, running_simulator  # noqa: E402
-from bot.simulator.state import SimulatorState  # noqa: E402
+from simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
+from simulator.server import SimulatorServer, running_simulator  # noqa: E402
+from simulator.state import SimulatorState  # noqa: E402
 
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
 CORP_ID = "ww1436e0e65a779aee"

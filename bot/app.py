@@ -21,7 +21,6 @@ from bot.appconfig import load_app_config
 from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
-from bot.customers.org import apply_org
 from bot.db import close_db, init_db
 from bot.deadletters import observe_queue
 from bot.deps import Deps
@@ -37,6 +36,7 @@ from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
+from customers.org import apply_org
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.customers.org import Org
+from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
-from bot.leaderboard.config import LeaderboardConf
 from bot.templates import Templates
+from customers.org import Org
 from leads.config import LeadsConfig
 from sop.playbooks import PlaybookStore
 from tagging.rules import RuleSet

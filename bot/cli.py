@@ -71,8 +71,8 @@ def _migrate(args: argparse.Namespace) -> int:
 def _simulator(args: argparse.Namespace) -> int:
     import os
 
-    from bot.simulator.server import serve_simulator
-    from bot.simulator.state import SimulatorState
+    from simulator.server import serve_simulator
+    from simulator.state import SimulatorState
 
     configure_logging("INFO")
     # The simulated app uses the same credentials as ours when they are set, else demo values.
@@ -94,9 +94,9 @@ def _simulator(args: argparse.Namespace) -> int:
 @command("sync")
 def _sync(args: argparse.Namespace) -> int:
     from bot.app import open_deps
-    from bot.customers.backfill import backfill_contacts
-    from bot.customers.tags import sync_corp_tags
     from bot.progress import Progress
+    from customers.backfill import backfill_contacts
+    from customers.tags import sync_corp_tags
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)
@@ -229,7 +229,7 @@ def _import(args: argparse.Namespace) -> int:
         return 2
 
     async def run_orders() -> int:
-        from bot.customers.orders import read_orders_csv, record_orders
+        from customers.orders import read_orders_csv, record_orders
         from leads.report import attribute_orders
         from tagging.service import retag_everyone
 
@@ -441,7 +441,7 @@ def _parser() -> argparse.ArgumentParser:
     sop.add_argument("--days", type=int, default=30, help="report on tasks due in the last N days")
     imp = sub.add_parser(
         "import",
-        help="import: orders FILE.csv (columns in bot/customers/orders.py), signals FILE.jsonl, "
+        help="import: orders FILE.csv (columns in customers/orders.py), signals FILE.jsonl, "
         "members FILE.csv (member_id, external_userid, unionid)",
     )
     imp.add_argument("what", choices=["orders", "signals", "members"])

@@ -23,13 +23,13 @@ from typing import Any
 import structlog
 from tortoise.exceptions import IntegrityError
 
-from bot.customers.outbox import send_once_or_skip
-from bot.customers.service import ensure_guide
 from bot.deps import Deps
 from bot.features import import_modules
-from bot.models.customers import Customer, Guide, Role
-from bot.models.operators import CommandAudit
+from bot.outbox import send_once_or_skip
 from bot.wecom import limits
+from customers.models import Customer, Guide, Role
+from customers.service import ensure_guide
+from operators.models import CommandAudit
 
 __all__ = [
     "Arg",

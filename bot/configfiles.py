@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "load_yaml", "line_of"]
+__all__ = ["ConfigError", "Reader", "load_yaml", "line_of", "plain_fields"]
 
 
 class ConfigError(Exception):
@@ -50,3 +52,60 @@ def load_yaml(path: Path) -> Any:
 
 def line_of(item: Any) -> str:
     return f"line {item['__line__']}" if isinstance(item, dict) and "__line__" in item else "?"
+
+
+def plain_fields(text: str) -> set[str]:
+    """The ``{name}`` fields of a template text; ValueError for anything but plain names.
+
+    ``{customer_name:>50000000}`` would render 50 million characters, ``{name!r}`` quotes, and
+    ``{name.attr}`` / ``{name[0]}`` reach into values: a template an operator edits gets none of it.
+    """
+    fields: set[str] = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if spec or conversion:
+            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no format spec or conversion)")
+        if not name.isidentifier():
+            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no attribute, index or number)")
+        fields.add(name)
+    return fields
+
+
+class Reader:
+    """Reads one config file's nodes; every error names the file and the node's line (``fail``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, node: Any, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {line_of(node)}: {message}")
+
+    def section(self, parent: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = parent.get(name, {"__line__": parent.get("__line__")})
+        if not isinstance(value, dict):
+            raise self.fail(parent, f"{name} must be a mapping")
+        return value
+
+    def number(self, node: Mapping[str, Any], name: str, default: float, *, minimum: float = 0.0,
+               above: bool = False) -> float:
+        value = node.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, f"{name} must be a number, not {value!r}")
+        if value < minimum or (above and value == minimum):
+            raise self.fail(node, f"{name} must be {'>' if above else '>='} {minimum}, not {value}")
+        return float(value)
+
+    def text(self, node: Mapping[str, Any], name: str, allowed: frozenset[str], label: str) -> str:
+        value = node.get(name)
+        if not isinstance(value, str) or not value:
+            raise self.fail(node, f"{label} needs a text")
+        try:
+            used = plain_fields(value)
+        except ValueError as err:
+            raise self.fail(node, f"{label}: {err}") from None
+        unknown = used - allowed
+        if unknown:
+            raise self.fail(node, f"{label}: unknown placeholder(s) {sorted(unknown)}; it may use {sorted(allowed)}")
+        return value

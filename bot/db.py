@@ -12,15 +12,14 @@ __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 # One place to register model modules.
 MODEL_MODULES = [
     "bot.models.eventlog",
-    "bot.models.customers",
-    "bot.models.facts",
+    "bot.models.outbox",
+    "customers.models",
     "leads.models",
-    "bot.models.operators",
+    "operators.models",
     "sop.models",
     "orgsync.models",
     "channels.models",
     "sidebar.models",
-
     "predict.models",
 ]
 

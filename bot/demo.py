@@ -18,19 +18,18 @@ from aiohttp import web
 from bot.app import create_app
 from bot.appkeys import DEPS
 from bot.crypto import CallbackCrypto
-from bot.customers.orders import OrderIn, record_orders
 from bot.demokit import DEMO_SHOP_SECRET, DemoRun, say, show, wait_for
 from bot.features import attributes
 from bot.intake import signed_headers
-from bot.models.customers import Customer, Relationship, Tag
 from bot.models.eventlog import EventLog
-from bot.models.facts import Signal
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.clock import SimFollowingClock
-from bot.simulator.server import SimulatorServer, running_simulator
-from bot.simulator.state import SimulatorState
 from config.settings import Settings
+from customers.models import Customer, Relationship, Signal, Tag
+from customers.orders import OrderIn, record_orders
 from sidebar.demo import open_sidebar_chat, sidebar_story
+from simulator.callbacks import CallbackSender
+from simulator.clock import SimFollowingClock
+from simulator.server import SimulatorServer, running_simulator
+from simulator.state import SimulatorState
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
 

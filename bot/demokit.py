@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.state import SimulatorState
+from simulator.callbacks import CallbackSender
+from simulator.state import SimulatorState
 
 __all__ = ["DEMO_SHOP_SECRET", "DemoRun", "say", "show", "wait_for"]
 

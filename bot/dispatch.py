@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import structlog
 
 from bot.events import Event
 from bot.features import FEATURES, resolve
+from bot.internal import InternalEvent
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -35,6 +36,14 @@ _WECOM_MSG_TYPES = frozenset({WECOM, "event", "text", "image", "voice", "video",
 
 Handler = Callable[[Event, "Deps"], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
+IE = TypeVar("IE", bound=InternalEvent)
+TypedHandler = Callable[[IE, "Deps", str], Awaitable[None]]
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
 log = structlog.get_logger(__name__)
 
 
@@ -91,6 +100,24 @@ class Router:
         if source in _WECOM_MSG_TYPES:
             raise ValueError(f"{self.name}: on({source!r}) is for other sources; WeCom: .event() or .message()")
         return self._subscribe(source, source, name, None)
+
+    def internal(self, event_type: type[IE]) -> Callable[[TypedHandler[IE]], TypedHandler[IE]]:
+        """Subscribe to a typed internal event (bot/internal.py): the handler gets the parsed value,
+        the dependencies and the event's key (to key what it publishes in turn)."""
+
+        def register(handler: TypedHandler[IE]) -> TypedHandler[IE]:
+            async def run(event: Event, deps: Deps) -> None:
+                await handler(event_type.parse(event.body), deps, event.key)
+
+            run.__name__ = handler.__name__
+            self._subscribe("internal", "internal", event_type.name, None)(run)
+            return handler
+
+        return register
+
+    def tick(self, schedule: Named) -> Callable[[H], H]:
+        """Subscribe to a scheduled tick (``cron(...)`` / ``every(...)`` in bot/scheduler.py)."""
+        return self.on("internal", schedule.name)
 
 
 @dataclass(slots=True)

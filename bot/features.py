@@ -33,7 +33,7 @@ class Feature:
     kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns
     ticks: tuple[str, ...] = ()  # ``module:NAME`` of a bot.scheduler.Tick declared beside its handler
     routes: tuple[str, ...] = ()  # ``module:function(app, settings)`` adding HTTP routes (web role)
-    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (bot/customers/handover.py)
+    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (customers/handover.py)
     profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
     metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
     card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
@@ -44,11 +44,11 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     Feature(
         "customers",
-        config=(("templates", "bot.templates:load"), ("org", "bot.customers.org:load")),
+        config=(("templates", "bot.templates:load"), ("org", "customers.org:load")),
         routers=("handlers.contacts", "handlers.group_chats", "handlers.intake", "handlers.tags",
                  "handlers.chat_commands"),
         commands=("handlers.commands_guides", "handlers.commands_admin", "handlers.commands_events"),
-        routes=("bot.customers.intake:add_routes",),
+        routes=("customers.intake:add_routes",),
     ),
     Feature(
         "tagging",
@@ -68,16 +68,16 @@ FEATURES: tuple[Feature, ...] = (
         routes=("leads.signals:add_routes",),
         handover=("handlers.leads",),
         profile=("handlers.commands_leads:lead_lines",),
-        metrics=("bot.leaderboard.metrics_leads",),
+        metrics=("boards.metrics_leads",),
         demo=("leads.demo:chapter",),
     ),
     Feature(
         "boards",
-        config=(("leaderboard", "bot.leaderboard.config:load"),),
+        config=(("leaderboard", "boards.config:load"),),
         ticks=("handlers.operators:BOARD_DAILY", "handlers.operators:BOARD_WEEKLY",
                "handlers.operators:BOARD_MONTHLY"),
-        metrics=("bot.leaderboard.metrics",),
-        demo=("bot.leaderboard.demo:chapter",),
+        metrics=("boards.metrics",),
+        demo=("boards.demo:chapter",),
     ),
     Feature(
         "operators",
@@ -95,7 +95,7 @@ FEATURES: tuple[Feature, ...] = (
                "handlers.sop:SOP_ESCALATION"),
         handover=("handlers.sop",),
         profile=("handlers.commands_sop:open_task_lines",),
-        metrics=("bot.leaderboard.metrics_sop",),
+        metrics=("boards.metrics_sop",),
         demo=("sop.demo:chapter",),
     ),
     Feature(
@@ -103,7 +103,7 @@ FEATURES: tuple[Feature, ...] = (
         routers=("handlers.org",),
         commands=("handlers.commands_channels",),
         ticks=("handlers.org:ORG_SYNC",),
-        metrics=("bot.leaderboard.metrics_channels",),
+        metrics=("boards.metrics_channels",),
         demo=("channels.demo:chapter",),
     ),
     Feature(
@@ -118,7 +118,7 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),
         card_sections=("predict.sidebar",),
-        metrics=("bot.leaderboard.metrics_predict",),
+        metrics=("boards.metrics_predict",),
         demo=("predict.demo:chapter",),
         cli=("predict.cli:add_command",),
     ),

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-__all__ = ["Dialect", "connection", "ids_filter"]
+__all__ = ["Dialect", "SqlParams", "connection", "ids_filter"]
 
 
 def ids_filter(column: str, ids: Iterable[int] | None) -> str:
@@ -78,3 +78,20 @@ class Dialect:
     def json_object(self, *pairs: tuple[str, str]) -> str:
         args = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
         return f"json_build_object({args})::text" if self.name == "postgres" else f"json_object({args})"
+
+
+class SqlParams:
+    """Bound parameters of one statement, numbered for the backend (``$n`` / ``?n``)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            value = self.dialect.time(value.astimezone(UTC))  # SQLite compares UTC text
+        self.values.append(value)
+        return self.dialect.param(len(self.values))
+
+    def in_list(self, values: list[str] | tuple[str, ...]) -> str:
+        return "(" + ", ".join(self.add(v) for v in values) + ")"

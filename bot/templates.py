@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.configfiles import ConfigError, line_of, load_yaml, plain_fields
 
 __all__ = ["Templates", "TEMPLATE_KINDS", "load", "load_templates", "plain_fields"]
 
@@ -32,25 +31,6 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "prediction": frozenset({"p_buy_90", "p_buy_30", "rank", "purchases_90", "spend_90", "p_alive", "next_date",
                              "method", "why"}),
 }
-
-
-def plain_fields(text: str) -> set[str]:
-    """The ``{name}`` fields of a template text; ValueError for anything but plain names.
-
-    ``{customer_name:>50000000}`` would render 50 million characters, ``{name!r}`` quotes, and
-    ``{name.attr}`` / ``{name[0]}`` reach into values: a template an operator edits gets none of it.
-    """
-    fields: set[str] = set()
-    for _, name, spec, conversion in string.Formatter().parse(text):
-        if name is None:
-            continue
-        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        if spec or conversion:
-            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no format spec or conversion)")
-        if not name.isidentifier():
-            raise ValueError(f"{shown}: only plain {{name}} fields are allowed (no attribute, index or number)")
-        fields.add(name)
-    return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from bot.commands import CommandError, say
 from bot.deps import Deps
-from bot.models.customers import ChannelCode, Guide, Store
 from channels.image import send_code_image
 from channels.models import ContactWay
 from channels.report import channel_figures, format_figures
@@ -23,6 +22,7 @@ from channels.service import (
     personal_state,
     store_members,
 )
+from customers.models import ChannelCode, Guide, Store
 
 __all__ = ["Targets", "channel_report", "create_code", "find_code", "my_code", "resolve_targets", "show_code"]
 

@@ -8,14 +8,14 @@ from aiohttp import web
 
 from bot.appkeys import DEPS
 from bot.demokit import DemoRun, say, show, wait_for
-from bot.models.customers import Guide, Relationship
-from bot.simulator.addressbook import add_department
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.qrcodes import scan_contact_way
-from bot.simulator.state import SimulatorState
 from channels.models import ContactWay
 from channels.service import personal_state, sync_channels
+from customers.models import Guide, Relationship
 from orgsync.service import sync_org
+from simulator.addressbook import add_department
+from simulator.callbacks import CallbackSender
+from simulator.qrcodes import scan_contact_way
+from simulator.state import SimulatorState
 
 __all__ = ["channels_story"]
 

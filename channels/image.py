@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import structlog
 
-from bot.customers.outbox import send_once
 from bot.deps import Deps
+from bot.outbox import send_once
 from bot.wecom.client import Upload
 from channels.models import ContactWay
 

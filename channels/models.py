@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.models.customers import ChannelCode
+from customers.models import ChannelCode
 
 
 class ContactWay(Model):

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.models.customers import ChannelCode, Relationship
-from bot.models.facts import Order
+from customers.models import ChannelCode, Order, Relationship
 
 __all__ = ["ChannelFigures", "channel_figures", "format_figures"]
 

@@ -20,10 +20,10 @@ import structlog
 
 from bot.deps import Deps
 from bot.lease import lease
-from bot.models.customers import ChannelCode, Guide, Role, Store
 from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from channels.models import ContactWay
+from customers.models import ChannelCode, Guide, Role, Store
 from orgsync.models import OrgDepartment
 
 __all__ = [

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from boards.delivery import subscribe
 from bot.commands import ADMINS, MEMBER, ROLE_NAMES, Arg, Call, CommandError, command
-from bot.customers.org import ROLE_FROM_CHAT
-from bot.leaderboard.delivery import subscribe
-from bot.models.customers import Guide, Role
+from customers.models import Guide, Role
+from customers.org import ROLE_FROM_CHAT
 
 ROLES = {alias: role.value for role in Role for alias in (role.value, ROLE_NAMES[role])} | {
     "店长": Role.STORE_MANAGER.value, "manager": Role.STORE_MANAGER.value, "运营": Role.OPERATOR.value,

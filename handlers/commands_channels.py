@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.commands import MANAGERS, OPERATORS, REST, Arg, Call, CommandError, command
-from bot.models.customers import Role, Store
 from channels.chat import channel_report, create_code, find_code, my_code, resolve_targets, show_code
+from customers.models import Role, Store
 
 
 @command("渠道码", "channel", "qrcode", args=[Arg("名称")], roles=MANAGERS, help="发送渠道码图片")

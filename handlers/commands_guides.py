@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from boards.board import build_board
+from boards.config import load_metric_modules
+from boards.metrics import METRICS, Level, compute
+from boards.periods import to_date
+from boards.render import arrow, number
 from bot.commands import (
     CUSTOMER,
     EVERYONE,
@@ -18,12 +23,7 @@ from bot.commands import (
 )
 from bot.deps import Deps
 from bot.features import attributes
-from bot.leaderboard.board import build_board
-from bot.leaderboard.config import load_metric_modules
-from bot.leaderboard.metrics import METRICS, Level, compute
-from bot.leaderboard.periods import to_date
-from bot.leaderboard.render import arrow, number
-from bot.models.customers import Customer, Relationship, Role, Store
+from customers.models import Customer, Relationship, Role, Store
 from tagging.explain import explain_customer
 
 # More lines for the 客户 profile (e.g. open tasks, leads): one function each, named by its

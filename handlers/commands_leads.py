@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import EVERYONE, Call, command
 from bot.deps import Deps
-from bot.models.customers import Customer, Guide, Role
+from customers.models import Customer, Guide, Role
 from leads.models import OPEN_STATUSES, Lead, LeadStatus
 
 _STATUS_NAMES = {

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+from boards.board import build_boards
+from boards.periods import to_date
+from boards.render import APP_MARKDOWN_BYTES, render_boards
 from bot.commands import MEMBER, OPERATORS, Arg, Call, CommandError, Reply, command
 from bot.configfiles import ConfigError
-from bot.customers.handover import HandoverError, start_handover
-from bot.leaderboard.board import build_boards
-from bot.leaderboard.periods import to_date
-from bot.leaderboard.render import APP_MARKDOWN_BYTES, render_boards
 from bot.lease import claim, release
-from bot.models.customers import Guide
 from bot.publish import publish
+from customers.handover import HandoverError, start_handover
+from customers.models import Guide
 from handlers.operators import JOB_LEASE_S, handover_text, job_lease_key
 from tagging.reload import refresh_rules, reload_rules
 

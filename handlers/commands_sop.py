@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import EVERYONE, OPERATORS, REST, TEXT, Arg, Call, command
 from bot.deps import Deps
-from bot.models.customers import Customer
+from customers.models import Customer
 from sop import chat
 from sop.models import SopTask, TaskStatus
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.customers import service
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.publish import publish
+from customers import service
+from customers.events import customer_changed
 
 router = Router("contacts")
 EVENT = "change_external_contact"
@@ -39,8 +40,7 @@ def contact_added(event: Event, deps: Deps, *, half: bool) -> service.ContactAdd
 
 async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
     """Tell tagging, SOP and leads (through the queue) that this customer's data changed."""
-    if customer_id is not None:
-        await publish(deps, "customer_changed", {"customer_id": customer_id, "cause": event.route[2]}, event.key)
+    await customer_changed(deps, customer_id, event.route[2], event.key)
 
 
 async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> None:
@@ -68,7 +68,7 @@ async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
 async def on_contact_added(event: Event, deps: Deps) -> None:
     added = service.ContactAdded.from_payload(event.body["added"])
     customer = await service.record_added(deps, added, event.body["contact"])
-    await publish(deps, "customer_changed", {"customer_id": customer.id, "cause": added.cause}, event.key)
+    await customer_changed(deps, customer.id, added.cause, event.key)
 
 
 @router.event(EVENT, "edit_external_contact")

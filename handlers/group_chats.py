@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.customers import groupchats
-from bot.customers.service import utc_from_unix
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from customers import groupchats
+from customers.service import utc_from_unix
 
 router = Router("group_chats")
 EVENT = "change_external_chat"

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from bot.customers.orders import OrderIn, OrderLine, record_orders
-from bot.customers.service import utc_from_unix
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.models.customers import Customer
-from bot.models.facts import ChatMessage
-from bot.publish import publish
+from customers.events import ORDER, customer_changed
+from customers.models import ChatMessage, Customer
+from customers.orders import OrderIn, OrderLine, record_orders
+from customers.service import utc_from_unix
 
 router = Router("intake")
 
@@ -37,7 +36,7 @@ async def on_order(event: Event, deps: Deps) -> None:
         str(body.get("_sender", "")),
     )
     for customer_id in await record_orders([order]):
-        await publish(deps, "customer_changed", {"customer_id": customer_id, "cause": "order"}, event.key)
+        await customer_changed(deps, customer_id, ORDER, event.key)
 
 
 @router.on("chat")
@@ -55,7 +54,7 @@ async def on_chat_archive_message(event: Event, deps: Deps) -> None:
         },
     )
     if customer is not None:
-        await publish(deps, "customer_changed", {"customer_id": customer.id, "cause": "message"}, event.key)
+        await customer_changed(deps, customer.id, "message", event.key)
 
 
 @router.message("text")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.customers.handover import on_handover
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.models.customers import Customer
-from bot.publish import publish
 from bot.scheduler import every
+from customers.events import ORDER, CustomerChanged, customer_changed
+from customers.handover import on_handover
+from customers.models import Customer
 from leads import delivery, service
 from leads.models import OPEN_STATUSES, Lead
 from leads.report import attribute_orders
@@ -30,7 +30,7 @@ async def on_signal(event: Event, deps: Deps) -> None:
     if stored.customer_id is None:
         return  # kept; linked when the customer is added
     if signal.type == "order_paid":
-        await publish(deps, "customer_changed", {"customer_id": stored.customer_id, "cause": "order"}, event.key)
+        await customer_changed(deps, stored.customer_id, ORDER, event.key)
         return
     if signal.type not in _TRIGGERS:
         return
@@ -39,14 +39,12 @@ async def on_signal(event: Event, deps: Deps) -> None:
         await delivery.deliver(deps, lead.guide_userid)
 
 
-@router.on("internal", "customer_changed")
-async def on_customer_changed(event: Event, deps: Deps) -> None:
-    cause = str(event.body.get("cause", ""))
-    customer_id = int(event.body["customer_id"])
-    if cause == "order":
-        await attribute_orders([customer_id], deps.config.leads.attribution_days)
-    elif cause in ("add_external_contact", "add_half_external_contact"):
-        customer = await Customer.get_or_none(id=customer_id)
+@router.internal(CustomerChanged)
+async def on_customer_changed(change: CustomerChanged, deps: Deps, key: str) -> None:
+    if change.cause == ORDER:
+        await attribute_orders([change.customer_id], deps.config.leads.attribution_days)
+    elif change.added:
+        customer = await Customer.get_or_none(id=change.customer_id)
         if customer is not None:
             await service.link_signals_to_customer(customer)
 

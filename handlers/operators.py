@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from boards.delivery import deliver_boards
 from bot.commands import say, send_to_member
-from bot.customers import handover
-from bot.customers.backfill import backfill_contacts
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.leaderboard.delivery import deliver_boards
 from bot.lease import release
 from bot.scheduler import cron, every
+from customers import handover
+from customers.backfill import backfill_contacts
 from tagging.service import retag_everyone
 from tagging.sync import push_pending
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.customers.handover import on_handover
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.models.customers import Customer, Guide
 from bot.scheduler import cron
+from customers.events import CustomerChanged
+from customers.handover import on_handover
+from customers.models import Customer, Guide
 from sop import service
 from sop.models import SopTask, TaskStatus
 from sop.notify import notice
@@ -50,9 +51,9 @@ async def on_sop_escalation(event: Event, deps: Deps) -> None:
     await notice(deps, "escalation")
 
 
-@router.on("internal", "customer_changed")
-async def on_customer_changed(event: Event, deps: Deps) -> None:
-    await service.sweep_customers(deps, [int(event.body["customer_id"])])
+@router.internal(CustomerChanged)
+async def on_customer_changed(change: CustomerChanged, deps: Deps, key: str) -> None:
+    await service.sweep_customers(deps, [change.customer_id])
 
 
 @router.event("template_card_event")

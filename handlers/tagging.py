@@ -6,15 +6,16 @@ from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron, every
+from customers.events import CustomerChanged
 from tagging import service
 from tagging.sync import push_pending, reconcile
 
 router = Router("tagging")
 
 
-@router.on("internal", "customer_changed")
-async def on_customer_changed(event: Event, deps: Deps) -> None:
-    await service.mark_dirty(deps, [int(event.body["customer_id"])])
+@router.internal(CustomerChanged)
+async def on_customer_changed(change: CustomerChanged, deps: Deps, key: str) -> None:
+    await service.mark_dirty(deps, [change.customer_id])
 
 
 @router.on("internal", "retag_dirty")

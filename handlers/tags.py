@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.customers.tags import sync_corp_tags
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from customers.tags import sync_corp_tags
 
 router = Router("tags")
 

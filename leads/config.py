@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.configfiles import ConfigError, line_of, load_yaml
-from bot.templates import plain_fields
+from bot.configfiles import ConfigError, Reader, load_yaml
 from leads.patterns import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
@@ -82,44 +81,8 @@ class LeadsConfig:
         return self.routing_stores.get(store_code, self.routing_default)
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {line_of(node)}: {message}")
-
-    def section(self, parent: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-        value = parent.get(name, {"__line__": parent.get("__line__")})
-        if not isinstance(value, dict):
-            raise self.fail(parent, f"{name} must be a mapping")
-        return value
-
-    def number(self, node: Mapping[str, Any], name: str, default: float, *, minimum: float = 0.0,
-               above: bool = False) -> float:
-        value = node.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(node, f"{name} must be a number, not {value!r}")
-        if value < minimum or (above and value == minimum):
-            raise self.fail(node, f"{name} must be {'>' if above else '>='} {minimum}, not {value}")
-        return float(value)
-
-    def text(self, node: Mapping[str, Any], name: str, allowed: frozenset[str], label: str) -> str:
-        value = node.get(name)
-        if not isinstance(value, str) or not value:
-            raise self.fail(node, f"{label} needs a text")
-        try:
-            used = plain_fields(value)
-        except ValueError as err:
-            raise self.fail(node, f"{label}: {err}") from None
-        unknown = used - allowed
-        if unknown:
-            raise self.fail(node, f"{label}: unknown placeholder(s) {sorted(unknown)}; it may use {sorted(allowed)}")
-        return value
-
-
 def load_leads_config(path: Path) -> LeadsConfig:
-    reader = _Reader(path)
+    reader = Reader(path)
     root = load_yaml(path)
     if not isinstance(root, dict):
         raise ConfigError(f"{path}: expected a mapping")

@@ -17,13 +17,12 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from bot.customers.outbox import send_once
 from bot.deps import Deps
 from bot.errors import PermanentFailure
 from bot.lease import lease
-from bot.models.customers import Customer, CustomerTag, Guide, Relationship
-from bot.models.facts import Order
+from bot.outbox import send_once
 from bot.wecom import limits
+from customers.models import Customer, CustomerTag, Guide, Order, Relationship
 from leads.config import LeadsConfig
 from leads.models import Lead, LeadDigest, LeadStatus
 

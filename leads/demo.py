@@ -15,11 +15,11 @@ from bot.appkeys import DEPS
 from bot.demokit import DEMO_SHOP_SECRET, DemoRun, say, show, wait_for
 from bot.deps import Deps
 from bot.intake import signed_headers
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.clock import SimFollowingClock
-from bot.simulator.state import SimulatorState
 from leads.models import Lead
 from leads.report import format_report, lead_figures
+from simulator.callbacks import CallbackSender
+from simulator.clock import SimFollowingClock
+from simulator.state import SimulatorState
 
 __all__ = ["leads_story"]
 

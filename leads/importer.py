@@ -14,9 +14,8 @@ import orjson
 from tortoise.expressions import Q
 
 from bot.intake import ItemRejected
-from bot.models.customers import Customer
-from bot.models.facts import Signal
 from bot.progress import Progress
+from customers.models import Customer, Signal
 from leads.models import MemberIdentity
 from leads.report import attribute_orders
 from leads.service import store_signals

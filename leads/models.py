@@ -9,7 +9,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.models.customers import Customer
+from customers.models import Customer
 
 
 class MemberIdentity(Model):

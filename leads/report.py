@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.models.facts import Order
+from customers.models import Order
 from leads.models import Lead
 
 __all__ = ["attribute_orders", "LeadFigures", "lead_figures", "format_report"]

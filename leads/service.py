@@ -15,10 +15,9 @@ import structlog
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.customers.orders import OrderIn, OrderLine, record_orders
 from bot.deps import Deps
-from bot.models.customers import Customer, Guide, Relationship, Role
-from bot.models.facts import Signal
+from customers.models import Customer, Guide, Relationship, Role, Signal
+from customers.orders import OrderIn, OrderLine, record_orders
 from leads.config import LeadsConfig, PatternConf
 from leads.models import Lead, LeadStatus, MemberIdentity
 from leads.patterns import Activity, Finding, cart_amount, unpaid_cart

@@ -13,9 +13,9 @@ from datetime import datetime
 import structlog
 from tortoise.functions import Count
 
-from bot.customers.outbox import send_once
 from bot.deps import Deps
-from bot.models.customers import Guide, Relationship, Role
+from bot.outbox import send_once
+from customers.models import Guide, Relationship, Role
 from orgsync.models import OrgMember
 
 __all__ = ["Departure", "member_left"]

@@ -1,6 +1,6 @@
 """Departments and members from WeCom's address book into stores and guides.
 
-``org.yaml`` says only what WeCom cannot (``bot/customers/org.py``): which department subtree holds
+``org.yaml`` says only what WeCom cannot (``customers/org.py``): which department subtree holds
 the stores (``store_root``: its leaf departments are stores) or an explicit department per store,
 roles beyond guide, and names the brand wants instead of WeCom's. Everything else comes from
 ``department/list``, ``user/list_id`` and ``user/get``, and is kept in step by ``change_contact``
@@ -20,9 +20,9 @@ from typing import Any
 import structlog
 
 from bot.deps import Deps
-from bot.models.customers import Guide, Role, Store
 from bot.progress import Progress
 from bot.wecom.errors import WeComError
+from customers.models import Guide, Role, Store
 from orgsync.models import OrgDepartment, OrgMember
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The decile chart of a back-test: share of buyers in each tenth of customers, per method (PNG, Chinese labels).
 
-Drawn with Pillow and the leaderboard's CJK font (``bot.leaderboard.chart.chart_font_path``).
+Drawn with Pillow and the leaderboard's CJK font (``boards.chart.chart_font_path``).
 """
 
 from __future__ import annotations

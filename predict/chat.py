@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.deps import Deps
-from bot.models.customers import Customer
 from bot.templates import Templates
+from customers.models import Customer
 from predict.models import CustomerPrediction
 
 __all__ = ["prediction_lines", "prediction_json", "describe", "why_text"]

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     if args.scores:
         _write_scores(Path(args.scores), evaluation)
     if args.chart:
-        from bot.leaderboard.chart import chart_font_path
+        from boards.chart import chart_font_path
 
         _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font))
     if args.json:
@@ -150,7 +150,7 @@ def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool
 async def _with_database(args: argparse.Namespace) -> int:
     from bot.app import open_deps
     from bot.cli import _settings
-    from bot.models.customers import Customer
+    from customers.models import Customer
     from predict.chat import describe
     from predict.models import CustomerPrediction, PredictionRun
     from predict.report import format_report, store_figures

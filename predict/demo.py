@@ -8,10 +8,9 @@ from decimal import Decimal
 from aiohttp import web
 
 from bot.appkeys import DEPS
-from bot.customers.orders import OrderIn, record_orders
 from bot.demokit import DemoRun, say, show
-from bot.models.customers import Customer, Guide, Relationship
-from bot.models.facts import Signal
+from customers.models import Customer, Guide, Relationship, Signal
+from customers.orders import OrderIn, record_orders
 from predict.chat import describe
 from predict.history import EPOCH, day_of
 from predict.models import CustomerPrediction

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from bot.models.customers import Customer, GroupChat, GroupChatMember, Guide, Relationship, Role
+from customers.models import Customer, GroupChat, GroupChatMember, Guide, Relationship, Role
 from sidebar.reads import money, rows, when
 
 __all__ = ["Forbidden", "Viewer", "chat_for", "customer_for", "viewer_and_customer", "viewer_of"]

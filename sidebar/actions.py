@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from bot.deps import Deps
-from bot.models.customers import Customer, CustomerTag, GroupChat, Relationship, Tag, TagSource
+from customers.models import Customer, CustomerTag, GroupChat, Relationship, Tag, TagSource
 from leads.models import OPEN_STATUSES, Lead, LeadStatus
 from sidebar.access import Forbidden, Viewer
 from sidebar.library import Library

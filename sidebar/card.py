@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from bot.deps import Deps
-from bot.models.customers import Customer, Relationship, TagSource
+from customers.models import Customer, Relationship, TagSource
 from leads.models import OPEN_STATUSES
 from sidebar.access import Viewer
 from sidebar.library import Library

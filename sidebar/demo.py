@@ -13,9 +13,9 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from bot.models.customers import Relationship
-from bot.simulator.jsbridge import play_config, play_invoke
-from bot.simulator.state import SimulatorState
+from customers.models import Relationship
+from simulator.jsbridge import play_config, play_invoke
+from simulator.state import SimulatorState
 
 __all__ = ["open_sidebar_chat", "sidebar_story"]
 

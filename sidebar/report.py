@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.models.facts import Order
+from customers.models import Order
 from sidebar.models import ScriptSend
 
 __all__ = ["ScriptRow", "format_report", "script_report"]

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
-from bot.models.customers import Customer, GroupChatMember, Guide, Store
+from customers.models import Customer, GroupChatMember, Guide, Store
 from sidebar import actions
 from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
 from sidebar.card import CardContext, build_card

@@ -12,10 +12,9 @@ from aiohttp import web
 from bot.appkeys import DEPS
 from bot.demokit import DemoRun, say, show, wait_for
 from bot.deps import Deps
-from bot.models.customers import Customer, Guide
-from bot.models.facts import Order
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.state import SimulatorState
+from customers.models import Customer, Guide, Order
+from simulator.callbacks import CallbackSender
+from simulator.state import SimulatorState
 from sop.engine import in_holdout
 from sop.models import SopTask, TaskStatus
 from sop.notify import send_digests

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sop.registry import SqlParams, goal
+from bot.sqldialect import SqlParams
+from sop.registry import goal
 
 
 @goal("ordered")

@@ -7,7 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.models.customers import Customer, Guide
+from customers.models import Customer, Guide
 
 
 class TaskStatus(StrEnum):

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from bot.customers.outbox import send_once_or_skip
 from bot.deps import Deps
-from bot.models.customers import Guide, Role
-from bot.sqldialect import Dialect, connection
+from bot.outbox import send_once_or_skip
+from bot.sqldialect import Dialect, SqlParams, connection
 from bot.templates import Templates
 from bot.wecom import limits
-from sop.registry import ACTIONS, SqlParams
+from customers.models import Guide, Role
+from sop.registry import ACTIONS
 from sop.triggers import day_bounds
 
 __all__ = [

@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 
 from bot.configfiles import ConfigError, line_of, load_yaml
-from bot.customers.org import Org
 from bot.features import import_modules
 from bot.templates import Templates
+from customers.org import Org
 from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
 from sop.triggers import Holidays
 

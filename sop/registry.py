@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
-from bot.sqldialect import Dialect
+from bot.sqldialect import SqlParams
 
-__all__ = ["TriggerKind", "Window", "SqlParams", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
-
-
-class SqlParams:
-    """Bound parameters of one statement, numbered for the backend (``$n`` / ``?n``)."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.values: list[Any] = []
-
-    def add(self, value: Any) -> str:
-        if isinstance(value, datetime):
-            value = self.dialect.time(value.astimezone(UTC))  # SQLite compares UTC text
-        self.values.append(value)
-        return self.dialect.param(len(self.values))
-
-    def in_list(self, values: list[str] | tuple[str, ...]) -> str:
-        return "(" + ", ".join(self.add(v) for v in values) + ")"
+__all__ = ["TriggerKind", "Window", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
 
 
 @dataclass(frozen=True, slots=True)

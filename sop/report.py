@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.sqldialect import Dialect, connection
+from bot.sqldialect import Dialect, SqlParams, connection
 from sop.engine import add_days
 from sop.playbooks import PlaybookSet
-from sop.registry import SqlParams
 
 __all__ = ["ExecutionRow", "LiftRow", "execution_rate", "lift", "format_execution", "format_lift"]
 

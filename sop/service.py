@@ -11,11 +11,11 @@ from enum import StrEnum
 import structlog
 from tortoise.exceptions import IntegrityError
 
-from bot.customers.outbox import send_once, send_once_or_skip
 from bot.deps import Deps
 from bot.lease import lease
-from bot.models.customers import SyncState
+from bot.outbox import send_once, send_once_or_skip
 from bot.sqldialect import Dialect, connection, ids_filter
+from customers.models import SyncState
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
 from sop.models import SopPlaybookState, SopTask, TaskStatus
 from sop.notify import BUTTON_PREFIX, run_pending_notices

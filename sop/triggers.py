@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.configfiles import ConfigError
-from bot.sqldialect import Dialect
-from sop.registry import SqlParams, Window, trigger
+from bot.sqldialect import Dialect, SqlParams
+from sop.registry import Window, trigger
 
 __all__ = ["day_bounds", "Holidays"]
 

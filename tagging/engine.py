@@ -18,9 +18,9 @@ import structlog
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from bot.models.customers import Tag
 from bot.progress import Progress
 from bot.sqldialect import Dialect
+from customers.models import Tag
 from tagging.registry import QueryContext
 from tagging.rules import RuleSet
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from bot.models.customers import Customer, CustomerTag, TagSource
+from customers.models import Customer, CustomerTag, TagSource
 from tagging.rules import RuleSet
 
 __all__ = ["explain_customer", "explain_row"]

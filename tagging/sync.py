@@ -19,13 +19,13 @@ from typing import Any
 import structlog
 from tortoise import Tortoise
 
-from bot.customers.tags import mirror_relation_tags, sync_corp_tags, tag_ids_of_follow
 from bot.deps import Deps
-from bot.models.customers import CustomerTag, Relationship, Tag, TagGroup
 from bot.progress import Progress
 from bot.ratelimit import SharedRateLimiter
 from bot.sqldialect import Dialect, ids_filter
 from bot.wecom.errors import NotExternalContact, WeComError, WeComPermanentError
+from customers.models import CustomerTag, Relationship, Tag, TagGroup
+from customers.tags import mirror_relation_tags, sync_corp_tags, tag_ids_of_follow
 from tagging.engine import PENDING_CONDITION
 from tagging.rules import RuleSet
 

@@ -190,8 +190,8 @@ def serve_app(app: Any) -> Any:
 @pytest.fixture
 async def sim() -> AsyncIterator[Any]:
     """The WeCom simulator on a loopback port, holding this test's corp."""
-    from bot.simulator.server import running_simulator
-    from bot.simulator.state import SimulatorState
+    from simulator.server import running_simulator
+    from simulator.state import SimulatorState
 
     state = SimulatorState(
         corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID, callback_token=TOKEN, encoding_aes_key=AES_KEY
@@ -246,7 +246,7 @@ async def stack(make_settings: Callable[..., Settings], sim: Any, app_clock: Any
 
     from bot.app import create_app
     from bot.crypto import CallbackCrypto
-    from bot.simulator.callbacks import CallbackSender
+    from simulator.callbacks import CallbackSender
 
     settings = make_settings(wecom_api_base=sim.url)
     async with serve_app(create_app(settings, clock=app_clock)) as app, aiohttp.ClientSession() as http:

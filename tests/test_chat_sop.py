@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.leaderboard.metrics import compute
-from bot.models.customers import Customer, Guide
+from boards.metrics import compute
+from customers.models import Customer, Guide
 from handlers.sop import move_open_tasks
 from sop.models import SopPlaybookState, SopTask, TaskStatus
 from tests.conftest import Stack

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.customers.backfill import backfill_contacts
-from bot.models.customers import (
+from bot.models.eventlog import EventLog
+from customers.backfill import backfill_contacts
+from customers.models import (
     ChannelCode,
     Customer,
     CustomerTag,
@@ -18,7 +19,6 @@ from bot.models.customers import (
     Tag,
     TagSource,
 )
-from bot.models.eventlog import EventLog
 from tests.conftest import Stack
 from tests.support.waiting import eventually
 

@@ -23,10 +23,10 @@ from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router
 from bot.errors import PermanentFailure
 from bot.events import Event
-from bot.models.customers import Relationship
 from bot.models.eventlog import EventLog
-from bot.simulator.callbacks import CallbackSender
 from config.settings import Settings
+from customers.models import Relationship
+from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, Stack, serve_app
 from tests.test_operators import say
 from tests.test_worker import deps_for, enqueue

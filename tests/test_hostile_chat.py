@@ -13,18 +13,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from boards.board import Board, Boards, Row
+from boards.metrics import METRICS
+from boards.periods import to_date
+from boards.render import render_boards
 from bot.app import create_app
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
-from bot.leaderboard.board import Board, Boards, Row
-from bot.leaderboard.metrics import METRICS
-from bot.leaderboard.periods import to_date
-from bot.leaderboard.render import render_boards
-from bot.models.customers import Customer, Guide, Role
 from bot.scheduler import Tick, fire
-from bot.simulator.callbacks import CallbackSender
 from bot.templates import load_templates
 from config.settings import Settings
+from customers.models import Customer, Guide, Role
+from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
 from tests.support.signing import post_signed
 from tests.support.waiting import eventually

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.models.customers import Customer
-from bot.models.facts import ChatMessage, Order
+from customers.models import ChatMessage, Customer, Order
 from tests.conftest import Stack
 from tests.support.signing import post_signed
 

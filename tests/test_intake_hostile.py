@@ -16,9 +16,8 @@ import pytest
 
 from bot.app import create_app
 from bot.intake import signed_headers
-from bot.models.customers import Customer
-from bot.models.facts import Order, Signal
 from config.settings import Settings
+from customers.models import Customer, Order, Signal
 from tests.conftest import Stack, serve_app
 from tests.support.signing import post_signed
 

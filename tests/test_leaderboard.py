@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from boards.board import build_boards
+from boards.chart import chart_font_path, has_glyphs, render_chart
+from boards.config import LeaderboardConf, PkConf, TeamConf
+from boards.delivery import deliver_boards, subscribe
+from boards.metrics import compute
+from boards.periods import last_complete
+from boards.render import render_boards
 from bot.app import open_deps
-from bot.customers.orders import OrderIn, record_orders
-from bot.leaderboard.board import build_boards
-from bot.leaderboard.chart import chart_font_path, has_glyphs, render_chart
-from bot.leaderboard.config import LeaderboardConf, PkConf, TeamConf
-from bot.leaderboard.delivery import deliver_boards, subscribe
-from bot.leaderboard.metrics import compute
-from bot.leaderboard.periods import last_complete
-from bot.leaderboard.render import render_boards
-from bot.models.customers import Customer, Guide, Relationship, Role, Store
 from bot.scheduler import Tick, fire
 from config.settings import Settings
+from customers.models import Customer, Guide, Relationship, Role, Store
+from customers.orders import OrderIn, record_orders
 from tests.conftest import BACKEND
 
 TZ = "Asia/Shanghai"
@@ -157,8 +157,8 @@ async def test_a_failed_robot_send_is_retried_without_repeating_what_went_out(
     async with open_deps(settings) as deps:
         await subscribe("HQ群", "admin01", deps.clock.now())
         # The robot has used its 20 messages this minute after the markdown: the image fails.
-        from bot.simulator.faults import SlidingWindow
-        from bot.simulator.state import ROBOT_MESSAGES_PER_MINUTE
+        from simulator.faults import SlidingWindow
+        from simulator.state import ROBOT_MESSAGES_PER_MINUTE
 
         window = SlidingWindow(ROBOT_MESSAGES_PER_MINUTE, sim.state.now)
         for _ in range(ROBOT_MESSAGES_PER_MINUTE - 1):

@@ -17,15 +17,14 @@ import orjson
 import pytest
 
 from bot.configfiles import ConfigError
-from bot.models.customers import Customer, Guide, Relationship
-from bot.models.facts import Order, Signal
 from bot.scheduler import Tick, fire
-from bot.simulator.clock import SimFollowingClock
+from customers.models import Customer, Guide, Order, Relationship, Signal
 from leads.config import load_leads_config
 from leads.importer import import_signals
 from leads.models import Lead, LeadStatus
 from leads.report import lead_figures
 from leads.scoring import SignalFact, decay, score_signals
+from simulator.clock import SimFollowingClock
 from tests.conftest import Stack
 from tests.support.facts import craft_customer
 from tests.support.signing import post_signed
@@ -519,7 +518,7 @@ async def test_a_guide_asks_for_open_leads_in_chat(stack: Stack) -> None:
 
 
 async def test_lead_metrics_rank_guides_by_contacted_converted_and_sales(stack: Stack) -> None:
-    from bot.leaderboard.metrics import compute
+    from boards.metrics import compute
 
     at_daytime(stack)
     stack.state.add_member("guide_sh01_b", "李晓")

@@ -15,9 +15,9 @@ import pytest
 from bot.app import open_deps
 from bot.clock import ManualClock
 from bot.commands import split_reply
-from bot.models.customers import Customer, Guide, Relationship
 from bot.wecom import limits
 from config.settings import Settings
+from customers.models import Customer, Guide, Relationship
 from sop.notify import send_reminders
 from sop.service import run_tick
 from tests.conftest import Stack

@@ -11,13 +11,13 @@ import pytest
 from bot.app import create_app
 from bot.commands import parse, tokenize
 from bot.crypto import CallbackCrypto
-from bot.customers.handover import HANDOVER_HOOKS, on_handover
 from bot.deps import Deps
-from bot.models.customers import Customer, Guide, Relationship, Role
-from bot.models.operators import CommandAudit, HandoverItem, RobotSubscription
 from bot.scheduler import Tick, fire
-from bot.simulator.callbacks import CallbackSender
 from config.settings import Settings
+from customers.handover import HANDOVER_HOOKS, on_handover
+from customers.models import Customer, Guide, Relationship, Role
+from operators.models import CommandAudit, HandoverItem, RobotSubscription
+from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
 from tests.support.facts import craft_customer
 from tests.support.waiting import eventually

@@ -18,21 +18,21 @@ from typing import Any
 import aiohttp
 import pytest
 
+from boards.metrics import compute
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
-from bot.leaderboard.metrics import compute
-from bot.models.customers import ChannelCode, Guide, Relationship, Role, Store
-from bot.models.operators import CommandAudit
-from bot.simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member
-from bot.simulator.callbacks import CallbackSender
-from bot.simulator.qrcodes import qr_png, scan_contact_way
-from bot.simulator.state import SimulatorState
 from channels.models import ContactWay
 from channels.report import channel_figures
 from channels.service import personal_state, store_state, sync_channels
 from config.settings import Settings
+from customers.models import ChannelCode, Guide, Relationship, Role, Store
+from operators.models import CommandAudit
 from orgsync.departed import member_left
 from orgsync.service import sync_org
+from simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member
+from simulator.callbacks import CallbackSender
+from simulator.qrcodes import qr_png, scan_contact_way
+from simulator.state import SimulatorState
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
 from tests.support.waiting import eventually
 
@@ -326,7 +326,7 @@ async def test_channel_figures_and_the_store_board_metric(corp: Stack) -> None:
     from datetime import timedelta
     from decimal import Decimal
 
-    from bot.customers.orders import OrderIn, record_orders
+    from customers.orders import OrderIn, record_orders
 
     await synced(corp)
     deps = corp.deps
@@ -355,7 +355,7 @@ async def test_channel_figures_and_the_store_board_metric(corp: Stack) -> None:
 
 
 async def test_a_new_store_department_becomes_a_store_with_a_code(corp: Stack) -> None:
-    from bot.simulator.addressbook import create_department, rename_department
+    from simulator.addressbook import create_department, rename_department
 
     await synced(corp)
     await corp.deliver(create_department(corp.state, 14, "西湖店", parentid=10))

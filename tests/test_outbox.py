@@ -10,8 +10,8 @@ import pytest
 
 from bot.app import open_deps
 from bot.clock import ManualClock
-from bot.customers.outbox import CLAIM_TTL, SendInProgress, send_once
-from bot.models.customers import Outbox
+from bot.models.outbox import Outbox
+from bot.outbox import CLAIM_TTL, SendInProgress, send_once
 from config.settings import Settings
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from bot.app import open_deps
 from bot.clock import ManualClock
-from bot.customers.orders import OrderIn, record_orders
 from bot.deps import Deps
-from bot.models.customers import Customer
 from bot.scheduler import ticks
 from config.settings import Settings
+from customers.models import Customer
+from customers.orders import OrderIn, record_orders
 from predict.history import EPOCH, day_of
 from predict.models import CustomerPrediction, PredictionRun
 from predict.service import predict_everyone
@@ -130,7 +130,7 @@ async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps
 async def test_shop_signals_chat_words_and_channel_reach_the_model(deps: Deps, sim: Any) -> None:
     from zoneinfo import ZoneInfo
 
-    from bot.models.facts import ChatMessage
+    from customers.models import ChatMessage
     from predict.features import snapshot
     from predict.source import load_history
     from tests.support.facts import craft_customer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models.customers import Customer
+from customers.models import Customer
 from predict.models import PredictionRun
 from tagging.explain import explain_customer
 from tagging.service import retag_everyone
@@ -98,8 +98,8 @@ async def test_overnight_leads_go_out_most_valuable_first(stack: Stack) -> None:
 async def test_hq_sees_each_stores_expected_sales_on_the_board_and_in_the_report(ops: Stack) -> None:
     from datetime import timedelta
 
-    from bot.leaderboard.metrics import compute
-    from bot.models.customers import Store
+    from boards.metrics import compute
+    from customers.models import Store
     from predict.report import store_figures
 
     now = ops.deps.clock.now()

@@ -26,11 +26,12 @@ from bot.crypto import CallbackCrypto
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router
 from bot.events import Event
-from bot.models.customers import Outbox, Relationship
 from bot.models.eventlog import EventLog
-from bot.simulator.callbacks import CallbackSender
+from bot.models.outbox import Outbox
 from bot.wecom.errors import WelcomeCodeInvalid
 from config.settings import Settings
+from customers.models import Relationship
+from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, Stack, serve_app
 from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import eventually

@@ -15,10 +15,7 @@ import aiohttp
 import pytest
 
 from bot.configfiles import ConfigError
-from bot.models.customers import GroupChat, GroupChatMember, Guide
-from bot.simulator.browser import IssuedTicket
-from bot.simulator.browser import jsapi_signature as simulator_signature
-from bot.simulator.jsbridge import play_config, play_invoke
+from customers.models import GroupChat, GroupChatMember, Guide
 from leads.models import Lead, LeadStatus
 from sidebar.jssdk import Tickets, jsapi_signature
 from sidebar.library import load_library
@@ -26,6 +23,9 @@ from sidebar.models import ScriptSend, SidebarAudit
 from sidebar.oauth import safe_next
 from sidebar.report import script_report
 from sidebar.session import SessionSigner
+from simulator.browser import IssuedTicket
+from simulator.browser import jsapi_signature as simulator_signature
+from simulator.jsbridge import play_config, play_invoke
 from tests.support.facts import craft_prediction
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 
@@ -187,9 +187,9 @@ async def test_ticket_fetches_stay_within_the_hourly_budget(make_settings: Calla
 
 
 def test_the_simulator_enforces_the_ticket_quota(sim: Any) -> None:
-    from bot.simulator.apis import jsapi
-    from bot.simulator.apis.base import ApiRequest
-    from bot.simulator.errors import ApiError
+    from simulator.apis import jsapi
+    from simulator.apis.base import ApiRequest
+    from simulator.errors import ApiError
 
     request = ApiRequest("ticket/get", "GET", {"type": "agent_config"}, {}, sim.state)
     for _ in range(100):
@@ -342,7 +342,7 @@ async def test_an_image_material_is_uploaded_once_and_its_media_id_kept(world: S
 
 
 def play_config_ok(world: SidebarWorld) -> str:
-    from bot.simulator.browser import BridgeSession
+    from simulator.browser import BridgeSession
 
     session = BridgeSession("brTEST", world.page_url, config_ok=True, agent_config_ok=True)
     world.sim.state.browser.bridges[session.bridge_id] = session
@@ -363,7 +363,7 @@ async def test_sends_are_counted_with_orders_within_7_days(world: SidebarWorld) 
     from datetime import timedelta
     from decimal import Decimal
 
-    from bot.customers.orders import OrderIn, record_orders
+    from customers.orders import OrderIn, record_orders
 
     mine = await world.customer_with_history("wmREPORT0001", "蒋女士")
     async with guide_client(world, "guide_sh01_a") as phone:
@@ -399,8 +399,8 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     import shutil
 
     from bot.crypto import CallbackCrypto
-    from bot.simulator.callbacks import CallbackSender
     from sidebar.store import LibraryStore
+    from simulator.callbacks import CallbackSender
     from tests.conftest import AES_KEY, CORP_ID, TOKEN
     from tests.support.waiting import eventually
 

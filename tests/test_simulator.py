@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from bot.crypto import CallbackCrypto
-from bot.simulator import CallbackSender, SimulatorServer, SimulatorState, running_simulator
+from simulator import CallbackSender, SimulatorServer, SimulatorState, running_simulator
 
 CORP_ID = "ww1436e0e65a779aee"
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.simulator import SimulatorServer, running_simulator
-from bot.simulator.addressbook import add_department, delete_member, hire_member, seed_member
-from bot.simulator.qrcodes import qr_png, scan_contact_way
 from bot.xmlparse import parse_xml
+from simulator import SimulatorServer, running_simulator
+from simulator.addressbook import add_department, delete_member, hire_member, seed_member
+from simulator.qrcodes import qr_png, scan_contact_way
 from tests.test_simulator import WeCom, make_state
 
 

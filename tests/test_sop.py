@@ -19,10 +19,10 @@ from bot.app import create_app, open_deps
 from bot.clock import ManualClock
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
-from bot.customers.orders import OrderIn, OrderLine, record_orders
-from bot.models.customers import Customer, CustomerTag, Guide, Relationship, Tag, TagGroup, TagSource
-from bot.simulator.callbacks import CallbackSender
 from config.settings import Settings
+from customers.models import Customer, CustomerTag, Guide, Relationship, Tag, TagGroup, TagSource
+from customers.orders import OrderIn, OrderLine, record_orders
+from simulator.callbacks import CallbackSender
 from sop import chat
 from sop.engine import in_holdout, sweep
 from sop.models import SopTask, TaskStatus

@@ -14,10 +14,10 @@ from bot.app import open_deps
 from bot.appconfig import load_app_config
 from bot.clock import ManualClock
 from bot.configfiles import ConfigError
-from bot.customers.orders import read_orders_csv, record_orders
 from bot.deps import Deps
-from bot.models.customers import Customer, CustomerTag, Tag, TagSource
 from config.settings import Settings
+from customers.models import Customer, CustomerTag, Tag, TagSource
+from customers.orders import read_orders_csv, record_orders
 from tagging.explain import explain_customer
 from tagging.rules import load_rules
 from tagging.service import retag_customers, retag_everyone

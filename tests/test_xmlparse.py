@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.simulator import eventxml
 from bot.xmlparse import XmlError, parse_flat, parse_with_expat, parse_xml
+from simulator import eventxml
 
 CORP = "ww1436e0e65a779aee"
 

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from bot.models.customers import Role, TagSource
+from customers.models import Role, TagSource
 from decimal import Decimal
 from orjson import loads
 from tortoise.fields.base import OnDelete

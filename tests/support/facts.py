@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.customers.orders import OrderIn, record_orders
-from bot.models.customers import Customer, Guide, Relationship
-from bot.models.facts import ChatMessage, Signal
+from customers.models import ChatMessage, Customer, Guide, Relationship, Signal
+from customers.orders import OrderIn, record_orders
 
 _ids = itertools.count(1)
 

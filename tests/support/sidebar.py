@@ -16,10 +16,9 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from bot.customers.orders import OrderIn, record_orders
-from bot.customers.tags import sync_corp_tags
-from bot.models.customers import ChannelCode, Customer, Guide, Relationship
-from bot.models.facts import ChatMessage
+from customers.models import ChannelCode, ChatMessage, Customer, Guide, Relationship
+from customers.orders import OrderIn, record_orders
+from customers.tags import sync_corp_tags
 from leads.models import Lead, LeadStatus
 from sidebar.models import ScriptSend, SidebarAudit
 from sop.models import SopTask

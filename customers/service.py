@@ -1,0 +1,362 @@
+"""The customer lifecycle as WeCom reports it: added, edited, removed either way, transfers.
+
+Plain inputs (ids, times) in; WeCom is called through ``deps.wecom``; every write is an upsert
+on a unique key, so a replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from bot.deps import Deps
+from bot.outbox import send_once, send_once_or_skip
+from bot.wecom import limits
+from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
+from customers.models import (
+    ChannelCode,
+    Customer,
+    Guide,
+    Relationship,
+    Role,
+    Store,
+)
+from customers.orders import link_orders_to_customer
+from customers.org import ChannelConf
+from customers.tags import mirror_relation_tags, tag_ids_of_follow
+
+__all__ = [
+    "ContactAdded",
+    "fetch_added_contact",
+    "welcome_added",
+    "record_added",
+    "contact_edited",
+    "guide_removed_customer",
+    "customer_removed_guide",
+    "transfer_failed",
+    "upsert_contact",
+    "ensure_guide",
+]
+
+log = structlog.get_logger(__name__)
+
+
+def utc_from_unix(seconds: int | str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC) if seconds not in (None, "", 0, "0") else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def ensure_guide(deps: Deps, userid: str) -> Guide:
+    """The member row, created on first sight; the name is fetched from WeCom when unknown."""
+    guide, _ = await Guide.get_or_create(userid=userid)
+    if not guide.name:
+        try:
+            user = await deps.wecom.get_user(userid)
+            guide.name = str(user.get("name", ""))[:64]
+            await guide.save(update_fields=["name"])
+        except WeComError as err:
+            log.info("guide_name_unavailable", userid=userid, errcode=err.errcode)
+    return guide
+
+
+async def upsert_customer(external: Mapping[str, Any], seen_at: datetime) -> Customer:
+    values = {
+        "unionid": external.get("unionid") or None,
+        "name": str(external.get("name", ""))[:128],
+        "type": int(external.get("type", 1) or 1),
+        "gender": int(external.get("gender", 0) or 0),
+        "avatar": str(external.get("avatar", ""))[:512],
+        "corp_name": str(external.get("corp_name", ""))[:128],
+    }
+    customer, created = await Customer.get_or_create(
+        external_userid=external["external_userid"], defaults=values | {"first_seen_at": seen_at}
+    )
+    if not created:
+        await Customer.filter(id=customer.id).update(**values)
+        for name, value in values.items():
+            setattr(customer, name, value)
+    return customer
+
+
+async def upsert_relationship(
+    guide: Guide, customer: Customer, follow: Mapping[str, Any], *, state: str, half: bool, at: datetime
+) -> Relationship:
+    state = state or str(follow.get("state", "") or "")
+    channel = await ChannelCode.get_or_none(state=state) if state else None
+    values: dict[str, Any] = {
+        "state": state[:30],
+        "channel_id": channel.id if channel else None,
+        "add_way": int(follow.get("add_way", 0) or 0),
+        "remark": str(follow.get("remark", ""))[:128],
+        "description": str(follow.get("description", ""))[:512],
+        "half": half,
+    }
+    created_at = utc_from_unix(follow.get("createtime")) or at
+    relationship, created = await Relationship.get_or_create(
+        guide_id=guide.id, customer_id=customer.id, defaults=values | {"created_at": created_at}
+    )
+    if not created:
+        if not state:
+            del values["state"], values["channel_id"]
+        deleted_at = relationship.deleted_by_customer_at or relationship.deleted_by_guide_at
+        if deleted_at and deleted_at < at:
+            # Re-added after a loss: a new relation from now on.
+            values |= {"deleted_by_customer_at": None, "deleted_by_guide_at": None, "created_at": created_at}
+        elif deleted_at and created_at < relationship.created_at:
+            # The loss was handled before this (earlier) add: the relation stays lost, and it
+            # began when the add says, not when the loss recorded a stand-in for it.
+            values["created_at"] = created_at
+        if not half:
+            values["half"] = False
+        await Relationship.filter(id=relationship.id).update(**values)
+        await relationship.refresh_from_db()
+    return relationship
+
+
+def _follow_of(contact: Mapping[str, Any], userid: str) -> Mapping[str, Any]:
+    follows: Sequence[Mapping[str, Any]] = contact.get("follow_user") or contact.get("follow_info") or []
+    if isinstance(follows, Mapping):
+        return follows
+    return next((f for f in follows if f.get("userid") == userid), {})
+
+
+async def upsert_contact(
+    deps: Deps, contact: Mapping[str, Any], userid: str, *, state: str = "", half: bool = False, at: datetime
+) -> tuple[Customer, Relationship, Guide]:
+    """Upsert customer, member and relation from an externalcontact/get answer."""
+    customer = await upsert_customer(contact["external_contact"], at)
+    guide = await ensure_guide(deps, userid)
+    follow = _follow_of(contact, userid)
+    relationship = await upsert_relationship(guide, customer, follow, state=state, half=half, at=at)
+    await mirror_relation_tags(relationship, tag_ids_of_follow(follow))
+    return customer, relationship, guide
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAdded:
+    userid: str
+    external_userid: str
+    at: datetime
+    state: str = ""
+    welcome_code: str = ""
+    half: bool = False
+
+    @property
+    def cause(self) -> str:
+        return "add_half_external_contact" if self.half else "add_external_contact"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "userid": self.userid,
+            "external_userid": self.external_userid,
+            "at": self.at.timestamp(),
+            "state": self.state,
+            "half": self.half,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ContactAdded:
+        return cls(
+            userid=str(payload["userid"]),
+            external_userid=str(payload["external_userid"]),
+            at=datetime.fromtimestamp(float(payload["at"]), UTC),
+            state=str(payload.get("state", "")),
+            half=bool(payload.get("half", False)),
+        )
+
+
+async def fetch_added_contact(deps: Deps, added: ContactAdded) -> dict[str, Any] | None:
+    """The new contact as WeCom has it (externalcontact/get), needed by the welcome and the record alike.
+
+    None when the customer was already gone by the time the add is handled (WeCom delivered, or a
+    worker handled, the loss first): the loss has recorded the relation, and there is no one to
+    welcome.
+    """
+    try:
+        contact: dict[str, Any] = await deps.wecom.get_external_contact(added.external_userid)
+    except NotExternalContact:
+        log.info("contact_gone_before_add", userid=added.userid, external_userid=added.external_userid)
+        return None
+    return contact
+
+
+async def welcome_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> None:
+    """Send the welcome once with the event's code (valid ~20 s, once; no code, no welcome)."""
+    if added.welcome_code:
+        await _send_welcome(deps, added, contact["external_contact"])
+
+
+async def record_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> Customer:
+    """Record customer, member and relation, attribute the channel from ``State``, link earlier orders."""
+    customer, relationship, _guide = await upsert_contact(
+        deps, contact, added.userid, state=added.state, half=added.half, at=added.at
+    )
+    await link_orders_to_customer(customer)
+    log.info(
+        "customer_added",
+        userid=added.userid,
+        customer_id=customer.id,
+        relationship_id=relationship.id,
+        state=added.state or None,
+        half=added.half,
+    )
+    return customer
+
+
+async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> tuple[str, str]:
+    """(template id, text). Names come from the org config in memory; the database only for
+    members the config does not list — the welcome code is short-lived, so no slow path first."""
+    org = deps.config.org
+    channel = org.channels.get(added.state) if added.state else None
+    member = org.members.get(added.userid)
+    if member is not None and member.name:
+        guide_name, store_code = member.name, member.store
+    else:
+        guide = await ensure_guide(deps, added.userid)
+        store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None
+        guide_name, store_code = guide.name, store.code if store else None
+    if channel is None and added.state:
+        channel = await _stored_channel(added.state)
+    store_code = (channel.store if channel else None) or store_code
+    store_conf = org.stores.get(store_code or "")
+    store_name = store_conf.name if store_conf else ""
+    if not store_name and store_code:  # a store from WeCom's address book (orgsync/)
+        store = await Store.get_or_none(code=store_code)
+        store_name = store.name if store else ""
+    template_id = channel.welcome if channel else "welcome_default"
+    text = deps.config.templates.render(
+        template_id,
+        customer_name=customer_name,
+        guide_name=guide_name,
+        store_name=store_name,
+        campaign=channel.campaign if channel else "",
+    )
+    return template_id, text
+
+
+async def _stored_channel(state: str) -> ChannelConf | None:
+    """A code the product made (channels/: by chat, or a guide's own) is not in org.yaml."""
+    code = await ChannelCode.get_or_none(state=state).prefetch_related("store")
+    if code is None:
+        return None
+    store = code.store.code if code.store else None
+    welcome = code.welcome_template or "welcome_default"
+    return ChannelConf(state, code.name, store, code.guide_userid, code.campaign, welcome)
+
+
+async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:
+    template_id, text = await _welcome_text(deps, added, str(external.get("name", "")))
+
+    async def send() -> None:
+        await deps.wecom.send_welcome_msg(added.welcome_code, text)
+
+    try:
+        sent = await send_once(f"welcome:{added.welcome_code}", "welcome", added.external_userid, send, deps.clock)
+    except WelcomeCodeInvalid as err:
+        # Used (perhaps by our own send whose mark was lost), expired, or the chat already began:
+        # either way done, WeCom will not take it later.
+        log.warning("welcome_not_sent", userid=added.userid, errcode=err.errcode, errmsg=err.errmsg)
+        return
+    if sent:
+        log.info("welcome_sent", userid=added.userid, template=template_id)
+
+
+async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> int:
+    """Remark, description or tags changed in WeCom: fetch the contact again; return the customer id."""
+    contact = await deps.wecom.get_external_contact(external_userid)
+    customer, _relationship, _guide = await upsert_contact(deps, contact, userid, at=at)
+    customer_id: int = customer.id
+    return customer_id
+
+
+async def _relationship(userid: str, external_userid: str) -> Relationship | None:
+    return await Relationship.get_or_none(guide__userid=userid, customer__external_userid=external_userid)
+
+
+async def _record_removal(
+    userid: str, external_userid: str, at: datetime, column: str
+) -> tuple[Relationship, bool]:
+    """Stamp ``column`` (deleted_by_guide_at / deleted_by_customer_at) once; True if the relation was known.
+
+    A loss can be handled before its add: WeCom delivers callbacks in no guaranteed order (a
+    retried add comes late), and two workers can take the two events at once. The loss is then
+    recorded on a stand-in relation, which the late add fills in without reviving it
+    (:func:`upsert_relationship` revives only for a loss older than the add).
+    """
+    relationship = await _relationship(userid, external_userid)
+    if relationship is None:
+        guide, _ = await Guide.get_or_create(userid=userid)
+        customer, _ = await Customer.get_or_create(external_userid=external_userid, defaults={"first_seen_at": at})
+        relationship, created = await Relationship.get_or_create(
+            guide_id=guide.id, customer_id=customer.id, defaults={"created_at": at, column: at}
+        )
+        if created:
+            log.info("removal_before_add", userid=userid, column=column)
+            return relationship, False
+    if getattr(relationship, column) is None:
+        setattr(relationship, column, at)
+        await relationship.save(update_fields=[column])
+    return relationship, True
+
+
+async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
+    relationship, _known = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
+    log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
+    return relationship.customer_id
+
+
+async def customer_removed_guide(
+    deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str
+) -> int | None:
+    """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
+    relationship, known = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
+    if not known:
+        # We never saw this customer's details, so an alert could name no one: record, don't alert.
+        customer_id: int = relationship.customer_id
+        return customer_id
+    await relationship.fetch_related("guide", "customer", "channel")
+    guide, customer = relationship.guide, relationship.customer
+    recipients = [guide.userid]
+    if guide.store_id:
+        managers = await Guide.filter(store_id=guide.store_id, role=Role.STORE_MANAGER, active=True)
+        recipients += [m.userid for m in managers if m.userid != guide.userid]
+    text = deps.config.templates.render(
+        "customer_lost",
+        customer_name=customer.name or customer.external_userid,
+        guide_name=guide.name or guide.userid,
+        days_as_contact=max(0, ((relationship.deleted_by_customer_at or at) - relationship.created_at).days),
+        last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
+        channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
+    )
+    text = limits.fit(text, limits.TEXT_MAX_BYTES)
+    for recipient in recipients:
+
+        async def send(to: str = recipient) -> None:
+            await deps.wecom.send_text([to], text)
+
+        # A manager who left the app does not keep the guide (or the next manager) from hearing.
+        await send_once_or_skip(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
+    log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
+    return int(customer.id)
+
+
+def _render_purchase(customer: Customer, timezone: str) -> str:
+    if customer.last_purchase_at is None:
+        return "暂无购买记录"
+    local = customer.last_purchase_at.astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d}（累计{customer.order_count}单，¥{customer.total_spent:,.2f}）"
+
+
+async def transfer_failed(userid: str, external_userid: str, reason: str) -> None:
+    relationship = await _relationship(userid, external_userid)
+    if relationship is not None:
+        relationship.transfer_failed_reason = reason[:32]
+        await relationship.save(update_fields=["transfer_failed_reason"])
+    log.warning("transfer_failed", userid=userid, reason=reason, known=relationship is not None)

@@ -1,0 +1,1 @@
+"""Operators: roles, chat commands for operators, hand-over, command audit."""

@@ -1,4 +1,4 @@
-"""What the channel commands do (``handlers/commands_channels.py``): find, make and show codes."""
+"""What the channel commands do (``handlers/channels.py``): find, make and show codes."""
 
 from __future__ import annotations
 

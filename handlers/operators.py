@@ -1,59 +1,95 @@
-"""Operators' background jobs (asked for by chat command), hand-over results and the leaderboards."""
+"""Operators: chat text is a command (bot/commands.py), 帮助, 角色, 队列, hand-over and its results."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from boards.delivery import deliver_boards
-from bot.commands import say, send_to_member
+from bot import commands
+from bot.commands import (
+    ADMINS,
+    EVERYONE,
+    MEMBER,
+    OPERATORS,
+    ROLE_NAMES,
+    Arg,
+    Call,
+    CommandError,
+    command,
+    commands_for,
+    say,
+    send_to_member,
+)
+from bot.deadletters import latest_dead_letter, queue_stats
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.lease import release
-from bot.scheduler import cron, every
+from bot.scheduler import every
 from customers import handover
-from customers.backfill import backfill_contacts
-from tagging.service import retag_everyone
-from tagging.sync import push_pending
+from customers.handover import HandoverError, start_handover
+from customers.models import Guide, Role
+from customers.org import ROLE_FROM_CHAT
 
 router = Router("operators")
 
-# A full re-tag or customer sync runs once at a time across processes: the command claims the
-# lease with its job id, the job releases it when done. A crashed worker frees it after this.
-JOB_LEASE_S = 2 * 3600
+
+@router.message("text")
+async def on_command(event: Event, deps: Deps) -> None:
+    await commands.handle_text(deps, event.get("FromUserName"), event.get("Content"), event.key)
 
 
-def job_lease_key(deps: Deps, kind: str) -> str:
-    return f"{{{deps.settings.scrm_redis_prefix}}}:lease:job:{kind}"
 
 
-@router.on("internal", "retag_requested")
-async def on_retag_requested(event: Event, deps: Deps) -> None:
-    userid, job = event.get("userid"), event.get("job")
+@command("帮助", "help", "?", "菜单", roles=EVERYONE, help="列出你可以使用的命令")
+async def help_(call: Call) -> str:
+    lines = [f"· {c.usage} — {c.help}" for c in commands_for(call.caller.role)]
+    return call.say("cmd_help", name=call.caller.name, role=ROLE_NAMES[call.caller.role], lines="\n".join(lines))
+
+
+ROLES = {alias: role.value for role in Role for alias in (role.value, ROLE_NAMES[role])} | {
+    "店长": Role.STORE_MANAGER.value, "manager": Role.STORE_MANAGER.value, "运营": Role.OPERATOR.value,
+    "总部": Role.HQ.value, "管理员": Role.ADMIN.value, "导购": Role.GUIDE.value,
+}
+
+
+@command("角色", "role", args=[Arg("成员", MEMBER), Arg("角色", choices=ROLES)], roles=ADMINS,
+         help="设置成员角色：导购、店长、运营、总部、管理员")
+async def set_role(call: Call) -> str:
+    member: Guide = call.args["成员"]
+    role = Role(call.args["角色"])
+    member.role, member.role_source = role, ROLE_FROM_CHAT
+    # The chat decision outlives restarts: config/org.yaml no longer changes this member's role.
+    await member.save(update_fields=["role", "role_source", "updated_at"])
+    return call.say("cmd_role_set", name=member.name or member.userid, role=ROLE_NAMES[role])
+
+
+@command("队列", "events", "queue", "队列状态", "事件", roles=OPERATORS, help="事件队列：待处理、重试、死信")
+async def queue_at_a_glance(call: Call) -> str:
+    stats = await queue_stats(call.deps.queue)
+    detail = ""
+    latest = await latest_dead_letter(call.deps.queue) if stats.dead else None
+    if latest is not None:
+        detail = call.say("cmd_events_dead", count=stats.dead, detail=f"{latest.route}：{latest.error[:120]}")
+    return call.say(
+        "cmd_events",
+        count=stats.stream,
+        pending=stats.pending_total,
+        seconds=f"{stats.oldest_age_s:.0f}",
+        waiting=stats.retries,
+        failed=stats.dead,
+        detail=detail,
+    )
+
+
+@command("交接", "handover", "transfer", args=[Arg("离职导购", MEMBER), Arg("接手导购", MEMBER)], roles=OPERATORS,
+         help="把导购的客户转给另一位导购（在职或离职继承）")
+async def hand_over(call: Call) -> str:
+    giver: Guide = call.args["离职导购"]
+    taker: Guide = call.args["接手导购"]
     try:
-        await _retag(deps, userid, job)
-    finally:
-        await release(deps.redis, job_lease_key(deps, "retag"), job)
-
-
-async def _retag(deps: Deps, userid: str, job: str) -> None:
-    run = await retag_everyone(deps, push=False)
-    await send_to_member(deps, userid, say(deps, "cmd_retag_progress", job=job, pending=run.retag.pending_relations),
-                         f"job:{job}:progress")
-    sync = await push_pending(deps) if run.retag.pending_relations else None
-    text = say(deps, "cmd_retag_done", job=job, desired=run.retag.desired,
-               pending=sync.mark_tag_calls if sync else 0, seconds=round(run.retag.seconds, 1))
-    await send_to_member(deps, userid, text, f"job:{job}:done")
-
-
-@router.on("internal", "backfill_requested")
-async def on_backfill_requested(event: Event, deps: Deps) -> None:
-    try:
-        result = await backfill_contacts(deps)
-    finally:
-        await release(deps.redis, job_lease_key(deps, "sync"), event.get("job"))
-    text = say(deps, "cmd_sync_done", job=event.get("job"), members=result.members, contacts=result.contacts)
-    await send_to_member(deps, event.get("userid"), text, f"job:{event.get('job')}:done")
+        report = await start_handover(call.deps, giver.userid, taker.userid, call.caller.userid)
+    except HandoverError as err:
+        raise CommandError(call.say("cmd_handover_refused", detail=str(err))) from None
+    return handover_text(call.deps, report, "cmd_handover_started")
 
 
 HANDOVER_CHECK = every("handover_check", "scrm_handover_check_every_s")
@@ -85,27 +121,3 @@ _REASONS = {"customer_refused": "客户拒绝", "customer_limit_exceed": "接手
 
 def _at(event: Event) -> datetime:
     return datetime.fromtimestamp(event.received_at, UTC)
-
-
-BOARD_DAILY = cron("board_daily", "scrm_board_daily_cron")
-
-
-@router.on("internal", BOARD_DAILY.name)
-async def on_board_daily(event: Event, deps: Deps) -> None:
-    await deliver_boards(deps, "daily", _at(event))
-
-
-BOARD_WEEKLY = cron("board_weekly", "scrm_board_weekly_cron")
-
-
-@router.on("internal", BOARD_WEEKLY.name)
-async def on_board_weekly(event: Event, deps: Deps) -> None:
-    await deliver_boards(deps, "weekly", _at(event))
-
-
-BOARD_MONTHLY = cron("board_monthly", "scrm_board_monthly_cron")
-
-
-@router.on("internal", BOARD_MONTHLY.name)
-async def on_board_monthly(event: Event, deps: Deps) -> None:
-    await deliver_boards(deps, "monthly", _at(event))

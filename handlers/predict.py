@@ -18,5 +18,3 @@ async def on_predict_nightly(event: Event, deps: Deps) -> None:
     from predict.service import predict_everyone  # numpy / LightGBM load on the first run only
 
     await predict_everyone(deps)
-
-

@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
+from bot.commands import OPERATORS, Call, command, say, send_to_member
+from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron, every
 from customers.events import CustomerChanged
+from operators.jobs import RetagRequested, job_lease, start_once
 from tagging import service
+from tagging.reload import refresh_rules, reload_rules
+from tagging.service import retag_everyone
 from tagging.sync import push_pending, reconcile
 
 router = Router("tagging")
+
+
+@command("标签规则", "rules", "tagrules", roles=OPERATORS, help="列出自动打标签规则")
+async def rules(call: Call) -> str:
+    await refresh_rules(call.deps)
+    ruleset = call.deps.config.tag_rules
+    lines = [f"· {r.id}（{r.type_name}，{r.group}）：{r.description}" for r in ruleset.rules]
+    return call.say("cmd_rules", count=len(ruleset.rules), lines="\n".join(lines))
+
+
+@command("重载标签规则", "reload", "reloadrules", roles=OPERATORS, help="重新读取 tag_rules.yaml（有误则不生效）")
+async def reload(call: Call) -> str:
+    try:
+        ruleset = await reload_rules(call.deps)
+    except ConfigError as err:
+        return call.say("cmd_rules_invalid", detail=str(err)[-300:])
+    return call.say("cmd_rules_reloaded", count=len(ruleset.rules))
+
+
+@command("重算标签", "retag", roles=OPERATORS, help="后台重算全部客户标签，完成后通知")
+async def retag(call: Call) -> str:
+    return await start_once(call, RetagRequested, "cmd_retag_started", "重算标签")
+
+
+@router.internal(RetagRequested)
+async def on_retag_requested(request: RetagRequested, deps: Deps, key: str) -> None:
+    async with job_lease(deps, request):
+        await _retag(deps, request.userid, request.job)
+
+
+async def _retag(deps: Deps, userid: str, job: str) -> None:
+    run = await retag_everyone(deps, push=False)
+    await send_to_member(deps, userid, say(deps, "cmd_retag_progress", job=job, pending=run.retag.pending_relations),
+                         f"job:{job}:progress")
+    sync = await push_pending(deps) if run.retag.pending_relations else None
+    text = say(deps, "cmd_retag_done", job=job, desired=run.retag.desired,
+               pending=sync.mark_tag_calls if sync else 0, seconds=round(run.retag.seconds, 1))
+    await send_to_member(deps, userid, text, f"job:{job}:done")
 
 
 @router.internal(CustomerChanged)

@@ -4,7 +4,7 @@
 the stores (``store_root``: its leaf departments are stores) or an explicit department per store,
 roles beyond guide, and names the brand wants instead of WeCom's. Everything else comes from
 ``department/list``, ``user/list_id`` and ``user/get``, and is kept in step by ``change_contact``
-callbacks (``handlers/org.py``). Roles are never overwritten: a member WeCom makes a department
+callbacks (``handlers/orgsync.py``). Roles are never overwritten: a member WeCom makes a department
 leader becomes the store's manager when they start leading (and org.yaml names no manager for
 that store); a role set in chat or in org.yaml stays.
 """

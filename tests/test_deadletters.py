@@ -100,7 +100,7 @@ async def test_a_dead_letter_is_listed_with_its_error_replayed_once_and_a_second
     line, error_line = listed.splitlines()[:2]
     dead_id = line.split()[0]
     assert LOST in line and "key=evt:" in line and "attempts=2" in line and "first seen 20" in line
-    assert "contacts.on_del_follow_user: WeComRetryableError: message/send: errcode -1" in error_line
+    assert "customers.on_del_follow_user: WeComRetryableError: message/send: errcode -1" in error_line
     assert "1 dead letter(s)" in listed
     assert "0 dead letter(s)" in (await scrm_events(ops.deps, "dead", "--route", "add_external_contact"))[1]
     assert "0 dead letter(s)" in (await scrm_events(ops.deps, "dead", "--since", "2099-01-01"))[1]

@@ -1,4 +1,4 @@
-"""change_contact (通讯录变更): members and departments kept in step; codes follow the organisation."""
+"""orgsync"""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from channels.service import sync_channels
 from orgsync.departed import member_left
 from orgsync.service import refresh_departments, refresh_member, sync_org
 
-router = Router("org")
+router = Router("orgsync")
+
+
 EVENT = "change_contact"
 
 

@@ -1,10 +1,13 @@
-"""Chat commands for the guide's sidebar: 重载话术库 (reload the script and material library)."""
+"""The sidebar's chat command: 重载话术库."""
 
 from __future__ import annotations
 
 from bot.commands import OPERATORS, Call, command
 from bot.configfiles import ConfigError
+from bot.dispatch import Router
 from sidebar.store import publish_library
+
+router = Router("sidebar")
 
 
 @command("重载话术库", "reloadlibrary", "话术库", roles=OPERATORS, help="重新读取 sidebar.yaml（有误则不生效）")

@@ -1,10 +1,13 @@
-"""Chat commands for channel codes: 渠道码 (the picture), 新建渠道码, 我的码, 渠道数据."""
+"""Channel codes (渠道活码): the 渠道码 / 新建渠道码 / 我的码 / 渠道数据 commands."""
 
 from __future__ import annotations
 
 from bot.commands import MANAGERS, OPERATORS, REST, Arg, Call, CommandError, command
+from bot.dispatch import Router
 from channels.chat import channel_report, create_code, find_code, my_code, resolve_targets, show_code
 from customers.models import Role, Store
+
+router = Router("channels")
 
 
 @command("渠道码", "channel", "qrcode", args=[Arg("名称")], roles=MANAGERS, help="发送渠道码图片")

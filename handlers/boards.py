@@ -1,65 +1,33 @@
-"""Chat commands for everyone and for guides and store managers: 帮助, 客户, 我的排名, 门店."""
+"""Leaderboards: the daily/weekly/monthly ticks and the 排行 / 我的排名 / 门店 / 订阅排行 commands."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
-from boards.board import build_board
+from boards.board import build_board, build_boards
 from boards.config import load_metric_modules
+from boards.delivery import deliver_boards, subscribe
 from boards.metrics import METRICS, Level, compute
 from boards.periods import to_date
-from boards.render import arrow, number
+from boards.render import APP_MARKDOWN_BYTES, arrow, number, render_boards
 from bot.commands import (
-    CUSTOMER,
+    ADMINS,
     EVERYONE,
     MANAGERS,
-    ROLE_NAMES,
+    OPERATORS,
     Arg,
     Call,
     CommandError,
+    Reply,
     command,
-    commands_for,
 )
 from bot.deps import Deps
-from bot.features import attributes
-from customers.models import Customer, Relationship, Role, Store
-from tagging.explain import explain_customer
+from bot.dispatch import Router
+from bot.events import Event
+from bot.scheduler import cron
+from customers.models import Role, Store
 
-# More lines for the 客户 profile (e.g. open tasks, leads): one function each, named by its
-# feature's ``profile`` in bot/features.py.
-ProfileSection = Callable[[Deps, Customer], Awaitable[list[str]]]
-
-
-@command("帮助", "help", "?", "菜单", roles=EVERYONE, help="列出你可以使用的命令")
-async def help_(call: Call) -> str:
-    lines = [f"· {c.usage} — {c.help}" for c in commands_for(call.caller.role)]
-    return call.say("cmd_help", name=call.caller.name, role=ROLE_NAMES[call.caller.role], lines="\n".join(lines))
-
-
-@command("客户", "customer", "查客户", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE,
-         help="客户档案：来源渠道、标签及原因、最近购买")
-async def customer(call: Call) -> str:
-    found: Customer = call.args["名字|id"]
-    zone = ZoneInfo(call.deps.settings.scrm_timezone)
-    relations = await Relationship.filter(customer_id=found.id).prefetch_related("guide", "channel")
-    lines = [f"客户：{found.name or '-'}（{found.external_userid}）"]
-    for r in relations:
-        status = "已流失" if r.deleted_by_customer_at else ("已删除" if r.deleted_by_guide_at else "在联")
-        channel = r.channel.name if r.channel else (r.state or "未知")
-        added = r.created_at.astimezone(zone)
-        lines.append(f"导购 {r.guide.name or r.guide.userid}：来源 {channel}，添加于 {added:%Y-%m-%d}（{status}）")
-    if found.last_purchase_at is not None:
-        lines.append(f"最近购买：{found.last_purchase_at.astimezone(zone):%Y-%m-%d}，累计 {found.order_count} 单 "
-                     f"¥{found.total_spent:,.2f}")
-    else:
-        lines.append("最近购买：暂无购买记录")
-    lines.append("标签：")
-    lines += (await explain_customer(call.deps.config.tag_rules, found.external_userid))[1:]
-    section: ProfileSection
-    for section in attributes("profile"):
-        lines += await section(call.deps, found)
-    return call.say("cmd_customer", lines="\n".join(lines))
+router = Router("boards")
 
 
 @command("我的排名", "rank", "myrank", "排名", roles=EVERYONE, help="我今天和本周在排行榜上的名次")
@@ -106,3 +74,56 @@ async def store_today(call: Call) -> str:
         lines.append(f"· {metric.label}：{number(metric, value)}（昨日 {number(metric, before.get(store.id, 0.0))}）"
                      f" {arrow(metric, value - before.get(store.id, 0.0))}")
     return call.say("cmd_store", store=store.name, lines="\n".join(lines))
+
+
+@command("订阅排行", "subscribe", args=[Arg("群机器人名称")], roles=ADMINS, help="让群机器人每天/周/月接收排行榜")
+async def subscribe_board(call: Call) -> str:
+    robot = call.args["群机器人名称"]
+    known = call.deps.settings.robot_keys()
+    if robot not in known:
+        raise CommandError(call.say("cmd_unknown_robot", robot=robot, detail="、".join(known) or "无"))
+    created = await subscribe(robot, call.caller.userid, call.deps.clock.now())
+    return call.say("cmd_subscribed" if created else "cmd_already_subscribed", robot=robot)
+
+
+PERIODS = {"日": "daily", "日榜": "daily", "今日": "daily", "day": "daily", "daily": "daily",
+           "周": "weekly", "周榜": "weekly", "本周": "weekly", "week": "weekly", "weekly": "weekly",
+           "月": "monthly", "月榜": "monthly", "本月": "monthly", "month": "monthly", "monthly": "monthly"}
+
+
+@command("排行", "board", "leaderboard", "排行榜", args=[Arg("日|周|月", optional=True, choices=PERIODS)],
+         roles=OPERATORS, help="当前排行榜（默认今日）")
+async def board(call: Call) -> Reply:
+    deps = call.deps
+    period = to_date(call.args.get("日|周|月", "daily"), deps.clock.now(), deps.settings.scrm_timezone)
+    boards = await build_boards(deps, period)
+    return Reply(render_boards(deps.config.templates, boards, top=5, bottom=3, budget=APP_MARKDOWN_BYTES - 48))
+
+
+BOARD_DAILY = cron("board_daily", "scrm_board_daily_cron")
+
+
+
+def _at(event: Event) -> datetime:
+    return datetime.fromtimestamp(event.received_at, UTC)
+
+
+@router.on("internal", BOARD_DAILY.name)
+async def on_board_daily(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "daily", _at(event))
+
+
+BOARD_WEEKLY = cron("board_weekly", "scrm_board_weekly_cron")
+
+
+@router.on("internal", BOARD_WEEKLY.name)
+async def on_board_weekly(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "weekly", _at(event))
+
+
+BOARD_MONTHLY = cron("board_monthly", "scrm_board_monthly_cron")
+
+
+@router.on("internal", BOARD_MONTHLY.name)
+async def on_board_monthly(event: Event, deps: Deps) -> None:
+    await deliver_boards(deps, "monthly", _at(event))

@@ -114,7 +114,7 @@ FEATURES: tuple[Feature, ...] = (
         "sidebar",
         commands=("handlers.sidebar",),
         routes=("sidebar.views:setup_sidebar",),
-        card_sections=("sidebar.card",),
+        card_sections=("sidebar.kinds",),
     ),
     Feature(
         "predict",
@@ -122,7 +122,7 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),
         card_sections=("predict.sidebar",),
-        metrics=("boards.metrics_predict",),
+        metrics=("predict.report",),
         demo=("predict.demo:chapter",),
         cli=("predict.cli:add_command",),
     ),

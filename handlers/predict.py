@@ -13,7 +13,7 @@ router = Router("predict")
 PREDICT_NIGHTLY = cron("predict_nightly", "scrm_predict_cron")
 
 
-@router.on("internal", PREDICT_NIGHTLY.name)
+@router.tick(PREDICT_NIGHTLY)
 async def on_predict_nightly(event: Event, deps: Deps) -> None:
     from predict.service import predict_everyone  # numpy / LightGBM load on the first run only
 

@@ -150,11 +150,9 @@ def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool
 async def _with_database(args: argparse.Namespace) -> int:
     from bot.app import open_deps
     from bot.cli import _settings
-    from customers.models import Customer
     from predict.chat import describe
-    from predict.models import CustomerPrediction, PredictionRun
     from predict.report import format_report, store_figures
-    from predict.service import predict_everyone
+    from predict.service import latest_run, predict_everyone, prediction_for
 
     async with open_deps(_settings()) as deps:
         if args.action == "run":
@@ -162,15 +160,14 @@ async def _with_database(args: argparse.Namespace) -> int:
             print(f"predictions stored for {result.customers} customers in {result.seconds:.1f}s; "
                   f"ranked by {result.method}")
         elif args.action == "report":
-            latest = await PredictionRun.all().order_by("-id").first()
+            latest = await latest_run()
             if latest is None:
                 print("no predictions yet: they are made nightly (SCRM_PREDICT_CRON), or now with scrm predict run")
                 return 1
             print(f"predictions of {latest.computed_at:%Y-%m-%d %H:%M} UTC")
             print(format_report(await store_figures(), latest.method))
         else:
-            found = await Customer.get_or_none(external_userid=args.external_userid)
-            prediction = await CustomerPrediction.get_or_none(customer_id=found.id) if found else None
+            prediction = await prediction_for(args.external_userid)
             if prediction is None:
                 print(f"no prediction for {args.external_userid!r} (unknown, or no purchase yet)", file=sys.stderr)
                 return 1

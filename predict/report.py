@@ -1,12 +1,14 @@
-"""HQ's report: each store's customer base, what it is expected to buy in the next 90 days."""
+"""HQ's figures from the nightly predictions: each store's expected 90-day sales (``scrm predict report``)
+and the leaderboard metric ``expected_sales_90``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from boards.metrics import MetricQuery, metric
 from bot.sqldialect import connection
 
-__all__ = ["StoreFigures", "store_figures", "format_report"]
+__all__ = ["StoreFigures", "expected_sales_90", "format_report", "store_figures"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +49,18 @@ def format_report(figures: list[StoreFigures], method: str) -> str:
     total = sum(f.expected_sales for f in figures)
     lines.append(f"total expected 90-day sales ¥{total:,.0f}; customers ranked by {method}")
     return "\n".join(lines)
+
+
+@metric("expected_sales_90", label="预计90天销售额")
+def expected_sales_90(q: MetricQuery) -> str:
+    """The expected 90-day spend of the customers each guide (or store) has now, each customer once per
+    guide or store, from the latest predictions made before the period ends (a snapshot: the period's
+    start only bounds nothing, but every metric binds it)."""
+    return (
+        f"SELECT x.k AS k, SUM(x.v) AS v FROM (SELECT DISTINCT {q.key} AS k, p.customer_id, p.spend_90 AS v "
+        f"FROM customer_prediction p JOIN relationship r ON r.customer_id = p.customer_id "
+        f"AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
+        f"JOIN guide g ON g.id = r.guide_id "
+        f"WHERE p.computed_at < {q.end} AND (p.computed_at >= {q.start} OR p.computed_at < {q.start})) x "
+        f"GROUP BY x.k"
+    )

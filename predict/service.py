@@ -15,12 +15,13 @@ from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.sqldialect import Dialect, connection
+from customers.models import Customer
 from predict.history import date_of, day_of
-from predict.models import PredictionRun
+from predict.models import CustomerPrediction, PredictionRun
 from predict.scoring import Scored, score_now
 from predict.source import load_history
 
-__all__ = ["RunResult", "predict_everyone", "store_scores"]
+__all__ = ["RunResult", "latest_run", "predict_everyone", "prediction_for", "store_scores"]
 
 log = structlog.get_logger(__name__)
 _CHUNK = 5000
@@ -49,6 +50,16 @@ async def predict_everyone(deps: Deps) -> RunResult:
                                mean_spend_90=float(scored.spend_90.mean()) if len(scored.rows) else 0.0)
     log.info("predictions_stored", customers=len(scored.rows), method=scored.method, seconds=round(seconds, 1))
     return RunResult(len(scored.rows), scored.method, seconds, scored.backtest)
+
+
+async def latest_run() -> PredictionRun | None:
+    return await PredictionRun.all().order_by("-id").first()
+
+
+async def prediction_for(external_userid: str) -> CustomerPrediction | None:
+    """None for an unknown customer and for one without a prediction (no purchase yet)."""
+    found = await Customer.get_or_none(external_userid=external_userid)
+    return await CustomerPrediction.get_or_none(customer_id=found.id) if found else None
 
 
 def _number(value: float) -> float | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from predict.chat import describe
 from predict.models import CustomerPrediction
-from sidebar.card import CardContext, card_section
+from sidebar.kinds import CardContext, card_section
 
 __all__ = ["prediction_section"]
 

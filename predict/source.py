@@ -10,7 +10,7 @@ from datetime import tzinfo
 
 import numpy as np
 
-from bot.sqldialect import Dialect, connection
+from bot.sqldialect import Dialect, SqlParams, connection
 from predict.history import Events, History, day_of
 
 __all__ = ["load_history", "SIGNAL_KINDS", "INTENT_WORDS"]
@@ -47,10 +47,11 @@ async def load_history(tz: tzinfo) -> tuple[History, list[int]]:
 
 async def _events(conn: object, dialect: Dialect, index: dict[int, int], tz: tzinfo) -> Events:
     kinds = (*SIGNAL_KINDS, "chat", "chat_intent")
-    marks = ", ".join(dialect.param(i + 1) for i in range(len(SIGNAL_KINDS)))
+    params = SqlParams(dialect)
     rows = await conn.execute_query_dict(  # type: ignore[attr-defined]
-        f"SELECT customer_id, type, occurred_at FROM signal WHERE customer_id IS NOT NULL AND type IN ({marks})",
-        list(SIGNAL_KINDS),
+        "SELECT customer_id, type, occurred_at FROM signal WHERE customer_id IS NOT NULL "
+        f"AND type IN {params.in_list(SIGNAL_KINDS)}",
+        params.values,
     )
     c, d, k = [], [], []
     for row in rows:

@@ -4,7 +4,11 @@
 - ``session`` / ``oauth``: who the guide is (OAuth2 snsapi_base → a signed, short-lived cookie).
 - ``jssdk``: ``wx.config`` / ``wx.agentConfig`` signatures from tickets cached in Redis.
 - ``access``: may this guide see this customer or group (the page's ids are never trusted alone).
-- ``card``: the customer card, one registered function per section (``@card_section``).
+- ``service``: one function per request (views call it), access checked first.
+- ``kinds``: the customer card, one registered function per section (``@card_section``), and the
+  shipped sections; ``reads``: their plain-SQL reads.
 - ``actions``: one-tap writes (task done, lead, note, tag, script sent), each audited.
-- ``library``: the script and material library (话术库 / 素材库) in ``config/sidebar.yaml``.
+- ``config``: the script and material library (话术库 / 素材库) and the page texts in
+  ``config/sidebar.yaml``; ``store``: the library in use, reloaded after ``重载话术库`` (``chat``).
+- ``report``: which scripts guides use and what followed (``scrm sidebar report``).
 """

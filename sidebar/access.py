@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from customers.models import Customer, GroupChat, GroupChatMember, Guide, Relationship, Role
-from sidebar.reads import money, rows, when
+from sidebar.reads import money, params, rows, when
 
 __all__ = ["Forbidden", "Viewer", "chat_for", "customer_for", "viewer_and_customer", "viewer_of"]
 
@@ -46,21 +47,24 @@ async def customer_for(viewer: Viewer, external_userid: str) -> tuple[Customer, 
     return await _customer_for(asyncio.sleep(0, viewer), viewer.userid, external_userid)
 
 
-_VIEWER_AND_CUSTOMER = """
-SELECT g.id AS guide_id, g.userid, g.name AS guide_name, g.role, g.store_id,
-       c.id, c.external_userid, c.name, c.avatar, c.first_seen_at, c.last_purchase_at, c.order_count, c.total_spent,
-       r.id AS relation_id, r.remark AS relation_remark
-FROM guide g
-JOIN customer c ON c.external_userid = $2
-LEFT JOIN relationship r ON r.guide_id = g.id AND r.customer_id = c.id
-     AND r.deleted_by_guide_at IS NULL AND r.deleted_by_customer_at IS NULL
-WHERE g.userid = $1 AND g.active
-"""
+async def _viewer_and_customer_row(userid: str, external_userid: str) -> list[dict[str, Any]]:
+    p = params()
+    return await rows(
+        f"""SELECT g.id AS guide_id, g.userid, g.name AS guide_name, g.role, g.store_id,
+               c.id, c.external_userid, c.name, c.avatar, c.first_seen_at, c.last_purchase_at, c.order_count,
+               c.total_spent, r.id AS relation_id, r.remark AS relation_remark
+            FROM guide g
+            JOIN customer c ON c.external_userid = {p.add(external_userid)}
+            LEFT JOIN relationship r ON r.guide_id = g.id AND r.customer_id = c.id
+                 AND r.deleted_by_guide_at IS NULL AND r.deleted_by_customer_at IS NULL
+            WHERE g.userid = {p.add(userid)} AND g.active""",
+        p,
+    )
 
 
 async def viewer_and_customer(userid: str, external_userid: str) -> tuple[Viewer, Customer, Relationship | None]:
     """``viewer_of`` and ``customer_for`` in one statement (the card's hot path)."""
-    found = await rows(_VIEWER_AND_CUSTOMER, userid, external_userid) if external_userid else []
+    found = await _viewer_and_customer_row(userid, external_userid) if external_userid else []
     if not found:
         raise Forbidden(f"{external_userid} unknown, or {userid} not an active member")
     row = found[0]

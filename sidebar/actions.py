@@ -17,7 +17,7 @@ from bot.deps import Deps
 from customers.models import Customer, CustomerTag, GroupChat, Relationship, Tag, TagSource
 from leads.models import OPEN_STATUSES, Lead, LeadStatus
 from sidebar.access import Forbidden, Viewer
-from sidebar.library import Library
+from sidebar.config import Library
 from sidebar.materials import media_id_for
 from sidebar.models import ScriptSend, SidebarAudit, SidebarNote
 from sop.models import SopTask, TaskStatus

@@ -14,7 +14,7 @@ import structlog
 
 from bot.deps import Deps
 from bot.wecom.errors import TOKEN_ERRCODES, WeComError
-from sidebar.library import LibraryItem
+from sidebar.config import LibraryItem
 
 __all__ = ["KEEP_S", "media_id_for"]
 

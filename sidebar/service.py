@@ -17,14 +17,18 @@ from bot.deps import Deps
 from customers.models import Customer, GroupChatMember, Guide, Store
 from sidebar import actions
 from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
-from sidebar.card import CardContext, build_card
+from sidebar.config import Library
 from sidebar.jssdk import KINDS, SignedConfig, TicketKind, Tickets, sign_page
-from sidebar.library import Library
+from sidebar.kinds import CardContext, build_card
+from sidebar.models import SidebarAudit
 from sidebar.session import SessionSigner
 from sidebar.store import LibraryStore
 from sop.models import SopTask, TaskStatus
 
-__all__ = ["Sidebar", "group_card", "library_items", "open_card", "run_action", "send_item", "sign"]
+__all__ = [
+    "Sidebar", "audit_refused", "confirm_sent", "group_card", "library_items", "open_card", "run_action", "send_item",
+    "sign",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,11 @@ async def send_item(sb: Sidebar, userid: str, item_id: str, *, external_userid: 
     return await actions.prepare_send(
         sb.deps, viewer, library, item_id, customer=customer, relation=relation, store_name=store
     )
+
+
+async def audit_refused(sb: Sidebar, userid: str, action: str) -> None:
+    """A write ``access`` refused: its audit row (the action's own functions audit what they did)."""
+    await SidebarAudit.create(userid=userid, action=action, result="refused", created_at=sb.deps.clock.now())
 
 
 async def confirm_sent(sb: Sidebar, userid: str, send_id: int, status: str) -> str:

@@ -15,7 +15,8 @@ import structlog
 from redis.asyncio import Redis
 
 from bot.configfiles import ConfigError
-from sidebar.library import Library, load_library
+from sidebar import config as sidebar_config
+from sidebar.config import Library
 
 __all__ = ["LibraryStore", "library_version_key", "publish_library"]
 
@@ -28,7 +29,7 @@ def library_version_key(prefix: str) -> str:
 
 async def publish_library(redis: Redis, prefix: str, config_dir: Path) -> Library:
     """Check the file (raises ConfigError naming the item) and tell every process to use it."""
-    library = await asyncio.to_thread(load_library, config_dir)
+    library = await asyncio.to_thread(sidebar_config.load, config_dir)
     await redis.set(library_version_key(prefix), library.digest)
     return library
 
@@ -60,7 +61,7 @@ class LibraryStore:
         if digest == self._library.digest:
             return
         try:
-            library = await asyncio.to_thread(load_library, self._config_dir)
+            library = await asyncio.to_thread(sidebar_config.load, self._config_dir)
         except ConfigError as err:
             log.error("sidebar_library_reload_failed", error=str(err))
             return

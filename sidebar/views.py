@@ -23,12 +23,12 @@ from bot.appkeys import DEPS
 from bot.features import import_modules
 from bot.wecom.errors import WeComError
 from config.settings import Settings
+from sidebar import config as sidebar_config
 from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
+from sidebar.config import Library
 from sidebar.jssdk import TicketBudgetSpent, Tickets
-from sidebar.library import Library, load_library
-from sidebar.models import SidebarAudit
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
 from sidebar.service import Sidebar
 from sidebar.session import COOKIE, GuideSession, SessionError, SessionSigner, derive_key
@@ -94,8 +94,7 @@ def _api(*, write: bool = False) -> Callable[[Callable[[web.Request, GuideSessio
             except Forbidden as err:
                 log.warning("sidebar_forbidden", path=request.path, reason=str(err))
                 if write:  # a refused write is audited too (a refused read is only logged)
-                    await SidebarAudit.create(userid=session.userid, action=request.path.rsplit("/", 1)[-1],
-                                              result="refused", created_at=request.app[SIDEBAR].deps.clock.now())
+                    await service.audit_refused(request.app[SIDEBAR], session.userid, request.path.rsplit("/", 1)[-1])
                 return _error(request, "forbidden", 403)
             except BadAction as err:
                 return web.json_response({"error": str(err), "code": "bad_request"}, status=400)
@@ -261,7 +260,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes; the library is checked now, so a broken file stops the start."""
-    app[_LIBRARY] = load_library(settings.scrm_config_dir)  # ConfigError names the file and item
+    app[_LIBRARY] = sidebar_config.load(settings.scrm_config_dir)  # ConfigError names the file and item
     import_modules("card_sections")  # a duplicate section id stops the start
 
     async def context(app: web.Application) -> AsyncIterator[None]:

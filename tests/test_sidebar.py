@@ -17,8 +17,8 @@ import pytest
 from bot.configfiles import ConfigError
 from customers.models import GroupChat, GroupChatMember, Guide
 from leads.models import Lead, LeadStatus
+from sidebar import config as sidebar_config
 from sidebar.jssdk import Tickets, jsapi_signature
-from sidebar.library import load_library
 from sidebar.models import ScriptSend, SidebarAudit
 from sidebar.oauth import safe_next
 from sidebar.report import script_report
@@ -390,7 +390,7 @@ def test_a_broken_library_stops_the_start_naming_the_item(tmp_path: Path) -> Non
     ):
         (tmp_path / "sidebar.yaml").write_text(broken, "utf-8")
         with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
-            load_library(tmp_path)
+            sidebar_config.load(tmp_path)
 
 
 async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
@@ -407,7 +407,7 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     shutil.copytree(CONFIG, tmp_path / "config")
     library_file = tmp_path / "config" / "sidebar.yaml"
     async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
-        store = LibraryStore(load_library(tmp_path / "config"), tmp_path / "config", world.deps.redis,
+        store = LibraryStore(sidebar_config.load(tmp_path / "config"), tmp_path / "config", world.deps.redis,
                              world.deps.settings.scrm_redis_prefix, check_every_s=0)
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
                                 clock=sim.state.clock.now)

@@ -1,10 +1,11 @@
-"""The customer card: who this customer is and what to say next, one registered function per section.
+"""The sidebar's kinds: the customer card's sections, one registered function each, and the shipped ones.
 
 A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
 draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
 ``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
 its own module, named in its feature's ``card_sections`` (bot/features.py), and no page change. Every section reads by
-customer id through an index; they run concurrently.
+customer id through an index; they run concurrently. Their SQL is plain (``sidebar/reads.py``), its
+parameters bound through one ``SqlParams`` per statement.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from bot.deps import Deps
 from customers.models import Customer, Relationship, TagSource
 from leads.models import OPEN_STATUSES
 from sidebar.access import Viewer
-from sidebar.library import Library
-from sidebar.reads import in_list, money, rows, when
+from sidebar.config import Library
+from sidebar.reads import money, params, rows, when
 from sop.models import TaskStatus
 from tagging.explain import explain_row
 
-__all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header"]
+__all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header", "known_sections"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +76,21 @@ def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
     return register
 
 
+def known_sections() -> list[str]:
+    """The registered section ids, in the order the card shows them."""
+    return list(SECTIONS)
+
+
 async def customer_header(ctx: CardContext) -> dict[str, Any]:
     """Name, remark, channel and store, how long a contact, who follows them."""
+    p = params()
     found = await rows(
-        """SELECT r.remark, r.state, r.created_at, r.deleted_by_customer_at, r.deleted_by_guide_at, r.guide_id,
+        f"""SELECT r.remark, r.state, r.created_at, r.deleted_by_customer_at, r.deleted_by_guide_at, r.guide_id,
                   g.userid AS guide_userid, g.name AS guide_name, ch.name AS channel_name, st.name AS store_name
            FROM relationship r JOIN guide g ON g.id = r.guide_id
            LEFT JOIN channel_code ch ON ch.id = r.channel_id LEFT JOIN store st ON st.id = g.store_id
-           WHERE r.customer_id = $1 ORDER BY r.created_at""",
-        ctx.customer.id,
+           WHERE r.customer_id = {p.add(ctx.customer.id)} ORDER BY r.created_at""",
+        p,
     )
     mine = next((r for r in found if r["guide_id"] == ctx.viewer.guide_id), found[0] if found else None)
     added = when(mine["created_at"]) if mine else ctx.customer.first_seen_at
@@ -123,19 +130,21 @@ async def build_card(ctx: CardContext) -> dict[str, Any]:
 @card_section("tags", "标签")
 async def tags(ctx: CardContext) -> dict[str, Any]:
     own_groups = list(ctx.library.guide_tag_groups)
+    p, q = params(), params()
+    groups, kept = q.in_list(own_groups), q.add(False)  # "kept": not deleted, for both the tag and its group
     found, guide_tags = await asyncio.gather(
         rows(
-            """SELECT ct.tag_id, t.name AS tag_name, tg.name AS group_name, ct.source, ct.rule_id, ct.evidence,
+            f"""SELECT ct.tag_id, t.name AS tag_name, tg.name AS group_name, ct.source, ct.rule_id, ct.evidence,
                       ct.guide_id
                FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id JOIN tag_group tg ON tg.id = t.group_id
-               WHERE ct.customer_id = $1 AND ct.removed = $2""",
-            ctx.customer.id, False,
+               WHERE ct.customer_id = {p.add(ctx.customer.id)} AND ct.removed = {p.add(False)}""",
+            p,
         ),
         rows(
             f"""SELECT t.id, t.name, tg.name AS group_name FROM tag t JOIN tag_group tg ON tg.id = t.group_id
-                WHERE tg.name IN ({in_list(own_groups, 2)}) AND t.deleted = $1 AND tg.deleted = $1
+                WHERE tg.name IN {groups} AND t.deleted = {kept} AND tg.deleted = {kept}
                 ORDER BY t."order", t.id""",
-            False, *own_groups,
+            q,
         ) if ctx.relation is not None and own_groups else _nothing(),
     )
     rules = ctx.deps.config.tag_rules
@@ -168,16 +177,18 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
 @card_section("orders", "订单")
 async def orders(ctx: CardContext) -> dict[str, Any]:
     rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
+    p, q = params(), params()
     last, segment = await asyncio.gather(
         rows(
-            "SELECT order_id, amount, paid_at, store_code FROM orders WHERE customer_id = $1 "
+            f"SELECT order_id, amount, paid_at, store_code FROM orders WHERE customer_id = {p.add(ctx.customer.id)} "
             "ORDER BY paid_at DESC LIMIT 5",
-            ctx.customer.id,
+            p,
         ),
         rows(
             f"""SELECT t.name FROM customer_tag ct JOIN tag t ON t.id = ct.tag_id
-                WHERE ct.customer_id = $1 AND ct.removed = $2 AND ct.rule_id IN ({in_list(rfm_rules, 3)}) LIMIT 1""",
-            ctx.customer.id, False, *rfm_rules,
+                WHERE ct.customer_id = {q.add(ctx.customer.id)} AND ct.removed = {q.add(False)}
+                AND ct.rule_id IN {q.in_list(rfm_rules)} LIMIT 1""",
+            q,
         ) if rfm_rules else _nothing(),
     )
     c = ctx.customer
@@ -199,10 +210,12 @@ async def orders(ctx: CardContext) -> dict[str, Any]:
 @card_section("leads", "线索")
 async def leads(ctx: CardContext) -> dict[str, Any] | None:
     statuses = [status.value for status in OPEN_STATUSES]
+    p = params()
     found = await rows(
         f"""SELECT id, pattern, reason, facts, created_at, guide_userid FROM lead
-            WHERE customer_id = $1 AND status IN ({in_list(statuses, 2)}) ORDER BY created_at DESC LIMIT 10""",
-        ctx.customer.id, *statuses,
+            WHERE customer_id = {p.add(ctx.customer.id)} AND status IN {p.in_list(statuses)}
+            ORDER BY created_at DESC LIMIT 10""",
+        p,
     )
     patterns = ctx.deps.config.leads.patterns
     return {
@@ -227,10 +240,12 @@ def _facts(raw: Any) -> list[str]:
 
 @card_section("tasks", "待办")
 async def tasks(ctx: CardContext) -> dict[str, Any]:
+    p = params()
     found = await rows(
         "SELECT id, playbook, reason, suggested_text, due_at, guide_id FROM sop_task "
-        "WHERE customer_id = $1 AND status = $2 ORDER BY due_at LIMIT 10",
-        ctx.customer.id, TaskStatus.OPEN.value,
+        f"WHERE customer_id = {p.add(ctx.customer.id)} AND status = {p.add(TaskStatus.OPEN.value)} "
+        "ORDER BY due_at LIMIT 10",
+        p,
     )
     return {
         "tasks": [
@@ -249,14 +264,19 @@ async def tasks(ctx: CardContext) -> dict[str, Any]:
 
 @card_section("notes", "跟进记录")
 async def notes(ctx: CardContext) -> dict[str, Any]:
+    p, q = params(), params()
     found, talked = await asyncio.gather(
         rows(
-            """SELECT n.id, n.text, n.created_at, g.name AS guide_name, g.userid AS guide_userid
+            f"""SELECT n.id, n.text, n.created_at, g.name AS guide_name, g.userid AS guide_userid
                FROM sidebar_note n JOIN guide g ON g.id = n.guide_id
-               WHERE n.customer_id = $1 ORDER BY n.created_at DESC LIMIT 10""",
-            ctx.customer.id,
+               WHERE n.customer_id = {p.add(ctx.customer.id)} ORDER BY n.created_at DESC LIMIT 10""",
+            p,
         ),
-        rows("SELECT sent_at FROM chat_message WHERE customer_id = $1 ORDER BY sent_at DESC LIMIT 1", ctx.customer.id),
+        rows(
+            f"SELECT sent_at FROM chat_message WHERE customer_id = {q.add(ctx.customer.id)} "
+            "ORDER BY sent_at DESC LIMIT 1",
+            q,
+        ),
     )
     last_talk = when(talked[0]["sent_at"]) if talked else None
     return {

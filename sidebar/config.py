@@ -1,8 +1,12 @@
-"""The script and material library (话术库 / 素材库): ``config/sidebar.yaml``, checked as a whole.
+"""The sidebar's config: the script and material library (话术库 / 素材库) and the page texts in
+``config/sidebar.yaml``, checked as a whole.
 
 Items are data: a text with placeholders, an image or file under ``config/``, a link (news card)
 or a mini-program card, each checked against WeCom's rules for ``sendChatMessage`` when loaded.
 A mistake raises ``ConfigError`` naming the file, the line and the item; nothing of it is used.
+
+Loaded by the web role when it adds the sidebar's routes (``sidebar/views.py``), and again when an
+operator's ``重载话术库`` publishes a new one (``sidebar/store.py``); the worker never reads it.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.configfiles import ConfigError, Reader, load_yaml
 
-__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load_library"]
+__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load"]
 
 FILE_NAME = "sidebar.yaml"
 PLACEHOLDERS = frozenset({"name", "guide", "store"})
@@ -73,13 +77,7 @@ class Library:
         return self.texts[key]
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {line_of(node)}: {message}")
-
+class _Reader(Reader):
     def string(self, node: Mapping[str, Any], name: str, label: str, *, required: bool = True) -> str:
         value = node.get(name, "")
         if value is None:
@@ -149,7 +147,8 @@ def _item(reader: _Reader, node: Any, group: str, config_dir: Path) -> LibraryIt
     return LibraryItem(**fields)
 
 
-def load_library(config_dir: Path) -> Library:
+def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
+    """``config/sidebar.yaml`` (a config loader's shape; the library needs no other file's values)."""
     path = config_dir / FILE_NAME
     data = load_yaml(path)
     reader = _Reader(path)

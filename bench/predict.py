@@ -22,11 +22,11 @@ import time
 import numpy as np
 
 from predict.backtest import evaluate
+from predict.baselines import rfm_score
 from predict.bgnbd import fit_bgnbd, fit_gamma_gamma
 from predict.features import snapshot
 from predict.history import Events, History
 from predict.model import train_gbm
-from predict.rules import rfm_score
 from predict.scoring import score_now
 from predict.synthetic import synthetic_brand
 

@@ -1,0 +1,13 @@
+"""Purchase predictions: each customer's chance to buy in 30 / 90 days, expected spend, and why.
+
+- ``service``: the nightly run (``@router.tick(PREDICT_NIGHTLY)`` in handlers/predict.py) and the
+  stored figures; ``models``: one prediction row per customer, one row per run.
+- ``source``: the brand's history from the database; ``history`` / ``synthetic``: the same from a
+  file or a seeded synthetic brand; ``features``: what is known at a cut day.
+- ``scoring``: back-test, then score with the winner; ``model`` (LightGBM), ``bgnbd`` (BG/NBD and
+  Gamma-Gamma) and ``baselines`` (recency, RFM, lifecycle) are the methods; ``backtest`` compares
+  them, ``accuracy`` holds its figures, ``chart`` draws its decile chart.
+- ``chat``: a prediction in words (the 客户 profile); ``sidebar``: the sidebar card's section;
+  ``report``: HQ's per-store figures and the board metric ``expected_sales_90``; ``value``: the
+  weight leads and SOP give a customer's value; ``cli``: ``scrm predict``.
+"""

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from predict.accuracy import count_figures, decile_means, ranking_figures
+from predict.baselines import lifecycle_count, lifecycle_stage, recency_score, rfm_score
 from predict.bgnbd import BgNbd, fit_bgnbd
 from predict.features import snapshot
 from predict.history import History, date_of
-from predict.metrics import count_figures, decile_means, ranking_figures
 from predict.model import train_gbm
-from predict.rules import lifecycle_count, lifecycle_stage, recency_score, rfm_score
 
 __all__ = ["Evaluation", "evaluate", "METHODS", "model_wins"]
 

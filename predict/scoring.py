@@ -18,11 +18,11 @@ import numpy.typing as npt
 from scipy.stats import rankdata
 
 from predict.backtest import Evaluation, evaluate
+from predict.baselines import rfm_score
 from predict.bgnbd import fit_bgnbd, fit_gamma_gamma
 from predict.features import snapshot
 from predict.history import History
 from predict.model import train_gbm
-from predict.rules import rfm_score
 
 __all__ = ["Scored", "score_now", "HORIZON", "SHORT"]
 

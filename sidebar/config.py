@@ -21,14 +21,18 @@ from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
 
-__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load"]
+__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "TEXT_PLACEHOLDERS", "Library", "LibraryItem", "load"]
 
 FILE_NAME = "sidebar.yaml"
 PLACEHOLDERS = frozenset({"name", "guide", "store"})
 TEXT_KEYS = (
     "login_bad_state", "login_bad_code", "login_not_member", "session_expired", "forbidden",
-    "signature_failed", "server_error",
+    "signature_failed", "server_error", "page_title", "page_reopen",
+    "card_today", "card_days_ago", "card_channel_unknown", "card_relation_active", "card_relation_lost",
+    "card_relation_deleted", "card_tag_by_guide", "card_tag_in_wecom", "card_group_name",
 )
+# The placeholders a text may use (the others take none).
+TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"})}
 KINDS = ("text", "image", "file", "link", "miniprogram")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _HTTP = ("http://", "https://")
@@ -73,8 +77,8 @@ class Library:
         words = query.split()
         return [self.items[item_id] for item_id in self.order if self.items[item_id].matches(words)]
 
-    def text(self, key: str) -> str:
-        return self.texts[key]
+    def text(self, key: str, **values: Any) -> str:
+        return self.texts[key].format_map(values)
 
 
 class _Reader(Reader):
@@ -158,6 +162,8 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
     missing = [key for key in TEXT_KEYS if not isinstance(texts.get(key), str) or not texts[key].strip()]
     if missing:
         raise reader.fail(texts, f"texts: missing {', '.join(missing)}")
+    for key in TEXT_KEYS:
+        reader.text(texts, key, TEXT_PLACEHOLDERS.get(key, frozenset()), f"texts: {key}")
     tag_groups = data.get("guide_tag_groups") or []
     if not isinstance(tag_groups, list) or not all(isinstance(g, str) for g in tag_groups):
         raise reader.fail(data, "guide_tag_groups must be a list of tag group names")

@@ -48,7 +48,7 @@ class CardContext:
         if moment is None:
             return ""
         days = (self.now - moment).days
-        return "今天" if days <= 0 else f"{days}天前"
+        return self.library.text("card_today") if days <= 0 else self.library.text("card_days_ago", days=days)
 
 
 Section = Callable[[CardContext], Awaitable[dict[str, Any] | None]]
@@ -99,11 +99,12 @@ async def customer_header(ctx: CardContext) -> dict[str, Any]:
         "name": ctx.customer.name,
         "remark": (mine or {}).get("remark") or "",
         "avatar": ctx.customer.avatar,
-        "channel": (mine or {}).get("channel_name") or (mine or {}).get("state") or "未知",
+        "channel": (mine or {}).get("channel_name") or (mine or {}).get("state")
+        or ctx.library.text("card_channel_unknown"),
         "store": (mine or {}).get("store_name") or "",
         "added_at": ctx.local(added),
         "contact_days": max(0, (ctx.now - added).days) if added else 0,
-        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(r)} for r in found],
+        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(ctx, r)} for r in found],
     }
 
 
@@ -111,10 +112,10 @@ async def _nothing() -> list[dict[str, Any]]:
     return []
 
 
-def _relation_state(row: dict[str, Any]) -> str:
+def _relation_state(ctx: CardContext, row: dict[str, Any]) -> str:
     if row["deleted_by_customer_at"]:
-        return "已流失"
-    return "已删除" if row["deleted_by_guide_at"] else "在联"
+        return ctx.library.text("card_relation_lost")
+    return ctx.library.text("card_relation_deleted" if row["deleted_by_guide_at"] else "card_relation_active")
 
 
 async def build_card(ctx: CardContext) -> dict[str, Any]:
@@ -156,7 +157,7 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
         why = (
             explain_row(rules, row["rule_id"], row["tag_name"], row["evidence"])
             if source == TagSource.RULE
-            else ("导购标记" if source == TagSource.GUIDE else "在企业微信中设置")
+            else ctx.library.text("card_tag_by_guide" if source == TagSource.GUIDE else "card_tag_in_wecom")
         )
         by_tag[row["tag_id"]] = {
             "tag_id": row["tag_id"],

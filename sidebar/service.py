@@ -63,6 +63,7 @@ async def group_card(sb: Sidebar, userid: str, chat_id: str) -> dict[str, Any]:
     """A customer group: its owner, the customers in it, their open tasks (the viewer's)."""
     viewer = await viewer_of(userid)
     chat = await chat_for(viewer, chat_id)
+    library = await sb.library.current()
     owner = await Guide.get_or_none(userid=chat.owner_userid).values("name", "userid")
     external = await GroupChatMember.filter(chat_id=chat.id, type=2).values_list("userid", flat=True)
     customers = await Customer.filter(external_userid__in=list(external)).values(
@@ -73,7 +74,8 @@ async def group_card(sb: Sidebar, userid: str, chat_id: str) -> dict[str, Any]:
         customer_id__in=list(by_id), guide_id=viewer.guide_id, status=TaskStatus.OPEN
     ).order_by("due_at").limit(20).values("id", "customer_id", "reason", "suggested_text")
     return {
-        "chat": {"chat_id": chat.chat_id, "name": chat.name or "客户群", "member_count": chat.member_count,
+        "chat": {"chat_id": chat.chat_id, "name": chat.name or library.text("card_group_name"),
+                 "member_count": chat.member_count,
                  "owner": (owner or {}).get("name") or chat.owner_userid},
         "customers": [
             {"external_userid": c["external_userid"], "name": c["name"], "orders": c["order_count"]}

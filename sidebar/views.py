@@ -53,12 +53,13 @@ def _texts(request: web.Request) -> Library:
 
 def _page(request: web.Request, key: str, status: int) -> web.Response:
     """A clear Chinese page for a login problem (the texts are in config/sidebar.yaml)."""
-    message = html.escape(_texts(request).text(key))
+    texts = _texts(request)
+    message, title, reopen = (html.escape(texts.text(k)) for k in (key, "page_title", "page_reopen"))
     body = (
         '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1"><title>导购助手</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>'
         '<body style="font:16px/1.6 sans-serif;padding:24px;color:#333">'
-        f'<p>{message}</p><p><a href="/sidebar/login">重新打开</a></p></body></html>'
+        f'<p>{message}</p><p><a href="/sidebar/login">{reopen}</a></p></body></html>'
     )
     return web.Response(status=status, text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 

@@ -1,4 +1,4 @@
-"""The hand rules the model is measured against, computed from the same snapshot.
+"""The hand rules (baselines) the model is measured against, computed from the same snapshot.
 
 - recency: the more recent the last purchase, the higher.
 - RFM: the sum of the recency, frequency (purchase days) and monetary quintiles (ties share one).

@@ -21,7 +21,10 @@ from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
 
-__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "TEXT_PLACEHOLDERS", "Library", "LibraryItem", "load"]
+__all__ = [
+    "LABEL_KEYS", "LABEL_PLACEHOLDERS", "PLACEHOLDERS", "TEXT_KEYS", "TEXT_PLACEHOLDERS", "Library", "LibraryItem",
+    "load",
+]
 
 FILE_NAME = "sidebar.yaml"
 PLACEHOLDERS = frozenset({"name", "guide", "store"})
@@ -33,6 +36,27 @@ TEXT_KEYS = (
 )
 # The placeholders a text may use (the others take none).
 TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"})}
+# What the page shows (sidebar/static/app.js gets them in the page), and the {names} each may use.
+LABEL_KEYS = (
+    "unavailable", "error", "sent", "cancelled", "send_failed", "send", "tag_remove", "tag_removed", "tag_add",
+    "tag_add_option", "tag_added", "tags_none", "orders_count", "orders_average", "orders_last", "orders_none",
+    "leads_none", "lead_contacted", "lead_contacted_done", "lead_dismiss", "lead_dismiss_done", "tasks_none",
+    "tasks_count", "task_send", "task_done", "task_done_done", "note_placeholder", "note_label", "note_save",
+    "note_saved", "notes_meta", "none", "avatar_letter", "header_channel", "header_added", "header_days",
+    "header_guides", "library_title", "library_search", "library_search_label", "library_none",
+    "group_members", "group_owner", "group_customers", "group_customers_count", "group_customer_orders",
+    "group_tasks", "connecting", "open_in_wecom", "wecom_signature_failed", "open_in_chat",
+    "wecom_unreachable",
+)
+_COUNT, _REASON, _WHEN = frozenset({"count"}), frozenset({"reason"}), frozenset({"when"})
+LABEL_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "send_failed": _REASON, "wecom_signature_failed": _REASON, "wecom_unreachable": _REASON,
+    "orders_count": _COUNT, "tasks_count": _COUNT, "group_members": _COUNT, "group_customers_count": _COUNT,
+    "group_customer_orders": _COUNT, "orders_last": _WHEN, "header_added": _WHEN,
+    "tag_remove": frozenset({"tag"}), "orders_average": frozenset({"average"}),
+    "notes_meta": frozenset({"talk", "note"}), "header_channel": frozenset({"channel"}),
+    "header_days": frozenset({"days"}), "header_guides": frozenset({"guides"}), "group_owner": frozenset({"owner"}),
+}
 KINDS = ("text", "image", "file", "link", "miniprogram")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _HTTP = ("http://", "https://")
@@ -72,6 +96,7 @@ class Library:
     guide_tag_groups: tuple[str, ...]
     digest: str = ""
     order: tuple[str, ...] = field(default_factory=tuple)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def search(self, query: str) -> list[LibraryItem]:
         words = query.split()
@@ -164,6 +189,12 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
         raise reader.fail(texts, f"texts: missing {', '.join(missing)}")
     for key in TEXT_KEYS:
         reader.text(texts, key, TEXT_PLACEHOLDERS.get(key, frozenset()), f"texts: {key}")
+    labels = reader.section(data, "labels")
+    missing = [key for key in LABEL_KEYS if not isinstance(labels.get(key), str) or not labels[key].strip()]
+    if missing:
+        raise reader.fail(labels, f"labels: missing {', '.join(missing)}")
+    for key in LABEL_KEYS:
+        reader.text(labels, key, LABEL_PLACEHOLDERS.get(key, frozenset()), f"labels: {key}")
     tag_groups = data.get("guide_tag_groups") or []
     if not isinstance(tag_groups, list) or not all(isinstance(g, str) for g in tag_groups):
         raise reader.fail(data, "guide_tag_groups must be a list of tag group names")
@@ -181,4 +212,4 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
             items[item.id] = item
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups), digest,
-                   tuple(items))
+                   tuple(items), {k: str(labels[k]) for k in LABEL_KEYS})

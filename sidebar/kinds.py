@@ -104,7 +104,8 @@ async def customer_header(ctx: CardContext) -> dict[str, Any]:
         "store": (mine or {}).get("store_name") or "",
         "added_at": ctx.local(added),
         "contact_days": max(0, (ctx.now - added).days) if added else 0,
-        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(ctx, r)} for r in found],
+        "guides": [{"name": r["guide_name"] or r["guide_userid"], "state": _relation_state(ctx, r),
+                    "active": not (r["deleted_by_customer_at"] or r["deleted_by_guide_at"])} for r in found],
     }
 
 

@@ -180,9 +180,16 @@ async def index(request: web.Request) -> web.StreamResponse:
     settings = sb.deps.settings
     sdk = [u.strip() for u in settings.scrm_sidebar_jssdk_urls.split(",") if u.strip()]
     page = await asyncio.to_thread((_STATIC / "index.html").read_text, "utf-8")
-    page = page.replace("{{csrf}}", sb.signer.csrf_token(session)).replace(
-        "{{sdk}}", "".join(f'<script src="{html.escape(u)}"></script>' for u in sdk)
-    )
+    library = await sb.library.current()
+    labels = json.dumps(library.labels, ensure_ascii=False, separators=(",", ":"))
+    for mark, value in (
+        ("{{csrf}}", sb.signer.csrf_token(session)),
+        ("{{labels}}", html.escape(labels)),  # the page's own words (config/sidebar.yaml), read by app.js
+        ("{{title}}", html.escape(library.text("page_title"))),
+        ("{{connecting}}", html.escape(library.labels["connecting"])),
+        ("{{sdk}}", "".join(f'<script src="{html.escape(u)}"></script>' for u in sdk)),
+    ):
+        page = page.replace(mark, value)
     origins = _origins(sdk)
     csp = (
         f"default-src 'self'; script-src 'self' {origins}; connect-src 'self' {origins}; "

@@ -3,6 +3,13 @@
 (function () {
   "use strict";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  /* The page's words come from config/sidebar.yaml (labels:), put in the page by the server. */
+  var LABELS = JSON.parse(document.querySelector('meta[name="sidebar-labels"]').content);
+  function t(key, values) {
+    return (LABELS[key] || key).replace(/\{(\w+)\}/g, function (m, name) {
+      return values && name in values ? String(values[name]) : "";
+    });
+  }
   var app = document.getElementById("app");
   var statusBox = document.getElementById("status");
   var current = {external_userid: "", chat_id: ""};
@@ -23,15 +30,15 @@
   }
   var toastTimer = null;
   function toast(text) {
-    var t = document.getElementById("toast");
-    t.textContent = text; t.hidden = false;
-    clearTimeout(toastTimer); toastTimer = setTimeout(function () { t.hidden = true; }, 2500);
+    var box = document.getElementById("toast");
+    box.textContent = text; box.hidden = false;
+    clearTimeout(toastTimer); toastTimer = setTimeout(function () { box.hidden = true; }, 2500);
   }
   function api(method, path, body) {
     var opts = {method: method, credentials: "same-origin", headers: {}};
     if (body) { opts.headers["Content-Type"] = "application/json"; opts.headers["X-CSRF-Token"] = csrf; opts.body = JSON.stringify(body); }
     return fetch(path, opts).then(function (r) {
-      return r.json().catch(function () { return {error: "服务暂时不可用"}; }).then(function (data) {
+      return r.json().catch(function () { return {error: t("unavailable")}; }).then(function (data) {
         if (r.status === 401) { data.relogin = true; }
         if (!r.ok) { var e = new Error(data.error || ("HTTP " + r.status)); e.data = data; throw e; }
         return data;
@@ -101,7 +108,7 @@
         var name = "sendChatMessage";
         var st = ok(res, name) ? "sent" : (/cancel/.test(res.err_msg || "") ? "cancelled" : null);
         if (st) { api("POST", "/sidebar/api/sent", {send_id: prep.send_id, status: st}); }
-        toast(st === "sent" ? "已发送到聊天" : (st === "cancelled" ? "已取消" : "发送失败：" + (res.err_msg || "")));
+        toast(st === "sent" ? t("sent") : (st === "cancelled" ? t("cancelled") : t("send_failed", {reason: res.err_msg || ""})));
       });
     }).catch(showError).then(function () { button.disabled = false; });
   }
@@ -111,59 +118,60 @@
   }
   function showError(err) {
     if (err && err.data && err.data.relogin) { status(err.message, true); app.hidden = true; return; }
-    toast((err && err.message) || "出错了");
+    toast((err && err.message) || t("error"));
   }
 
   var RENDER = {
     tags: function (s) {
-      var chips = s.tags.map(function (t) {
-        var c = el("span", {"class": t.removable ? "chip own" : "chip", title: t.why, text: t.name});
-        if (t.removable) { c.appendChild(el("button", {text: "×", "aria-label": "移除" + t.name, on: function () { act("tag_remove", {tag_id: t.tag_id}, "已移除标签"); }})); }
+      var chips = s.tags.map(function (tag) {
+        var c = el("span", {"class": tag.removable ? "chip own" : "chip", title: tag.why, text: tag.name});
+        if (tag.removable) { c.appendChild(el("button", {text: "×", "aria-label": t("tag_remove", {tag: tag.name}), on: function () { act("tag_remove", {tag_id: tag.tag_id}, t("tag_removed")); }})); }
         return c;
       });
-      var whys = s.tags.map(function (t) { return el("div", {"class": "why", text: t.group + "/" + t.name + "：" + t.why}); });
+      var whys = s.tags.map(function (tag) { return el("div", {"class": "why", text: tag.group + "/" + tag.name + "：" + tag.why}); });
       var add = null;
       if (s.addable.length) {
-        var sel = el("select", {"aria-label": "添加标签"}, [el("option", {value: "", text: "＋ 添加我的标签"})].concat(
-          s.addable.map(function (t) { return el("option", {value: String(t.tag_id), text: t.name}); })));
-        sel.addEventListener("change", function () { if (sel.value) { act("tag_add", {tag_id: Number(sel.value)}, "已添加标签"); } });
+        var sel = el("select", {"aria-label": t("tag_add")}, [el("option", {value: "", text: t("tag_add_option")})].concat(
+          s.addable.map(function (tag) { return el("option", {value: String(tag.tag_id), text: tag.name}); })));
+        sel.addEventListener("change", function () { if (sel.value) { act("tag_add", {tag_id: Number(sel.value)}, t("tag_added")); } });
         add = el("div", {"class": "row"}, [sel]);
       }
-      return [el("div", {}, chips.length ? chips : [el("span", {"class": "muted", text: "暂无标签"})])].concat(whys, [add]);
+      return [el("div", {}, chips.length ? chips : [el("span", {"class": "muted", text: t("tags_none")})])].concat(whys, [add]);
     },
     orders: function (s) {
       var kv = el("div", {"class": "kv"}, [
-        el("span", {text: "累计 " + s.count + " 单"}), el("span", {text: "¥" + s.total}),
-        el("span", {text: "客单 ¥" + s.average}), s.last_purchase ? el("span", {text: "最近 " + s.last_purchase}) : null,
+        el("span", {text: t("orders_count", {count: s.count})}), el("span", {text: "¥" + s.total}),
+        el("span", {text: t("orders_average", {average: s.average})}),
+        s.last_purchase ? el("span", {text: t("orders_last", {when: s.last_purchase})}) : null,
         s.rfm ? el("b", {text: s.rfm}) : null]);
       var rows = s.last.map(function (o) { return el("tr", {}, [el("td", {text: o.paid_at}), el("td", {text: o.store}), el("td", {text: "¥" + o.amount})]); });
-      return [kv, rows.length ? el("table", {}, rows) : el("div", {"class": "muted", text: "暂无订单"})];
+      return [kv, rows.length ? el("table", {}, rows) : el("div", {"class": "muted", text: t("orders_none")})];
     },
     leads: function (s) {
-      if (!s.leads.length) { return [el("div", {"class": "muted", text: "暂无待跟进线索"})]; }
+      if (!s.leads.length) { return [el("div", {"class": "muted", text: t("leads_none")})]; }
       return s.leads.map(function (l) {
         return el("div", {"class": "item"}, [el("div", {"class": "t", text: l.title + " · " + l.at}), el("div", {text: l.reason}),
           l.facts.length ? el("div", {"class": "muted", text: l.facts.join("；")}) : null,
           l.mine ? el("div", {"class": "row"}, [
-            el("button", {"class": "b", text: "已联系", on: function () { act("lead", {lead_id: l.id, "do": "contacted"}, "已标记为已联系"); }}),
-            el("button", {"class": "b", text: "不合适", on: function () { act("lead", {lead_id: l.id, "do": "dismiss"}, "已标记为不合适"); }})]) : null]);
+            el("button", {"class": "b", text: t("lead_contacted"), on: function () { act("lead", {lead_id: l.id, "do": "contacted"}, t("lead_contacted_done")); }}),
+            el("button", {"class": "b", text: t("lead_dismiss"), on: function () { act("lead", {lead_id: l.id, "do": "dismiss"}, t("lead_dismiss_done")); }})]) : null]);
       });
     },
     tasks: function (s) {
-      if (!s.tasks.length) { return [el("div", {"class": "muted", text: "暂无待办"})]; }
-      return s.tasks.map(function (t) {
-        return el("div", {"class": "item", "data-task": String(t.id)}, [
-          el("div", {"class": "t" + (t.overdue ? " over" : ""), text: t.reason + " · " + t.due}),
-          t.text ? el("div", {"class": "text", text: t.text}) : null,
-          t.mine ? el("div", {"class": "row"}, [t.text ? sendButton("发送建议话术", "task:" + t.id) : null,
-            el("button", {"class": "b", text: "完成", on: function () { act("task_done", {task_id: t.id}, "任务已完成"); }})]) : null]);
+      if (!s.tasks.length) { return [el("div", {"class": "muted", text: t("tasks_none")})]; }
+      return s.tasks.map(function (task) {
+        return el("div", {"class": "item", "data-task": String(task.id)}, [
+          el("div", {"class": "t" + (task.overdue ? " over" : ""), text: task.reason + " · " + task.due}),
+          task.text ? el("div", {"class": "text", text: task.text}) : null,
+          task.mine ? el("div", {"class": "row"}, [task.text ? sendButton(t("task_send"), "task:" + task.id) : null,
+            el("button", {"class": "b", text: t("task_done"), on: function () { act("task_done", {task_id: task.id}, t("task_done_done")); }})]) : null]);
       });
     },
     notes: function (s) {
-      var box = el("textarea", {placeholder: "记录这次跟进…", maxlength: "500", "aria-label": "跟进记录"});
-      var save = el("button", {"class": "b p", text: "保存记录", on: function () {
-        if (box.value.trim()) { act("note", {text: box.value}, "已保存跟进记录"); } }});
-      var meta = el("div", {"class": "muted", text: "最近聊天：" + (s.last_talk || "暂无") + "　最近记录：" + (s.last_note || "暂无")});
+      var box = el("textarea", {placeholder: t("note_placeholder"), maxlength: "500", "aria-label": t("note_label")});
+      var save = el("button", {"class": "b p", text: t("note_save"), on: function () {
+        if (box.value.trim()) { act("note", {text: box.value}, t("note_saved")); } }});
+      var meta = el("div", {"class": "muted", text: t("notes_meta", {talk: s.last_talk || t("none"), note: s.last_note || t("none")})});
       var list = s.notes.map(function (n) { return el("div", {"class": "item"}, [el("div", {"class": "muted", text: n.at + " " + n.by}), el("div", {text: n.text})]); });
       return [meta].concat(list, [box, el("div", {"class": "row"}, [save])]);
     }
@@ -173,7 +181,7 @@
   }
 
   function avatar(c) {
-    var letter = el("div", {"class": "avatar", text: (c.name || "客").slice(0, 1)});
+    var letter = el("div", {"class": "avatar", text: (c.name || t("avatar_letter")).slice(0, 1)});
     if (!c.avatar) { return letter; }
     var img = el("img", {src: c.avatar, alt: ""});
     img.addEventListener("error", function () { if (img.parentNode) { img.parentNode.replaceChild(letter, img); } });
@@ -184,13 +192,14 @@
     return el("section", {"class": "card"}, [el("div", {"class": "head"}, [
       avatar(c),
       el("div", {}, [el("div", {"class": "name", id: "customer-name", text: title}),
-        el("div", {"class": "muted", text: "来源 " + c.channel + (c.store ? " · " + c.store : "")})])]),
-      el("div", {"class": "kv"}, [el("span", {text: "添加于 " + c.added_at}), el("span", {text: "已加 " + c.contact_days + " 天"}),
-        el("span", {text: "导购 " + c.guides.map(function (g) { return g.name + (g.state === "在联" ? "" : "(" + g.state + ")"); }).join("、")})])]);
+        el("div", {"class": "muted", text: t("header_channel", {channel: c.channel}) + (c.store ? " · " + c.store : "")})])]),
+      el("div", {"class": "kv"}, [el("span", {text: t("header_added", {when: c.added_at})}),
+        el("span", {text: t("header_days", {days: c.contact_days})}),
+        el("span", {text: t("header_guides", {guides: c.guides.map(function (g) { return g.name + (g.active ? "" : "(" + g.state + ")"); }).join("、")})})])]);
   }
 
   function librarySection() {
-    var input = el("input", {type: "search", placeholder: "搜索话术、素材", "aria-label": "搜索话术"});
+    var input = el("input", {type: "search", placeholder: t("library_search"), "aria-label": t("library_search_label")});
     var list = el("div", {id: "library"});
     function load() {
       var q = "/sidebar/api/library?q=" + encodeURIComponent(input.value) + (current.external_userid ? "&external_userid=" + encodeURIComponent(current.external_userid) : "");
@@ -199,15 +208,15 @@
         data.items.forEach(function (i) {
           list.appendChild(el("div", {"class": "item", "data-item": i.id}, [el("div", {"class": "t", text: i.group + " · " + i.title}),
             el("div", {"class": i.kind === "text" ? "text" : "muted", text: i.preview}),
-            el("div", {"class": "row"}, [sendButton("发送", i.id)])]));
+            el("div", {"class": "row"}, [sendButton(t("send"), i.id)])]));
         });
-        if (!data.items.length) { list.appendChild(el("div", {"class": "muted", text: "没有找到"})); }
+        if (!data.items.length) { list.appendChild(el("div", {"class": "muted", text: t("library_none")})); }
       }).catch(showError);
     }
     var timer = null;
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(load, 250); });
     load();
-    return section("话术库", null, [input, list]);
+    return section(t("library_title"), null, [input, list]);
   }
 
   function loadCard(externalUserid) {
@@ -217,7 +226,7 @@
       app.appendChild(header(card.customer));
       card.sections.forEach(function (s) {
         var render = RENDER[s.id] || generic;
-        var extra = s.id === "tasks" && s.tasks.length ? s.tasks.length + " 项" : null;
+        var extra = s.id === "tasks" && s.tasks.length ? t("tasks_count", {count: s.tasks.length}) : null;
         app.appendChild(withId(section(s.title, extra, render(s)), s.id));
       });
       app.appendChild(librarySection());
@@ -230,19 +239,19 @@
     current.chat_id = chatId;
     return api("GET", "/sidebar/api/group?chat_id=" + encodeURIComponent(chatId)).then(function (g) {
       app.textContent = "";
-      app.appendChild(section(g.chat.name, g.chat.member_count + " 人", [el("div", {"class": "muted", text: "群主 " + g.chat.owner})]));
-      app.appendChild(section("群内客户", g.customers.length + " 位", g.customers.map(function (c) {
-        return el("div", {"class": "item"}, [el("span", {text: c.name}), el("span", {"class": "muted", text: "　" + c.orders + " 单"})]); })));
-      app.appendChild(section("群内待办", null, g.tasks.length ? g.tasks.map(function (t) {
-        return el("div", {"class": "item"}, [el("div", {"class": "t", text: t.customer + " · " + t.reason}), t.text ? el("div", {"class": "text", text: t.text}) : null]);
-      }) : [el("div", {"class": "muted", text: "暂无待办"})]));
+      app.appendChild(section(g.chat.name, t("group_members", {count: g.chat.member_count}), [el("div", {"class": "muted", text: t("group_owner", {owner: g.chat.owner})})]));
+      app.appendChild(section(t("group_customers"), t("group_customers_count", {count: g.customers.length}), g.customers.map(function (c) {
+        return el("div", {"class": "item"}, [el("span", {text: c.name}), el("span", {"class": "muted", text: t("group_customer_orders", {count: c.orders})})]); })));
+      app.appendChild(section(t("group_tasks"), null, g.tasks.length ? g.tasks.map(function (task) {
+        return el("div", {"class": "item"}, [el("div", {"class": "t", text: task.customer + " · " + task.reason}), task.text ? el("div", {"class": "text", text: task.text}) : null]);
+      }) : [el("div", {"class": "muted", text: t("tasks_none")})]));
       app.appendChild(librarySection());
       statusBox.hidden = true; app.hidden = false;
     });
   }
 
   function start() {
-    if (!window.wx) { status("请在企业微信中打开导购助手", true); return; }
+    if (!window.wx) { status(t("open_in_wecom"), true); return; }
     connect().then(function () { return invoke("getContext"); }).then(function (ctx) {
       if (!ok(ctx, "getContext")) { throw {errMsg: ctx.err_msg}; }
       if (ctx.entry === "group_chat_tools") {
@@ -258,8 +267,8 @@
     }).catch(function (err) {
       if (err instanceof Error) { status(err.message, true); return; }
       var msg = (err && err.errMsg) || "";
-      status(/invalid signature|reliable domain|invalid corpId/.test(msg) ? "企业微信未能验证页面签名（" + msg + "），请稍后重试或联系管理员。"
-        : /without context/.test(msg) ? "请在与客户的聊天中打开导购助手。" : "无法连接企业微信：" + msg, true);
+      status(/invalid signature|reliable domain|invalid corpId/.test(msg) ? t("wecom_signature_failed", {reason: msg})
+        : /without context/.test(msg) ? t("open_in_chat") : t("wecom_unreachable", {reason: msg}), true);
     });
   }
   start();

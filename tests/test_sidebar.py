@@ -387,6 +387,9 @@ def test_a_broken_library_stops_the_start_naming_the_item(tmp_path: Path) -> Non
         (text.replace("pages/index/index.html", "pages/index/index"), "item mini_shop: a mini-program page must end"),
         (text.replace("https://shop.example.com/member-day", "ftp://x"), "item member_day: url must start"),
         (text.replace("id: care_tips", "id: hello_first"), "item hello_first: duplicate id"),
+        (text.replace('"{days}天前"', '"{day}天前"'), "texts: card_days_ago: unknown placeholder"),
+        (text.replace("发送失败：{reason}", "发送失败：{code}"), "labels: send_failed: unknown placeholder"),
+        (text.replace("  note_save: 保存记录\n", ""), "labels: missing note_save"),
     ):
         (tmp_path / "sidebar.yaml").write_text(broken, "utf-8")
         with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):

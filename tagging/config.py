@@ -16,12 +16,12 @@ from bot.configfiles import ConfigError, Reader, line_of, load_yaml
 from bot.features import import_modules
 from customers.lifecycle import DEFAULT, Lifecycle, moved
 from tagging.kinds.base import RULE_TYPES, RuleError, RuleType
+from tagging.kinds.lifecycle import NAME as LIFECYCLE_TYPE
 from tagging.kinds.lifecycle import THRESHOLDS, thresholds
 
 __all__ = ["TagRule", "TagGroupConf", "RuleSet", "load", "load_rules", "Example"]
 
 _RULE_KEYS = {"id", "description", "type", "group", "examples", "__line__"}
-_LIFECYCLE = "lifecycle"  # the rule type whose parameters set the shared thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ def _lifecycle(reader: Reader, items: Sequence[Any]) -> Lifecycle:
     """The thresholds the lifecycle rule sets; with two such rules they must agree."""
     found: Lifecycle | None = None
     for item in items:
-        if not isinstance(item, dict) or item.get("type") != _LIFECYCLE:
+        if not isinstance(item, dict) or item.get("type") != LIFECYCLE_TYPE:
             continue
         try:
             value = thresholds(item)
@@ -134,7 +134,7 @@ def _rule(
     if group not in groups:
         raise reader.fail(item, f"{where}: group {group!r} is not declared under groups:")
     params = {k: v for k, v in item.items() if k not in _RULE_KEYS}
-    shared = [key for key in THRESHOLDS if key in params] if type_name != _LIFECYCLE else []
+    shared = [key for key in THRESHOLDS if key in params] if type_name != LIFECYCLE_TYPE else []
     if shared:
         # Once a prediction rule had its own dormant_days: one 沉睡 for every feature now.
         raise reader.fail(item, f"{where}: {moved(shared[0], lifecycle)}")

@@ -21,6 +21,7 @@ from typing import Any
 from customers.lifecycle import ACTIVE, CHURN_RISK, DEFAULT, DORMANT, FIRST, LOST, NEW, PRECEDENCE, REPEAT, Lifecycle
 from tagging.kinds.base import QueryContext, RuleBase, number, rule_type
 
+NAME = "lifecycle"  # the rule type whose parameters set the thresholds every feature shares
 THRESHOLDS = ("dormant_days", "active_days", "churn_factor")
 
 
@@ -33,7 +34,7 @@ def thresholds(params: Mapping[str, Any]) -> Lifecycle:
     )
 
 
-@rule_type("lifecycle")
+@rule_type(NAME)
 class LifecycleRule(RuleBase):
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         # ``lifecycle`` is what ``thresholds(params)`` read (the loader checked they agree).

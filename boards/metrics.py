@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Literal
 
 from bot.sqldialect import Dialect, connection
-from tagging.types.lifecycle import LifecycleRule
+from customers.lifecycle import DEFAULT as LIFECYCLE
+from customers.lifecycle import in_use
 
 __all__ = ["Metric", "MetricQuery", "METRICS", "metric", "compute", "Level"]
 
@@ -29,7 +30,7 @@ Level = Literal["guide", "store"]
 class MetricQuery:
     dialect: Dialect
     level: Level
-    dormant_days: float = 180.0
+    dormant_days: float = LIFECYCLE.dormant_days
 
     @property
     def key(self) -> str:
@@ -74,7 +75,7 @@ def metric(
 
 
 async def compute(
-    name: str, level: Level, start: datetime, end: datetime, *, dormant_days: float = 180.0
+    name: str, level: Level, start: datetime, end: datetime, *, dormant_days: float = LIFECYCLE.dormant_days
 ) -> dict[int, float]:
     """The metric's value per guide or store id over ``[start, end)``; absent ids count 0."""
     conn = connection()
@@ -85,11 +86,8 @@ async def compute(
 
 
 def dormant_days_of(rules: object) -> float:
-    """The 沉睡 threshold of the lifecycle rule in tag_rules.yaml (180 days without one)."""
-    for rule in getattr(rules, "rules", ()):
-        if isinstance(rule.kind, LifecycleRule):
-            return float(rule.kind.dormant_days)
-    return 180.0
+    """The 沉睡 threshold in use (customers/lifecycle.py: the lifecycle rule's in tag_rules.yaml)."""
+    return in_use(rules).dormant_days
 
 
 # --- the built-in metrics ------------------------------------------------------------------------

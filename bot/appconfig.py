@@ -12,7 +12,7 @@ from bot.templates import Templates
 from customers.org import Org
 from leads.config import LeadsConfig
 from sop.playbooks import PlaybookStore
-from tagging.rules import RuleSet
+from tagging.config import RuleSet
 
 __all__ = ["AppConfig", "load_app_config"]
 

@@ -176,9 +176,9 @@ def _channels(args: argparse.Namespace) -> int:
 def _tags(args: argparse.Namespace) -> int:
     from bot.app import open_deps
     from bot.progress import Progress
-    from tagging.explain import explain_customer
+    from tagging.delivery import push_pending, reconcile
+    from tagging.report import explain_customer
     from tagging.service import retag_everyone
-    from tagging.sync import push_pending, reconcile
 
     settings = _settings()
     configure_logging("WARNING", settings.log_format)

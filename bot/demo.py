@@ -30,7 +30,7 @@ from simulator.callbacks import CallbackSender
 from simulator.clock import SimFollowingClock
 from simulator.server import SimulatorServer, running_simulator
 from simulator.state import SimulatorState
-from tagging.explain import explain_customer
+from tagging.report import explain_customer
 from tagging.service import retag_everyone
 
 __all__ = ["run_demo"]

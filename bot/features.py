@@ -51,10 +51,11 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "tagging",
-        config=(("tag_rules", "tagging.rules:load"),),
+        config=(("tag_rules", "tagging.config:load"),),
         routers=("handlers.tagging",),
-        kinds=("tagging.types.behaviour", "tagging.types.channel", "tagging.types.keyword",
-               "tagging.types.lifecycle", "tagging.types.prediction", "tagging.types.rfm"),
+        commands=("handlers.tagging",),
+        kinds=("tagging.kinds.behaviour", "tagging.kinds.channel", "tagging.kinds.keyword",
+               "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
     ),
     Feature(

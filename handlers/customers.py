@@ -31,7 +31,7 @@ from customers.orders import OrderIn, OrderLine, record_orders
 from customers.service import utc_from_unix
 from customers.tags import sync_corp_tags
 from operators.jobs import BackfillRequested, job_lease, start_once
-from tagging.explain import explain_customer
+from tagging.report import explain_customer
 
 router = Router("customers")
 

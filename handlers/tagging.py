@@ -1,8 +1,9 @@
-"""Tagging reacts to customer changes and runs its scheduled jobs, all through the queue."""
+"""Tagging: its chat commands, the re-tag a customer's change asks for, and its scheduled jobs —
+thin adapters to tagging/ (service, delivery, chat), all through the queue."""
 
 from __future__ import annotations
 
-from bot.commands import OPERATORS, Call, command, say, send_to_member
+from bot.commands import OPERATORS, Call, command
 from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
@@ -10,10 +11,10 @@ from bot.events import Event
 from bot.scheduler import cron, every
 from customers.events import CustomerChanged
 from operators.jobs import RetagRequested, job_lease, start_once
-from tagging import service
+from tagging import chat, service
+from tagging.delivery import push_pending
+from tagging.events import RetagDirty
 from tagging.reload import refresh_rules, reload_rules
-from tagging.service import retag_everyone
-from tagging.sync import push_pending, reconcile
 
 router = Router("tagging")
 
@@ -21,9 +22,7 @@ router = Router("tagging")
 @command("标签规则", "rules", "tagrules", roles=OPERATORS, help="列出自动打标签规则")
 async def rules(call: Call) -> str:
     await refresh_rules(call.deps)
-    ruleset = call.deps.config.tag_rules
-    lines = [f"· {r.id}（{r.type_name}，{r.group}）：{r.description}" for r in ruleset.rules]
-    return call.say("cmd_rules", count=len(ruleset.rules), lines="\n".join(lines))
+    return chat.rules_reply(call.deps)
 
 
 @command("重载标签规则", "reload", "reloadrules", roles=OPERATORS, help="重新读取 tag_rules.yaml（有误则不生效）")
@@ -43,17 +42,7 @@ async def retag(call: Call) -> str:
 @router.internal(RetagRequested)
 async def on_retag_requested(request: RetagRequested, deps: Deps, key: str) -> None:
     async with job_lease(deps, request):
-        await _retag(deps, request.userid, request.job)
-
-
-async def _retag(deps: Deps, userid: str, job: str) -> None:
-    run = await retag_everyone(deps, push=False)
-    await send_to_member(deps, userid, say(deps, "cmd_retag_progress", job=job, pending=run.retag.pending_relations),
-                         f"job:{job}:progress")
-    sync = await push_pending(deps) if run.retag.pending_relations else None
-    text = say(deps, "cmd_retag_done", job=job, desired=run.retag.desired,
-               pending=sync.mark_tag_calls if sync else 0, seconds=round(run.retag.seconds, 1))
-    await send_to_member(deps, userid, text, f"job:{job}:done")
+        await chat.retag_job(deps, request.userid, request.job)
 
 
 @router.internal(CustomerChanged)
@@ -61,15 +50,15 @@ async def on_customer_changed(change: CustomerChanged, deps: Deps, key: str) -> 
     await service.mark_dirty(deps, [change.customer_id])
 
 
-@router.on("internal", "retag_dirty")
-async def on_retag_dirty(event: Event, deps: Deps) -> None:
+@router.internal(RetagDirty)
+async def on_retag_dirty(dirty: RetagDirty, deps: Deps, key: str) -> None:
     await service.retag_dirty(deps)
 
 
 RETAG_ALL = cron("retag_all", "scrm_retag_cron")
 
 
-@router.on("internal", RETAG_ALL.name)
+@router.tick(RETAG_ALL)
 async def on_retag_all(event: Event, deps: Deps) -> None:
     await service.retag_everyone(deps)
 
@@ -77,7 +66,7 @@ async def on_retag_all(event: Event, deps: Deps) -> None:
 PUSH_TAGS = every("push_tags", "scrm_push_tags_every_s")
 
 
-@router.on("internal", PUSH_TAGS.name)
+@router.tick(PUSH_TAGS)
 async def on_push_tags(event: Event, deps: Deps) -> None:
     await push_pending(deps)
 
@@ -85,7 +74,6 @@ async def on_push_tags(event: Event, deps: Deps) -> None:
 RECONCILE_TAGS = cron("reconcile_tags", "scrm_reconcile_cron")
 
 
-@router.on("internal", RECONCILE_TAGS.name)
+@router.tick(RECONCILE_TAGS)
 async def on_reconcile_tags(event: Event, deps: Deps) -> None:
-    await reconcile(deps)
-    await push_pending(deps)
+    await service.reconcile_tags(deps)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
+from customers.lifecycle import DEFAULT, Lifecycle, in_use, moved
 from leads.patterns import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
@@ -81,7 +82,7 @@ class LeadsConfig:
         return self.routing_stores.get(store_code, self.routing_default)
 
 
-def load_leads_config(path: Path) -> LeadsConfig:
+def load_leads_config(path: Path, lifecycle: Lifecycle = DEFAULT) -> LeadsConfig:
     reader = Reader(path)
     root = load_yaml(path)
     if not isinstance(root, dict):
@@ -128,7 +129,7 @@ def load_leads_config(path: Path) -> LeadsConfig:
         if unknown:
             known = sorted(spec.params)
             raise reader.fail(params_node, f"pattern {name}: unknown params {sorted(unknown)} (known: {known})")
-        params = {p: reader.number(params_node, p, default) for p, default in spec.params.items()}
+        params = _params(reader, params_node, spec, lifecycle)
         patterns[name] = PatternConf(
             spec=spec,
             priority=int(reader.number(entry, "priority", 0, minimum=-1e6)),
@@ -158,6 +159,17 @@ def load_leads_config(path: Path) -> LeadsConfig:
     )
 
 
+def _params(reader: Reader, node: Mapping[str, Any], spec: PatternSpec, lifecycle: Lifecycle) -> dict[str, float]:
+    """A pattern's params; ``dormant_days`` is the lifecycle's 沉睡 threshold (customers/lifecycle.py),
+    one for every feature: set on the lifecycle rule in tag_rules.yaml, refused here."""
+    if "dormant_days" in node:
+        raise reader.fail(node, f"pattern {spec.name}: {moved('dormant_days', lifecycle)}")
+    params = {p: reader.number(node, p, default) for p, default in spec.params.items()}
+    if "dormant_days" in params:
+        params["dormant_days"] = lifecycle.dormant_days
+    return params
+
+
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> LeadsConfig:
     """The feature table's loader (bot/features.py): config/leads.yaml."""
-    return load_leads_config(config_dir / "leads.yaml")
+    return load_leads_config(config_dir / "leads.yaml", in_use(loaded.get("tag_rules")))

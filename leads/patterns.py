@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from customers.lifecycle import DEFAULT as LIFECYCLE
 from leads.scoring import Scores, SignalFact
 
 __all__ = ["Activity", "Finding", "PatternSpec", "PATTERNS", "pattern", "unpaid_cart", "cart_amount"]
@@ -100,7 +101,8 @@ def cart_amount(lines: Sequence[SignalFact]) -> Decimal:
     return sum((line.price * line.quantity for line in lines), Decimal("0"))
 
 
-@pattern("dormant_wakeup", dormant_days=180, fresh_hours=24)
+# dormant_days: the lifecycle's 沉睡 threshold, set by leads/config.py from customers/lifecycle.py.
+@pattern("dormant_wakeup", dormant_days=LIFECYCLE.dormant_days, fresh_hours=24)
 def dormant_wakeup(activity: Activity, params: Params) -> Finding | None:
     """A customer asleep for 180+ days is browsing again: the best moment to reach out."""
     if not _is_dormant(activity, params["dormant_days"]):

@@ -2,7 +2,7 @@
 
 - recency: the more recent the last purchase, the higher.
 - RFM: the sum of the recency, frequency (purchase days) and monetary quintiles (ties share one).
-- lifecycle: the product's three stages (``tagging/types/lifecycle.py``): dormant past
+- lifecycle: the product's three stages (``customers/lifecycle.py``): dormant past
   ``dormant_days`` = 0, churn risk past ``churn_factor`` × the own purchase cycle = 1, else 2; its
   count forecast is the past run rate over the horizon, nothing for the dormant.
 """
@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
+from customers.lifecycle import DEFAULT as LIFECYCLE
 from predict.features import Snapshot
 
 __all__ = ["recency_score", "rfm_score", "lifecycle_stage", "lifecycle_count", "quintile"]
@@ -36,7 +37,9 @@ def rfm_score(snap: Snapshot) -> FloatArray:
     return quintile(-snap.column("recency")) + quintile(snap.column("n")) + quintile(snap.column("value"))
 
 
-def lifecycle_stage(snap: Snapshot, dormant_days: float = 180, churn_factor: float = 2.0) -> FloatArray:
+def lifecycle_stage(
+    snap: Snapshot, dormant_days: float = LIFECYCLE.dormant_days, churn_factor: float = LIFECYCLE.churn_factor
+) -> FloatArray:
     recency, gap = snap.column("recency"), snap.column("gap_mean")
     stage = np.full(len(recency), 2.0)
     stage[(snap.x > 0) & (recency > churn_factor * np.nan_to_num(gap, nan=np.inf))] = 1

@@ -26,7 +26,7 @@ from sidebar.access import Viewer
 from sidebar.config import Library
 from sidebar.reads import money, params, rows, when
 from sop.models import TaskStatus
-from tagging.explain import explain_row
+from tagging.report import explain_row
 
 __all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header", "known_sections"]
 

@@ -17,6 +17,7 @@ import structlog
 from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.features import import_modules
 from bot.templates import Templates
+from customers.lifecycle import STAGES as LIFECYCLE_STAGES
 from customers.org import Org
 from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
 from sop.triggers import Holidays
@@ -24,7 +25,6 @@ from sop.triggers import Holidays
 __all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load", "load_playbooks", "load_holidays"]
 
 log = structlog.get_logger(__name__)
-LIFECYCLE_STAGES = ("新客", "首购", "复购", "活跃", "流失风险", "沉睡", "已流失")
 AUDIENCE_KEYS = ("tags", "exclude_tags", "stores", "lifecycle", "rfm")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _ID = re.compile(r"^[a-z0-9_]{1,48}$")

@@ -1,1 +1,8 @@
-"""Auto-tagging: declarative rules (config/tag_rules.yaml) → tags with evidence → synced to WeCom."""
+"""Auto-tagging: declarative rules (config/tag_rules.yaml) → tags with evidence → synced to WeCom.
+
+``config.py`` loads the rules; ``kinds/`` holds the rule types (the registry in ``kinds/base.py``,
+one module per built-in type); ``engine.py`` turns rules into the tags each customer should have;
+``service.py`` re-tags some or all customers; ``delivery.py`` keeps WeCom's tags equal to ours;
+``report.py`` says why a customer has a tag; ``chat.py`` renders the operators' chat replies;
+``events.py`` declares the internal event tagging publishes; ``reload.py`` is ``重载标签规则``.
+"""

@@ -21,8 +21,8 @@ from tortoise.transactions import in_transaction
 from bot.progress import Progress
 from bot.sqldialect import Dialect
 from customers.models import Tag
-from tagging.registry import QueryContext
-from tagging.rules import RuleSet
+from tagging.config import RuleSet
+from tagging.kinds.base import QueryContext
 
 __all__ = ["retag", "RetagResult", "MissingTags"]
 
@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 
 class MissingTags(RuntimeError):
-    """Rule tags that do not exist locally yet: run tagging.sync.ensure_rule_tags first."""
+    """Rule tags that do not exist locally yet: run tagging.delivery.ensure_rule_tags first."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 
 from bot.deps import Deps
-from tagging.rules import RuleSet, load_rules
+from tagging.config import RuleSet, load_rules
 
 __all__ = ["reload_rules", "refresh_rules"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,12 +9,12 @@ import structlog
 
 from bot.deps import Deps
 from bot.progress import Progress
-from bot.publish import publish
+from tagging.delivery import SyncResult, ensure_rule_tags, push_pending, reconcile
 from tagging.engine import MissingTags, RetagResult, retag
+from tagging.events import retag_dirty_queued
 from tagging.reload import refresh_rules
-from tagging.sync import SyncResult, ensure_rule_tags, push_pending
 
-__all__ = ["retag_customers", "retag_everyone", "RetagRun", "mark_dirty", "retag_dirty"]
+__all__ = ["retag_customers", "retag_everyone", "RetagRun", "mark_dirty", "retag_dirty", "reconcile_tags"]
 
 DIRTY_BATCH = 5000
 
@@ -63,7 +62,7 @@ def _dirty_keys(deps: Deps) -> tuple[str, str]:
 
 
 async def mark_dirty(deps: Deps, customer_ids: Sequence[int]) -> None:
-    """Note customers to re-tag; at most one ``retag_dirty`` job is queued at a time.
+    """Note customers to re-tag; at most one RetagDirty job is queued at a time.
 
     Re-tagging is set-based, so a burst of changes (500 scans at once) costs a few engine runs,
     not one each — and the welcome messages in the same burst are not kept waiting.
@@ -74,7 +73,7 @@ async def mark_dirty(deps: Deps, customer_ids: Sequence[int]) -> None:
         pipe.set(scheduled, "1", nx=True, ex=60)
         _added, first = await pipe.execute()
     if first:
-        await publish(deps, "retag_dirty", {}, uuid.uuid4().hex)
+        await retag_dirty_queued(deps)
 
 
 # Ends the job only when nothing is left, atomically with clearing the flag: a customer marked
@@ -100,3 +99,9 @@ async def retag_dirty(deps: Deps) -> int:
             done += len(ids)
         if not await finish(keys=[dirty, scheduled]):
             return done
+
+
+async def reconcile_tags(deps: Deps) -> SyncResult:
+    """The nightly repair: read what WeCom has, then push what differs from ours."""
+    await reconcile(deps)
+    return await push_pending(deps)

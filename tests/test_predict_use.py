@@ -6,7 +6,7 @@ from typing import Any
 
 from customers.models import Customer
 from predict.models import PredictionRun
-from tagging.explain import explain_customer
+from tagging.report import explain_customer
 from tagging.service import retag_everyone
 from tests.conftest import Stack
 from tests.support.facts import craft_customer, craft_prediction

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from boards.metrics import dormant_days_of
 from bot.app import open_deps
 from bot.appconfig import load_app_config
 from bot.clock import ManualClock
@@ -18,10 +19,10 @@ from bot.deps import Deps
 from config.settings import Settings
 from customers.models import Customer, CustomerTag, Tag, TagSource
 from customers.orders import read_orders_csv, record_orders
-from tagging.explain import explain_customer
-from tagging.rules import load_rules
+from tagging.config import load_rules
+from tagging.delivery import push_pending, reconcile
+from tagging.report import explain_customer
 from tagging.service import retag_customers, retag_everyone
-from tagging.sync import push_pending, reconcile
 from tests.support.facts import craft_customer
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -164,14 +165,20 @@ BROKEN = {
         "needs at least one example",
     ),
     "yaml syntax": ("groups:\n", "groups: [\n", "tag_rules.yaml"),
+    # 沉睡 is one threshold for every feature: set on the lifecycle rule, nowhere else.
+    "own dormancy": ("    top_pct: 30\n", "    dormant_days: 90\n    top_pct: 30\n",
+                     "dormant_days is the lifecycle's threshold, shared by tagging, leads, SOP and the boards: "
+                     "set it once, on the lifecycle rule in tag_rules.yaml (now 180)"),
+    "two lifecycles": ("  - id: rfm\n", "  - id: lifecycle_b\n    description: 另一套阶段\n    type: lifecycle\n"
+                       "    group: 生命周期\n    dormant_days: 90\n    examples: [{given: {}, expect: [新客]}]\n"
+                       "  - id: rfm\n", "its thresholds disagree with the first lifecycle rule's"),
 }
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_broken_rules_file_refuses_to_load_and_names_the_problem(case: str, tmp_path: Path) -> None:
     before, after, message = BROKEN[case]
-    config = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    config = shipped_config(tmp_path)
     text = (config / "tag_rules.yaml").read_text(encoding="utf-8")
     assert before in text
     (config / "tag_rules.yaml").write_text(text.replace(before, after, 1), encoding="utf-8")
@@ -183,6 +190,40 @@ def test_broken_rules_file_refuses_to_load_and_names_the_problem(case: str, tmp_
         assert "line " in str(info.value)
 
 
+def shipped_config(tmp_path: Path) -> Path:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return config
+
+
+def test_one_dormancy_threshold_for_tags_leads_and_boards(tmp_path: Path) -> None:
+    """An operator who moves 沉睡 to 120 days in tag_rules.yaml moves it everywhere at once."""
+    config = shipped_config(tmp_path)
+    rules = config / "tag_rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert text.count("    dormant_days: 180\n") == 1, "set once, on the lifecycle rule"
+    rules.write_text(text.replace("    dormant_days: 180\n", "    dormant_days: 120\n"), encoding="utf-8")
+    loaded = load_app_config(config)
+    assert "（≥120天）" in loaded.tag_rules.rule("lifecycle").kind.explain("沉睡", {"days": 150})
+    assert loaded.tag_rules.rule("reactivation_potential").kind.explain("唤醒潜力", {"p90": 0.3}).startswith(
+        "沉睡（120天未购）")
+    assert loaded.leads.patterns["dormant_wakeup"].params["dormant_days"] == 120
+    assert dormant_days_of(loaded.tag_rules) == 120
+
+
+def test_a_lead_pattern_with_its_own_dormancy_is_refused(tmp_path: Path) -> None:
+    config = shipped_config(tmp_path)
+    leads = config / "leads.yaml"
+    text = leads.read_text(encoding="utf-8")
+    leads.write_text(text.replace("params: {fresh_hours: 24}", "params: {dormant_days: 90, fresh_hours: 24}", 1),
+                     encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_app_config(config)
+    assert str(info.value).startswith(f"{leads}: line ")
+    assert "pattern dormant_wakeup: dormant_days is the lifecycle's threshold" in str(info.value)
+    assert "set it once, on the lifecycle rule in tag_rules.yaml (now 180)" in str(info.value)
+
+
 async def test_scan_to_tags_in_wecom_end_to_end(stack: Any) -> None:
     stack.state.add_member("guide_sh01_a", "王小美")
     await stack.deliver(stack.state.customer_scans_qr("guide_sh01_a", "wmTAGGED01", state="store_sh01"))
@@ -192,8 +233,8 @@ async def test_scan_to_tags_in_wecom_end_to_end(stack: Any) -> None:
 
 async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> None:
     from bot.sqldialect import Dialect, connection
-    from tagging.registry import QueryContext
-    from tagging.types.rfm import RfmRule
+    from tagging.kinds.base import QueryContext
+    from tagging.kinds.rfm import RfmRule
 
     spenders = []
     for days, amount in ((5, 100), (10, 200), (300, 5000), (400, 9000)):

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import RuleBase, number, text, texts
+from customers.lifecycle import DEFAULT, Lifecycle
+from tagging.kinds.base import QueryContext, RuleBase, RuleError, number, rule_type, text, texts
 
 SIGNAL_TYPES = {
     "browse",
@@ -35,7 +35,7 @@ _NAMES = {
 class BehaviourRule(RuleBase):
     """``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         self.tag = text(params, "tag")
         self.signals = texts(params, "signals", allowed=SIGNAL_TYPES)
         self.category = str(params.get("category") or "")

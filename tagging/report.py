@@ -1,4 +1,5 @@
-"""``scrm tags explain``: why a customer has each tag — the rule and the evidence, or who set it."""
+"""Why a customer has each tag — the rule and the evidence, or who set it: the 客户 and 为什么
+answers, the sidebar card and ``scrm tags explain``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import orjson
 
 from customers.models import Customer, CustomerTag, TagSource
-from tagging.rules import RuleSet
+from tagging.config import RuleSet
 
 __all__ = ["explain_customer", "explain_row"]
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from tagging.registry import QueryContext, rule_type
-from tagging.types.base import RuleBase, number, text, texts
+from customers.lifecycle import DEFAULT, Lifecycle
+from tagging.kinds.base import QueryContext, RuleBase, number, rule_type, text, texts
 
 
 def _literal(keyword: str) -> str:
@@ -20,7 +20,7 @@ def _literal(keyword: str) -> str:
 class KeywordRule(RuleBase):
     """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         self.tag = text(params, "tag")
         self.keywords = texts(params, "keywords")
         self.window_days = number(params, "window_days", 30, minimum=1)

@@ -4,6 +4,9 @@ A rule type turns a rule's parameters into one SQL SELECT that yields, for the c
 matches, ``(customer_id, tag_name, evidence_json)``. The same SELECT serves the nightly full
 re-tag (all customers, set-based) and the event-driven re-tag of one customer (a filter), so
 there is one implementation per type to get right.
+
+Also here: ``RuleBase`` (the optional parts of a rule type, as defaults) and the parameter checks
+(errors become RuleError with the parameter's name).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from bot.sqldialect import Dialect, ids_filter
+from customers.lifecycle import Lifecycle
 
-__all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError"]
+__all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError", "RuleBase", "number", "text",
+           "texts"]
 
 
 class RuleError(ValueError):
@@ -42,7 +47,10 @@ class QueryContext:
 class RuleType(Protocol):
     name: ClassVar[str]
 
-    def __init__(self, params: Mapping[str, Any]) -> None: ...
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle) -> None:
+        """``params``: the rule's own keys in tag_rules.yaml; ``lifecycle``: the stage thresholds
+        every feature shares (customers/lifecycle.py), for types that need them (沉睡)."""
+        ...
 
     @property
     def tags(self) -> Sequence[str]:
@@ -50,7 +58,7 @@ class RuleType(Protocol):
         ...
 
     async def prepare(self, ctx: QueryContext) -> None:
-        """Compute run-wide values (optional: ``tagging.types.base.RuleBase`` does nothing here)."""
+        """Compute run-wide values (optional: ``RuleBase`` does nothing here)."""
         ...
 
     def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
@@ -75,3 +83,42 @@ def rule_type(name: str) -> Callable[[T], T]:
         return cls
 
     return register
+
+
+class RuleBase:
+    """Defaults for a rule type's optional methods; a type overrides what it needs."""
+
+    __slots__ = ()
+
+    async def prepare(self, ctx: QueryContext) -> None:
+        """No run-wide values to compute (``rfm`` overrides this to rank once per run)."""
+        return
+
+
+def text(params: Mapping[str, Any], name: str, *, limit: int = 30) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(f"{name} must be a non-empty text")
+    if len(value) > limit:
+        raise RuleError(f"{name} is longer than {limit} characters (WeCom's limit for tag names)")
+    return value
+
+
+def number(params: Mapping[str, Any], name: str, default: float | None = None, *, minimum: float = 0) -> float:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"{name} must be a number")
+    if value < minimum:
+        raise RuleError(f"{name} must be at least {minimum}")
+    return float(value)
+
+
+def texts(params: Mapping[str, Any], name: str, *, allowed: set[str] | None = None) -> list[str]:
+    value = params.get(name)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise RuleError(f"{name} must be a non-empty list of texts")
+    if allowed is not None and not set(value) <= allowed:
+        raise RuleError(f"{name}: unknown {sorted(set(value) - allowed)}; allowed: {sorted(allowed)}")
+    return list(value)

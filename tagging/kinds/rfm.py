@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.sqldialect import connection
-from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import number
+from customers.lifecycle import DEFAULT, Lifecycle
+from tagging.kinds.base import QueryContext, RuleError, number, rule_type
 
 # (R high, F high, M high) → segment
 SEGMENTS = {
@@ -31,7 +31,7 @@ SEGMENTS = {
 class RfmRule:
     """``mode: threshold, recency_days: 90, frequency: 3, monetary: 1000`` or ``mode: quantile, quantile: 0.5``"""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         self.mode = params.get("mode", "threshold")
         if self.mode not in ("threshold", "quantile"):
             raise RuleError("mode must be threshold or quantile")

@@ -26,8 +26,8 @@ from bot.sqldialect import Dialect, ids_filter
 from bot.wecom.errors import NotExternalContact, WeComError, WeComPermanentError
 from customers.models import CustomerTag, Relationship, Tag, TagGroup
 from customers.tags import mirror_relation_tags, sync_corp_tags, tag_ids_of_follow
+from tagging.config import RuleSet
 from tagging.engine import PENDING_CONDITION
-from tagging.rules import RuleSet
 
 __all__ = ["ensure_rule_tags", "push_pending", "reconcile", "SyncResult"]
 

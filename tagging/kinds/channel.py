@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import RuleBase, text
+from customers.lifecycle import DEFAULT, Lifecycle
+from tagging.kinds.base import QueryContext, RuleBase, RuleError, rule_type, text
 
 
 @rule_type("channel")
 class ChannelRule(RuleBase):
     """``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         states = params.get("states")
         if not isinstance(states, Mapping) or not states:
             raise RuleError("states must map contact-way state values to tag names")

@@ -2,9 +2,10 @@
 
 - ``mode: top``: the best ``top_pct`` percent by the product's ranking (the model where it won the
   brand's back-test, else RFM), e.g. 高潜复购 —「预计90天内购买概率 62%（前8%）」.
-- ``mode: dormant_top``: among customers with no purchase for ``dormant_days`` (the lifecycle's
-  沉睡), the ``top_pct`` percent most likely to buy within 90 days, e.g. 唤醒潜力: the reactivation
-  playbook's audience, so guides wake those who are likely to come back.
+- ``mode: dormant_top``: among customers with no purchase for the lifecycle's ``dormant_days`` (沉睡,
+  set on the lifecycle rule: customers/lifecycle.py), the ``top_pct`` percent most likely to buy
+  within 90 days, e.g. 唤醒潜力: the reactivation playbook's audience, so guides wake those who are
+  likely to come back.
 - ``mode: alive_drop``: frequent buyers (``min_orders``) whose P(alive) fell by ``min_drop`` or more
   since just after their last purchase and is now below ``below``, e.g. 流失预警.
 """
@@ -14,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tagging.registry import QueryContext, RuleError, rule_type
-from tagging.types.base import RuleBase, number, text
+from customers.lifecycle import DEFAULT, Lifecycle
+from tagging.kinds.base import QueryContext, RuleBase, RuleError, number, rule_type, text
 
 
 @rule_type("prediction")
 class PredictionRule(RuleBase):
     """``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
 
-    def __init__(self, params: Mapping[str, Any]) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
         self.mode = params.get("mode", "top")
         if self.mode not in ("top", "dormant_top", "alive_drop"):
             raise RuleError("mode must be top, dormant_top or alive_drop")
@@ -31,7 +32,7 @@ class PredictionRule(RuleBase):
         self.min_orders = int(number(params, "min_orders", 3, minimum=1))
         self.min_drop = number(params, "min_drop", 0.2, minimum=0)
         self.below = number(params, "below", 0.6, minimum=0)
-        self.dormant_days = number(params, "dormant_days", 180, minimum=1)
+        self.dormant_days = lifecycle.dormant_days
 
     @property
     def tags(self) -> Sequence[str]:

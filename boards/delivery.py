@@ -15,10 +15,10 @@ from functools import partial
 
 import structlog
 
-from boards.board import Boards, build_boards
 from boards.chart import chart_font_path, render_chart
 from boards.periods import Period, last_complete
-from boards.render import render_boards, render_guides_of_store
+from boards.report import render_boards, render_guides_of_store
+from boards.service import Boards, build_boards
 from bot.deps import Deps
 from bot.errors import PermanentFailure
 from bot.lease import lease

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boards.metrics import MetricQuery, metric
+from boards.kinds import MetricQuery, metric
 
 
 @metric("expected_sales_90", label="预计90天销售额")

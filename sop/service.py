@@ -15,13 +15,14 @@ from bot.deps import Deps
 from bot.lease import lease
 from bot.outbox import send_once, send_once_or_skip
 from bot.sqldialect import Dialect, connection, ids_filter
-from customers.models import SyncState
+from customers.models import Customer, Guide, SyncState
+from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
 from sop.models import SopPlaybookState, SopTask, TaskStatus
-from sop.notify import BUTTON_PREFIX, run_pending_notices
 
 __all__ = [
     "run_tick",
+    "run_digest",
     "sweep_customers",
     "complete_task",
     "Completion",
@@ -29,6 +30,8 @@ __all__ = [
     "set_paused",
     "complete_from_card",
     "prepare_mass",
+    "open_tasks_of",
+    "move_open_tasks",
 ]
 
 log = structlog.get_logger(__name__)
@@ -84,6 +87,12 @@ async def run_tick(deps: Deps) -> SweepResult | None:
         await prepare_mass(deps)
     await run_pending_notices(deps)
     return result
+
+
+async def run_digest(deps: Deps) -> None:
+    """The morning digest: today's steps are swept first, so the list the guides get is complete."""
+    await run_tick(deps)
+    await notice(deps, "digest")
 
 
 async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
@@ -192,3 +201,21 @@ async def complete_from_card(deps: Deps, userid: str, event_key: str) -> Complet
 
         await send_once(f"sop-done:{task_id}", "sop_done", userid, send, deps.clock)
     return done
+
+
+async def open_tasks_of(customer_id: int, limit: int = 5) -> list[SopTask]:
+    """The customer's open tasks, soonest due first (the 客户 profile)."""
+    return await SopTask.filter(customer_id=customer_id, status=TaskStatus.OPEN).order_by("due_at").limit(limit)
+
+
+async def move_open_tasks(old_userid: str, new_userid: str, external_userids: list[str]) -> int:
+    """Open tasks of these customers pass from the guide ``old_userid`` to ``new_userid`` (a hand-over)."""
+    giver = await Guide.get_or_none(userid=old_userid)
+    taker = await Guide.get_or_none(userid=new_userid)
+    if giver is None or taker is None:
+        return 0
+    customer_ids = await Customer.filter(external_userid__in=external_userids).values_list("id", flat=True)
+    moved: int = await SopTask.filter(
+        guide_id=giver.id, customer_id__in=list(customer_ids), status=TaskStatus.OPEN
+    ).update(guide_id=taker.id)
+    return moved

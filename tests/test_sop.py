@@ -24,10 +24,10 @@ from customers.models import Customer, CustomerTag, Guide, Relationship, Tag, Ta
 from customers.orders import OrderIn, OrderLine, record_orders
 from simulator.callbacks import CallbackSender
 from sop import chat
+from sop.config import load_playbooks
+from sop.delivery import notice, send_escalations, send_reminders
 from sop.engine import in_holdout, sweep
 from sop.models import SopTask, TaskStatus
-from sop.notify import notice, send_escalations, send_reminders
-from sop.playbooks import load_playbooks
 from sop.report import execution_rate, lift
 from sop.service import run_tick, sweep_customers
 from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, serve_app

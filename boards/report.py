@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from boards.board import Board, Boards, PkScore, Row
-from boards.metrics import Metric
+from boards.kinds import Metric
+from boards.service import Board, Boards, PkScore, Row
 from bot.templates import Templates
 from bot.wecom import limits
 from bot.wecom.markdown import plain

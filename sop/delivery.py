@@ -19,8 +19,8 @@ from bot.sqldialect import Dialect, SqlParams, connection
 from bot.templates import Templates
 from bot.wecom import limits
 from customers.models import Guide, Role
-from sop.registry import ACTIONS
-from sop.triggers import day_bounds
+from sop.kinds import ACTIONS
+from sop.kinds.triggers import day_bounds
 
 __all__ = [
     "NOTICES",

@@ -51,8 +51,8 @@ async def subscribe(robot: str, by: str, at: datetime) -> bool:
 async def chart_of(deps: Deps, boards: Boards) -> bytes:
     conf = deps.config.leaderboard
     board = boards.stores if conf.chart == "store" else boards.guides
-    by = "门店" if conf.chart == "store" else "导购"
-    title = f"{boards.period.name} {boards.period.label()} · {board.metric.label}（按{by}）"
+    title = deps.config.templates.render(f"board_chart_title_{conf.chart}", period=boards.period.name,
+                                         dates=boards.period.label(), metric=board.metric.label)
     configured = deps.settings.scrm_chart_font
 
     def draw() -> bytes:  # finding the font reads files; drawing is CPU: both off the event loop

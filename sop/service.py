@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from bot.deps import Deps
 from bot.lease import lease
 from bot.outbox import send_once, send_once_or_skip
-from bot.sqldialect import Dialect, connection, ids_filter
+from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from customers.models import Customer, Guide, SyncState
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
@@ -122,12 +122,13 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
     conn = connection()
     dialect = Dialect.of(conn)
     now = deps.clock.now()
+    sql = SqlParams(dialect)
     rows = await conn.execute_query_dict(
         "SELECT t.id, t.playbook, t.step, g.userid, c.external_userid FROM sop_task t "
         "JOIN guide g ON g.id = t.guide_id JOIN customer c ON c.id = t.customer_id "
-        f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {dialect.param(1)} "
+        f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {sql.add(now)} "
         f"ORDER BY t.id LIMIT {int(limit)}",
-        [dialect.time(now)],
+        sql.values,
     )
     groups: dict[tuple[str, str, str], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
@@ -148,9 +149,9 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
                 f"sop-mass:{playbook_id}:{step_id}:{userid}:{members[0]['id']}", "sop_mass", userid, send, deps.clock
             )
         ids = [int(str(m["id"])) for m in members]
+        sql = SqlParams(dialect)
         await conn.execute_query(
-            f"UPDATE sop_task SET prepared_at = {dialect.param(1)} WHERE 1 = 1{ids_filter('id', ids)}",
-            [dialect.time(now)],
+            f"UPDATE sop_task SET prepared_at = {sql.add(now)} WHERE 1 = 1{ids_filter('id', ids)}", sql.values
         )
     return len(rows)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from boards.board import Board, Row
-from boards.render import number
+from boards.report import number
+from boards.service import Board, Row
 
 __all__ = ["ChartFontMissing", "chart_font_path", "render_chart", "has_glyphs"]
 

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.configfiles import ConfigError, Reader, load_yaml
 from bot.features import import_modules
 
 __all__ = ["LeaderboardConf", "PkConf", "TeamConf", "load", "load_leaderboard", "load_metric_modules"]
@@ -42,18 +42,18 @@ def load_metric_modules() -> None:
     import_modules("metrics")
 
 
-def _metric(path: Path, item: Any, value: Any) -> str:
-    from boards.metrics import METRICS
+def _metric(reader: Reader, item: Any, value: Any) -> str:
+    from boards.kinds import METRICS
 
     if value not in METRICS:
-        raise ConfigError(f"{path}: {line_of(item)}: unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
+        raise reader.fail(item, f"unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
     return str(value)
 
 
-def _count(path: Path, item: dict[str, Any], name: str, default: int) -> int:
+def _count(reader: Reader, item: dict[str, Any], name: str, default: int) -> int:
     value = item.get(name, default)
     if not isinstance(value, int) or not 0 <= value <= 50:
-        raise ConfigError(f"{path}: {line_of(item)}: {name} must be a whole number from 0 to 50")
+        raise reader.fail(item, f"{name} must be a whole number from 0 to 50")
     return value
 
 
@@ -61,6 +61,7 @@ def load_leaderboard(path: Path) -> LeaderboardConf:
     load_metric_modules()
     if not path.exists():
         return LeaderboardConf()
+    reader = Reader(path)
     data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected `board:` and `pk:`")
@@ -69,28 +70,28 @@ def load_leaderboard(path: Path) -> LeaderboardConf:
         raise ConfigError(f"{path}: board must be a mapping")
     chart = board.get("chart", "store")
     if chart not in ("store", "guide"):
-        raise ConfigError(f"{path}: {line_of(board)}: chart must be store or guide")
+        raise reader.fail(board, "chart must be store or guide")
     pks: list[PkConf] = []
     for item in data.get("pk") or []:
         if not isinstance(item, dict) or not item.get("name"):
-            raise ConfigError(f"{path}: {line_of(item)}: a PK needs a name")
+            raise reader.fail(item, "a PK needs a name")
         since = item.get("since")
         if not isinstance(since, date):
-            raise ConfigError(f"{path}: {line_of(item)}: PK {item['name']!r}: since must be a date (2026-11-01)")
+            raise reader.fail(item, f"PK {item['name']!r}: since must be a date (2026-11-01)")
         teams = []
         for team in item.get("teams") or []:
             members = team.get("members") if isinstance(team, dict) else None
             if not isinstance(members, list) or not members or not team.get("name"):
-                raise ConfigError(f"{path}: {line_of(team)}: a team needs a name and members (userids)")
+                raise reader.fail(team, "a team needs a name and members (userids)")
             teams.append(TeamConf(str(team["name"]), tuple(str(m) for m in members)))
         if len(teams) < 2:
-            raise ConfigError(f"{path}: {line_of(item)}: PK {item['name']!r} needs at least two teams")
-        pks.append(PkConf(str(item["name"]), _metric(path, item, item.get("metric", "new_customers")), since,
+            raise reader.fail(item, f"PK {item['name']!r} needs at least two teams")
+        pks.append(PkConf(str(item["name"]), _metric(reader, item, item.get("metric", "new_customers")), since,
                           tuple(teams)))
     return LeaderboardConf(
-        metric=_metric(path, board, board.get("metric", "net_growth")),
-        top=_count(path, board, "top", 10),
-        bottom=_count(path, board, "bottom", 5),
+        metric=_metric(reader, board, board.get("metric", "net_growth")),
+        top=_count(reader, board, "top", 10),
+        bottom=_count(reader, board, "bottom", 5),
         chart=str(chart),
         pk=tuple(pks),
     )

@@ -15,10 +15,10 @@ from functools import partial
 
 import structlog
 
-from boards.board import Boards, build_boards
 from boards.chart import chart_font_path, render_chart
 from boards.periods import Period, last_complete
-from boards.render import render_boards, render_guides_of_store
+from boards.report import render_boards, render_guides_of_store
+from boards.service import Boards, build_boards
 from bot.deps import Deps
 from bot.errors import PermanentFailure
 from bot.lease import lease
@@ -51,8 +51,8 @@ async def subscribe(robot: str, by: str, at: datetime) -> bool:
 async def chart_of(deps: Deps, boards: Boards) -> bytes:
     conf = deps.config.leaderboard
     board = boards.stores if conf.chart == "store" else boards.guides
-    by = "门店" if conf.chart == "store" else "导购"
-    title = f"{boards.period.name} {boards.period.label()} · {board.metric.label}（按{by}）"
+    title = deps.config.templates.render(f"board_chart_title_{conf.chart}", period=boards.period.name,
+                                         dates=boards.period.label(), metric=board.metric.label)
     configured = deps.settings.scrm_chart_font
 
     def draw() -> bytes:  # finding the font reads files; drawing is CPU: both off the event loop

@@ -6,7 +6,7 @@ personal codes), not the store of the guide who answered the scan.
 
 from __future__ import annotations
 
-from boards.metrics import MetricQuery, metric
+from boards.kinds import MetricQuery, metric
 
 
 @metric("channel_net_adds", label="渠道码净增")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boards.metrics import MetricQuery, metric
+from boards.kinds import MetricQuery, metric
 
 
 def _leads_of_guides(q: MetricQuery, column: str) -> str:

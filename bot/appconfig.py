@@ -11,7 +11,7 @@ from bot.features import FEATURES, resolve
 from bot.templates import Templates
 from customers.org import Org
 from leads.config import LeadsConfig
-from sop.playbooks import PlaybookStore
+from sop.config import PlaybookStore
 from tagging.config import RuleSet
 
 __all__ = ["AppConfig", "load_app_config"]

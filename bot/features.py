@@ -77,7 +77,7 @@ FEATURES: tuple[Feature, ...] = (
         routers=("handlers.boards",),
         commands=("handlers.boards",),
         ticks=("handlers.boards:BOARD_DAILY", "handlers.boards:BOARD_WEEKLY", "handlers.boards:BOARD_MONTHLY"),
-        metrics=("boards.metrics",),
+        metrics=("boards.kinds",),
         demo=("boards.demo:chapter",),
     ),
     Feature(
@@ -88,15 +88,15 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "sop",
-        config=(("sop", "sop.playbooks:load"),),
+        config=(("sop", "sop.config:load"),),
         routers=("handlers.sop",),
         commands=("handlers.sop",),
-        kinds=("sop.triggers", "sop.goals"),
+        kinds=("sop.kinds.triggers", "sop.kinds.goals"),
         ticks=("handlers.sop:SOP_TICK", "handlers.sop:SOP_DIGEST", "handlers.sop:SOP_REMINDER",
                "handlers.sop:SOP_ESCALATION"),
         handover=("handlers.sop",),
-        profile=("handlers.sop:open_task_lines",),
-        metrics=("boards.metrics_sop",),
+        profile=("sop.chat:open_task_lines",),
+        metrics=("sop.report",),
         demo=("sop.demo:chapter",),
     ),
     Feature(

@@ -21,12 +21,15 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
         "giver", "taker", "robot", "seconds", "desired", "pending", "contacts", "members", "records", "store",
     }),
     "leaderboard": frozenset({"period", "dates", "metric", "store"}),
+    # One line of a board (boards/report.py, boards/chat.py): a rank, a store's metric, a PK score.
+    "board_line": frozenset({"rank", "total", "metric", "value", "previous", "change", "name", "score"}),
     # The address book (orgsync/): a deleted member's customers await a hand-over.
     "org_notice": frozenset({"name", "userid", "customers", "taker", "command"}),
     # SOP: the text a step suggests to the guide, and what guides and managers read about their tasks.
     "sop_step": frozenset({"customer_name", "guide_name", "store_name", "product_name", "holiday", "coupon"}),
     "sop_notice": frozenset({"guide_name", "store_name", "count", "date", "items", "task_id", "customer_name",
-                             "reason", "text", "due", "name", "playbooks", "action"}),
+                             "reason", "text", "due", "name", "playbooks", "action", "state", "trigger", "holdout",
+                             "days"}),
     # One customer's purchase prediction (predict/chat.py): the 客户 profile, the demo.
     "prediction": frozenset({"p_buy_90", "p_buy_30", "rank", "purchases_90", "spend_90", "p_alive", "next_date",
                              "method", "why"}),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from bot.commands import EVERYONE, OPERATORS, REST, TEXT, Arg, Call, command
 from bot.deps import Deps
@@ -12,10 +11,8 @@ from bot.events import Event
 from bot.scheduler import cron
 from customers.events import CustomerChanged
 from customers.handover import on_handover
-from customers.models import Customer, Guide
 from sop import chat, service
-from sop.models import SopTask, TaskStatus
-from sop.notify import notice
+from sop.delivery import notice
 
 router = Router("sop")
 
@@ -45,16 +42,10 @@ async def sop_resume(call: Call) -> str:
     return await chat.resume_reply(call.deps, str(call.args["名称"]), by=call.caller.userid)
 
 
-async def open_task_lines(deps: Deps, customer: Customer) -> list[str]:
-    zone = ZoneInfo(deps.settings.scrm_timezone)
-    tasks = await SopTask.filter(customer_id=customer.id, status=TaskStatus.OPEN).order_by("due_at").limit(5)
-    return [f"待办 #{t.id}：{t.reason or t.playbook}（{t.due_at.astimezone(zone):%m-%d %H:%M} 到期）" for t in tasks]
-
-
 SOP_TICK = cron("sop_tick", "scrm_sop_tick_cron")
 
 
-@router.on("internal", SOP_TICK.name)
+@router.tick(SOP_TICK)
 async def on_sop_tick(event: Event, deps: Deps) -> None:
     await service.run_tick(deps)
 
@@ -62,16 +53,15 @@ async def on_sop_tick(event: Event, deps: Deps) -> None:
 SOP_DIGEST = cron("sop_digest", "scrm_sop_digest_cron")
 
 
-@router.on("internal", SOP_DIGEST.name)
+@router.tick(SOP_DIGEST)
 async def on_sop_digest(event: Event, deps: Deps) -> None:
-    await service.run_tick(deps)  # today's steps first, then the list
-    await notice(deps, "digest")
+    await service.run_digest(deps)
 
 
 SOP_REMINDER = cron("sop_reminder", "scrm_sop_reminder_cron")
 
 
-@router.on("internal", SOP_REMINDER.name)
+@router.tick(SOP_REMINDER)
 async def on_sop_reminder(event: Event, deps: Deps) -> None:
     await notice(deps, "reminder")
 
@@ -79,7 +69,7 @@ async def on_sop_reminder(event: Event, deps: Deps) -> None:
 SOP_ESCALATION = cron("sop_escalation", "scrm_sop_escalation_cron")
 
 
-@router.on("internal", SOP_ESCALATION.name)
+@router.tick(SOP_ESCALATION)
 async def on_sop_escalation(event: Event, deps: Deps) -> None:
     await notice(deps, "escalation")
 
@@ -98,12 +88,4 @@ async def on_card_click(event: Event, deps: Deps) -> None:
 @on_handover("SOP待办")
 async def move_open_tasks(deps: Deps, old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
     """Open SOP tasks follow their customers to the guide who takes them over."""
-    giver = await Guide.get_or_none(userid=old_userid)
-    taker = await Guide.get_or_none(userid=new_userid)
-    if giver is None or taker is None:
-        return 0
-    customer_ids = await Customer.filter(external_userid__in=list(external_userids)).values_list("id", flat=True)
-    moved: int = await SopTask.filter(
-        guide_id=giver.id, customer_id__in=list(customer_ids), status=TaskStatus.OPEN
-    ).update(guide_id=taker.id)
-    return moved
+    return await service.move_open_tasks(old_userid, new_userid, list(external_userids))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from boards.metrics import MetricQuery, metric
+from boards.kinds import MetricQuery, metric
 from bot.sqldialect import connection
 
 __all__ = ["StoreFigures", "expected_sales_90", "format_report", "store_figures"]

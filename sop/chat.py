@@ -1,17 +1,18 @@
 """Chat replies for guides and operators, as plain functions the chat command router calls:
-``待办``, ``完成 <id>``, ``SOP 列表``, ``SOP 暂停 <名称>``, ``SOP 恢复 <名称>``. Each returns the
-Chinese reply (from config/templates.yaml)."""
+``待办``, ``完成 <id>``, ``SOP 列表``, ``SOP 暂停 <名称>``, ``SOP 恢复 <名称>``; and the open-task
+lines of the 客户 profile. Each returns the Chinese reply (from config/templates.yaml)."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
 from bot.deps import Deps
-from sop.notify import open_tasks_by_guide, task_line
-from sop.service import Completion, complete_task, paused_playbooks, set_paused
-from sop.triggers import day_bounds
+from customers.models import Customer
+from sop.delivery import open_tasks_by_guide, task_line
+from sop.kinds.triggers import day_bounds
+from sop.service import Completion, complete_task, open_tasks_of, paused_playbooks, set_paused
 
-__all__ = ["tasks_reply", "complete_by_chat", "playbooks_reply", "pause_reply", "resume_reply"]
+__all__ = ["tasks_reply", "complete_by_chat", "playbooks_reply", "pause_reply", "resume_reply", "open_task_lines"]
 
 MAX_LISTED = 10
 
@@ -46,13 +47,19 @@ async def complete_by_chat(deps: Deps, userid: str, task_id_text: str) -> str:
 async def playbooks_reply(deps: Deps) -> str:
     """``SOP 列表``: each playbook, running or paused, and its trigger."""
     paused = await paused_playbooks()
-    current = deps.config.sop.current
+    templates = deps.config.templates
     lines = [
-        f"{'⏸' if p.id in paused else '▶'} {p.name}（{p.trigger_type}，{len(p.steps)} 步"
-        f"{f'，对照组 {p.holdout_pct:g}%' if p.holdout_pct else ''}）"
-        for p in current.playbooks
+        templates.render(
+            "sop_playbook_line",
+            state="⏸" if p.id in paused else "▶",
+            name=p.name,
+            trigger=p.trigger_type,
+            count=len(p.steps),
+            holdout=templates.render("sop_playbook_holdout", holdout=f"{p.holdout_pct:g}") if p.holdout_pct else "",
+        )
+        for p in deps.config.sop.current.playbooks
     ]
-    return deps.config.templates.render("sop_playbooks", count=len(lines), items="\n".join(lines))
+    return templates.render("sop_playbooks", count=len(lines), items="\n".join(lines))
 
 
 async def _set(deps: Deps, name: str, paused: bool, by: str) -> str:
@@ -73,3 +80,13 @@ async def pause_reply(deps: Deps, name: str, by: str = "") -> str:
 async def resume_reply(deps: Deps, name: str, by: str = "") -> str:
     """``SOP 恢复 <名称>``."""
     return await _set(deps, name, False, by)
+
+
+async def open_task_lines(deps: Deps, customer: Customer) -> list[str]:
+    """The 客户 profile's section: the customer's open tasks, soonest due first."""
+    zone = ZoneInfo(deps.settings.scrm_timezone)
+    return [
+        deps.config.templates.render("sop_profile_task", task_id=t.id, reason=t.reason or t.playbook,
+                                     due=f"{t.due_at.astimezone(zone):%m-%d %H:%M}")
+        for t in await open_tasks_of(customer.id)
+    ]

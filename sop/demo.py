@@ -15,9 +15,9 @@ from bot.deps import Deps
 from customers.models import Customer, Guide, Order
 from simulator.callbacks import CallbackSender
 from simulator.state import SimulatorState
+from sop.delivery import send_digests
 from sop.engine import in_holdout
 from sop.models import SopTask, TaskStatus
-from sop.notify import send_digests
 from sop.report import execution_rate, format_execution, format_lift, lift
 
 __all__ = ["sop_story"]

@@ -21,9 +21,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from bot.templates import Templates
-from sop.playbooks import Audience, Playbook, PlaybookSet, Step
-from sop.registry import GOALS, Window
-from sop.triggers import day_bounds
+from sop.config import Audience, Playbook, PlaybookSet, Step
+from sop.kinds import GOALS, Window
+from sop.kinds.triggers import day_bounds
 
 __all__ = ["SweepResult", "sweep", "holdout_bucket", "in_holdout", "close_by_goals", "fill_suggestions"]
 

@@ -1,5 +1,6 @@
-"""Execution rate (due, done, done on time) per guide, store or playbook; and each playbook's lift:
-conversion of treated customers against its holdout, with a 95% confidence interval."""
+"""Execution rate (due, done, done on time) per guide, store or playbook; each playbook's lift:
+conversion of treated customers against its holdout, with a 95% confidence interval; and the
+board metric the leaderboards rank guides by (``sop_execution_rate``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from boards.kinds import MetricQuery, metric
 from bot.sqldialect import Dialect, SqlParams, connection
+from sop.config import PlaybookSet
 from sop.engine import add_days
-from sop.playbooks import PlaybookSet
 
-__all__ = ["ExecutionRow", "LiftRow", "execution_rate", "lift", "format_execution", "format_lift"]
+__all__ = [
+    "ExecutionRow", "LiftRow", "execution_rate", "lift", "format_execution", "format_lift", "sop_execution_rate",
+]
 
 GroupBy = Literal["guide", "store", "playbook"]
 _KEYS = {"guide": "COALESCE(NULLIF(g.name, ''), g.userid)", "store": "COALESCE(s.name, '-')", "playbook": "t.playbook"}
@@ -130,3 +134,11 @@ def format_lift(rows: list[LiftRow]) -> list[str]:
     return lines
 
 
+@metric("sop_execution_rate", label="SOP执行率", percent=True)
+def sop_execution_rate(q: MetricQuery) -> str:
+    """Of the tasks due in the period (holdout rows excluded), the share done."""
+    return (
+        f"SELECT {q.key} AS k, 1.0 * SUM(CASE WHEN t.status = 'done' THEN 1 ELSE 0 END) / COUNT(*) AS v "
+        f"FROM sop_task t JOIN guide g ON g.id = t.guide_id "
+        f"WHERE t.status <> 'control' AND t.due_at >= {q.start} AND t.due_at < {q.end} GROUP BY {q.key}"
+    )

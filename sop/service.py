@@ -14,14 +14,15 @@ from tortoise.exceptions import IntegrityError
 from bot.deps import Deps
 from bot.lease import lease
 from bot.outbox import send_once, send_once_or_skip
-from bot.sqldialect import Dialect, connection, ids_filter
-from customers.models import SyncState
+from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
+from customers.models import Customer, Guide, SyncState
+from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
 from sop.models import SopPlaybookState, SopTask, TaskStatus
-from sop.notify import BUTTON_PREFIX, run_pending_notices
 
 __all__ = [
     "run_tick",
+    "run_digest",
     "sweep_customers",
     "complete_task",
     "Completion",
@@ -29,6 +30,8 @@ __all__ = [
     "set_paused",
     "complete_from_card",
     "prepare_mass",
+    "open_tasks_of",
+    "move_open_tasks",
 ]
 
 log = structlog.get_logger(__name__)
@@ -86,6 +89,12 @@ async def run_tick(deps: Deps) -> SweepResult | None:
     return result
 
 
+async def run_digest(deps: Deps) -> None:
+    """The morning digest: today's steps are swept first, so the list the guides get is complete."""
+    await run_tick(deps)
+    await notice(deps, "digest")
+
+
 async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
     """A customer changed (added, ordered, re-tagged): their due steps now, not at the next minute;
     and any goal they reached closes their tasks."""
@@ -113,12 +122,13 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
     conn = connection()
     dialect = Dialect.of(conn)
     now = deps.clock.now()
+    sql = SqlParams(dialect)
     rows = await conn.execute_query_dict(
         "SELECT t.id, t.playbook, t.step, g.userid, c.external_userid FROM sop_task t "
         "JOIN guide g ON g.id = t.guide_id JOIN customer c ON c.id = t.customer_id "
-        f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {dialect.param(1)} "
+        f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {sql.add(now)} "
         f"ORDER BY t.id LIMIT {int(limit)}",
-        [dialect.time(now)],
+        sql.values,
     )
     groups: dict[tuple[str, str, str], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
@@ -139,9 +149,9 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
                 f"sop-mass:{playbook_id}:{step_id}:{userid}:{members[0]['id']}", "sop_mass", userid, send, deps.clock
             )
         ids = [int(str(m["id"])) for m in members]
+        sql = SqlParams(dialect)
         await conn.execute_query(
-            f"UPDATE sop_task SET prepared_at = {dialect.param(1)} WHERE 1 = 1{ids_filter('id', ids)}",
-            [dialect.time(now)],
+            f"UPDATE sop_task SET prepared_at = {sql.add(now)} WHERE 1 = 1{ids_filter('id', ids)}", sql.values
         )
     return len(rows)
 
@@ -192,3 +202,21 @@ async def complete_from_card(deps: Deps, userid: str, event_key: str) -> Complet
 
         await send_once(f"sop-done:{task_id}", "sop_done", userid, send, deps.clock)
     return done
+
+
+async def open_tasks_of(customer_id: int, limit: int = 5) -> list[SopTask]:
+    """The customer's open tasks, soonest due first (the 客户 profile)."""
+    return await SopTask.filter(customer_id=customer_id, status=TaskStatus.OPEN).order_by("due_at").limit(limit)
+
+
+async def move_open_tasks(old_userid: str, new_userid: str, external_userids: list[str]) -> int:
+    """Open tasks of these customers pass from the guide ``old_userid`` to ``new_userid`` (a hand-over)."""
+    giver = await Guide.get_or_none(userid=old_userid)
+    taker = await Guide.get_or_none(userid=new_userid)
+    if giver is None or taker is None:
+        return 0
+    customer_ids = await Customer.filter(external_userid__in=external_userids).values_list("id", flat=True)
+    moved: int = await SopTask.filter(
+        guide_id=giver.id, customer_id__in=list(customer_ids), status=TaskStatus.OPEN
+    ).update(guide_id=taker.id)
+    return moved

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from boards.metrics import compute
+from boards.kinds import compute
 from customers.models import Customer, Guide
 from handlers.sop import move_open_tasks
 from sop.models import SopPlaybookState, SopTask, TaskStatus

@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from boards.board import Board, Boards, Row
-from boards.metrics import METRICS
+from boards.kinds import METRICS
 from boards.periods import to_date
-from boards.render import render_boards
+from boards.report import render_boards
+from boards.service import Board, Boards, Row
 from bot.app import create_app
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto

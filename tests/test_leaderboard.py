@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from boards.board import build_boards
 from boards.chart import chart_font_path, has_glyphs, render_chart
 from boards.config import LeaderboardConf, PkConf, TeamConf
 from boards.delivery import deliver_boards, subscribe
-from boards.metrics import compute
+from boards.kinds import compute
 from boards.periods import last_complete
-from boards.render import render_boards
+from boards.report import render_boards
+from boards.service import build_boards
 from bot.app import open_deps
 from bot.scheduler import Tick, fire
 from config.settings import Settings

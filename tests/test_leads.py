@@ -518,7 +518,7 @@ async def test_a_guide_asks_for_open_leads_in_chat(stack: Stack) -> None:
 
 
 async def test_lead_metrics_rank_guides_by_contacted_converted_and_sales(stack: Stack) -> None:
-    from boards.metrics import compute
+    from boards.kinds import compute
 
     at_daytime(stack)
     stack.state.add_member("guide_sh01_b", "李晓")

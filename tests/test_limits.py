@@ -18,7 +18,7 @@ from bot.commands import split_reply
 from bot.wecom import limits
 from config.settings import Settings
 from customers.models import Customer, Guide, Relationship
-from sop.notify import send_reminders
+from sop.delivery import send_reminders
 from sop.service import run_tick
 from tests.conftest import Stack
 from tests.support.waiting import eventually

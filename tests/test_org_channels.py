@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from boards.metrics import compute
+from boards.kinds import compute
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
 from channels.models import ContactWay

@@ -98,7 +98,7 @@ async def test_overnight_leads_go_out_most_valuable_first(stack: Stack) -> None:
 async def test_hq_sees_each_stores_expected_sales_on_the_board_and_in_the_report(ops: Stack) -> None:
     from datetime import timedelta
 
-    from boards.metrics import compute
+    from boards.kinds import compute
     from customers.models import Store
     from predict.report import store_figures
 
@@ -123,7 +123,7 @@ async def test_the_guides_todo_puts_the_customer_expected_to_spend_most_first(so
     in the guide's 待办 (the same playbook, so the same priority)."""
     from datetime import timedelta
 
-    from sop.notify import open_tasks_by_guide
+    from sop.delivery import open_tasks_by_guide
     from sop.service import run_tick
     from tests.test_sop import MONDAY_8AM, customer
 

@@ -24,10 +24,10 @@ from customers.models import Customer, CustomerTag, Guide, Relationship, Tag, Ta
 from customers.orders import OrderIn, OrderLine, record_orders
 from simulator.callbacks import CallbackSender
 from sop import chat
+from sop.config import load_playbooks
+from sop.delivery import notice, send_escalations, send_reminders
 from sop.engine import in_holdout, sweep
 from sop.models import SopTask, TaskStatus
-from sop.notify import notice, send_escalations, send_reminders
-from sop.playbooks import load_playbooks
 from sop.report import execution_rate, lift
 from sop.service import run_tick, sweep_customers
 from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, serve_app
@@ -91,12 +91,15 @@ async def test_customer_added_by_callback_gets_the_day0_task_once(
 ) -> None:
     no_holdout(config_dir)
     sim.state.add_member("guide_sh01_a", "王小美")
-    clock = ManualClock(datetime.now(UTC) + timedelta(seconds=5))  # the add (WeCom's time) is in the past
+    clock = ManualClock()
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir, scrm_quiet_hours="")
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(
             CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http, clock=sim.state.clock.now
         )
+        # The add (WeCom's time) is in the sweep's past: set once the app is up, since a start on a
+        # busy machine can take longer than the margin.
+        clock.set(datetime.now(UTC) + timedelta(seconds=5))
         await sender.send(sim.state.customer_scans_qr("guide_sh01_a", "wmSopNew1", state="store_sh01", name="周小姐"))
         await eventually(lambda: SopTask.filter(playbook="new_customer").exists())
         for _ in range(3):

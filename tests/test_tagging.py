@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from boards.metrics import dormant_days_of
+from boards.kinds import dormant_days_of
 from bot.app import open_deps
 from bot.appconfig import load_app_config
 from bot.clock import ManualClock

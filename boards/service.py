@@ -1,5 +1,5 @@
 """Boards: a metric per store and per guide over a period, ranked, with the change since the
-period before; and the guide PK scores."""
+period before; the guide PK scores; a member's rank and a store's figures (the chat commands)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from boards.config import LeaderboardConf, PkConf
-from boards.metrics import METRICS, Level, Metric, compute, dormant_days_of
-from boards.periods import Period
+from boards.config import LeaderboardConf, PkConf, load_metric_modules
+from boards.kinds import METRICS, Level, Metric, compute, dormant_days_of
+from boards.periods import Period, to_date
 from bot.deps import Deps
 from customers.models import Guide, Role, Store
 
-__all__ = ["Row", "Board", "PkScore", "Boards", "build_boards", "build_board", "pk_scores"]
+__all__ = [
+    "Row", "Board", "PkScore", "Boards", "Figure", "build_boards", "build_board", "pk_scores", "ranks_of",
+    "store_by_token", "store_by_id", "store_figures",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +108,49 @@ async def build_boards(deps: Deps, period: Period, conf: LeaderboardConf | None 
     stores = await build_board(deps, conf.metric, "store", period)
     guides = await build_board(deps, conf.metric, "guide", period)
     return Boards(period, stores, guides, await pk_scores(deps, conf.pk, period.end))
+
+
+
+async def ranks_of(deps: Deps, level: Level, key: int, kinds: Sequence[str]) -> list[tuple[Row, Board]] | None:
+    """The row of guide or store ``key`` on the configured board of each period so far (today, this
+    week …), with its board; None when it is on none of them (not an active guide or manager)."""
+    found = []
+    for kind in kinds:
+        period = to_date(kind, deps.clock.now(), deps.settings.scrm_timezone)
+        board = await build_board(deps, deps.config.leaderboard.metric, level, period)
+        mine = next((r for r in board.rows if r.key == key), None)
+        if mine is None:
+            return None
+        found.append((mine, board))
+    return found
+
+
+async def store_by_token(token: str) -> Store | None:
+    """A store by its code, else the first whose name contains ``token``."""
+    return await Store.get_or_none(code=token) or await Store.filter(name__icontains=token).first()
+
+
+async def store_by_id(store_id: int) -> Store | None:
+    return await Store.get_or_none(id=store_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    metric: Metric
+    value: float
+    previous: float
+
+    @property
+    def change(self) -> float:
+        return self.value - self.previous
+
+
+async def store_figures(store_id: int, period: Period) -> list[Figure]:
+    """Every registered metric of one store over ``period``, with the period before."""
+    load_metric_modules()
+    figures = []
+    for metric in METRICS.values():
+        now = await compute(metric.name, "store", period.start, period.end)
+        before = await compute(metric.name, "store", period.previous_start, period.start)
+        figures.append(Figure(metric, now.get(store_id, 0.0), before.get(store_id, 0.0)))
+    return figures

@@ -1,8 +1,11 @@
-"""Leaderboard metrics: one registered function each, returning one SQL ``SELECT k, v``.
+"""The boards' kinds: the metric registry and the built-in metrics. A metric is one registered
+function returning one SQL ``SELECT k, v``; a feature's own metrics live in its ``report.py``
+(``sop/report.py``), named in the ``metrics`` slot of bot/features.py.
 
 A metric is computed over a period ``[start, end)`` for each guide (``k`` = guide.id) or each
 store (``k`` = guide.store_id): the query joins ``guide g`` and groups by ``q.key``; ``q.start`` and
-``q.end`` are the bound parameters. The same SQL runs on PostgreSQL and SQLite::
+``q.end`` are the bound parameters (a metric binds more with ``q.add(value)``). The same SQL runs
+on PostgreSQL and SQLite::
 
     @metric("new_customers", label="新增客户")
     def new_customers(q: MetricQuery) -> str:
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.sqldialect import Dialect, connection
+from bot.sqldialect import Dialect, SqlParams, connection
 from customers.lifecycle import DEFAULT as LIFECYCLE
 from customers.lifecycle import in_use
 
@@ -28,21 +31,25 @@ Level = Literal["guide", "store"]
 
 @dataclass(frozen=True, slots=True)
 class MetricQuery:
-    dialect: Dialect
+    """What a metric's SQL is built from: the level's key column and the period's placeholders."""
+
+    params: SqlParams
     level: Level
+    start: str  # placeholder of the period's first instant
+    end: str  # placeholder of the instant after it (exclusive)
     dormant_days: float = LIFECYCLE.dormant_days
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.params.dialect
 
     @property
     def key(self) -> str:
         return "g.id" if self.level == "guide" else "g.store_id"
 
-    @property
-    def start(self) -> str:
-        return self.dialect.param(1)
-
-    @property
-    def end(self) -> str:
-        return self.dialect.param(2)
+    def add(self, value: object) -> str:
+        """Bind one more value; its placeholder."""
+        return self.params.add(value)
 
 
 MetricSql = Callable[[MetricQuery], str]
@@ -63,7 +70,7 @@ METRICS: dict[str, Metric] = {}
 def metric(
     name: str, *, label: str, higher_is_better: bool = True, percent: bool = False
 ) -> Callable[[MetricSql], MetricSql]:
-    """Register a leaderboard metric: one function returning its SQL."""
+    """Register a leaderboard metric: one function returning its SQL; a name is registered once."""
 
     def register(func: MetricSql) -> MetricSql:
         if name in METRICS and METRICS[name].sql is not func:
@@ -79,9 +86,9 @@ async def compute(
 ) -> dict[int, float]:
     """The metric's value per guide or store id over ``[start, end)``; absent ids count 0."""
     conn = connection()
-    dialect = Dialect.of(conn)
-    sql = METRICS[name].sql(MetricQuery(dialect, level, dormant_days))
-    _count, rows = await conn.execute_query(sql, [dialect.time(start), dialect.time(end)])
+    params = SqlParams(Dialect.of(conn))
+    query = MetricQuery(params, level, params.add(start), params.add(end), dormant_days)
+    _count, rows = await conn.execute_query(METRICS[name].sql(query), params.values)
     return {int(row["k"]): float(row["v"] or 0) for row in rows if row["k"] is not None}
 
 

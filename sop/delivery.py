@@ -19,8 +19,8 @@ from bot.sqldialect import Dialect, SqlParams, connection
 from bot.templates import Templates
 from bot.wecom import limits
 from customers.models import Guide, Role
-from sop.registry import ACTIONS
-from sop.triggers import day_bounds
+from sop.kinds import ACTIONS
+from sop.kinds.triggers import day_bounds
 
 __all__ = [
     "NOTICES",
@@ -100,7 +100,7 @@ def digest_card(
     total = int(items[0]["total"])
     return {
         "card_type": "button_interaction",
-        "source": {"desc": "SOP 待办"},
+        "source": {"desc": templates.render("sop_digest_source")},
         "main_title": {
             "title": templates.render("sop_digest_title", count=total, date=day, guide_name=guide["guide_name"] or "")[
                 :36
@@ -118,7 +118,9 @@ def digest_card(
         ],
         "task_id": f"sopd-{day.replace('-', '')}-{guide['guide_id']}",
         "button_list": [
-            {"text": f"完成#{row['id']}"[:10], "style": 1, "key": f"{BUTTON_PREFIX}{row['id']}"} for row in items[:6]
+            {"text": templates.render("sop_done_button", task_id=row["id"])[:10], "style": 1,
+             "key": f"{BUTTON_PREFIX}{row['id']}"}
+            for row in items[:6]
         ],
     }
 
@@ -202,7 +204,10 @@ async def send_escalations(deps: Deps) -> int:
             continue
         oldest = min(r["due_at"] for r in rows)
         days = (now - oldest).days if isinstance(oldest, datetime) else 1
-        by_store[guide.store.id].append(f"{guide.name or userid}：{rows[0]['total']} 项，最久逾期 {days} 天")
+        by_store[guide.store.id].append(
+            deps.config.templates.render("sop_escalation_line", name=guide.name or userid, count=rows[0]["total"],
+                                         days=days)
+        )
     sent = 0
     for store_id, lines in by_store.items():
         managers = await Guide.filter(store_id=store_id, role=Role.STORE_MANAGER, active=True).prefetch_related("store")

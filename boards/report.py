@@ -1,4 +1,5 @@
-"""Boards as WeCom markdown, within a byte budget (4096 for a group robot, 2048 for an app message).
+"""The boards' report: boards as WeCom markdown, within a byte budget (4096 for a group robot, 2048
+for an app message). The bar chart is its own part (boards/chart.py: Pillow and the CJK font).
 
 However many guides there are, the message shows the top and the bottom of each board, with an
 arrow for the change since the period before, and the PK scores; rows are dropped (never the
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from boards.board import Board, Boards, PkScore, Row
-from boards.metrics import Metric
+from boards.kinds import Metric
+from boards.service import Board, Boards, PkScore, Row
 from bot.templates import Templates
 from bot.wecom import limits
 from bot.wecom.markdown import plain
@@ -47,25 +48,25 @@ def _row(board: Board, row: Row) -> str:
     return f"{row.rank}. {_label(row.label)} **{number(board.metric, row.value)}** {arrow(board.metric, row.change)}"
 
 
-def _section(title: str, board: Board, top: int, bottom: int) -> list[str]:
+def _section(templates: Templates, title: str, board: Board, top: int, bottom: int) -> list[str]:
     rows = list(board.rows)
     if not rows:
         return []
-    lines = [f"**{title}**"]
+    lines = [templates.render(title)]
     if len(rows) <= top + bottom:
         return lines + [_row(board, r) for r in rows]
     lines += [_row(board, r) for r in rows[:top]]
     if bottom:
-        lines.append(f"…（共{len(rows)}）末位：")
+        lines.append(templates.render("board_bottom", total=len(rows)))
         lines += [_row(board, r) for r in rows[-bottom:]]
     return lines
 
 
-def _pk_lines(pks: Sequence[PkScore]) -> list[str]:
+def _pk_lines(templates: Templates, pks: Sequence[PkScore]) -> list[str]:
     lines = []
     for pk in pks:
         score = " : ".join(f"{_label(team)} **{number(pk.metric, value)}**" for team, value in pk.teams)
-        lines.append(f"> ⚔️ {_label(pk.name)}（{pk.metric.label}）{score}")
+        lines.append(templates.render("board_pk_line", name=_label(pk.name), metric=pk.metric.label, score=score))
     return lines
 
 
@@ -83,14 +84,14 @@ def render_boards(
         "board_title", period=period.name, dates=period.label(), metric=boards.guides.metric.label
     ).splitlines()
     footer = templates.render("board_footer", period=period.name).splitlines()
-    pk = _pk_lines(boards.pk)
+    pk = _pk_lines(templates, boards.pk)
     store_top, store_bottom = top, bottom
     while True:
         parts = [
             header,
-            _section("门店", boards.stores, store_top, store_bottom),
-            _section("导购", boards.guides, top, bottom),
-            [("**导购 PK**" if pk else "")] + pk if pk else [],
+            _section(templates, "board_section_stores", boards.stores, store_top, store_bottom),
+            _section(templates, "board_section_guides", boards.guides, top, bottom),
+            [templates.render("board_pk_title")] + pk if pk else [],
             footer,
         ]
         fitted = _fit(parts, budget)
@@ -117,11 +118,12 @@ def render_guides_of_store(templates: Templates, boards: Boards, store_id: int, 
     mine = [r for r in boards.stores.rows if r.key == store_id]
     lines = list(header)
     if mine:
-        lines.append(f"门店排名：第 {mine[0].rank} / {len(boards.stores.rows)} 名，"
-                     f"{number(boards.stores.metric, mine[0].value)} {arrow(boards.stores.metric, mine[0].change)}")
+        metric = boards.stores.metric
+        lines.append(templates.render("board_store_rank", rank=mine[0].rank, total=len(boards.stores.rows),
+                                      value=number(metric, mine[0].value), change=arrow(metric, mine[0].change)))
     board = boards.guides
     guides = [r for r in board.rows if r.store_id == store_id]
-    lines += [_row(board, r) for r in guides] or ["（本店暂无导购）"]
+    lines += [_row(board, r) for r in guides] or [templates.render("board_store_no_guides")]
     text = "\n".join(lines)
     while len(text.encode()) > budget and len(lines) > len(header) + 1:
         lines.pop()

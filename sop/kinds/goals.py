@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.sqldialect import SqlParams
-from sop.registry import goal
+from sop.kinds import goal
 
 
 @goal("ordered")

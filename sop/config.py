@@ -1,6 +1,6 @@
-"""Playbooks as data (config/sop/*.yaml): loaded into frozen objects, every mistake named by file,
-line and playbook; reloaded without restart when a file changes, a broken edit leaving the running
-set as it was.
+"""The SOP's config: playbooks as data (config/sop/*.yaml) and the holiday list, loaded into frozen
+objects, every mistake named by file, line and playbook (``bot.configfiles.Reader``); reloaded
+without restart when a file changes, a broken edit leaving the running set as it was.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 import structlog
 
-from bot.configfiles import ConfigError, line_of, load_yaml
+from bot.configfiles import ConfigError, Reader, load_yaml
 from bot.features import import_modules
 from bot.templates import Templates
 from customers.lifecycle import STAGES as LIFECYCLE_STAGES
 from customers.org import Org
-from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
-from sop.triggers import Holidays
+from sop.kinds import ACTIONS, GOALS, TRIGGERS, Fail, TriggerKind
+from sop.kinds.triggers import Holidays
 
 __all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load", "load_playbooks", "load_holidays"]
 
@@ -109,83 +109,86 @@ def load_holidays(path: Path) -> Holidays:
     return Holidays(dates)
 
 
-def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
+def _names(value: Any, fail: Fail, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: audience.{key} must be a list of names")
+        raise fail(f"audience.{key} must be a list of names")
     return tuple(value)
 
 
-def _audience(raw: Any, where: str, org: Org) -> Audience:
+def _audience(raw: Any, fail: Fail, org: Org) -> Audience:
     if raw is None:
         return Audience()
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: audience must be a mapping ({', '.join(AUDIENCE_KEYS)})")
+        raise fail(f"audience must be a mapping ({', '.join(AUDIENCE_KEYS)})")
     unknown = set(raw) - set(AUDIENCE_KEYS) - {"__line__"}
     if unknown:
-        raise ConfigError(f"{where}: unknown audience key(s) {sorted(unknown)}; known: {', '.join(AUDIENCE_KEYS)}")
-    audience = Audience(**{key: _names(raw.get(key), where, key) for key in AUDIENCE_KEYS})
+        raise fail(f"unknown audience key(s) {sorted(unknown)}; known: {', '.join(AUDIENCE_KEYS)}")
+    audience = Audience(**{key: _names(raw.get(key), fail, key) for key in AUDIENCE_KEYS})
     bad_stores = [s for s in audience.stores if s not in org.stores]
     if bad_stores:
-        raise ConfigError(f"{where}: unknown store(s) {bad_stores} (stores are in org.yaml)")
+        raise fail(f"unknown store(s) {bad_stores} (stores are in org.yaml)")
     bad_stages = [s for s in audience.lifecycle if s not in LIFECYCLE_STAGES]
     if bad_stages:
-        raise ConfigError(f"{where}: unknown lifecycle stage(s) {bad_stages}; known: {', '.join(LIFECYCLE_STAGES)}")
+        raise fail(f"unknown lifecycle stage(s) {bad_stages}; known: {', '.join(LIFECYCLE_STAGES)}")
     return audience
 
 
-def _holdout(raw: Any, where: str) -> float:
+def _holdout(raw: Any, fail: Fail) -> float:
     text = str(raw if raw is not None else 0).strip().removesuffix("%")
     try:
         pct = float(text)
     except ValueError:
-        raise ConfigError(f"{where}: holdout must be a percentage such as 10%") from None
+        raise fail("holdout must be a percentage such as 10%") from None
     if not 0 <= pct <= 50:
-        raise ConfigError(f"{where}: holdout must be between 0% and 50%")
+        raise fail("holdout must be between 0% and 50%")
     return pct
 
 
-def _at(at_raw: Any, where: str, kind: TriggerKind, day: int) -> time | None:
+def _at(at_raw: Any, fail: Fail, kind: TriggerKind, day: int) -> time | None:
     at: time | None = None
     if at_raw is not None:
         match = _TIME.match(str(at_raw))
         if not match:
-            raise ConfigError(f"{where}: at must be a time of day HH:MM, not {at_raw!r}")
+            raise fail(f"at must be a time of day HH:MM, not {at_raw!r}")
         at = time(int(match[1]), int(match[2]))
     if kind.dated:
         return at or DEFAULT_AT
     if day < 0:
-        raise ConfigError(f"{where}: an event trigger cannot have a step before the event (day < 0)")
+        raise fail("an event trigger cannot have a step before the event (day < 0)")
     if day == 0 and at is not None:
-        raise ConfigError(f"{where}: day 0 of an event trigger is due at the event itself; remove `at`")
+        raise fail("day 0 of an event trigger is due at the event itself; remove `at`")
     return at
 
 
-def _step(raw: Any, where: str, kind: TriggerKind, templates: Templates) -> Step:
+def _step(raw: Any, reader: Reader, playbook_fail: Fail, kind: TriggerKind, templates: Templates) -> Step:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: a step is a mapping with id, day, action, template")
-    where = f"{where.split(': line')[0]}: {line_of(raw)}: step {raw.get('id')!r}"
+        raise playbook_fail("a step is a mapping with id, day, action, template")
+
+    def fail(message: str) -> ConfigError:
+        return reader.fail(raw, f"step {raw.get('id')!r}: {message}")
+
     step_id = raw.get("id")
     if not isinstance(step_id, str) or not _ID.match(step_id):
-        raise ConfigError(f"{where}: id must be lower-case letters, digits and _")
+        raise fail("id must be lower-case letters, digits and _")
     day = raw.get("day")
     if not isinstance(day, int) or isinstance(day, bool) or not -60 <= day <= 730:
-        raise ConfigError(f"{where}: day must be a whole number of days (0, 1, 3, 7 …)")
-    at = _at(raw.get("at"), where, kind, day)
+        raise fail("day must be a whole number of days (0, 1, 3, 7 …)")
+    at = _at(raw.get("at"), fail, kind, day)
     action = raw.get("action", "message")
     if action not in ACTIONS:
-        raise ConfigError(f"{where}: unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+        raise fail(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
     template = str(raw.get("template"))
     if template not in templates:
-        raise ConfigError(f"{where}: template {template!r} is not in templates.yaml")
+        raise fail(f"template {template!r} is not in templates.yaml")
     if templates.get(template).kind != "sop_step":
-        raise ConfigError(f"{where}: template {template!r} must be of kind sop_step")
+        raise fail(f"template {template!r} must be of kind sop_step")
     attachment = raw.get("attachment")
     if attachment is not None and not isinstance(attachment, dict):
-        raise ConfigError(f"{where}: attachment must be a mapping (type, title, url …)")
+        raise fail("attachment must be a mapping (type, title, url …)")
     return Step(
         step_id,
         day,
@@ -198,10 +201,12 @@ def _step(raw: Any, where: str, kind: TriggerKind, templates: Templates) -> Step
     )
 
 
-def _playbook(raw: Any, path: Path, templates: Templates, org: Org, holidays: Holidays) -> Playbook:
-    where = f"{path}: {line_of(raw)}: playbook {raw.get('id') if isinstance(raw, dict) else None!r}"
+def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays: Holidays) -> Playbook:
+    def fail(message: str) -> ConfigError:
+        return reader.fail(raw, f"playbook {raw.get('id') if isinstance(raw, dict) else None!r}: {message}")
+
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: a playbook is a mapping")
+        raise fail("a playbook is a mapping")
     known = {
         "id",
         "name",
@@ -217,47 +222,47 @@ def _playbook(raw: Any, path: Path, templates: Templates, org: Org, holidays: Ho
     }
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+        raise fail(f"unknown key(s) {sorted(unknown)}")
     playbook_id = raw.get("id")
     if not isinstance(playbook_id, str) or not _ID.match(playbook_id):
-        raise ConfigError(f"{where}: id must be lower-case letters, digits and _ (at most 48)")
+        raise fail("id must be lower-case letters, digits and _ (at most 48)")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or " " in name:
-        raise ConfigError(f"{where}: needs a name without spaces (used in chat: SOP 暂停 <名称>)")
+        raise fail("needs a name without spaces (used in chat: SOP 暂停 <名称>)")
     trigger_raw = raw.get("trigger")
     if not isinstance(trigger_raw, dict) or trigger_raw.get("type") not in TRIGGERS:
         got = trigger_raw.get("type") if isinstance(trigger_raw, dict) else trigger_raw
-        raise ConfigError(f"{where}: unknown trigger {got!r}; known: {', '.join(sorted(TRIGGERS))}")
+        raise fail(f"unknown trigger {got!r}; known: {', '.join(sorted(TRIGGERS))}")
     kind = TRIGGERS[trigger_raw["type"]]
-    params = kind.check(trigger_raw, f"{where}: trigger", {"holidays": holidays})
+    params = kind.check(trigger_raw, lambda message: fail(f"trigger: {message}"), {"holidays": holidays})
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
-        raise ConfigError(f"{where}: needs at least one step")
-    steps = tuple(_step(s, where, kind, templates) for s in steps_raw)
+        raise fail("needs at least one step")
+    steps = tuple(_step(s, reader, fail, kind, templates) for s in steps_raw)
     if len({s.id for s in steps}) != len(steps):
-        raise ConfigError(f"{where}: two steps share an id")
+        raise fail("two steps share an id")
     goal = raw.get("goal", "") or ""
     if goal and goal not in GOALS:
-        raise ConfigError(f"{where}: unknown goal {goal!r}; known: {', '.join(sorted(GOALS))}")
+        raise fail(f"unknown goal {goal!r}; known: {', '.join(sorted(GOALS))}")
     window = raw.get("lift_window_days", 14)
     if not isinstance(window, int) or not 1 <= window <= 365:
-        raise ConfigError(f"{where}: lift_window_days must be 1..365")
+        raise fail("lift_window_days must be 1..365")
     priority = raw.get("priority", 0)
     if not isinstance(priority, int):
-        raise ConfigError(f"{where}: priority must be a whole number")
+        raise fail("priority must be a whole number")
     return Playbook(
         playbook_id,
         name.strip(),
         str(raw.get("description", "")),
         trigger_raw["type"],
         params,
-        _audience(raw.get("audience"), where, org),
+        _audience(raw.get("audience"), fail, org),
         steps,
-        _holdout(raw.get("holdout"), where),
+        _holdout(raw.get("holdout"), fail),
         priority,
         goal,
         window,
-        f"{path}:{raw['__line__']}",
+        f"{reader.path}:{raw['__line__']}",
     )
 
 
@@ -268,11 +273,12 @@ def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> Playbook
     holidays = load_holidays(config_dir / "holidays.yaml")
     playbooks: list[Playbook] = []
     for path in sorted((config_dir / "sop").glob("*.yaml")):
+        reader = Reader(path)
         data = load_yaml(path)
         if not isinstance(data, dict) or not isinstance(data.get("playbooks"), list):
             raise ConfigError(f"{path}: expected `playbooks:` with a list of playbooks")
         for raw in data["playbooks"]:
-            playbook = _playbook(raw, path, templates, org, holidays)
+            playbook = _playbook(raw, reader, templates, org, holidays)
             for other in playbooks:
                 if playbook.id == other.id or playbook.name == other.name:
                     raise ConfigError(

@@ -13,9 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.configfiles import ConfigError
 from bot.sqldialect import Dialect, SqlParams
-from sop.registry import Window, trigger
+from sop.kinds import Fail, Window, trigger
 
 __all__ = ["day_bounds", "Holidays"]
 
@@ -36,19 +35,19 @@ def epoch_text(dialect: Dialect, column: str) -> str:
     return f"strftime('%s', {column})"
 
 
-def _text(params: Mapping[str, Any], name: str, where: str) -> str:
+def _text(params: Mapping[str, Any], name: str, fail: Fail) -> str:
     value = params.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: trigger needs `{name}` (text)")
+        raise fail(f"trigger needs `{name}` (text)")
     return value.strip()
 
 
-def _names(params: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
+def _names(params: Mapping[str, Any], name: str, fail: Fail) -> tuple[str, ...]:
     value = params.get(name, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: `{name}` must be a list of names")
+        raise fail(f"`{name}` must be a list of names")
     return tuple(value)
 
 
@@ -58,7 +57,7 @@ class CustomerAdded:
 
     dated = False
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> None:
         return None
 
     def anchors(self, params: None, window: Window, sql: SqlParams) -> str:
@@ -76,8 +75,8 @@ class TagEntered:
 
     dated = False
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> str:
-        return _text(params, "tag", where)
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> str:
+        return _text(params, "tag", fail)
 
     def anchors(self, params: str, window: Window, sql: SqlParams) -> str:
         return (
@@ -94,11 +93,11 @@ class OrderPaid:
 
     dated = False
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> Decimal:
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> Decimal:
         try:
             return Decimal(str(params.get("min_amount", 0)))
         except InvalidOperation:
-            raise ConfigError(f"{where}: min_amount must be a number") from None
+            raise fail("min_amount must be a number") from None
 
     def anchors(self, params: Decimal, window: Window, sql: SqlParams) -> str:
         amount = f" AND {sql.dialect.number('o.amount')} >= {sql.add(float(params))}" if params else ""
@@ -118,10 +117,10 @@ class DateField:
 
     dated = True
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> str:
-        field = _text(params, "field", where)
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> str:
+        field = _text(params, "field", fail)
         if field not in DATE_FIELDS:
-            raise ConfigError(f"{where}: field must be one of {', '.join(DATE_FIELDS)}, not {field!r}")
+            raise fail(f"field must be one of {', '.join(DATE_FIELDS)}, not {field!r}")
         return field
 
     def anchors(self, params: str, window: Window, sql: SqlParams) -> str:
@@ -166,13 +165,13 @@ class Calendar:
     dated = True
 
     def check(
-        self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]
+        self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]
     ) -> tuple[Holidays, tuple[str, ...]]:
         holidays: Holidays = context["holidays"]
-        names = _names(params, "holidays", where)
+        names = _names(params, "holidays", fail)
         unknown = [n for n in names if n not in holidays.dates]
         if unknown:
-            raise ConfigError(f"{where}: unknown holiday(s) {unknown}; known: {', '.join(holidays.dates)}")
+            raise fail(f"unknown holiday(s) {unknown}; known: {', '.join(holidays.dates)}")
         return holidays, names
 
     def anchors(self, params: tuple[Holidays, tuple[str, ...]], window: Window, sql: SqlParams) -> str | None:
@@ -203,24 +202,24 @@ class Replenishment:
 
     dated = True
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> tuple[Cycle, ...]:
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> tuple[Cycle, ...]:
         lead = params.get("lead_days", 7)
         if not isinstance(lead, int) or lead < 0:
-            raise ConfigError(f"{where}: lead_days must be a whole number of days >= 0")
+            raise fail("lead_days must be a whole number of days >= 0")
         cycles_in = params.get("cycles")
         if not isinstance(cycles_in, dict) or not set(cycles_in) - {"__line__"}:
-            raise ConfigError(f"{where}: replenishment needs cycles: {{category: {{名称: 天数}}, product: {{…}}}}")
+            raise fail("replenishment needs cycles: {category: {名称: 天数}, product: {…}}")
         cycles: list[Cycle] = []
         for kind, entries in cycles_in.items():
             if kind == "__line__":
                 continue
             if kind not in ("category", "product") or not isinstance(entries, dict):
-                raise ConfigError(f"{where}: cycles has `category` and/or `product` mappings, not {kind!r}")
+                raise fail(f"cycles has `category` and/or `product` mappings, not {kind!r}")
             for key, days in entries.items():
                 if key == "__line__":
                     continue
                 if not isinstance(days, int) or days <= lead:
-                    raise ConfigError(f"{where}: cycle of {key!r} must be a whole number of days > lead_days ({lead})")
+                    raise fail(f"cycle of {key!r} must be a whole number of days > lead_days ({lead})")
                 cycles.append(Cycle(kind, str(key), days - lead))
         return tuple(cycles)
 

@@ -1,4 +1,6 @@
-"""Registries of the SOP's closed vocabularies: trigger kinds, step actions, goals. One function each."""
+"""The SOP's kinds: registries of its closed vocabularies (trigger kinds, step actions, goals), one
+decorator each; the built-in triggers are in ``sop/kinds/triggers.py``, the goals in
+``sop/kinds/goals.py`` (both named in the ``kinds`` slot of bot/features.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from bot.configfiles import ConfigError
 from bot.sqldialect import SqlParams
 
-__all__ = ["TriggerKind", "Window", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
+__all__ = ["Fail", "TriggerKind", "Window", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
+
+Fail = Callable[[str], ConfigError]  # an error naming the file, the line and the playbook
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,9 @@ class TriggerKind(Protocol):
 
     dated: bool  # True: anchors are local days (birthday, holiday); False: instants (an add, an order)
 
-    def check(self, params: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> Any: ...
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> Any:
+        """The trigger's parameters as its ``anchors`` takes them; ``raise fail("…")`` names file,
+        line and playbook."""
 
     def anchors(self, params: Any, window: Window, sql: SqlParams) -> str | None: ...
 
@@ -77,7 +84,11 @@ G = TypeVar("G", bound=GoalFn)
 
 
 def goal(name: str) -> Callable[[G], G]:
+    """Register a goal under ``name`` (the ``goal`` of a playbook)."""
+
     def register(func: G) -> G:
+        if name in GOALS and GOALS[name] is not func:
+            raise ValueError(f"two SOP goals named {name}")
         GOALS[name] = func
         return func
 

@@ -18,7 +18,10 @@ from bot.deps import Deps
 from bot.outbox import send_once, send_once_or_skip
 from bot.wecom import limits
 from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
+from customers.config import ChannelConf, Org
 from customers.models import (
+    ROLE_FROM_CHAT,
+    ROLE_FROM_ORG,
     ChannelCode,
     Customer,
     Guide,
@@ -27,7 +30,6 @@ from customers.models import (
     Store,
 )
 from customers.orders import link_orders_to_customer
-from customers.org import ChannelConf
 from customers.tags import mirror_relation_tags, tag_ids_of_follow
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "transfer_failed",
     "upsert_contact",
     "ensure_guide",
+    "apply_org",
+    "relationships_of",
 ]
 
 log = structlog.get_logger(__name__)
@@ -64,6 +68,44 @@ async def ensure_guide(deps: Deps, userid: str) -> Guide:
         except WeComError as err:
             log.info("guide_name_unavailable", userid=userid, errcode=err.errcode)
     return guide
+
+
+async def apply_org(org: Org) -> None:
+    """Upsert the configured stores, member roles and channel codes into the database."""
+    store_ids: dict[str, int] = {}
+    for conf in org.stores.values():
+        if conf.name:
+            store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
+        else:  # named by the address book (orgsync/)
+            store, _ = await Store.get_or_create(code=conf.code, defaults={"name": conf.code})
+        store_ids[conf.code] = store.id
+    for member in org.members.values():
+        defaults: dict[str, Any] = {"store_id": store_ids.get(member.store or "")}
+        if member.name:
+            defaults["name"] = member.name
+        known = await Guide.get_or_none(userid=member.userid)
+        if known is None:
+            await Guide.create(userid=member.userid, role=member.role, role_source=ROLE_FROM_ORG, **defaults)
+            continue
+        if known.role_source == ROLE_FROM_CHAT:
+            # An admin set this role in chat since: that is the newer decision, and it stays.
+            if known.role != member.role:
+                log.info("org_role_kept_from_chat", userid=member.userid, role=known.role.value,
+                         org_yaml_role=member.role.value)
+        else:
+            defaults |= {"role": member.role, "role_source": ROLE_FROM_ORG}
+        await Guide.filter(id=known.id).update(**defaults)
+    for channel in org.channels.values():
+        await ChannelCode.update_or_create(
+            state=channel.state,
+            defaults={
+                "name": channel.name,
+                "store_id": store_ids.get(channel.store or ""),
+                "guide_userid": channel.guide,
+                "campaign": channel.campaign,
+                "welcome_template": channel.welcome,
+            },
+        )
 
 
 async def upsert_customer(external: Mapping[str, Any], seen_at: datetime) -> Customer:
@@ -274,6 +316,11 @@ async def contact_edited(deps: Deps, userid: str, external_userid: str, at: date
     customer, _relationship, _guide = await upsert_contact(deps, contact, userid, at=at)
     customer_id: int = customer.id
     return customer_id
+
+
+async def relationships_of(customer_id: int) -> list[Relationship]:
+    """Every relation of a customer (lost ones too), with its member and channel loaded."""
+    return await Relationship.filter(customer_id=customer_id).prefetch_related("guide", "channel")
 
 
 async def _relationship(userid: str, external_userid: str) -> Relationship | None:

@@ -10,22 +10,13 @@ from boards.delivery import deliver_boards, subscribe
 from boards.metrics import METRICS, Level, compute
 from boards.periods import to_date
 from boards.render import APP_MARKDOWN_BYTES, arrow, number, render_boards
-from bot.commands import (
-    ADMINS,
-    EVERYONE,
-    MANAGERS,
-    OPERATORS,
-    Arg,
-    Call,
-    CommandError,
-    Reply,
-    command,
-)
+from bot.commands import Arg, Call, CommandError, Reply, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron
 from customers.models import Role, Store
+from operators.roles import ADMINS, EVERYONE, MANAGERS, OPERATORS
 
 router = Router("boards")
 

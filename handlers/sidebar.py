@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands import OPERATORS, Call, command
+from bot.commands import Call, command
 from bot.configfiles import ConfigError
 from bot.dispatch import Router
+from operators.roles import OPERATORS
 from sidebar.store import publish_library
 
 router = Router("sidebar")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from bot.commands import EVERYONE, OPERATORS, REST, TEXT, Arg, Call, command
+from bot.commands import REST, TEXT, Arg, Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron
 from customers.events import CustomerChanged
-from customers.handover import on_handover
 from customers.models import Customer, Guide
+from operators.handover import on_handover
+from operators.roles import EVERYONE, OPERATORS
 from sop import chat, service
 from sop.models import SopTask, TaskStatus
 from sop.notify import notice

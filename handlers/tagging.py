@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import OPERATORS, Call, command, say, send_to_member
+from bot.commands import Call, command, say, send_to_member
 from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
@@ -10,6 +10,7 @@ from bot.events import Event
 from bot.scheduler import cron, every
 from customers.events import CustomerChanged
 from operators.jobs import RetagRequested, job_lease, start_once
+from operators.roles import OPERATORS
 from tagging import service
 from tagging.reload import refresh_rules, reload_rules
 from tagging.service import retag_everyone

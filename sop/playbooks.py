@@ -17,7 +17,7 @@ import structlog
 from bot.configfiles import ConfigError, line_of, load_yaml
 from bot.features import import_modules
 from bot.templates import Templates
-from customers.org import Org
+from customers.config import Org
 from sop.registry import ACTIONS, GOALS, TRIGGERS, TriggerKind
 from sop.triggers import Holidays
 

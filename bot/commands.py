@@ -6,16 +6,17 @@ Each command is one registered function::
     async def customer(call: Call) -> str: ...
 
 It names its aliases (Chinese and English), its arguments, the roles allowed and its help line;
-``帮助`` lists what the caller's role may use.
-
-This module is the machinery only. What a role is, who the caller is and how an argument such as
-a customer or a member is found belong to the domain, which registers them here: ``use_access``
-(operators/roles.py) and ``@arg_kind`` (customers/lookup.py), named by their feature's ``kinds``
-in bot/features.py. Parsing forgives full-width spaces and punctuation,
+``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
 quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
 an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
 across all processes. Commands live in the modules named by each feature's ``commands`` in
 bot/features.py (imported on first use).
+
+This module is the machinery only. What a role is, who the caller is and how an argument such as
+a customer or a member is found belong to the domain, which registers them here (``EVERYONE`` and
+``CUSTOMER`` above are theirs): ``use_access`` and the ``member`` kind in operators/roles.py, the
+``customer`` kind (``@arg_kind``) in customers/lookup.py, each named by its feature's ``kinds`` in
+bot/features.py.
 """
 
 from __future__ import annotations
@@ -290,21 +291,22 @@ async def _resolve(deps: Deps, caller: Caller, spec: Command, words: list[str]) 
         if not rest:
             if arg.optional:
                 continue
-            raise CommandError(f"缺少参数 {arg.usage}。用法：{spec.usage}")
+            raise CommandError(say(deps, "cmd_arg_missing", detail=arg.usage, command=spec.usage))
         if arg.kind == REST:
             values[arg.name], rest = " ".join(rest), []
             continue
         token = rest.pop(0)
         if arg.choices:
             if token.lower() not in arg.choices:
-                raise CommandError(f"{arg.name} 只能是 {'、'.join(dict.fromkeys(arg.choices))}。用法：{spec.usage}")
+                spellings = "、".join(dict.fromkeys(arg.choices))
+                raise CommandError(say(deps, "cmd_arg_choices", name=arg.name, detail=spellings, command=spec.usage))
             values[arg.name] = arg.choices[token.lower()]
         elif arg.kind == TEXT:
             values[arg.name] = token
         else:
             values[arg.name] = await ARG_KINDS[arg.kind](deps, caller, token)
     if rest:
-        raise CommandError(f"多余的参数「{' '.join(rest)}」。用法：{spec.usage}")
+        raise CommandError(say(deps, "cmd_arg_extra", detail=" ".join(rest), command=spec.usage))
     return values
 
 

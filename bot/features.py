@@ -30,7 +30,8 @@ class Feature:
     config: tuple[tuple[str, str], ...] = ()
     routers: tuple[str, ...] = ()  # modules defining ``router`` (event handlers, bot/dispatch.py)
     commands: tuple[str, ...] = ()  # modules whose ``@command`` functions are chat commands
-    kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns
+    kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns,
+    # chat-command argument kinds and roles (bot/commands.py: ``@arg_kind``, ``use_access``)
     ticks: tuple[str, ...] = ()  # ``module:NAME`` of a bot.scheduler.Tick declared beside its handler
     routes: tuple[str, ...] = ()  # ``module:function(app, settings)`` adding HTTP routes (web role)
     handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (operators/handover.py)

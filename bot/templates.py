@@ -21,6 +21,9 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
         "giver", "taker", "robot", "seconds", "desired", "pending", "contacts", "members", "records", "store",
     }),
     "leaderboard": frozenset({"period", "dates", "metric", "store"}),
+    # The 客户 profile's lines (customers/chat.py).
+    "customer_profile": frozenset({"customer_name", "external_userid", "guide_name", "channel", "date", "status",
+                                   "count", "amount"}),
     # The address book (orgsync/): a deleted member's customers await a hand-over.
     "org_notice": frozenset({"name", "userid", "customers", "taker", "command"}),
     # SOP: the text a step suggests to the guide, and what guides and managers read about their tasks.

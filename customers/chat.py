@@ -24,23 +24,25 @@ ProfileSection = Callable[[Deps, Customer], Awaitable[list[str]]]
 async def profile_text(call: Call, found: Customer) -> str:
     """Where the customer came from to each guide, their purchases, their tags and why, then each
     feature's section."""
-    zone = ZoneInfo(call.deps.settings.scrm_timezone)
-    lines = [f"客户：{found.name or '-'}（{found.external_userid}）"]
+    deps = call.deps
+    zone = ZoneInfo(deps.settings.scrm_timezone)
+    lines = [say(deps, "profile_header", customer_name=found.name or "-", external_userid=found.external_userid)]
     for r in await relationships_of(found.id):
-        status = "已流失" if r.deleted_by_customer_at else ("已删除" if r.deleted_by_guide_at else "在联")
-        channel = r.channel.name if r.channel else (r.state or "未知")
-        added = r.created_at.astimezone(zone)
-        lines.append(f"导购 {r.guide.name or r.guide.userid}：来源 {channel}，添加于 {added:%Y-%m-%d}（{status}）")
+        status = "lost" if r.deleted_by_customer_at else ("deleted" if r.deleted_by_guide_at else "active")
+        channel = r.channel.name if r.channel else (r.state or say(deps, "profile_channel_unknown"))
+        added = f"{r.created_at.astimezone(zone):%Y-%m-%d}"
+        lines.append(say(deps, "profile_relation", guide_name=r.guide.name or r.guide.userid, channel=channel,
+                         date=added, status=say(deps, f"profile_status_{status}")))
     if found.last_purchase_at is not None:
-        lines.append(f"最近购买：{found.last_purchase_at.astimezone(zone):%Y-%m-%d}，累计 {found.order_count} 单 "
-                     f"¥{found.total_spent:,.2f}")
+        lines.append(say(deps, "profile_purchase", date=f"{found.last_purchase_at.astimezone(zone):%Y-%m-%d}",
+                         count=found.order_count, amount=f"{found.total_spent:,.2f}"))
     else:
-        lines.append("最近购买：暂无购买记录")
-    lines.append("标签：")
-    lines += (await explain_customer(call.deps.config.tag_rules, found.external_userid))[1:]
+        lines.append(say(deps, "profile_no_purchase"))
+    lines.append(say(deps, "profile_tags"))
+    lines += (await explain_customer(deps.config.tag_rules, found.external_userid))[1:]
     section: ProfileSection
     for section in attributes("profile"):
-        lines += await section(call.deps, found)
+        lines += await section(deps, found)
     return call.say("cmd_customer", lines="\n".join(lines))
 
 

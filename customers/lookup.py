@@ -6,7 +6,7 @@ bot/features.py names this module. ``@command(..., args=[Arg("名字|id", CUSTOM
 
 from __future__ import annotations
 
-from bot.commands import Caller, CommandError, arg_kind
+from bot.commands import Caller, CommandError, arg_kind, say
 from bot.deps import Deps
 from customers.models import Customer, Role
 
@@ -35,8 +35,8 @@ async def find_customer(deps: Deps, caller: Caller, token: str) -> Customer:
     if not found:
         found = await scope.filter(name__icontains=token).distinct().limit(6)
     if not found:
-        raise CommandError(f"没有找到客户「{token}」（可用名字或 external_userid）")
+        raise CommandError(say(deps, "cmd_customer_not_found", name=token))
     if len(found) > 1:
         listed = "、".join(f"{c.name}（{c.external_userid}）" for c in found[:5])
-        raise CommandError(f"「{token}」对应多位客户：{listed}，请用 external_userid 指定")
+        raise CommandError(say(deps, "cmd_customer_ambiguous", name=token, detail=listed))
     return found[0]

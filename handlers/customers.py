@@ -10,7 +10,7 @@ from bot.commands import Arg, Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from customers import chat, groupchats, service
+from customers import chat, delivery, groupchats, service
 from customers.events import (
     MESSAGE,
     ORDER,
@@ -60,7 +60,7 @@ async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> N
     if contact is None:
         return
     await contact_to_record(deps, added, contact, event.key)
-    await service.welcome_added(deps, added, contact)
+    await delivery.welcome_added(deps, added, contact)
 
 
 @router.event(EVENT, "add_external_contact")
@@ -98,10 +98,10 @@ async def on_del_external_contact(event: Event, deps: Deps) -> None:
 
 @router.event(EVENT, "del_follow_user")
 async def on_del_follow_user(event: Event, deps: Deps) -> None:
-    customer_id = await service.customer_removed_guide(
-        deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.key
-    )
-    await changed(deps, event, customer_id)
+    at = event_time(event, deps)
+    removal = await service.customer_removed_guide(event.get("UserID"), event.get("ExternalUserID"), at)
+    await delivery.alert_lost(deps, removal, at, event.key)
+    await changed(deps, event, removal.customer_id)
 
 
 @router.event(EVENT, "transfer_fail")

@@ -42,4 +42,4 @@ ACCESS = use_access(Access(_caller, role_name, tuple(Role)))
 
 @arg_kind(MEMBER)
 async def member(deps: Deps, caller: Caller, token: str) -> Guide:
-    return await service.find_member(token)
+    return await service.find_member(deps, token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import Caller, CommandError
+from bot.commands import Caller, CommandError, say
 from bot.deps import Deps
 from customers.models import ROLE_FROM_CHAT, Guide, Role
 from customers.service import ensure_guide
@@ -17,16 +17,17 @@ async def caller_of(deps: Deps, userid: str) -> Caller:
     return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)
 
 
-async def find_member(token: str) -> Guide:
+async def find_member(deps: Deps, token: str) -> Guide:
     """A member by userid or name; CommandError (the reply) when none or several match."""
     member = await Guide.get_or_none(userid=token)
     if member is None:
         named = await Guide.filter(name=token).limit(3)
         if len(named) > 1:
-            raise CommandError(f"「{token}」对应多位成员：{'、'.join(g.userid for g in named)}，请用 userid 指定")
+            listed = "、".join(g.userid for g in named)
+            raise CommandError(say(deps, "cmd_member_ambiguous", name=token, detail=listed))
         member = named[0] if named else None
     if member is None:
-        raise CommandError(f"没有找到成员「{token}」（可用名字或 userid）")
+        raise CommandError(say(deps, "cmd_member_not_found", name=token))
     return member
 
 

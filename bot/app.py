@@ -29,14 +29,14 @@ from bot.eventlog import ProcessedLog
 from bot.features import attributes, import_modules
 from bot.ingest import receive_callback, verify_url
 from bot.metrics import Metrics
-from bot.publish import publish
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
 from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
-from customers.org import apply_org
+from customers.events import corp_tag_sync_requested
+from customers.service import apply_org
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
@@ -126,7 +126,7 @@ def create_app(
         consumer = build_worker(deps, app[DISPATCHER])
         app[WORKER] = consumer
         if settings.scrm_sync_tags_on_start:
-            await publish(deps, "sync_corp_tags", {}, str(int(deps.clock.timestamp() // 600)))
+            await corp_tag_sync_requested(deps)
         task = asyncio.create_task(consumer.run(), name="worker")
         async with AsyncExitStack() as stack:
             if settings.scrm_scheduler:

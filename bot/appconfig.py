@@ -9,7 +9,7 @@ from typing import Any
 from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
 from bot.templates import Templates
-from customers.org import Org
+from customers.config import Org
 from leads.config import LeadsConfig
 from sop.config import PlaybookStore
 from tagging.config import RuleSet

@@ -2,21 +2,27 @@
 
 Each command is one registered function::
 
-    @command("客户", "customer", args=[Arg("名字|id", CUSTOMER)], roles=GUIDES, help="客户档案")
+    @command("客户", "customer", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE, help="客户档案")
     async def customer(call: Call) -> str: ...
 
 It names its aliases (Chinese and English), its arguments, the roles allowed and its help line;
 ``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
 quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
 an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
-across all processes. Commands live in the modules named by each feature's ``commands`` in bot/features.py (imported on
-first use).
+across all processes. Commands live in the modules named by each feature's ``commands`` in
+bot/features.py (imported on first use).
+
+This module is the machinery only. What a role is, who the caller is and how an argument such as
+a customer or a member is found belong to the domain, which registers them here (``EVERYONE`` and
+``CUSTOMER`` above are theirs): ``use_access`` and the ``member`` kind in operators/roles.py, the
+``customer`` kind (``@arg_kind``) in customers/lookup.py, each named by its feature's ``kinds`` in
+bot/features.py.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +31,13 @@ from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.features import import_modules
+from bot.models.commands import CommandAudit
 from bot.outbox import send_once_or_skip
 from bot.wecom import limits
-from customers.models import Customer, Guide, Role
-from customers.service import ensure_guide
-from operators.models import CommandAudit
 
 __all__ = [
+    "ARG_KINDS",
+    "Access",
     "Arg",
     "Call",
     "Caller",
@@ -39,36 +45,23 @@ __all__ = [
     "Reply",
     "CommandError",
     "COMMANDS",
+    "REST",
+    "TEXT",
+    "arg_kind",
     "command",
+    "commands_for",
     "handle_text",
     "parse",
     "tokenize",
     "say",
-    "TEXT",
-    "CUSTOMER",
-    "MEMBER",
-    "EVERYONE",
-    "MANAGERS",
-    "OPERATORS",
-    "ADMINS",
+    "send_to_member",
+    "use_access",
 ]
 
 log = structlog.get_logger(__name__)
 
-TEXT, CUSTOMER, MEMBER, REST = "text", "customer", "member", "rest"
-
-EVERYONE = frozenset(Role)
-MANAGERS = frozenset({Role.STORE_MANAGER, Role.OPERATOR, Role.HQ, Role.ADMIN})
-OPERATORS = frozenset({Role.OPERATOR, Role.HQ, Role.ADMIN})
-ADMINS = frozenset({Role.ADMIN})
-
-ROLE_NAMES = {
-    Role.GUIDE: "导购",
-    Role.STORE_MANAGER: "店长",
-    Role.OPERATOR: "运营",
-    Role.HQ: "总部",
-    Role.ADMIN: "管理员",
-}
+# The argument kinds the engine knows itself; others are registered with ``@arg_kind``.
+TEXT, REST = "text", "rest"
 
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』", "《": "》"}
 # Separators besides spaces (after NFKC, full-width forms are ASCII already).
@@ -83,7 +76,7 @@ class CommandError(Exception):
 @dataclass(frozen=True, slots=True)
 class Arg:
     name: str  # shown in help: 客户 <名字|id>
-    kind: str = TEXT  # text, customer, member, rest (the rest of the line)
+    kind: str = TEXT  # text, rest (the rest of the line), or a registered ``@arg_kind``
     optional: bool = False
     choices: Mapping[str, str] = field(default_factory=dict)  # accepted spelling → value
 
@@ -96,7 +89,7 @@ class Arg:
 class Caller:
     userid: str
     name: str
-    role: Role
+    role: str  # one of the registered Access.roles
     guide_id: int
     store_id: int | None
 
@@ -131,9 +124,12 @@ class Command:
     name: str
     aliases: tuple[str, ...]
     args: tuple[Arg, ...]
-    roles: frozenset[Role]
+    roles: frozenset[str] | None  # None: every role
     help: str
     func: CommandFunc
+
+    def allows(self, role: str) -> bool:
+        return self.roles is None or role in self.roles
 
     @property
     def usage(self) -> str:
@@ -145,9 +141,11 @@ _BY_SPELLING: dict[tuple[str, ...], str] = {}
 
 
 def command(
-    name: str, *aliases: str, args: Sequence[Arg] = (), roles: Iterable[Role] = EVERYONE, help: str = ""
+    name: str, *aliases: str, args: Sequence[Arg] = (), roles: Iterable[str] | None = None, help: str = ""
 ) -> Callable[[CommandFunc], CommandFunc]:
-    """Register a chat command: one decorated function. A name may have several words (``SOP 列表``)."""
+    """Register a chat command: one decorated function. A name may have several words (``SOP 列表``).
+
+    ``roles``: who may use it (the domain's role values, operators/roles.py); None: everyone."""
 
     def register(func: CommandFunc) -> CommandFunc:
         spellings = [tuple(tokenize(spelling.lower())) for spelling in (name, *aliases)]
@@ -155,7 +153,8 @@ def command(
             owner = _BY_SPELLING.get(spelling)
             if owner is not None and owner != name:
                 raise ValueError(f"command spelling {' '.join(spelling)!r} is used by {owner!r} already")
-        COMMANDS[name] = Command(name, tuple(aliases), tuple(args), frozenset(roles), help, func)
+        allowed = frozenset(roles) if roles is not None else None
+        COMMANDS[name] = Command(name, tuple(aliases), tuple(args), allowed, help, func)
         for spelling in spellings:
             _BY_SPELLING[spelling] = name
         return func
@@ -165,6 +164,52 @@ def command(
 
 def say(deps: Deps, template_id: str, **values: Any) -> str:
     return deps.config.templates.render(template_id, **values)
+
+
+# --- what the domain registers ---------------------------------------------------------------------
+
+ArgKind = Callable[[Deps, Caller, str], Awaitable[Any]]
+ARG_KINDS: dict[str, ArgKind] = {}
+
+
+def arg_kind(name: str) -> Callable[[ArgKind], ArgKind]:
+    """Register how an argument kind is found from the word the member typed; the function raises
+    CommandError (the reply) when nothing or several things match."""
+
+    def register(find: ArgKind) -> ArgKind:
+        if name in (TEXT, REST) or ARG_KINDS.get(name, find) is not find:
+            raise ValueError(f"argument kind {name!r} is registered already")
+        ARG_KINDS[name] = find
+        return find
+
+    return register
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who writes and what their role is called: the domain's answer, registered once (use_access)."""
+
+    caller: Callable[[Deps, str], Awaitable[Caller]]  # the member behind a userid, with their role
+    role_name: Callable[[Deps, str], str]  # a role as members read it
+    roles: tuple[str, ...]  # every role, in the order replies list them
+
+
+_access: list[Access] = []
+
+
+def use_access(access: Access) -> Access:
+    """Register the one Access; a second, different one is refused."""
+    if _access and _access[0] is not access:
+        raise ValueError("an Access is registered already (operators/roles.py)")
+    _access[:] = [access]
+    return access
+
+
+def _the_access() -> Access:
+    _load_command_modules()
+    if not _access:
+        raise LookupError("no Access registered: name operators.roles in a feature's kinds (bot/features.py)")
+    return _access[0]
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -220,94 +265,63 @@ _loaded = False
 
 
 def _load_command_modules() -> None:
-    """Import the chat-command modules the feature table names, once: each registers its commands."""
+    """Import the chat-command modules the feature table names, once: each registers its commands;
+    and the kinds modules, which register the argument kinds and the Access those commands use."""
     global _loaded
     if _loaded:
         return
     import_modules("commands")  # on first use: those modules import this one
+    import_modules("kinds")
+    known = {TEXT, REST, *ARG_KINDS}
+    for spec in COMMANDS.values():
+        for arg in spec.args:
+            if arg.kind not in known and not arg.choices:
+                raise ValueError(f"command {spec.name!r}: unknown argument kind {arg.kind!r} "
+                                 f"(known: {', '.join(sorted(known))})")
     _loaded = True
 
 
 # --- resolving arguments ---------------------------------------------------------------------------
 
 
-async def find_customer(caller: Caller, token: str) -> Customer:
-    """A customer by external_userid or name, among those the caller may see."""
-    scope = Customer.all()
-    if caller.role == Role.GUIDE:
-        # Only customers they follow now: not one who deleted them, they deleted, or they handed over.
-        scope = scope.filter(
-            relationships__guide_id=caller.guide_id,
-            relationships__deleted_by_customer_at__isnull=True,
-            relationships__deleted_by_guide_at__isnull=True,
-        )
-    elif caller.role == Role.STORE_MANAGER:
-        scope = scope.filter(relationships__guide__store_id=caller.store_id)
-    exact = await scope.filter(external_userid=token).distinct().first()
-    if exact is not None:
-        return exact
-    found = await scope.filter(name=token).distinct().limit(6)
-    if not found:
-        found = await scope.filter(name__icontains=token).distinct().limit(6)
-    if not found:
-        raise CommandError(f"没有找到客户「{token}」（可用名字或 external_userid）")
-    if len(found) > 1:
-        listed = "、".join(f"{c.name}（{c.external_userid}）" for c in found[:5])
-        raise CommandError(f"「{token}」对应多位客户：{listed}，请用 external_userid 指定")
-    return found[0]
-
-
-async def find_member(token: str) -> Guide:
-    member = await Guide.get_or_none(userid=token)
-    if member is None:
-        named = await Guide.filter(name=token).limit(3)
-        if len(named) > 1:
-            raise CommandError(f"「{token}」对应多位成员：{'、'.join(g.userid for g in named)}，请用 userid 指定")
-        member = named[0] if named else None
-    if member is None:
-        raise CommandError(f"没有找到成员「{token}」（可用名字或 userid）")
-    return member
-
-
-async def _resolve(caller: Caller, spec: Command, words: list[str]) -> dict[str, Any]:
+async def _resolve(deps: Deps, caller: Caller, spec: Command, words: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     rest = list(words)
     for arg in spec.args:
         if not rest:
             if arg.optional:
                 continue
-            raise CommandError(f"缺少参数 {arg.usage}。用法：{spec.usage}")
+            raise CommandError(say(deps, "cmd_arg_missing", detail=arg.usage, command=spec.usage))
         if arg.kind == REST:
             values[arg.name], rest = " ".join(rest), []
             continue
         token = rest.pop(0)
         if arg.choices:
             if token.lower() not in arg.choices:
-                raise CommandError(f"{arg.name} 只能是 {'、'.join(dict.fromkeys(arg.choices))}。用法：{spec.usage}")
+                spellings = "、".join(dict.fromkeys(arg.choices))
+                raise CommandError(say(deps, "cmd_arg_choices", name=arg.name, detail=spellings, command=spec.usage))
             values[arg.name] = arg.choices[token.lower()]
-        elif arg.kind == CUSTOMER:
-            values[arg.name] = await find_customer(caller, token)
-        elif arg.kind == MEMBER:
-            values[arg.name] = await find_member(token)
-        else:
+        elif arg.kind == TEXT:
             values[arg.name] = token
+        else:
+            values[arg.name] = await ARG_KINDS[arg.kind](deps, caller, token)
     if rest:
-        raise CommandError(f"多余的参数「{' '.join(rest)}」。用法：{spec.usage}")
+        raise CommandError(say(deps, "cmd_arg_extra", detail=" ".join(rest), command=spec.usage))
     return values
 
 
 # --- running ---------------------------------------------------------------------------------------
 
 
-async def caller_of(deps: Deps, userid: str) -> Caller:
-    guide = await ensure_guide(deps, userid)
-    role = Role.ADMIN if userid in deps.settings.admin_userids else Role(guide.role)
-    return Caller(userid, guide.name or userid, role, guide.id, guide.store_id)
-
-
-def commands_for(role: Role) -> list[Command]:
+def commands_for(role: str) -> list[Command]:
     _load_command_modules()
-    return [c for c in COMMANDS.values() if role in c.roles]
+    return [c for c in COMMANDS.values() if c.allows(role)]
+
+
+def role_names(deps: Deps, roles: Collection[str]) -> str:
+    """The roles as members read them, in the Access's order: 店长、运营 …"""
+    access = _the_access()
+    return "、".join(access.role_name(deps, role) for role in access.roles if role in roles)
 
 
 async def _over_limit(deps: Deps, userid: str) -> int:
@@ -335,12 +349,13 @@ async def run(deps: Deps, caller: Caller, text: str, event_key: str) -> Outcome:
     spec, words = parse(text)
     if spec is None:
         return Outcome("unknown", say(deps, "cmd_unknown", command=(words or [""])[0][:20]))
-    if caller.role not in spec.roles:
-        allowed = "、".join(ROLE_NAMES[r] for r in Role if r in spec.roles)
-        reply = say(deps, "cmd_refused", command=spec.name, role=ROLE_NAMES[caller.role], roles=allowed)
+    if not spec.allows(caller.role):
+        access = _the_access()
+        reply = say(deps, "cmd_refused", command=spec.name, role=access.role_name(deps, caller.role),
+                    roles=role_names(deps, spec.roles or ()))
         return Outcome("refused", reply, spec.name)
     try:
-        args = await _resolve(caller, spec, words)
+        args = await _resolve(deps, caller, spec, words)
         answer = await spec.func(Call(deps, caller, args, event_key, text))
     except CommandError as err:
         return Outcome("bad_args", str(err), spec.name, str(err))
@@ -367,7 +382,7 @@ async def handle_text(deps: Deps, userid: str, text: str, event_key: str) -> Out
     if not created and audit.result != "pending":
         await _reply(deps, userid, audit.reply, event_key)
         return None
-    caller = await caller_of(deps, userid)
+    caller = await _the_access().caller(deps, userid)
     over = await _over_limit(deps, userid)
     if over:
         outcome = Outcome("rate_limited", say(deps, "cmd_rate_limited", count=deps.settings.scrm_command_per_minute))
@@ -375,11 +390,11 @@ async def handle_text(deps: Deps, userid: str, text: str, event_key: str) -> Out
             outcome.reply = ""  # told once a minute, not at every message
     else:
         outcome = await run(deps, caller, text, event_key)
-    audit.role, audit.command, audit.result = caller.role.value, outcome.command[:32], outcome.result
+    audit.role, audit.command, audit.result = str(caller.role), outcome.command[:32], outcome.result
     audit.detail = (outcome.detail or (outcome.reply.splitlines() or [""])[0])[:256]
     audit.reply = outcome.reply
     await audit.save(update_fields=["role", "command", "result", "detail", "reply"])
-    log.info("command", userid=userid, role=caller.role.value, command=outcome.command, result=outcome.result)
+    log.info("command", userid=userid, role=str(caller.role), command=outcome.command, result=outcome.result)
     if outcome.reply:
         await _reply(deps, userid, outcome.reply, event_key, markdown=outcome.markdown)
     return outcome

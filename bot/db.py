@@ -11,6 +11,7 @@ __all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
 
 # One place to register model modules.
 MODEL_MODULES = [
+    "bot.models.commands",
     "bot.models.eventlog",
     "bot.models.outbox",
     "customers.models",

@@ -30,10 +30,11 @@ class Feature:
     config: tuple[tuple[str, str], ...] = ()
     routers: tuple[str, ...] = ()  # modules defining ``router`` (event handlers, bot/dispatch.py)
     commands: tuple[str, ...] = ()  # modules whose ``@command`` functions are chat commands
-    kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns
+    kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns,
+    # chat-command argument kinds and roles (bot/commands.py: ``@arg_kind``, ``use_access``)
     ticks: tuple[str, ...] = ()  # ``module:NAME`` of a bot.scheduler.Tick declared beside its handler
     routes: tuple[str, ...] = ()  # ``module:function(app, settings)`` adding HTTP routes (web role)
-    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (customers/handover.py)
+    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (operators/handover.py)
     profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
     metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
     card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
@@ -44,9 +45,10 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     Feature(
         "customers",
-        config=(("templates", "bot.templates:load"), ("org", "customers.org:load")),
+        config=(("templates", "bot.templates:load"), ("org", "customers.config:load")),
         routers=("handlers.customers",),
         commands=("handlers.customers",),
+        kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
     ),
     Feature(
@@ -84,6 +86,7 @@ FEATURES: tuple[Feature, ...] = (
         "operators",
         routers=("handlers.operators",),
         commands=("handlers.operators",),
+        kinds=("operators.roles",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
     ),
     Feature(

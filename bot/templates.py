@@ -23,6 +23,9 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "leaderboard": frozenset({"period", "dates", "metric", "store"}),
     # One line of a board (boards/report.py, boards/chat.py): a rank, a store's metric, a PK score.
     "board_line": frozenset({"rank", "total", "metric", "value", "previous", "change", "name", "score"}),
+    # The 客户 profile's lines (customers/chat.py).
+    "customer_profile": frozenset({"customer_name", "external_userid", "guide_name", "channel", "date", "status",
+                                   "count", "amount"}),
     # The address book (orgsync/): a deleted member's customers await a hand-over.
     "org_notice": frozenset({"name", "userid", "customers", "taker", "command"}),
     # SOP: the text a step suggests to the guide, and what guides and managers read about their tasks.

@@ -1,15 +1,30 @@
-"""Internal events the customers feature publishes (bot/internal.py): declared here, once."""
+"""Internal events the customers feature publishes (bot/internal.py): declared here, once, each with
+its one publishing function."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bot.deps import Deps
 from bot.internal import InternalEvent, internal_event
+from customers.service import ContactAdded
 
-__all__ = ["CustomerChanged", "customer_changed"]
+__all__ = [
+    "ContactToRecord",
+    "CorpTagSyncRequested",
+    "CustomerChanged",
+    "contact_to_record",
+    "corp_tag_sync_requested",
+    "customer_changed",
+]
 
 # Causes a subscriber may act on; anything else is just "data changed".
 ADDED = frozenset({"add_external_contact", "add_half_external_contact"})
 ORDER = "order"
+MESSAGE = "message"
+# One start-up sync per this many seconds, however many processes start (the event's key).
+CORP_TAG_SYNC_WINDOW_S = 600
 
 
 @internal_event("customer_changed")
@@ -29,3 +44,33 @@ async def customer_changed(deps: Deps, customer_id: int | None, cause: str, key:
     """The one publisher of CustomerChanged; ``key`` is the causing event's (de-duplication)."""
     if customer_id is not None:
         await CustomerChanged(customer_id, cause).publish(deps, key)
+
+
+@internal_event("contact_added")
+class ContactToRecord(InternalEvent):
+    """A contact was added and welcomed: record customer, member and relation in a step of its own
+    (the welcome code is short-lived, so the welcome does not wait for the writes)."""
+
+    external_userid: str  # at the top: the worker keeps one customer's events in order by it
+    added: dict[str, Any]  # ContactAdded.to_payload()
+    contact: dict[str, Any]  # externalcontact/get's answer
+
+    @property
+    def value(self) -> ContactAdded:
+        return ContactAdded.from_payload(self.added)
+
+
+async def contact_to_record(deps: Deps, added: ContactAdded, contact: Mapping[str, Any], key: str) -> None:
+    """The one publisher of ContactToRecord; ``key`` is the add event's."""
+    await ContactToRecord(added.external_userid, added.to_payload(), dict(contact)).publish(deps, key)
+
+
+@internal_event("sync_corp_tags")
+class CorpTagSyncRequested(InternalEvent):
+    """Mirror WeCom's corp tag library now (asked at start-up, so a tag changed while down is seen)."""
+
+
+async def corp_tag_sync_requested(deps: Deps) -> bool:
+    """The one publisher of CorpTagSyncRequested: once per window whatever the number of processes
+    starting; False when this window's request was queued already."""
+    return await CorpTagSyncRequested().publish(deps, str(int(deps.clock.timestamp() // CORP_TAG_SYNC_WINDOW_S)))

@@ -21,6 +21,11 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# Guide.role_source: who decided a member's role. A role set in chat is never overwritten by org.yaml.
+ROLE_FROM_ORG = "org"
+ROLE_FROM_CHAT = "chat"
+
+
 class Store(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=32, unique=True)

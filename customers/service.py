@@ -10,37 +10,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 
 from bot.deps import Deps
-from bot.outbox import send_once, send_once_or_skip
-from bot.wecom import limits
-from bot.wecom.errors import NotExternalContact, WeComError, WelcomeCodeInvalid
+from bot.wecom.errors import NotExternalContact, WeComError
+from customers.config import Org
 from customers.models import (
+    ROLE_FROM_CHAT,
+    ROLE_FROM_ORG,
     ChannelCode,
     Customer,
     Guide,
     Relationship,
-    Role,
     Store,
 )
 from customers.orders import link_orders_to_customer
-from customers.org import ChannelConf
 from customers.tags import mirror_relation_tags, tag_ids_of_follow
 
 __all__ = [
     "ContactAdded",
     "fetch_added_contact",
-    "welcome_added",
     "record_added",
     "contact_edited",
     "guide_removed_customer",
     "customer_removed_guide",
+    "Removal",
     "transfer_failed",
     "upsert_contact",
     "ensure_guide",
+    "apply_org",
+    "relationships_of",
 ]
 
 log = structlog.get_logger(__name__)
@@ -64,6 +64,44 @@ async def ensure_guide(deps: Deps, userid: str) -> Guide:
         except WeComError as err:
             log.info("guide_name_unavailable", userid=userid, errcode=err.errcode)
     return guide
+
+
+async def apply_org(org: Org) -> None:
+    """Upsert the configured stores, member roles and channel codes into the database."""
+    store_ids: dict[str, int] = {}
+    for conf in org.stores.values():
+        if conf.name:
+            store, _ = await Store.update_or_create(code=conf.code, defaults={"name": conf.name})
+        else:  # named by the address book (orgsync/)
+            store, _ = await Store.get_or_create(code=conf.code, defaults={"name": conf.code})
+        store_ids[conf.code] = store.id
+    for member in org.members.values():
+        defaults: dict[str, Any] = {"store_id": store_ids.get(member.store or "")}
+        if member.name:
+            defaults["name"] = member.name
+        known = await Guide.get_or_none(userid=member.userid)
+        if known is None:
+            await Guide.create(userid=member.userid, role=member.role, role_source=ROLE_FROM_ORG, **defaults)
+            continue
+        if known.role_source == ROLE_FROM_CHAT:
+            # An admin set this role in chat since: that is the newer decision, and it stays.
+            if known.role != member.role:
+                log.info("org_role_kept_from_chat", userid=member.userid, role=known.role.value,
+                         org_yaml_role=member.role.value)
+        else:
+            defaults |= {"role": member.role, "role_source": ROLE_FROM_ORG}
+        await Guide.filter(id=known.id).update(**defaults)
+    for channel in org.channels.values():
+        await ChannelCode.update_or_create(
+            state=channel.state,
+            defaults={
+                "name": channel.name,
+                "store_id": store_ids.get(channel.store or ""),
+                "guide_userid": channel.guide,
+                "campaign": channel.campaign,
+                "welcome_template": channel.welcome,
+            },
+        )
 
 
 async def upsert_customer(external: Mapping[str, Any], seen_at: datetime) -> Customer:
@@ -187,12 +225,6 @@ async def fetch_added_contact(deps: Deps, added: ContactAdded) -> dict[str, Any]
     return contact
 
 
-async def welcome_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> None:
-    """Send the welcome once with the event's code (valid ~20 s, once; no code, no welcome)."""
-    if added.welcome_code:
-        await _send_welcome(deps, added, contact["external_contact"])
-
-
 async def record_added(deps: Deps, added: ContactAdded, contact: Mapping[str, Any]) -> Customer:
     """Record customer, member and relation, attribute the channel from ``State``, link earlier orders."""
     customer, relationship, _guide = await upsert_contact(
@@ -210,70 +242,17 @@ async def record_added(deps: Deps, added: ContactAdded, contact: Mapping[str, An
     return customer
 
 
-async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> tuple[str, str]:
-    """(template id, text). Names come from the org config in memory; the database only for
-    members the config does not list — the welcome code is short-lived, so no slow path first."""
-    org = deps.config.org
-    channel = org.channels.get(added.state) if added.state else None
-    member = org.members.get(added.userid)
-    if member is not None and member.name:
-        guide_name, store_code = member.name, member.store
-    else:
-        guide = await ensure_guide(deps, added.userid)
-        store = await Store.get_or_none(id=guide.store_id) if guide.store_id else None
-        guide_name, store_code = guide.name, store.code if store else None
-    if channel is None and added.state:
-        channel = await _stored_channel(added.state)
-    store_code = (channel.store if channel else None) or store_code
-    store_conf = org.stores.get(store_code or "")
-    store_name = store_conf.name if store_conf else ""
-    if not store_name and store_code:  # a store from WeCom's address book (orgsync/)
-        store = await Store.get_or_none(code=store_code)
-        store_name = store.name if store else ""
-    template_id = channel.welcome if channel else "welcome_default"
-    text = deps.config.templates.render(
-        template_id,
-        customer_name=customer_name,
-        guide_name=guide_name,
-        store_name=store_name,
-        campaign=channel.campaign if channel else "",
-    )
-    return template_id, text
-
-
-async def _stored_channel(state: str) -> ChannelConf | None:
-    """A code the product made (channels/: by chat, or a guide's own) is not in org.yaml."""
-    code = await ChannelCode.get_or_none(state=state).prefetch_related("store")
-    if code is None:
-        return None
-    store = code.store.code if code.store else None
-    welcome = code.welcome_template or "welcome_default"
-    return ChannelConf(state, code.name, store, code.guide_userid, code.campaign, welcome)
-
-
-async def _send_welcome(deps: Deps, added: ContactAdded, external: Mapping[str, Any]) -> None:
-    template_id, text = await _welcome_text(deps, added, str(external.get("name", "")))
-
-    async def send() -> None:
-        await deps.wecom.send_welcome_msg(added.welcome_code, text)
-
-    try:
-        sent = await send_once(f"welcome:{added.welcome_code}", "welcome", added.external_userid, send, deps.clock)
-    except WelcomeCodeInvalid as err:
-        # Used (perhaps by our own send whose mark was lost), expired, or the chat already began:
-        # either way done, WeCom will not take it later.
-        log.warning("welcome_not_sent", userid=added.userid, errcode=err.errcode, errmsg=err.errmsg)
-        return
-    if sent:
-        log.info("welcome_sent", userid=added.userid, template=template_id)
-
-
 async def contact_edited(deps: Deps, userid: str, external_userid: str, at: datetime) -> int:
     """Remark, description or tags changed in WeCom: fetch the contact again; return the customer id."""
     contact = await deps.wecom.get_external_contact(external_userid)
     customer, _relationship, _guide = await upsert_contact(deps, contact, userid, at=at)
     customer_id: int = customer.id
     return customer_id
+
+
+async def relationships_of(customer_id: int) -> list[Relationship]:
+    """Every relation of a customer (lost ones too), with its member and channel loaded."""
+    return await Relationship.filter(customer_id=customer_id).prefetch_related("guide", "channel")
 
 
 async def _relationship(userid: str, external_userid: str) -> Relationship | None:
@@ -306,52 +285,28 @@ async def _record_removal(
     return relationship, True
 
 
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A relation's loss as recorded; ``known``: the add was seen before (we know whom it is about)."""
+
+    relationship: Relationship
+    known: bool
+
+    @property
+    def customer_id(self) -> int:
+        customer_id: int = self.relationship.customer_id
+        return customer_id
+
+
+async def customer_removed_guide(userid: str, external_userid: str, at: datetime) -> Removal:
+    """The customer deleted the guide (流失): record it once (delivery.alert_lost tells the guide)."""
+    return Removal(*await _record_removal(userid, external_userid, at, "deleted_by_customer_at"))
+
+
 async def guide_removed_customer(userid: str, external_userid: str, at: datetime, source: str = "") -> int | None:
     relationship, _known = await _record_removal(userid, external_userid, at, "deleted_by_guide_at")
     log.info("guide_removed_customer", relationship_id=relationship.id, by_transfer=source == "DELETE_BY_TRANSFER")
     return relationship.customer_id
-
-
-async def customer_removed_guide(
-    deps: Deps, userid: str, external_userid: str, at: datetime, event_key: str
-) -> int | None:
-    """The customer deleted the guide (流失): record it and alert the guide and the store manager once."""
-    relationship, known = await _record_removal(userid, external_userid, at, "deleted_by_customer_at")
-    if not known:
-        # We never saw this customer's details, so an alert could name no one: record, don't alert.
-        customer_id: int = relationship.customer_id
-        return customer_id
-    await relationship.fetch_related("guide", "customer", "channel")
-    guide, customer = relationship.guide, relationship.customer
-    recipients = [guide.userid]
-    if guide.store_id:
-        managers = await Guide.filter(store_id=guide.store_id, role=Role.STORE_MANAGER, active=True)
-        recipients += [m.userid for m in managers if m.userid != guide.userid]
-    text = deps.config.templates.render(
-        "customer_lost",
-        customer_name=customer.name or customer.external_userid,
-        guide_name=guide.name or guide.userid,
-        days_as_contact=max(0, ((relationship.deleted_by_customer_at or at) - relationship.created_at).days),
-        last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
-        channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
-    )
-    text = limits.fit(text, limits.TEXT_MAX_BYTES)
-    for recipient in recipients:
-
-        async def send(to: str = recipient) -> None:
-            await deps.wecom.send_text([to], text)
-
-        # A manager who left the app does not keep the guide (or the next manager) from hearing.
-        await send_once_or_skip(f"lost:{event_key}:{recipient}", "churn_alert", recipient, send, deps.clock)
-    log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
-    return int(customer.id)
-
-
-def _render_purchase(customer: Customer, timezone: str) -> str:
-    if customer.last_purchase_at is None:
-        return "暂无购买记录"
-    local = customer.last_purchase_at.astimezone(ZoneInfo(timezone))
-    return f"{local:%Y-%m-%d}（累计{customer.order_count}单，¥{customer.total_spent:,.2f}）"
 
 
 async def transfer_failed(userid: str, external_userid: str, reason: str) -> None:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from boards import chat
 from boards.delivery import deliver_boards
-from bot.commands import ADMINS, EVERYONE, MANAGERS, OPERATORS, Arg, Call, Reply, command
+from bot.commands import Arg, Call, Reply, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron
+from operators.roles import ADMINS, EVERYONE, MANAGERS, OPERATORS
 
 router = Router("boards")
 

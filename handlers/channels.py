@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.commands import MANAGERS, OPERATORS, REST, Arg, Call, CommandError, command
+from bot.commands import REST, Arg, Call, CommandError, command
 from bot.dispatch import Router
 from channels.chat import channel_report, create_code, find_code, my_code, resolve_targets, show_code
 from customers.models import Role, Store
+from operators.roles import MANAGERS, OPERATORS
 
 router = Router("channels")
 

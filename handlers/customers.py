@@ -3,47 +3,35 @@ library, and the 客户 / 同步客户 commands."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from bot.commands import (
-    CUSTOMER,
-    EVERYONE,
-    OPERATORS,
-    Arg,
-    Call,
-    command,
-    say,
-    send_to_member,
-)
+from bot.commands import Arg, Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.features import attributes
-from bot.publish import publish
-from customers import groupchats, service
-from customers.backfill import backfill_contacts
-from customers.events import ORDER, customer_changed
-from customers.models import ChatMessage, Customer, Relationship
+from customers import chat, delivery, groupchats, service
+from customers.events import (
+    MESSAGE,
+    ORDER,
+    ContactToRecord,
+    CorpTagSyncRequested,
+    contact_to_record,
+    customer_changed,
+)
+from customers.lookup import CUSTOMER
+from customers.messages import ArchivedMessage, record_app_text, record_archived
+from customers.models import Customer
 from customers.orders import OrderIn, OrderLine, record_orders
 from customers.service import utc_from_unix
 from customers.tags import sync_corp_tags
-from operators.jobs import BackfillRequested, job_lease, start_once
-from tagging.report import explain_customer
+from operators.jobs import BackfillRequested, start_once
+from operators.roles import EVERYONE, OPERATORS
 
 router = Router("customers")
 
-# More lines for the 客户 profile (e.g. open tasks, leads): one function each, named by its
-# feature's ``profile`` in bot/features.py.
-ProfileSection = Callable[[Deps, Customer], Awaitable[list[str]]]
-
 
 EVENT = "change_external_contact"
-
-
-RECORD = "contact_added"  # the internal event that records an add
 
 
 def event_time(event: Event, deps: Deps) -> datetime:
@@ -71,10 +59,8 @@ async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> N
     contact = await service.fetch_added_contact(deps, added)
     if contact is None:
         return
-    # external_userid at the top: the worker keeps this customer's events in order by it.
-    record = {"external_userid": added.external_userid, "added": added.to_payload(), "contact": contact}
-    await publish(deps, RECORD, record, event.key)
-    await service.welcome_added(deps, added, contact)
+    await contact_to_record(deps, added, contact, event.key)
+    await delivery.welcome_added(deps, added, contact)
 
 
 @router.event(EVENT, "add_external_contact")
@@ -87,11 +73,11 @@ async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
     await welcome_and_queue_record(event, deps, half=True)
 
 
-@router.on("internal", RECORD)
-async def on_contact_added(event: Event, deps: Deps) -> None:
-    added = service.ContactAdded.from_payload(event.body["added"])
-    customer = await service.record_added(deps, added, event.body["contact"])
-    await customer_changed(deps, customer.id, added.cause, event.key)
+@router.internal(ContactToRecord)
+async def on_contact_added(record: ContactToRecord, deps: Deps, key: str) -> None:
+    added = record.value
+    customer = await service.record_added(deps, added, record.contact)
+    await customer_changed(deps, customer.id, added.cause, key)
 
 
 @router.event(EVENT, "edit_external_contact")
@@ -112,10 +98,10 @@ async def on_del_external_contact(event: Event, deps: Deps) -> None:
 
 @router.event(EVENT, "del_follow_user")
 async def on_del_follow_user(event: Event, deps: Deps) -> None:
-    customer_id = await service.customer_removed_guide(
-        deps, event.get("UserID"), event.get("ExternalUserID"), event_time(event, deps), event.key
-    )
-    await changed(deps, event, customer_id)
+    at = event_time(event, deps)
+    removal = await service.customer_removed_guide(event.get("UserID"), event.get("ExternalUserID"), at)
+    await delivery.alert_lost(deps, removal, at, event.key)
+    await changed(deps, event, removal.customer_id)
 
 
 @router.event(EVENT, "transfer_fail")
@@ -164,36 +150,24 @@ async def on_order(event: Event, deps: Deps) -> None:
 @router.on("chat")
 async def on_chat_archive_message(event: Event, deps: Deps) -> None:
     body = event.body
-    customer = await Customer.get_or_none(external_userid=body["external_userid"])
-    await ChatMessage.get_or_create(
-        msg_id=f"archive:{body['msg_id']}",
-        defaults={
-            "source": "archive",
-            "from_id": body["from"],
-            "customer_id": customer.id if customer else None,
-            "content": body["content"],
-            "sent_at": datetime.fromisoformat(body["sent_at"]),
-        },
+    message = ArchivedMessage(
+        body["msg_id"], body["external_userid"], body["from"], body["content"], datetime.fromisoformat(body["sent_at"])
     )
-    if customer is not None:
-        await customer_changed(deps, customer.id, "message", event.key)
+    await customer_changed(deps, await record_archived(message), MESSAGE, event.key)
 
 
 @router.message("text")
 async def on_app_text(event: Event, deps: Deps) -> None:
     # A member wrote to the app (chat commands read these too): kept for keyword rules and audit.
-    await ChatMessage.get_or_create(
-        msg_id=f"app:{event.get('MsgId')}",
-        defaults={
-            "source": "app",
-            "from_id": event.get("FromUserName"),
-            "content": event.get("Content"),
-            "sent_at": utc_from_unix(event.get("CreateTime")) or deps.clock.now(),
-        },
-    )
+    at = utc_from_unix(event.get("CreateTime")) or deps.clock.now()
+    await record_app_text(event.get("MsgId"), event.get("FromUserName"), event.get("Content"), at)
 
 
-@router.on("internal", "sync_corp_tags")
+@router.internal(CorpTagSyncRequested)
+async def on_corp_tag_sync_requested(request: CorpTagSyncRequested, deps: Deps, key: str) -> None:
+    await sync_corp_tags(deps)
+
+
 @router.event("change_external_tag")
 async def on_corp_tags_changed(event: Event, deps: Deps) -> None:
     # create / update / delete / shuffle alike: one get_corp_tag_list keeps the mirror exact,
@@ -205,25 +179,7 @@ async def on_corp_tags_changed(event: Event, deps: Deps) -> None:
          help="客户档案：来源渠道、标签及原因、最近购买")
 async def customer(call: Call) -> str:
     found: Customer = call.args["名字|id"]
-    zone = ZoneInfo(call.deps.settings.scrm_timezone)
-    relations = await Relationship.filter(customer_id=found.id).prefetch_related("guide", "channel")
-    lines = [f"客户：{found.name or '-'}（{found.external_userid}）"]
-    for r in relations:
-        status = "已流失" if r.deleted_by_customer_at else ("已删除" if r.deleted_by_guide_at else "在联")
-        channel = r.channel.name if r.channel else (r.state or "未知")
-        added = r.created_at.astimezone(zone)
-        lines.append(f"导购 {r.guide.name or r.guide.userid}：来源 {channel}，添加于 {added:%Y-%m-%d}（{status}）")
-    if found.last_purchase_at is not None:
-        lines.append(f"最近购买：{found.last_purchase_at.astimezone(zone):%Y-%m-%d}，累计 {found.order_count} 单 "
-                     f"¥{found.total_spent:,.2f}")
-    else:
-        lines.append("最近购买：暂无购买记录")
-    lines.append("标签：")
-    lines += (await explain_customer(call.deps.config.tag_rules, found.external_userid))[1:]
-    section: ProfileSection
-    for section in attributes("profile"):
-        lines += await section(call.deps, found)
-    return call.say("cmd_customer", lines="\n".join(lines))
+    return await chat.profile_text(call, found)
 
 
 @command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
@@ -233,7 +189,4 @@ async def sync(call: Call) -> str:
 
 @router.internal(BackfillRequested)
 async def on_backfill_requested(request: BackfillRequested, deps: Deps, key: str) -> None:
-    async with job_lease(deps, request):
-        result = await backfill_contacts(deps)
-    text = say(deps, "cmd_sync_done", job=request.job, members=result.members, contacts=result.contacts)
-    await send_to_member(deps, request.userid, text, f"job:{request.job}:done")
+    await chat.run_sync(deps, request)

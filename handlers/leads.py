@@ -6,18 +6,19 @@ from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.commands import EVERYONE, Call, command
+from bot.commands import Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import every
 from customers.events import ORDER, CustomerChanged, customer_changed
-from customers.handover import on_handover
 from customers.models import Customer, Guide, Role
 from leads import delivery, service
 from leads.models import OPEN_STATUSES, Lead, LeadStatus
 from leads.report import attribute_orders
 from leads.signals import SignalIn
+from operators.handover import on_handover
+from operators.roles import EVERYONE
 
 router = Router("leads")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.commands import OPERATORS, Call, command
+from bot.commands import Call, command
 from bot.dispatch import Router
+from operators.roles import OPERATORS
 from sidebar.chat import reload_reply
 
 router = Router("sidebar")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.commands import EVERYONE, OPERATORS, REST, TEXT, Arg, Call, command
+from bot.commands import REST, TEXT, Arg, Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron
 from customers.events import CustomerChanged
-from customers.handover import on_handover
+from operators.handover import on_handover
+from operators.roles import EVERYONE, OPERATORS
 from sop import chat, service
 from sop.delivery import notice
 

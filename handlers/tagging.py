@@ -3,7 +3,7 @@ thin adapters to tagging/ (service, delivery, chat), all through the queue."""
 
 from __future__ import annotations
 
-from bot.commands import OPERATORS, Call, command
+from bot.commands import Call, command
 from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
@@ -11,6 +11,7 @@ from bot.events import Event
 from bot.scheduler import cron, every
 from customers.events import CustomerChanged
 from operators.jobs import RetagRequested, job_lease, start_once
+from operators.roles import OPERATORS
 from tagging import chat, service
 from tagging.delivery import push_pending
 from tagging.events import RetagDirty

@@ -1,6 +1,6 @@
 """Departments and members from WeCom's address book into stores and guides.
 
-``org.yaml`` says only what WeCom cannot (``customers/org.py``): which department subtree holds
+``org.yaml`` says only what WeCom cannot (``customers/config.py``): which department subtree holds
 the stores (``store_root``: its leaf departments are stores) or an explicit department per store,
 roles beyond guide, and names the brand wants instead of WeCom's. Everything else comes from
 ``department/list``, ``user/list_id`` and ``user/get``, and is kept in step by ``change_contact``

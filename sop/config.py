@@ -17,8 +17,8 @@ import structlog
 from bot.configfiles import ConfigError, Reader, load_yaml
 from bot.features import import_modules
 from bot.templates import Templates
+from customers.config import Org
 from customers.lifecycle import STAGES as LIFECYCLE_STAGES
-from customers.org import Org
 from sop.kinds import ACTIONS, GOALS, TRIGGERS, Fail, TriggerKind
 from sop.kinds.triggers import Holidays
 

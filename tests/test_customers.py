@@ -181,7 +181,7 @@ async def test_backfill_of_10000_contacts_is_complete_and_resumable(stack: Stack
 
 async def test_worker_start_mirrors_corp_tags_once_per_window(make_settings: Any, sim: Any) -> None:
     from bot.app import create_app
-    from bot.publish import publish
+    from customers.events import corp_tag_sync_requested
     from tests.conftest import serve_app
 
     sim.state.add_tag_group("会员等级", ["金卡", "银卡"])
@@ -194,7 +194,7 @@ async def test_worker_start_mirrors_corp_tags_once_per_window(make_settings: Any
         await eventually(mirrored)
         # A second worker starting in the same 10-minute window queues the same job: a duplicate.
         deps = app.deps
-        assert not await publish(deps, "sync_corp_tags", {}, str(int(deps.clock.timestamp() // 600)))
+        assert not await corp_tag_sync_requested(deps)
 
         async def drained() -> bool:
             depth = await deps.queue.depth()

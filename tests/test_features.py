@@ -31,7 +31,7 @@ def test_an_app_given_its_own_routers_still_moves_every_feature_on_a_hand_over()
     # The leads and SOP hooks live in handler modules this app's routers do not import.
     hooks = fresh_python(
         "from bot.app import create_app\n"
-        "from customers.handover import HANDOVER_HOOKS\n"
+        "from operators.handover import HANDOVER_HOOKS\n"
         "from config.settings import Settings\n"
         f"create_app(Settings(_env_file=None, **{WECOM!r}), role='worker', routers=[])\n"
         "print(','.join(sorted(HANDOVER_HOOKS)))"

@@ -12,11 +12,12 @@ from bot.app import create_app
 from bot.commands import parse, tokenize
 from bot.crypto import CallbackCrypto
 from bot.deps import Deps
+from bot.models.commands import CommandAudit
 from bot.scheduler import Tick, fire
 from config.settings import Settings
-from customers.handover import HANDOVER_HOOKS, on_handover
 from customers.models import Customer, Guide, Relationship, Role
-from operators.models import CommandAudit, HandoverItem, RobotSubscription
+from operators.handover import HANDOVER_HOOKS, on_handover
+from operators.models import HandoverItem, RobotSubscription
 from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
 from tests.support.facts import craft_customer

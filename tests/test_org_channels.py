@@ -21,12 +21,12 @@ import pytest
 from boards.kinds import compute
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
+from bot.models.commands import CommandAudit
 from channels.models import ContactWay
 from channels.report import channel_figures
 from channels.service import personal_state, store_state, sync_channels
 from config.settings import Settings
 from customers.models import ChannelCode, Guide, Relationship, Role, Store
-from operators.models import CommandAudit
 from orgsync.departed import member_left
 from orgsync.service import sync_org
 from simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member

@@ -37,7 +37,9 @@ class Feature:
     profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
     metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
     card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
-    demo: tuple[str, ...] = ()  # ``module:chapter(run)`` for `scrm demo` (bot/demokit.py), in story order
+    # ``module:chapter(n)`` for `scrm demo`, played in table order; ``n`` is the one narrator
+    # (simulator/narrator.py), the runner is simulator/demo.py.
+    demo: tuple[str, ...] = ()
     cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
 
 
@@ -48,6 +50,7 @@ FEATURES: tuple[Feature, ...] = (
         routers=("handlers.customers",),
         commands=("handlers.customers",),
         routes=("customers.intake:add_routes",),
+        demo=("customers.demo:chapter",),
     ),
     Feature(
         "tagging",
@@ -56,6 +59,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("tagging.types.behaviour", "tagging.types.channel", "tagging.types.keyword",
                "tagging.types.lifecycle", "tagging.types.prediction", "tagging.types.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
+        demo=("tagging.demo:chapter",),
     ),
     Feature(
         "leads",
@@ -84,6 +88,7 @@ FEATURES: tuple[Feature, ...] = (
         routers=("handlers.operators",),
         commands=("handlers.operators",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
+        demo=("operators.demo:chapter",),
     ),
     Feature(
         "sop",
@@ -102,6 +107,7 @@ FEATURES: tuple[Feature, ...] = (
         "orgsync",
         routers=("handlers.orgsync",),
         ticks=("handlers.orgsync:ORG_SYNC",),
+        demo=("orgsync.demo:chapter",),
     ),
     Feature(
         "channels",
@@ -115,6 +121,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.sidebar",),
         routes=("sidebar.views:setup_sidebar",),
         card_sections=("sidebar.card",),
+        demo=("sidebar.demo:chapter",),
     ),
     Feature(
         "predict",

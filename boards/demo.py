@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,9 @@ async def _week(n: Narrator) -> None:
     monday = n.pass_until(10, 0)
     while monday.weekday() != 0:
         monday = n.pass_until(10, 0)
-    n.say(f"A week of business in the two stores, {monday:%m-%d} to the Sunday (customers scan the "
-          "store codes; a few delete their guide again)")
+    sunday = monday + timedelta(days=6)
+    n.say(f"A week of business in the two stores, Monday {monday:%m-%d} to Sunday {sunday:%m-%d} (customers "
+          "scan the store codes; a few delete their guide again)")
     number = 0
     for day, moves in enumerate(WEEK):
         firsts: dict[str, str] = {}

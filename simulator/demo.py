@@ -102,7 +102,7 @@ async def _serve(n: Narrator, *, serve: bool) -> None:
         n.show(f"run `scrm demo --serve`, then open {n.app_url.rsplit(':', 1)[0]}:8080/sidebar/ (the simulator "
                "plays WeCom's OAuth page and JS bridge)")
         return
-    n.show(f"open {n.app_url}/sidebar/ — signed in through the simulator's OAuth page as the guide of the sidebar "
-           "chapter, in her chat with her customer; Ctrl-C stops")
+    n.show(f"open {n.app_url}/sidebar/ — the simulator's OAuth page signs you in as the sidebar chapter's guide, "
+           "in the same chat; Ctrl-C stops")
     print(f"\nSidebar: {n.app_url}/sidebar/", flush=True)
     await asyncio.Event().wait()

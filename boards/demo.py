@@ -1,88 +1,103 @@
-"""The operators' part of ``make demo``: commands in chat, a refusal, a hand-over, HQ's board."""
+"""The boards chapter of ``make demo``: HQ subscribes its group robot, a week of business in the
+two stores (customers added and lost, day by day, guide by guide), and on Monday at 09:00 the
+weekly board and its chart arrive in HQ's group."""
 
 from __future__ import annotations
 
 import base64
 import tempfile
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from boards.chart import chart_font_path
-from boards.delivery import deliver_boards, subscribe
-from bot.appkeys import DEPS
-from bot.demokit import DemoRun, say, show, wait_for
-from bot.scheduler import Tick, fire
-from simulator.callbacks import CallbackSender
-from simulator.state import SimulatorState
+from boards.periods import last_complete
+from boards.service import build_boards
 
-__all__ = ["operators_story"]
+if TYPE_CHECKING:
+    from simulator.narrator import Narrator
 
-Say = Callable[[str], None]
-WaitFor = Callable[..., Awaitable[float]]
+__all__ = ["chapter"]
+
+GUIDES = {"guide_sh01_a": ("王小美", "store_sh01"), "guide_sh01_b": ("李晓", "store_sh01"),
+          "guide_hz01_a": ("陈静", "store_hz01")}
+# Whose code is scanned, day by day (Monday first), one an hour from 11:00; a "-" entry is that
+# guide's first customer of the day deleting them again.
+WEEK: tuple[tuple[str, ...], ...] = (
+    ("guide_sh01_a", "guide_sh01_a", "guide_hz01_a"),
+    ("guide_sh01_b", "guide_hz01_a"),
+    ("guide_sh01_a", "guide_sh01_b", "-guide_sh01_a"),
+    ("guide_hz01_a", "guide_hz01_a"),
+    ("guide_sh01_a", "guide_sh01_b", "guide_sh01_b"),
+    ("guide_sh01_a", "guide_sh01_a", "guide_sh01_b", "guide_hz01_a", "guide_hz01_a", "-guide_hz01_a"),
+    ("guide_sh01_a", "guide_hz01_a"),
+)
+SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
+WEEKDAYS = "一二三四五六日"
 
 
-async def operators_story(
-    app: web.Application, state: SimulatorState, sender: CallbackSender, say: Say, show: Say, wait_for: WaitFor
-) -> None:
-    deps = app[DEPS]
-    for userid, name in (("operator01", "运营小赵"), ("admin01", "系统管理员"), ("guide_sh01_b", "李晓"),
-                         ("manager_hz01", "刘店长")):
-        state.add_member(userid, name)
+async def _week(n: Narrator) -> None:
+    monday = n.pass_until(10, 0)
+    while monday.weekday() != 0:
+        monday = n.pass_until(10, 0)
+    sunday = monday + timedelta(days=6)
+    n.say(f"A week of business in the two stores, Monday {monday:%m-%d} to Sunday {sunday:%m-%d} (customers "
+          "scan the store codes; a few delete their guide again)")
+    number = 0
+    for day, moves in enumerate(WEEK):
+        firsts: dict[str, str] = {}
+        added: dict[str, int] = {}
+        lost: list[str] = []
+        for hour, move in enumerate(moves):
+            n.pass_until(11 + hour, 0)
+            if move.startswith("-"):
+                guide = move[1:]
+                await n.customer_deletes(guide, firsts[guide])
+                lost.append(GUIDES[guide][0])
+                continue
+            number += 1
+            external_userid = f"wmDemoWeek{number:02d}"
+            name = SURNAMES[number % len(SURNAMES)] + ("女士" if number % 3 else "先生")
+            await n.customer_scans(move, external_userid, name, state=GUIDES[move][1])
+            firsts.setdefault(move, external_userid)
+            added[GUIDES[move][0]] = added.get(GUIDES[move][0], 0) + 1
+        gains = "，".join(f"{who} +{count}" for who, count in added.items())
+        losses = "".join(f"，{who} −1（客户删除）" for who in lost)
+        n.show(f"周{WEEKDAYS[day]} {n.local_now():%m-%d}: {gains}{losses}")
+        if day < len(WEEK) - 1:
+            n.pass_until(10, 0)
 
-    async def command(userid: str, text: str, *, expect: str = "") -> None:
-        before = len(state.messages_to(userid))
-        await sender.send(state.guide_sends_text(userid, text))
 
-        def answered() -> bool:
-            new = state.messages_to(userid)[before:]
-            return bool(new) and (not expect or any(expect in str(m.content.get("content")) for m in new))
+async def chapter(n: Narrator) -> None:
+    """The demo chapter (bot/features.py)."""
+    for userid, name in (("admin01", "系统管理员"), ("guide_sh01_b", "李晓"), ("manager_hz01", "刘店长")):
+        n.add_member(userid, name)
+    n.say("The admin subscribes HQ's group robot to the boards")
+    for message in await n.guide_writes("admin01", "订阅排行 HQ群"):
+        n.show(f"admin01 › 订阅排行 HQ群 ‹ {message.content.get('content')}")
 
-        await wait_for(answered)
-        show(f"{userid} › {text}")
-        for message in state.messages_to(userid)[before:]:
-            for line in str(message.content.get("content", "")).splitlines()[:12]:
-                show(f"    {line}")
+    await _week(n)
 
-    say("An operator runs the product from the WeCom app, by chat command")
-    await command("operator01", "帮助")
-    await command("operator01", "客户 “吴先生”")
-    await command("operator01", "重算标签", expect="重算完成")
-
-    say("A guide tries an operator's command: refused, and audited")
-    await command("guide_sh01_a", "交接 王小美 李晓")
-
-    say("王小美 leaves the store: the operator hands her customers over to 李晓 (externalcontact/transfer_customer)")
-    for external_userid, name in (("wmDemoHand1", "郑女士"), ("wmDemoHand2", "孙先生")):
-        await sender.send(state.customer_scans_qr("guide_sh01_a", external_userid, state="store_sh01", name=name))
-    await wait_for(lambda: state.count_calls("externalcontact/send_welcome_msg") >= 4)
-    await command("operator01", "交接 王小美 李晓")
-    state.advance(24 * 3600 + 1)  # the customers had 24 h to refuse; nobody did
-    await fire(deps, Tick("handover_check", every_s=deps.settings.scrm_handover_check_every_s))
-    await wait_for(lambda: any("交接完成" in str(m.content.get("content")) for m in state.messages_to("operator01")))
-    show("operator01 ‹ " + str(state.messages_to("operator01")[-1].content["content"]).replace("\n", " / "))
-
-    say("The admin subscribes HQ's group robot; at 09:00 the daily board arrives there with its chart")
-    await command("admin01", "订阅排行 HQ群")
-    # As tomorrow's 09:00 tick would: the daily board covers today.
-    await deliver_boards(deps, "daily", deps.clock.now() + timedelta(days=1))
-    for robot_key, messages in state.robot_messages.items():
-        for message in messages:
-            if message.msgtype == "markdown":
-                show(f"robot {robot_key[:6]}… markdown ({len(message.payload['content'].encode())} bytes):")
-                for line in str(message.payload["content"]).splitlines()[:14]:
-                    show(f"    {line}")
+    local = n.pass_until(9, 0)
+    n.say(f"Monday {local:%m-%d %H:%M}: the weekly board (周榜) arrives in HQ's group, with its chart")
+    await n.run_tick("board_weekly")
+    deps = n.deps
+    for robot_key, posts in n.robot_messages().items():
+        for post in posts:
+            if post.msgtype == "markdown":
+                n.show(f"robot {robot_key[:6]}… markdown ({len(post.payload['content'].encode())} bytes):")
+                n.show_text(str(post.payload["content"]), indent="    ", limit=16)
             else:
-                png = base64.b64decode(message.payload["base64"])
+                png = base64.b64decode(post.payload["base64"])
                 path = Path(tempfile.gettempdir()) / "scrm-demo-board.png"
                 path.write_bytes(png)
-                show(f"robot {robot_key[:6]}… image: {len(png):,} byte PNG bar chart, Chinese labels in "
-                     f"{Path(chart_font_path(deps.settings.scrm_chart_font)).name} (saved to {path})")
-    await subscribe("HQ群", "admin01", deps.clock.now())  # already there: nothing changes
-
-
-async def chapter(run: DemoRun) -> None:
-    """The demo chapter (bot/features.py)."""
-    await operators_story(run.app, run.state, run.sender, say, show, wait_for)
+                n.show(f"robot {robot_key[:6]}… image: {len(png):,} byte PNG bar chart, Chinese labels in "
+                       f"{Path(chart_font_path(deps.settings.scrm_chart_font)).name} (saved to {path})")
+    boards = await build_boards(deps, last_complete("weekly", n.now(), deps.settings.scrm_timezone))
+    board = boards.stores if deps.config.leaderboard.chart == "store" else boards.guides
+    n.show(f"the chart's bars ({board.metric.label}): "
+           + "，".join(f"{row.label} {row.value:g}" for row in board.rows))
+    managers = [m for m in n.messages_to("manager_sh01") if "排行" in str(m.content.get("content", ""))]
+    if managers:
+        n.show("张店长 gets her store's guides as an app message:")
+        n.show_text(str(managers[-1].content["content"]), indent="    ", limit=8)

@@ -402,7 +402,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from simulator.demo import run_demo
 
     configure_logging("WARNING")
     return asyncio.run(run_demo(serve=args.serve, port=args.port))

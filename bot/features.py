@@ -38,7 +38,9 @@ class Feature:
     profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
     metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
     card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
-    demo: tuple[str, ...] = ()  # ``module:chapter(run)`` for `scrm demo` (bot/demokit.py), in story order
+    # ``module:chapter(n)`` for `scrm demo`, played in table order; ``n`` is the one narrator
+    # (simulator/narrator.py), the runner is simulator/demo.py.
+    demo: tuple[str, ...] = ()
     cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
 
 
@@ -50,6 +52,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.customers",),
         kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
+        demo=("customers.demo:chapter",),
     ),
     Feature(
         "tagging",
@@ -59,6 +62,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("tagging.kinds.behaviour", "tagging.kinds.channel", "tagging.kinds.keyword",
                "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
+        demo=("tagging.demo:chapter",),
     ),
     Feature(
         "leads",
@@ -88,6 +92,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.operators",),
         kinds=("operators.roles",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
+        demo=("operators.demo:chapter",),
     ),
     Feature(
         "sop",
@@ -106,6 +111,7 @@ FEATURES: tuple[Feature, ...] = (
         "orgsync",
         routers=("handlers.orgsync",),
         ticks=("handlers.orgsync:ORG_SYNC",),
+        demo=("orgsync.demo:chapter",),
     ),
     Feature(
         "channels",
@@ -119,6 +125,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.sidebar",),
         routes=("sidebar.views:setup_sidebar",),
         card_sections=("sidebar.kinds",),
+        demo=("sidebar.demo:chapter",),
     ),
     Feature(
         "predict",

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from bot.appkeys import DEPS
-from bot.demokit import DemoRun, say, show
 from customers.models import Customer, Guide, Relationship, Signal
 from customers.orders import OrderIn, record_orders
 from predict.chat import describe
@@ -18,7 +15,10 @@ from predict.report import format_report, store_figures
 from predict.service import predict_everyone
 from predict.synthetic import synthetic_brand
 
-__all__ = ["predict_story"]
+if TYPE_CHECKING:
+    from simulator.narrator import Narrator
+
+__all__ = ["chapter"]
 
 BASE = 600  # synthetic customers with two years of orders (SYNTHETIC: made up for the demo)
 
@@ -39,10 +39,11 @@ async def _history(now: datetime) -> None:
         await record_orders(orders[start : start + 1000])
 
 
-async def predict_story(app: web.Application) -> None:
-    deps = app[DEPS]
+async def chapter(n: Narrator) -> None:
+    """The demo chapter (bot/features.py)."""
+    deps = n.deps
     now = deps.clock.now()
-    say(f"Purchase predictions: {BASE} customers with two years of orders (synthetic), plus 周小姐")
+    n.say(f"Purchase predictions: {BASE} customers with two years of orders (synthetic), plus 周小姐")
     await _history(now)
     await record_orders([
         OrderIn(f"DEMO-ZHOU-{k}", Decimal(amount), now - timedelta(days=days), "wmDemoZhou01")
@@ -54,19 +55,15 @@ async def predict_story(app: web.Application) -> None:
                             external_userid=zhou.external_userid, occurred_at=now - timedelta(days=k + 1))
     result = await predict_everyone(deps)
     methods = result.backtest.get("methods", {})
-    show(f"nightly run: {result.customers} customers scored in {result.seconds:.1f}s; back-test on this brand's "
-         f"last 90 days (AUC): " + ", ".join(f"{name} {m['auc']:.3f}" for name, m in methods.items() if m.get("auc")))
-    show("the model ranks customers" if result.method == "model"
-         else "the model did not beat the rules on this brand's back-test: customers are ranked by RFM")
+    n.show(f"nightly run: {result.customers} customers scored in {result.seconds:.1f}s; back-test on this brand's "
+           f"last 90 days (AUC): " + ", ".join(f"{name} {m['auc']:.3f}" for name, m in methods.items() if m.get("auc")))
+    n.show("the model ranks customers" if result.method == "model"
+           else "the model did not beat the rules on this brand's back-test: customers are ranked by RFM")
     prediction = await CustomerPrediction.get(customer_id=zhou.id)
-    say("客户 周小姐 — what 王小美 reads in her profile")
+    n.say("客户 周小姐 — what 王小美 reads in her profile")
     for line in describe(deps.config.templates, prediction).split("\n"):
-        show(line)
-    say("HQ: each store's customer base, expected 90-day sales (scrm predict report; board metric expected_sales_90)")
+        n.show(line)
+    n.say("HQ: each store's customer base, expected 90-day sales (scrm predict report; board metric expected_sales_90)")
     for line in format_report(await store_figures(), result.method).split("\n"):
-        show(line)
+        n.show(line)
 
-
-async def chapter(run: DemoRun) -> None:
-    """The demo chapter (bot/features.py)."""
-    await predict_story(run.app)

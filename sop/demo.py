@@ -1,4 +1,4 @@
-"""The SOP part of ``make demo``: a customer enters a playbook, the guide's morning digest shows the
+"""The SOP chapter of ``make demo``: a customer enters a playbook, the guide's morning digest shows the
 task, the guide closes it from the card, and HQ reads the execution rate and the lift report."""
 
 from __future__ import annotations
@@ -6,82 +6,81 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from bot.appkeys import DEPS
-from bot.demokit import DemoRun, say, show, wait_for
 from bot.deps import Deps
 from customers.models import Customer, Guide, Order
-from simulator.callbacks import CallbackSender
-from simulator.state import SimulatorState
 from sop.delivery import send_digests
 from sop.engine import in_holdout
 from sop.models import SopTask, TaskStatus
 from sop.report import execution_rate, format_execution, format_lift, lift
 
-__all__ = ["sop_story"]
+if TYPE_CHECKING:
+    from simulator.narrator import Narrator
+
+__all__ = ["chapter"]
+
+GUIDE = "guide_sh01_a"
 
 
-async def sop_story(app: web.Application, state: SimulatorState, sender: CallbackSender) -> None:
-    deps = app[DEPS]
-    say("SOP: a new customer enters the 新客旅程 playbook (day 0 / 1 / 3 / 7, 10% holdout)")
-    task = None
-    for n, name in enumerate(("林女士", "赵先生", "钱女士", "孙先生"), start=1):
-        external_userid = f"wmDemoSop{n:02d}"
-        await sender.send(state.customer_scans_qr("guide_sh01_a", external_userid, state="store_sh01", name=name))
-        entered = SopTask.filter(customer__external_userid=external_userid, playbook="new_customer")
-        await wait_for(entered.exists)
+async def _enter(n: Narrator) -> SopTask | None:
+    n.say("SOP: a new customer enters the 新客旅程 playbook (day 0 / 1 / 3 / 7, 10% holdout)")
+    for number, name in enumerate(("林女士", "赵先生", "钱女士", "孙先生"), start=1):
+        external_userid = f"wmDemoSop{number:02d}"
+        await n.customer_scans(GUIDE, external_userid, name, state="store_sh01")
         row = await SopTask.get(customer__external_userid=external_userid, playbook="new_customer")
         if row.status == TaskStatus.CONTROL:
-            show(f"{name}: drawn into the control group by a stable hash — no task, measured for lift")
+            n.show(f"{name}: drawn into the control group by a stable hash — no task, measured for lift")
             continue
-        task = row
-        show(f"{name} scanned 王小美's code → task #{row.id} ({row.step}, due now) for 王小美")
-        break
+        n.show(f"{name} scanned 王小美's code → task #{row.id} ({row.step}, due now) for 王小美")
+        n.show(f"suggested text, rendered for her: 「{row.suggested_text}」")
+        return row
+    return None
+
+
+async def _digest(n: Narrator) -> str:
+    local = n.pass_until(9, 30)
+    n.say(f"{local:%H:%M} — the morning digest: a template card to each guide, most valuable first")
+    await send_digests(n.deps)
+    await n.settle()
+    card = next(m for m in reversed(n.messages_to(GUIDE)) if m.msgtype == "template_card")
+    n.show(f"card to {GUIDE}: 「{card.content['main_title']['title']}」")
+    n.show_text(str(card.content["sub_title_text"]), limit=8)
+    n.show("buttons: " + " / ".join(b["text"] for b in card.content["button_list"]))
+    n.show("王小美 types 「待办」 to the app and gets the same list:")
+    for message in await n.guide_writes(GUIDE, "待办"):
+        n.show_text(str(message.content.get("content", "")), limit=8)
+    return str(card.content["task_id"])
+
+
+async def chapter(n: Narrator) -> None:
+    """The demo chapter (bot/features.py)."""
+    task = await _enter(n)
     if task is None:
         return
-    task_id = task.id
-    await wait_for(lambda: SopTask.filter(id=task_id).exclude(suggested_text="").exists())
-    task = await SopTask.get(id=task_id)
-    show(f"suggested text, rendered for her: 「{task.suggested_text}」")
+    card_id = await _digest(n)
 
-    say("09:30 — the morning digest: a template card to each guide, most valuable first")
-    await send_digests(deps)
-    card = next(m for m in reversed(state.messages_to("guide_sh01_a")) if m.msgtype == "template_card")
-    show(f"card to guide_sh01_a: 「{card.content['main_title']['title']}」")
-    for line in str(card.content["sub_title_text"]).splitlines():
-        show(f"  {line}")
-    show("buttons: " + " / ".join(b["text"] for b in card.content["button_list"]))
-    show("王小美 types 「待办」 to the app and gets the same list:")
-    before = len(state.messages_to("guide_sh01_a"))
-    await sender.send(state.guide_sends_text("guide_sh01_a", "待办"))
-    await wait_for(lambda: len(state.messages_to("guide_sh01_a")) > before)
-    for line in str(state.messages_to("guide_sh01_a")[-1].content.get("content", "")).splitlines():
-        show(f"  {line}")
-
-    say(f"王小美 taps 「完成#{task.id}」 on the card (template_card_event → key sop:done:{task.id})")
-    await sender.send(state.guide_clicks_card("guide_sh01_a", str(card.content["task_id"]), f"sop:done:{task.id}"))
-    await wait_for(lambda: SopTask.filter(id=task_id, status=TaskStatus.DONE).exists())
-
-    def answers() -> list[str]:
-        texts = [str(m.content.get("content", "")) for m in state.messages_to("guide_sh01_a") if m.msgtype == "text"]
-        return [t for t in texts if t.startswith("已完成")]
-
-    await wait_for(lambda: bool(answers()))
+    n.say(f"王小美 taps 「完成#{task.id}」 on the card (template_card_event → key sop:done:{task.id})")
+    before = len(n.messages_to(GUIDE))
+    await n.guide_taps(GUIDE, card_id, f"sop:done:{task.id}")
+    await n.wait_for(lambda: any(str(m.content.get("content", "")).startswith("已完成")
+                                 for m in n.messages_to(GUIDE)[before:]))
+    answer = next(str(m.content["content"]) for m in n.messages_to(GUIDE)[before:]
+                  if str(m.content.get("content", "")).startswith("已完成"))
     done = await SopTask.get(id=task.id)
-    show(f"task #{task.id} is done (by {done.done_by}); the app answered: 「{answers()[-1]}」")
+    n.show(f"task #{task.id} is {done.status.value} (by {done.done_by}); the app answered: 「{answer}」")
 
-    say("HQ: execution rate (scrm sop report) and lift against the holdout (scrm sop report --lift)")
+    deps = n.deps
+    n.say("HQ: execution rate (scrm sop report) and lift against the holdout (scrm sop report --lift)")
     seeded = await _seed_history(deps)
-    show(f"(the demo loads last quarter's history first: {seeded} customers who entered 新客旅程 40–70 days ago, "
-         "held out by the same stable hash, and their orders)")
+    n.show(f"(the demo loads last quarter's history first: {seeded} customers who entered 新客旅程 40–70 days ago, "
+           "held out by the same stable hash, and their orders)")
     now = deps.clock.now()
-    for line in format_execution(await execution_rate(now - timedelta(days=1), now + timedelta(minutes=1)), "guide"):
-        show(line)
+    for line in format_execution(await execution_rate(now - timedelta(days=7), now + timedelta(minutes=1)), "guide"):
+        n.show(line)
     for line in format_lift(await lift(deps.config.sop.current, now + timedelta(minutes=1))):
-        show(line)
-    show("(conversion = an order within the playbook's window after the step; the CI needs both arms)")
+        n.show(line)
+    n.show("(conversion = an order within the playbook's window after the step; the CI needs both arms)")
 
 
 async def _seed_history(deps: Deps, count: int = 600) -> int:
@@ -114,8 +113,3 @@ async def _seed_history(deps: Deps, count: int = 600) -> int:
     await SopTask.bulk_create(tasks)
     await Order.bulk_create(orders)
     return count
-
-
-async def chapter(run: DemoRun) -> None:
-    """The demo chapter (bot/features.py)."""
-    await sop_story(run.app, run.state, run.sender)

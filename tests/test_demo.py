@@ -1,0 +1,79 @@
+"""``make demo`` tells a true story: it runs to the end, HQ's weekly board counts a real week,
+and the churn alert "weeks later" says how many weeks.
+
+One run (``scrm demo`` in a subprocess, as a newcomer runs it); the demo always uses the embedded
+defaults (SQLite, in-process Redis, the simulator), so it runs once, on the embedded pass. And
+every feature's chapter is told through the one narrator, not by driving the simulator itself.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.features import FEATURES
+from tests.conftest import BACKEND
+
+ROOT = Path(__file__).resolve().parent.parent
+# The run is the embedded defaults whatever the suite's backend: it runs once, on the embedded pass.
+once = pytest.mark.skipif(BACKEND != "embedded", reason="the demo is the embedded defaults; runs on the embedded pass")
+
+
+def test_every_feature_chapter_is_told_through_the_narrator_alone() -> None:
+    # A chapter imports its own feature's services, never the simulator (only the narrator's type).
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom bot.features import attributes\nchapters = list(attributes('demo'))\n"
+         "print(len(chapters), sorted(m for m in sys.modules if m.split('.')[0] == 'simulator'))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.strip().split(maxsplit=1)
+    assert loaded == [str(sum(len(f.demo) for f in FEATURES)), "[]"]
+    assert {f.name for f in FEATURES if not f.demo} == set(), "every feature tells its part of the story"
+
+
+@pytest.fixture(scope="module")
+def told() -> str:
+    """What ``scrm demo`` printed."""
+    done = subprocess.run([sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=400,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def chapter(told: str, title: str) -> str:
+    """The lines of the chapter whose heading contains ``title``."""
+    start = told.index(title)
+    end = told.find("\n== ", start)
+    return told[start : end if end > 0 else None]
+
+
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)  # about a minute alone; a shared CI host is slower
+def test_the_demo_plays_every_chapter_and_leaves_nothing_queued(told: str) -> None:
+    assert "queue now: {'stream': 0, 'dead': 0, 'retry': 0}" in told
+    for heading in ("A shopper scans", "nightly re-tag", "next morning", "weekly board", "hands her customers over",
+                    "morning digest", "address book", "opens the sidebar", "Purchase predictions", "Summary"):
+        assert heading in told, heading
+
+
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_hq_weekly_board_and_chart_count_the_week_the_story_played(told: str) -> None:
+    board = chapter(told, "the weekly board")
+    stores = dict(re.findall(r"\d\. (\S+店) \*\*(-?\d+)\*\*", board))
+    assert stores == {"上海南京西路店": "11", "杭州湖滨店": "6"}, board
+    assert "the chart's bars (净增客户): 上海南京西路店 11，杭州湖滨店 6" in board
+
+
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_the_churn_alert_weeks_later_says_how_long_the_customer_stayed(told: str) -> None:
+    alert = chapter(told, "deletes 王小美")
+    assert "添加时长：23天" in alert and "添加时长：0天" not in alert
+

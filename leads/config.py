@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
-from leads.patterns import PATTERNS, PatternSpec
+from leads.kinds import PATTERNS, PatternSpec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
 
@@ -27,12 +27,18 @@ _TEXT_VARS: dict[str, frozenset[str]] = {
     "digest.title": frozenset({"count"}),
     "digest.line": frozenset({"customer_name", "reason"}),
     "digest.list_header": frozenset({"count"}),
+    "chat.none": frozenset({"scope"}),
+    "chat.header": frozenset({"scope", "count"}),
+    "chat.line": frozenset({"customer_name", "pattern_title", "reason", "time", "status"}),
+    "chat.more": frozenset({"count"}),
+    "chat.profile": frozenset({"reason", "status"}),
 }
 _SCRIPT_VARS = frozenset({"customer_name", "product", "guide_name", "remark"})
 _PLAIN_TEXTS = (
     "card.source", "card.remark", "card.tags", "card.last_purchase", "card.never_bought", "card.script",
     "card.reminder_prefix", "buttons.contacted", "buttons.snooze", "buttons.dismiss", "replies.contacted",
-    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button",
+    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button", "chat.scope_mine", "chat.scope_store",
+    "status.held", "status.sent", "status.folded", "status.snoozed",
 )
 ROUTING_POLICIES = ("most_recent", "earliest")
 

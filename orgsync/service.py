@@ -4,7 +4,8 @@
 the stores (``store_root``: its leaf departments are stores) or an explicit department per store,
 roles beyond guide, and names the brand wants instead of WeCom's. Everything else comes from
 ``department/list``, ``user/list_id`` and ``user/get``, and is kept in step by ``change_contact``
-callbacks (``handlers/orgsync.py``). Roles are never overwritten: a member WeCom makes a department
+callbacks (``handlers/orgsync.py`` → ``member_updated``, ``member_deleted``, ``departments_changed``,
+each telling the other features with ``OrgChanged``). Roles are never overwritten: a member WeCom makes a department
 leader becomes the store's manager when they start leading (and org.yaml names no manager for
 that store); a role set in chat or in org.yaml stays.
 """
@@ -22,17 +23,26 @@ import structlog
 from bot.deps import Deps
 from bot.progress import Progress
 from bot.wecom.errors import WeComError
+from channels.service import sync_channels
 from customers.models import Guide, Role, Store
+from orgsync.delivery import member_left
+from orgsync.events import org_changed
 from orgsync.models import OrgDepartment, OrgMember
 
 __all__ = [
     "MemberInfo",
+    "OrgCallback",
     "OrgSyncResult",
     "apply_departments",
     "apply_member",
+    "departments_changed",
+    "member_deleted",
+    "member_updated",
     "refresh_departments",
     "refresh_member",
+    "scheduled_sync",
     "store_departments",
+    "sync_and_tell",
     "sync_org",
 ]
 
@@ -270,3 +280,50 @@ async def sync_org(deps: Deps, *, progress: Progress | None = None) -> OrgSyncRe
     log.info("org_synced", departments=result.departments, stores=result.stores, members=result.members,
              created=result.created, moved=result.moved, left=len(result.left))
     return result
+
+
+async def sync_and_tell(deps: Deps, *, progress: Progress | None = None) -> OrgSyncResult:
+    """``sync_org``, then the managers of members who left are told (once each)."""
+    result = await sync_org(deps, progress=progress)
+    for userid in result.left:
+        await member_left(deps, userid, deps.clock.now())
+    return result
+
+
+async def scheduled_sync(deps: Deps) -> OrgSyncResult:
+    """The scheduled full sync (``SCRM_ORG_SYNC_CRON``) catches any callback WeCom did not deliver;
+    the channel codes follow the organisation it found."""
+    result = await sync_and_tell(deps)
+    await sync_channels(deps)
+    return result
+
+
+# --- change_contact callbacks (handlers/orgsync.py) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrgCallback:
+    """A ``change_contact`` callback, as the sync needs it."""
+
+    cause: str  # its ChangeType ("create_user", "delete_party" …)
+    userid: str  # the member it names, as WeCom names them now ("" for a department)
+    at: datetime
+    key: str  # the callback's key: what it publishes is de-duplicated by it
+
+
+async def member_updated(deps: Deps, callback: OrgCallback) -> None:
+    """``create_user`` / ``update_user``: read the member again."""
+    await refresh_member(deps, callback.userid)
+    await org_changed(deps, callback.cause, callback.key)
+
+
+async def member_deleted(deps: Deps, callback: OrgCallback) -> None:
+    """``delete_user``: recorded as left; their customers' hand-over is suggested to a manager."""
+    await member_left(deps, callback.userid, callback.at)
+    await org_changed(deps, callback.cause, callback.key)
+
+
+async def departments_changed(deps: Deps, callback: OrgCallback) -> None:
+    """``*_party``: read the departments (and so the stores) again."""
+    await refresh_departments(deps)
+    await org_changed(deps, callback.cause, callback.key)

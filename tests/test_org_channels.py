@@ -27,7 +27,7 @@ from channels.service import personal_state, store_state, sync_channels
 from config.settings import Settings
 from customers.models import ChannelCode, Guide, Relationship, Role, Store
 from operators.models import CommandAudit
-from orgsync.departed import member_left
+from orgsync.delivery import member_left
 from orgsync.service import sync_org
 from simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member
 from simulator.callbacks import CallbackSender

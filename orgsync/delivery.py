@@ -89,13 +89,16 @@ async def member_left(deps: Deps, userid: str, at: datetime) -> Departure | None
     taker = await _suggested_taker(guide)
     recipients = await _recipients(deps, guide)
     departed_at = int((member.deleted_at or at).timestamp())
-    text = deps.config.templates.render(
-        "member_departed",
-        name=guide.name or userid,
-        userid=userid,
-        customers=customers,
-        taker=f"{taker.name or taker.userid}（{taker.userid}）" if taker else "（本店暂无其他导购，请指定）",
-        command=f"交接 {userid} {taker.userid if taker else '<接手导购>'}",
+    templates = deps.config.templates
+    if taker is not None:
+        suggested = templates.render("member_departed_taker", name=taker.name or taker.userid, userid=taker.userid)
+        command = templates.render("member_departed_command", userid=userid, taker=taker.userid)
+    else:
+        suggested = templates.render("member_departed_no_taker")
+        command = templates.render("member_departed_command_no_taker", userid=userid)
+    text = templates.render(
+        "member_departed", name=guide.name or userid, userid=userid, customers=customers, taker=suggested,
+        command=command,
     )
     told = []
     for recipient in recipients:

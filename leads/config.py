@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
-from leads.kinds import PATTERNS, PatternSpec
+from leads.kinds import PatternSpec, pattern_spec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
 
@@ -124,9 +124,10 @@ def load_leads_config(path: Path) -> LeadsConfig:
     for name, entry in patterns_node.items():
         if name == "__line__":
             continue
-        spec = PATTERNS.get(name)
-        if spec is None:
-            raise reader.fail(patterns_node, f"unknown pattern {name!r} (known: {', '.join(sorted(PATTERNS))})")
+        try:
+            spec = pattern_spec(name)
+        except KeyError as err:
+            raise reader.fail(patterns_node, str(err.args[0])) from None
         if not isinstance(entry, dict):
             raise reader.fail(patterns_node, f"pattern {name}: expected a mapping")
         params_node = reader.section(entry, "params")

@@ -27,8 +27,7 @@ from channels.service import personal_state, store_state, sync_channels
 from config.settings import Settings
 from customers.models import ChannelCode, Guide, Relationship, Role, Store
 from operators.models import CommandAudit
-from orgsync.delivery import member_left
-from orgsync.service import sync_org
+from orgsync.service import member_left, sync_org
 from simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member
 from simulator.callbacks import CallbackSender
 from simulator.qrcodes import qr_png, scan_contact_way

@@ -120,8 +120,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 async def _sync_org(deps: Deps) -> None:
     from bot.progress import Progress
-    from orgsync.departed import member_left
-    from orgsync.service import sync_org
+    from orgsync.service import member_left, sync_org
 
     result = await sync_org(deps, progress=Progress("members", enabled=sys.stderr.isatty()))
     for userid in result.left:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-__all__ = ["lease", "claim", "release"]
+__all__ = ["lease", "exclusive", "claim", "release"]
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -34,6 +34,18 @@ async def lease(redis: Redis, key: str, ttl_s: float, *, wait_s: float = 0.0) ->
     finally:
         if held:
             await redis.eval(_RELEASE, 1, key, token)
+
+
+@asynccontextmanager
+async def exclusive(
+    redis: Redis, key: str, ttl_s: float, busy: Exception, *, wait_s: float = 0.0
+) -> AsyncIterator[None]:
+    """Work that must not run beside another holder of ``key`` (a guide's card budget, the channel
+    codes' writer): ``lease``, raising ``busy`` when another process kept it for ``wait_s``."""
+    async with lease(redis, key, ttl_s, wait_s=wait_s) as held:
+        if not held:
+            raise busy
+        yield
 
 
 async def claim(redis: Redis, key: str, ttl_s: float, token: str) -> str | None:

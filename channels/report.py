@@ -5,6 +5,10 @@
 - lost within 7 days: of the period's adds, those who deleted the guide within 7 days of adding;
 - bought within 30 days / sales: of the period's adds, customers with an order within 30 days
   of adding, and those orders' amounts.
+
+The board metric ``channel_net_adds`` counts the same adds less losses for the leaderboards; at
+store level a customer counts for the store the code belongs to (a store's codes, its guides'
+personal codes), not the store of the guide who answered the scan.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from boards.kinds import MetricQuery, metric
 from customers.models import ChannelCode, Order, Relationship
 
-__all__ = ["ChannelFigures", "channel_figures", "format_figures"]
+__all__ = ["ChannelFigures", "channel_figures", "channel_net_adds", "format_figures"]
 
 _EARLY_LOSS = timedelta(days=7)
 _BUY_WINDOW = timedelta(days=30)
@@ -90,3 +95,17 @@ def format_figures(rows: list[ChannelFigures]) -> list[str]:
             f"30天内购买 {f.bought_within_30d} 人，销售额 ¥{f.sales:,.2f}"
         )
     return lines
+
+
+@metric("channel_net_adds", label="渠道码净增")
+def channel_net_adds(q: MetricQuery) -> str:
+    key = "d.store_id" if q.level == "store" else "g.id"
+    return (
+        f"SELECT {key} AS k, SUM(d.v) AS v FROM ("  # noqa: S608 - fixed fragments; bounds are bound parameters
+        f"SELECT r.guide_id, c.store_id, 1 AS v FROM relationship r JOIN channel_code c ON c.id = r.channel_id "
+        f"WHERE r.created_at >= {q.start} AND r.created_at < {q.end} AND r.add_way <> {_TRANSFERRED} "
+        f"UNION ALL SELECT r.guide_id, c.store_id, -1 AS v FROM relationship r "
+        f"JOIN channel_code c ON c.id = r.channel_id "
+        f"WHERE r.deleted_by_customer_at >= {q.start} AND r.deleted_by_customer_at < {q.end}"
+        f") d JOIN guide g ON g.id = d.guide_id GROUP BY {key}"
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from bot.deps import Deps
-from bot.lease import lease
+from bot.lease import exclusive
 from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from channels.models import ContactWay
@@ -36,8 +36,15 @@ __all__ = [
     "one_writer",
     "Desired",
     "STATE_MAX",
+    "active_member_named",
+    "channel_name_taken",
     "ensure_code",
+    "live_code_named",
+    "member",
     "new_state",
+    "personal_code",
+    "store_named",
+    "store_of",
     "personal_state",
     "store_members",
     "sync_channels",
@@ -98,9 +105,8 @@ class ChannelSyncBusy(Exception):
 async def one_writer(deps: Deps, wait_s: float = 30.0) -> AsyncIterator[None]:
     """One process at a time adds codes: two at once could each make the same code in WeCom."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:channels:writer"
-    async with lease(deps.redis, key, ttl_s=600, wait_s=wait_s) as held:
-        if not held:
-            raise ChannelSyncBusy("another process is syncing channel codes")
+    async with exclusive(deps.redis, key, 600, ChannelSyncBusy("another process is syncing channel codes"),
+                         wait_s=wait_s):
         yield
 
 
@@ -313,3 +319,44 @@ async def live_codes(kinds: Sequence[str] = (CONFIG, STORE, CHAT, GUIDE)) -> lis
         .prefetch_related("channel", "channel__store")
         .order_by("kind", "id")
     )
+
+
+# --- lookups for the chat commands (channels/chat.py) -------------------------------------------------
+
+
+async def live_code_named(name: str) -> ContactWay | None:
+    """A live code (with its channel) by the channel's name, else its state."""
+    for channel in await ChannelCode.filter(name=name) + await ChannelCode.filter(state=name):
+        way = await ContactWay.get_or_none(channel_id=channel.id, deleted_at__isnull=True,
+                                           config_id__not_isnull=True)
+        if way is not None:
+            await way.fetch_related("channel")
+            return way
+    return None
+
+
+async def personal_code(userid: str) -> ContactWay | None:
+    """The member's live personal code, if the sync (or 我的码) made it."""
+    return await ContactWay.get_or_none(owner_userid=userid, deleted_at__isnull=True, config_id__not_isnull=True)
+
+
+async def channel_name_taken(name: str) -> bool:
+    return await ChannelCode.exists(name=name)
+
+
+async def store_named(word: str) -> Store | None:
+    """A store by its code, else its name."""
+    return await Store.get_or_none(code=word) or await Store.filter(name=word).first()
+
+
+async def store_of(store_id: int | None) -> Store | None:
+    return await Store.get_or_none(id=store_id) if store_id else None
+
+
+async def active_member_named(word: str) -> Guide | None:
+    """An active member by userid, else by name."""
+    return await Guide.get_or_none(userid=word, active=True) or await Guide.filter(name=word, active=True).first()
+
+
+async def member(userid: str) -> Guide:
+    return await Guide.get(userid=userid)

@@ -1,15 +1,13 @@
-"""orgsync"""
+"""The address book: WeCom's ``change_contact`` callbacks and the scheduled full sync — thin adapters to orgsync/."""
 
 from __future__ import annotations
 
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.publish import publish
 from bot.scheduler import cron
-from channels.service import sync_channels
-from orgsync.departed import member_left
-from orgsync.service import refresh_departments, refresh_member, sync_org
+from orgsync import service
+from orgsync.service import OrgCallback
 
 router = Router("orgsync")
 
@@ -17,50 +15,37 @@ router = Router("orgsync")
 EVENT = "change_contact"
 
 
-async def org_changed(deps: Deps, event: Event) -> None:
-    """Codes, boards, routing and SOP read stores and guides from the database: only the codes need work."""
-    await publish(deps, "org_changed", {"cause": event.route[2] or event.route[1]}, event.key)
+def callback(event: Event, deps: Deps, userid: str = "") -> OrgCallback:
+    return OrgCallback(cause=event.route[2] or event.route[1], userid=userid, at=deps.clock.now(), key=event.key)
 
 
 @router.event(EVENT, "create_user")
 async def on_create_user(event: Event, deps: Deps) -> None:
-    await refresh_member(deps, event.get("UserID"))
-    await org_changed(deps, event)
+    await service.member_updated(deps, callback(event, deps, event.get("UserID")))
 
 
 @router.event(EVENT, "update_user")
 async def on_update_user(event: Event, deps: Deps) -> None:
     # NewUserID (a changed userid) is not followed: the member is read under the id WeCom gives now.
-    await refresh_member(deps, event.get("NewUserID") or event.get("UserID"))
-    await org_changed(deps, event)
+    await service.member_updated(deps, callback(event, deps, event.get("NewUserID") or event.get("UserID")))
 
 
 @router.event(EVENT, "delete_user")
 async def on_delete_user(event: Event, deps: Deps) -> None:
-    await member_left(deps, event.get("UserID"), deps.clock.now())
-    await org_changed(deps, event)
+    await service.member_deleted(deps, callback(event, deps, event.get("UserID")))
 
 
 @router.event(EVENT, "create_party")
 @router.event(EVENT, "update_party")
 @router.event(EVENT, "delete_party")
 async def on_party_changed(event: Event, deps: Deps) -> None:
-    await refresh_departments(deps)
-    await org_changed(deps, event)
-
-
-@router.on("internal", "org_changed")
-async def on_org_changed(event: Event, deps: Deps) -> None:
-    await sync_channels(deps)
+    await service.departments_changed(deps, callback(event, deps))
 
 
 ORG_SYNC = cron("org_sync", "scrm_org_sync_cron")
 
 
-@router.on("internal", ORG_SYNC.name)
+@router.tick(ORG_SYNC)
 async def on_org_sync(event: Event, deps: Deps) -> None:
     """The scheduled full sync (``SCRM_ORG_SYNC_CRON``): catches any callback WeCom did not deliver."""
-    result = await sync_org(deps)
-    for userid in result.left:
-        await member_left(deps, userid, deps.clock.now())
-    await sync_channels(deps)
+    await service.scheduled_sync(deps)

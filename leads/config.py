@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.configfiles import ConfigError, Reader, load_yaml
 from customers.lifecycle import DEFAULT, Lifecycle, in_use, moved
-from leads.patterns import PATTERNS, PatternSpec
+from leads.kinds import PatternSpec, pattern_spec
 
 __all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
 
@@ -28,12 +28,18 @@ _TEXT_VARS: dict[str, frozenset[str]] = {
     "digest.title": frozenset({"count"}),
     "digest.line": frozenset({"customer_name", "reason"}),
     "digest.list_header": frozenset({"count"}),
+    "chat.none": frozenset({"scope"}),
+    "chat.header": frozenset({"scope", "count"}),
+    "chat.line": frozenset({"customer_name", "pattern_title", "reason", "time", "status"}),
+    "chat.more": frozenset({"count"}),
+    "chat.profile": frozenset({"reason", "status"}),
 }
 _SCRIPT_VARS = frozenset({"customer_name", "product", "guide_name", "remark"})
 _PLAIN_TEXTS = (
     "card.source", "card.remark", "card.tags", "card.last_purchase", "card.never_bought", "card.script",
     "card.reminder_prefix", "buttons.contacted", "buttons.snooze", "buttons.dismiss", "replies.contacted",
-    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button",
+    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button", "chat.scope_mine", "chat.scope_store",
+    "status.held", "status.sent", "status.folded", "status.snoozed",
 )
 ROUTING_POLICIES = ("most_recent", "earliest")
 
@@ -119,9 +125,10 @@ def load_leads_config(path: Path, lifecycle: Lifecycle = DEFAULT) -> LeadsConfig
     for name, entry in patterns_node.items():
         if name == "__line__":
             continue
-        spec = PATTERNS.get(name)
-        if spec is None:
-            raise reader.fail(patterns_node, f"unknown pattern {name!r} (known: {', '.join(sorted(PATTERNS))})")
+        try:
+            spec = pattern_spec(name)
+        except KeyError as err:
+            raise reader.fail(patterns_node, str(err.args[0])) from None
         if not isinstance(entry, dict):
             raise reader.fail(patterns_node, f"pattern {name}: expected a mapping")
         params_node = reader.section(entry, "params")

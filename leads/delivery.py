@@ -19,7 +19,7 @@ import structlog
 
 from bot.deps import Deps
 from bot.errors import PermanentFailure
-from bot.lease import lease
+from bot.lease import exclusive
 from bot.outbox import send_once
 from bot.wecom import limits
 from customers.models import Customer, CustomerTag, Guide, Order, Relationship
@@ -37,9 +37,8 @@ ACTIONS = {"contacted": LeadStatus.CONTACTED, "snooze": LeadStatus.SNOOZED, "dis
 async def guide_lock(deps: Deps, userid: str, *, ttl_s: float = 30.0, wait_s: float = 20.0) -> AsyncIterator[None]:
     """One delivery pass per guide at a time, across processes (budgets are read, then spent)."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:leads:guide:{userid}"
-    async with lease(deps.redis, key, ttl_s, wait_s=wait_s) as held:
-        if not held:
-            raise TimeoutError(f"guide {userid} is busy (another worker is delivering): retry")
+    busy = TimeoutError(f"guide {userid} is busy (another worker is delivering): retry")
+    async with exclusive(deps.redis, key, ttl_s, busy, wait_s=wait_s):
         yield
 
 

@@ -1,5 +1,6 @@
 """Signals in, leads out: store a signal, find its customer, score, run the patterns, create a lead
-for the right guide. Plain inputs; the queue handlers in handlers/leads.py only call these.
+for the right guide; and the open leads a guide is asked about or hands over. Plain inputs; the
+queue handlers in handlers/leads.py only call these.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.deps import Deps
+from customers.events import ORDER, CustomerChanged, customer_changed
 from customers.models import Customer, Guide, Relationship, Role, Signal
 from customers.orders import OrderIn, OrderLine, record_orders
+from leads import delivery
 from leads.config import LeadsConfig, PatternConf
-from leads.models import Lead, LeadStatus, MemberIdentity
-from leads.patterns import Activity, Finding, cart_amount, unpaid_cart
+from leads.kinds import Activity, Finding, cart_amount, unpaid_cart
+from leads.models import OPEN_STATUSES, Lead, LeadStatus, MemberIdentity
+from leads.report import attribute_orders
 from leads.scoring import score_signals
 from leads.signals import SignalIn
 from leads.store import CustomerFacts, find_customers, insert_signals, recent_signals
@@ -36,6 +40,12 @@ __all__ = [
     "link_signals_to_customer",
     "sweep_candidates",
     "describe_activity",
+    "signal_arrived",
+    "follow_customer_change",
+    "sweep",
+    "open_leads",
+    "customer_open_leads",
+    "move_open_leads",
 ]
 
 log = structlog.get_logger(__name__)
@@ -359,3 +369,79 @@ async def sweep_candidates(deps: Deps) -> list[int]:
         ).distinct().values_list("customer_id", flat=True)
         found.update(int(i) for i in ids)  # type: ignore[call-overload]
     return sorted(found)
+
+
+# --- what the queue handlers call (handlers/leads.py) ----------------------------------------------
+
+# Types that may start a lead on arrival; the others only feed scores and the sweep.
+TRIGGERS = frozenset({"browse", "add_to_cart", "checkout_started", "coupon_claimed", "link_open"})
+
+
+async def signal_arrived(deps: Deps, signal: SignalIn, sender: str, key: str) -> Lead | None:
+    """A live shop signal: kept; a paid order tells the other features (``CustomerChanged``); a
+    triggering type may make a lead, whose card goes out at once (within the guide's budget)."""
+    [stored] = await store_signals([signal], sender)
+    if stored.customer_id is None:
+        return None  # kept; linked when the customer is added
+    if signal.type == "order_paid":
+        await customer_changed(deps, stored.customer_id, ORDER, key)
+        return None
+    if signal.type not in TRIGGERS:
+        return None
+    lead = await evaluate_customer(deps, stored.customer_id, facts=stored.customer)
+    if lead is not None and lead.guide_userid:
+        await delivery.deliver(deps, lead.guide_userid)
+    return lead
+
+
+async def follow_customer_change(deps: Deps, change: CustomerChanged) -> None:
+    """An order may convert a contacted lead; a newly added customer takes the signals sent before."""
+    if change.cause == ORDER:
+        await attribute_orders([change.customer_id], deps.config.leads.attribution_days)
+    elif change.added:
+        customer = await Customer.get_or_none(id=change.customer_id)
+        if customer is not None:
+            await link_signals_to_customer(customer)
+
+
+async def sweep(deps: Deps) -> None:
+    """The periodic sweep: time-based patterns (a cart left for hours …), then due cards go out."""
+    time_based = [c.name for c in deps.config.leads.patterns.values() if c.spec.sweep_types]
+    for customer_id in await sweep_candidates(deps):
+        await evaluate_customer(deps, customer_id, patterns=time_based)
+    await delivery.flush_due(deps)
+
+
+# --- open leads: the 线索 command, the 客户 profile, a hand-over -------------------------------------
+
+OPEN_DAYS = 7  # the 线索 command lists the open leads of the last week
+
+
+async def open_leads(now: datetime, userid: str, store_id: int | None = None) -> list[Lead]:
+    """Open leads of the last week, best first (with their customers): the guide's own, or with
+    ``store_id`` those of every guide of that store."""
+    query = Lead.filter(status__in=list(OPEN_STATUSES), created_at__gte=now - timedelta(days=OPEN_DAYS))
+    if store_id is not None:
+        members = await Guide.filter(store_id=store_id).values_list("userid", flat=True)
+        query = query.filter(guide_userid__in=[str(m) for m in members])
+    else:
+        query = query.filter(guide_userid=userid)
+    return list(await query.order_by("-priority", "-score", "-created_at").select_related("customer"))
+
+
+async def customer_open_leads(customer_id: int, limit: int = 3) -> list[Lead]:
+    """A customer's newest open leads."""
+    return list(
+        await Lead.filter(customer_id=customer_id, status__in=list(OPEN_STATUSES)).order_by("-created_at").limit(limit)
+    )
+
+
+async def move_open_leads(old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
+    """Open leads follow their customers to the guide who takes them over."""
+    customer_ids = await Customer.filter(external_userid__in=list(external_userids)).values_list("id", flat=True)
+    moved: int = await Lead.filter(
+        customer_id__in=list(customer_ids),
+        guide_userid=old_userid,
+        status__in=list(OPEN_STATUSES),
+    ).update(guide_userid=new_userid, owner_userid=new_userid)
+    return moved

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 
-from bot.sqldialect import Dialect, connection
+from bot.sqldialect import Dialect, SqlParams, connection
 from leads.scoring import SignalFact
 from leads.signals import SignalIn
 
@@ -21,6 +20,7 @@ _PAYLOAD_FIELDS = {"price", "quantity", "order_id", "amount", "coupon_id", "expi
                    "guide_userid", "store_code"}
 _COLUMNS = ("event_id", "type", "customer_id", "external_userid", "unionid", "member_id", "product_id",
             "product_name", "category", "occurred_at", "payload", "source")
+_PAYLOAD = _COLUMNS.index("payload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +37,13 @@ async def find_customers(external_userids: Sequence[str], unionids: Sequence[str
         return []
     conn = connection()
     dialect = Dialect.of(conn)
-    params: list[Any] = [*external_userids, *unionids]
-    ext = ",".join(dialect.param(i + 1) for i in range(len(external_userids))) or "NULL"
-    union = ",".join(dialect.param(len(external_userids) + i + 1) for i in range(len(unionids))) or "NULL"
+    params = SqlParams(dialect)
+    ext = params.in_list(tuple(external_userids)) if external_userids else "(NULL)"
+    union = params.in_list(tuple(unionids)) if unionids else "(NULL)"
     _, rows = await conn.execute_query(
         "SELECT id, external_userid, unionid, first_seen_at, last_purchase_at FROM customer "  # noqa: S608 - placeholders only
-        f"WHERE external_userid IN ({ext}) OR unionid IN ({union})",
-        params,
+        f"WHERE external_userid IN {ext} OR unionid IN {union}",
+        params.values,
     )
     return [
         CustomerFacts(int(r["id"]), r["external_userid"], r["unionid"], dialect.read_time(r["first_seen_at"]),  # type: ignore[arg-type]
@@ -58,33 +58,33 @@ async def insert_signals(rows: Sequence[tuple[SignalIn, int | None]], source: st
         return
     conn = connection()
     dialect = Dialect.of(conn)
-    width = len(_COLUMNS)
+    params = SqlParams(dialect)
     values: list[str] = []
-    params: list[Any] = []
-    for n, (s, customer_id) in enumerate(rows):
-        base = n * width
-        marks = [dialect.param(base + i + 1) for i in range(width)]
-        marks[10] = dialect.json_param(marks[10])
-        values.append(f"({', '.join(marks)})")
+    for s, customer_id in rows:
         payload = s.model_dump(mode="json", include=_PAYLOAD_FIELDS, exclude_none=True)
-        params += [s.event_id, s.type.value, customer_id, s.external_userid, s.unionid, s.member_id, s.product_id,
-                   s.product_name, s.category, dialect.stored_time(s.occurred_at), orjson.dumps(payload).decode(),
-                   source]
+        # occurred_at as the ORM stores it (SQLite: with microseconds), so what it reads back is equal.
+        row = [s.event_id, s.type.value, customer_id, s.external_userid, s.unionid, s.member_id, s.product_id,
+               s.product_name, s.category, dialect.stored_time(s.occurred_at), orjson.dumps(payload).decode(), source]
+        marks = [params.add(value) for value in row]
+        marks[_PAYLOAD] = dialect.json_param(marks[_PAYLOAD])
+        values.append(f"({', '.join(marks)})")
     await conn.execute_query(
         f"INSERT INTO signal ({', '.join(_COLUMNS)}) VALUES {', '.join(values)} "  # noqa: S608 - placeholders only
         "ON CONFLICT (source, event_id) DO NOTHING",
-        params,
+        params.values,
     )
 
 
 async def recent_signals(customer_id: int, since: datetime, until: datetime) -> list[SignalFact]:
     conn = connection()
     dialect = Dialect.of(conn)
+    params = SqlParams(dialect)
+    # ``until`` as stored (SQLite: with microseconds): a signal stored at exactly ``until`` is in.
     _, rows = await conn.execute_query(
         "SELECT event_id, type, occurred_at, product_id, product_name, category, payload FROM signal "  # noqa: S608
-        f"WHERE customer_id = {dialect.param(1)} AND occurred_at >= {dialect.param(2)} "
-        f"AND occurred_at <= {dialect.param(3)} ORDER BY occurred_at, id",
-        [customer_id, dialect.time(since), dialect.stored_time(until)],
+        f"WHERE customer_id = {params.add(customer_id)} AND occurred_at >= {params.add(since)} "
+        f"AND occurred_at <= {params.add(dialect.stored_time(until))} ORDER BY occurred_at, id",
+        params.values,
     )
     facts = []
     for r in rows:

@@ -4,7 +4,8 @@
 the stores (``store_root``: its leaf departments are stores) or an explicit department per store,
 roles beyond guide, and names the brand wants instead of WeCom's. Everything else comes from
 ``department/list``, ``user/list_id`` and ``user/get``, and is kept in step by ``change_contact``
-callbacks (``handlers/orgsync.py``). Roles are never overwritten: a member WeCom makes a department
+callbacks (``handlers/orgsync.py`` → ``member_updated``, ``member_deleted``, ``departments_changed``,
+each telling the other features with ``OrgChanged``). Roles are never overwritten: a member WeCom makes a department
 leader becomes the store's manager when they start leading (and org.yaml names no manager for
 that store); a role set in chat or in org.yaml stays.
 """
@@ -18,21 +19,33 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from tortoise.functions import Count
 
 from bot.deps import Deps
 from bot.progress import Progress
 from bot.wecom.errors import WeComError
-from customers.models import Guide, Role, Store
+from channels.service import sync_channels
+from customers.models import Guide, Relationship, Role, Store
+from orgsync.delivery import DepartureNotice, Member, send_departure_notice
+from orgsync.events import org_changed
 from orgsync.models import OrgDepartment, OrgMember
 
 __all__ = [
+    "Departure",
     "MemberInfo",
+    "OrgCallback",
     "OrgSyncResult",
     "apply_departments",
     "apply_member",
+    "departments_changed",
+    "member_deleted",
+    "member_left",
+    "member_updated",
     "refresh_departments",
     "refresh_member",
+    "scheduled_sync",
     "store_departments",
+    "sync_and_tell",
     "sync_org",
 ]
 
@@ -270,3 +283,133 @@ async def sync_org(deps: Deps, *, progress: Progress | None = None) -> OrgSyncRe
     log.info("org_synced", departments=result.departments, stores=result.stores, members=result.members,
              created=result.created, moved=result.moved, left=len(result.left))
     return result
+
+
+# --- a member who left (delete_user, or gone from the address book) ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    userid: str
+    customers: int
+    taker: str | None
+    told: tuple[str, ...]
+
+
+async def _active_customers(guide_id: int) -> int:
+    return await Relationship.filter(
+        guide_id=guide_id, deleted_by_customer_at__isnull=True, deleted_by_guide_at__isnull=True
+    ).count()
+
+
+async def _suggested_taker(guide: Guide) -> Guide | None:
+    """The store's active guide with the fewest current customers (ties: by userid, so the suggestion is stable)."""
+    if guide.store_id is None:
+        return None
+    candidates = await Guide.filter(
+        store_id=guide.store_id, active=True, role=Role.GUIDE
+    ).exclude(id=guide.id)
+    if not candidates:
+        return None
+    rows = (
+        await Relationship.filter(
+            guide_id__in=[c.id for c in candidates], deleted_by_customer_at__isnull=True,
+            deleted_by_guide_at__isnull=True,
+        )
+        .annotate(customers=Count("id"))
+        .group_by("guide_id")
+        .values("guide_id", "customers")
+    )
+    load = {int(row["guide_id"]): int(row["customers"]) for row in rows}
+    return min(candidates, key=lambda c: (load.get(c.id, 0), c.userid))
+
+
+async def _recipients(deps: Deps, guide: Guide) -> list[Guide]:
+    if guide.store_id is not None:
+        managers = await Guide.filter(
+            store_id=guide.store_id, role=Role.STORE_MANAGER, active=True
+        ).exclude(id=guide.id)
+        if managers:
+            return list(managers)
+    return list(await Guide.filter(role=Role.OPERATOR, active=True).exclude(id=guide.id).order_by("id"))
+
+
+async def member_left(deps: Deps, userid: str, at: datetime) -> Departure | None:
+    """Mark the member inactive; if they still have customers, one message to whoever takes care of it."""
+    guide = await Guide.get_or_none(userid=userid)
+    if guide is None:
+        log.info("org_unknown_member_left", userid=userid)
+        return None
+    if guide.active:
+        guide.active = False
+        await guide.save(update_fields=["active", "updated_at"])
+    member, _ = await OrgMember.get_or_create(guide_id=guide.id, defaults={"synced_at": at, "deleted_at": at})
+    if member.deleted_at is None:
+        member.deleted_at, member.status = at, 5
+        await member.save(update_fields=["deleted_at", "status"])
+    customers = await _active_customers(guide.id)
+    if not customers:
+        log.info("org_member_left", userid=userid, customers=0)
+        return Departure(userid, 0, None, ())
+    taker = await _suggested_taker(guide)
+    recipients = await _recipients(deps, guide)
+    notice = DepartureNotice(
+        left=Member(userid, guide.name),
+        departed_at=int((member.deleted_at or at).timestamp()),
+        customers=customers,
+        taker=Member(taker.userid, taker.name) if taker else None,
+        recipients=tuple(r.userid for r in recipients),
+    )
+    told = await send_departure_notice(deps, notice)
+    if not recipients:
+        log.warning("org_member_left_nobody_to_tell", userid=userid, customers=customers)
+    log.info("org_member_left", userid=userid, customers=customers, taker=taker.userid if taker else None,
+             told=len(told))
+    return Departure(userid, customers, taker.userid if taker else None, told)
+
+
+async def sync_and_tell(deps: Deps, *, progress: Progress | None = None) -> OrgSyncResult:
+    """``sync_org``, then the managers of members who left are told (once each)."""
+    result = await sync_org(deps, progress=progress)
+    for userid in result.left:
+        await member_left(deps, userid, deps.clock.now())
+    return result
+
+
+async def scheduled_sync(deps: Deps) -> OrgSyncResult:
+    """The scheduled full sync (``SCRM_ORG_SYNC_CRON``) catches any callback WeCom did not deliver;
+    the channel codes follow the organisation it found."""
+    result = await sync_and_tell(deps)
+    await sync_channels(deps)
+    return result
+
+
+# --- change_contact callbacks (handlers/orgsync.py) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrgCallback:
+    """A ``change_contact`` callback, as the sync needs it."""
+
+    cause: str  # its ChangeType ("create_user", "delete_party" …)
+    userid: str  # the member it names, as WeCom names them now ("" for a department)
+    at: datetime
+    key: str  # the callback's key: what it publishes is de-duplicated by it
+
+
+async def member_updated(deps: Deps, callback: OrgCallback) -> None:
+    """``create_user`` / ``update_user``: read the member again."""
+    await refresh_member(deps, callback.userid)
+    await org_changed(deps, callback.cause, callback.key)
+
+
+async def member_deleted(deps: Deps, callback: OrgCallback) -> None:
+    """``delete_user``: recorded as left; their customers' hand-over is suggested to a manager."""
+    await member_left(deps, callback.userid, callback.at)
+    await org_changed(deps, callback.cause, callback.key)
+
+
+async def departments_changed(deps: Deps, callback: OrgCallback) -> None:
+    """``*_party``: read the departments (and so the stores) again."""
+    await refresh_departments(deps)
+    await org_changed(deps, callback.cause, callback.key)

@@ -512,6 +512,10 @@ async def test_a_guide_asks_for_open_leads_in_chat(stack: Stack) -> None:
     answer = await say(stack, GUIDE, "线索")
     assert answer.startswith("你有 1 条待跟进线索")
     assert "吴先生｜沉睡客户回来了｜已200天未购买" in answer and "待联系" in answer
+    # The store manager sees the whole store's; the customer's profile shows the open lead too.
+    stack.state.add_member("manager_sh01", "张店长")
+    assert (await say(stack, "manager_sh01", "线索")).startswith("本店有 1 条待跟进线索")
+    assert "线索：已200天未购买" in await say(stack, GUIDE, "客户 吴先生")
     [card] = lead_cards(stack)
     await click(stack, card, "已联系")
     assert "没有待跟进的线索" in await say(stack, GUIDE, "leads")

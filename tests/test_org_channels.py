@@ -27,8 +27,7 @@ from channels.report import channel_figures
 from channels.service import personal_state, store_state, sync_channels
 from config.settings import Settings
 from customers.models import ChannelCode, Guide, Relationship, Role, Store
-from orgsync.departed import member_left
-from orgsync.service import sync_org
+from orgsync.service import member_left, sync_org
 from simulator.addressbook import add_department, delete_member, hire_member, move_member, seed_member
 from simulator.callbacks import CallbackSender
 from simulator.qrcodes import qr_png, scan_contact_way
@@ -349,7 +348,11 @@ async def test_channel_figures_and_the_store_board_metric(corp: Stack) -> None:
     stores = {s.code: s.id for s in await Store.all()}
     assert board[stores["d13"]] == 2 and board[stores["d11"]] == 1
     report = await say(corp, "ops_a", "渠道数据 7")
+    assert report.startswith("渠道数据（近7天）")
     assert "三里屯店门店码" in report and "净增 2" in report and "¥300.00" in report
+    mine = await say(corp, "sl_mgr", "渠道数据")  # a store manager: their store's codes, the last 30 days
+    assert mine.startswith("渠道数据（近30天，d13）") and "三里屯店门店码" in mine and "南京西路店门店码" not in mine
+    assert "1 到 366" in await say(corp, "ops_a", "渠道数据 0")
     out = await scrm(corp, "channels", "report", "--since", "1d")
     assert "三里屯店门店码" in out and "净增 2" in out
 

@@ -1,6 +1,6 @@
-"""Lead patterns: each is one registered function that looks at a customer's recent activity and
-says whether (and why) the guide should act now. Add one with ``@pattern`` and an entry in
-config/leads.yaml; nothing else changes.
+"""Lead patterns, the leads feature's kinds: each is one registered function that looks at a
+customer's recent activity and says whether (and why) the guide should act now. Add one with
+``@pattern`` and an entry in config/leads.yaml; nothing else changes.
 
 A pattern returns a Finding whose ``occurrence`` names the fact it found (the cart line, the coupon,
 the product and day): the lead key is (customer, pattern, occurrence), so the same fact never makes
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from customers.lifecycle import DEFAULT as LIFECYCLE
 from leads.scoring import Scores, SignalFact
 
-__all__ = ["Activity", "Finding", "PatternSpec", "PATTERNS", "pattern", "unpaid_cart", "cart_amount"]
+__all__ = ["Activity", "Finding", "PatternSpec", "PATTERNS", "pattern", "pattern_spec", "unpaid_cart", "cart_amount"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,14 @@ def pattern(
         return detect
 
     return register
+
+
+def pattern_spec(name: str) -> PatternSpec:
+    """The registered pattern ``name``; a KeyError naming the known ones for any other name."""
+    spec = PATTERNS.get(name)
+    if spec is None:
+        raise KeyError(f"unknown pattern {name!r} (known: {', '.join(sorted(PATTERNS))})")
+    return spec
 
 
 def _is_dormant(activity: Activity, dormant_days: float) -> bool:

@@ -28,6 +28,7 @@ from customers.backfill import backfill_contacts
 from customers.events import ORDER, customer_changed
 from customers.models import ChatMessage, Customer, Relationship
 from customers.orders import OrderIn, OrderLine, record_orders
+from customers.org import apply_org
 from customers.service import utc_from_unix
 from customers.tags import sync_corp_tags
 from operators.jobs import BackfillRequested, job_lease, start_once
@@ -191,6 +192,17 @@ async def on_app_text(event: Event, deps: Deps) -> None:
             "sent_at": utc_from_unix(event.get("CreateTime")) or deps.clock.now(),
         },
     )
+
+
+async def apply_configured_org(deps: Deps) -> None:
+    """At start, in every process (bot/features.py ``startup``): config/org.yaml into the database."""
+    await apply_org(deps.config.org)
+
+
+async def sync_corp_tags_at_start(deps: Deps) -> None:
+    """When a worker starts (``worker_startup``): mirror the corp's tags, once per 10-minute window."""
+    if deps.settings.scrm_sync_tags_on_start:
+        await publish(deps, "sync_corp_tags", {}, str(int(deps.clock.timestamp() // 600)))
 
 
 @router.on("internal", "sync_corp_tags")

@@ -19,10 +19,12 @@ from bot.commands import (
     say,
     send_to_member,
 )
+from bot.configfiles import ConfigError
 from bot.deadletters import latest_dead_letter, queue_stats
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from bot.reload import reload_config
 from bot.scheduler import every
 from customers import handover
 from customers.handover import HandoverError, start_handover
@@ -121,3 +123,13 @@ _REASONS = {"customer_refused": "客户拒绝", "customer_limit_exceed": "接手
 
 def _at(event: Event) -> datetime:
     return datetime.fromtimestamp(event.received_at, UTC)
+
+
+@command("重载配置", "reloadconfig", "重载标签规则", "reload", "reloadrules", "重载话术库", "reloadlibrary", "话术库",
+         roles=OPERATORS, help="重新读取全部配置文件（标签规则、线索、SOP、话术库……；有误则全部不生效）")
+async def reload_config_files(call: Call) -> str:
+    try:
+        reloaded = await reload_config(call.deps)
+    except ConfigError as err:
+        return call.say("cmd_config_invalid", detail=str(err)[-300:])
+    return call.say("cmd_config_reloaded", count=reloaded.files, lines="、".join(reloaded.changed) or "无")

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml
 
-__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load_library"]
+__all__ = ["PLACEHOLDERS", "TEXT_KEYS", "Library", "LibraryItem", "load", "load_library"]
 
 FILE_NAME = "sidebar.yaml"
 PLACEHOLDERS = frozenset({"name", "guide", "store"})
@@ -177,3 +177,8 @@ def load_library(config_dir: Path) -> Library:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups), digest,
                    tuple(items))
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> Library:
+    """The feature table's loader (bot/features.py): config/sidebar.yaml."""
+    return load_library(config_dir)

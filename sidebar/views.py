@@ -27,7 +27,7 @@ from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
 from sidebar.jssdk import TicketBudgetSpent, Tickets
-from sidebar.library import Library, load_library
+from sidebar.library import Library
 from sidebar.models import SidebarAudit
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
 from sidebar.service import Sidebar
@@ -39,7 +39,6 @@ __all__ = ["SIDEBAR", "setup_sidebar"]
 log = structlog.get_logger(__name__)
 
 SIDEBAR = web.AppKey("sidebar", Sidebar)
-_LIBRARY = web.AppKey("sidebar_library_at_start", Library)
 _STATIC = Path(__file__).resolve().parent / "static"
 _STATIC_TYPES = {".js": "application/javascript", ".css": "text/css"}
 _JSON_LIMIT = 8 * 1024
@@ -48,7 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _texts(request: web.Request) -> Library:
-    return request.app[_LIBRARY]
+    return request.app[DEPS].config.sidebar
 
 
 def _page(request: web.Request, key: str, status: int) -> web.Response:
@@ -260,8 +259,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 
 
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
-    """Add the sidebar's routes; the library is checked now, so a broken file stops the start."""
-    app[_LIBRARY] = load_library(settings.scrm_config_dir)  # ConfigError names the file and item
+    """Add the sidebar's routes (the library loads with every config file: bot/appconfig.py)."""
     import_modules("card_sections")  # a duplicate section id stops the start
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -271,7 +269,7 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
             deps,
             SessionSigner(key, settings.scrm_sidebar_session_s),
             Tickets(deps),
-            LibraryStore(app[_LIBRARY], settings.scrm_config_dir, deps.redis, settings.scrm_redis_prefix),
+            LibraryStore(deps.config),
         )
         yield
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import create_app
-from bot.crypto import CallbackCrypto
 from bot.reload import CHECK_EVERY_S
-from simulator.callbacks import CallbackSender
-from tests.conftest import AES_KEY, CORP_ID, TOKEN, serve_app
+from tests.conftest import serve_app
+from tests.support.chat import member_chat
 from tests.support.sidebar import open_world, sidebar_settings
 from tests.support.waiting import eventually
 
@@ -32,14 +31,7 @@ async def test_an_edit_reaches_every_process_and_a_broken_file_changes_nothing_a
     async with open_world(make_settings, sim, scrm_config_dir=config) as world, \
             serve_app(create_app(sidebar_settings(make_settings, sim.url, scrm_config_dir=config), role="web")) as web:
         processes = [world.deps, web.deps]
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
-                                clock=sim.state.clock.now)
-
-        async def say(text: str) -> str:
-            before = len(sim.state.messages_to("operator01"))
-            await sender.send(sim.state.guide_sends_text("operator01", text))
-            await eventually(lambda: len(sim.state.messages_to("operator01")) > before)
-            return str(sim.state.messages_to("operator01")[-1].content.get("content", ""))
+        say = member_chat(sim, world.app.callback_url, world.http, "operator01")
 
         def rule(deps: Any) -> str:
             return str(next(r.description for r in deps.config.tag_rules.rules if r.id == "channel_store"))

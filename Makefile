@@ -18,14 +18,24 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/scrm demo
 
-## test: lint, then the whole suite on PostgreSQL + Redis, then again on SQLite + the in-process Redis
-test: lint test-real test-embedded
+## test: lint, then the whole suite on PostgreSQL + Redis and on SQLite + the in-process Redis, side by side
+# (-k: both backends always finish and report; either failing fails `make test`). Each backend's
+# output is printed whole when it finishes (--output-sync), under its own header.
+test: lint
+	@$(MAKE) --no-print-directory -k -j2 --output-sync=target test-real test-embedded
+
+# Each backend's tests run on TEST_WORKERS processes (pytest-xdist): every test has its own
+# database and Redis key prefix, so they do not meet. Most of a test's time is spent waiting.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=10
 
 test-real: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@echo "=== test-real: PostgreSQL + Redis ==="
+	$(PYTEST)
 
 test-embedded: $(STAMP)
-	SCRM_TEST_BACKEND=embedded $(BIN)/python -m pytest -q -p no:cacheprovider
+	@echo "=== test-embedded: SQLite + the in-process Redis ==="
+	SCRM_TEST_BACKEND=embedded $(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

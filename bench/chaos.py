@@ -45,18 +45,15 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-ROOT = Path(__file__).resolve().parent.parent
-
-from bench.loadgen import percentile  # noqa: E402
-from bench.pgdb import BenchError, create_database, database_url  # noqa: E402
-from bench.private import PrivatePostgres, PrivateRedis, ServiceError  # noqa: E402
-from bench.welcome import AES_KEY, AGENT_ID, CORP_ID, HOST, SECRET, TOKEN, seed, start_app, stop_app, wait_healthy  # noqa: E402
-from bot.crypto import CallbackCrypto  # noqa: E402
-from bot.deadletters import events_command  # noqa: E402
-from bot.queue import EventQueue  # noqa: E402
-from simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
-from simulator.server import running_simulator  # noqa: E402
-from simulator.state import SimulatorState  # noqa: E402
+from bench.appproc import HOST, callback_sender, migrate, new_corp, start_app, stop_app, wait_healthy
+from bench.loadgen import percentile
+from bench.pgdb import BenchError, create_database, database_url
+from bench.private import PrivatePostgres, PrivateRedis, ServiceError
+from bot.deadletters import events_command
+from bot.queue import EventQueue
+from simulator.callbacks import CallbackSender, DeliveryReport
+from simulator.server import running_simulator
+from simulator.state import SimulatorState
 
 TARGET_S = 20.0
 WELCOME_API = "externalcontact/send_welcome_msg"
@@ -245,16 +242,6 @@ def keep_logs(where: Path, paths: Sequence[Path]) -> None:
     print(f"logs kept in {where}", flush=True)
 
 
-def migrate(workdir: Path, db_url: str, redis_url: str) -> None:
-    env = dict(os.environ) | {"WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET,
-                              "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "DATABASE_URL": db_url,
-                              "REDIS_URL": redis_url}
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "scrm"), "migrate"], env=env, cwd=workdir,
-                            capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise BenchError(f"scrm migrate failed: {result.stderr[-800:]}")
-
-
 async def run(args: argparse.Namespace, tmp: Path) -> int:  # one story, told in order
     wall = time.monotonic()
     pg = PrivatePostgres(tmp, port=args.pg_port)
@@ -269,9 +256,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:  # one story, told in
         await asyncio.to_thread(migrate, tmp, db_url, redis.url)
         print(f"private PostgreSQL on :{pg.port}, private Redis on :{redis.port} (AOF, appendfsync always)",
               flush=True)
-        state = SimulatorState(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID, callback_token=TOKEN,
-                               encoding_aes_key=AES_KEY)
-        guides, channels = seed(state)
+        state, guides, channels = new_corp()
         store_channel = next((c for c in channels if c.startswith("store")), channels[0])
         async with running_simulator(state) as sim, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)
@@ -285,9 +270,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:  # one story, told in
             await wait_healthy(app.web, app.web_url, web_log, http)
             for proc, url, log in started:
                 await wait_healthy(proc, url, log, http)
-            sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), f"{app.web_url}/wecom/callback", http,
-                                    clock=state.clock.now, timeout=5.0, max_resends=3,
-                                    resend_delay=args.resend_delay)
+            sender = callback_sender(state, app.web_url, http, timeout=5.0, max_resends=3,
+                                     resend_delay=args.resend_delay)
             print(f"app: web {app.web_url} + 2 workers; simulator {sim.url}; {args.customers} customers scan "
                   f"{store_channel} at {args.rate:g}/s, each add delivered 3 times at once", flush=True)
             warm = [Scan(f"wmWARM{i:04d}", guides[i % len(guides)]) for i in range(10)]

@@ -40,9 +40,9 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
+from bench.appproc import AES_KEY, CORP_ID, HOST, TOKEN, start_app, stop_app, wait_healthy
 from bench.pgdb import BenchError
 from bench.private import PrivateRedis, ServiceError
-from bench.welcome import AES_KEY, CORP_ID, HOST, TOKEN, start_app, stop_app, wait_healthy
 from bot.crypto import CallbackCrypto
 from simulator import eventxml
 

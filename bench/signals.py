@@ -41,25 +41,11 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from bench.appproc import AES_KEY, AGENT_ID, CORP_ID, HOST, ROOT, SECRET, TOKEN, start_app, stop_app, wait_healthy
 from bench.loadgen import closed_loop, open_loop, percentile
-from bench.welcome import (
-    AES_KEY,
-    AGENT_ID,
-    CORP_ID,
-    HOST,
-    ROOT,
-    SECRET,
-    TOKEN,
-    BenchError,
-    create_database,
-    database_url,
-    delete_prefix,
-    drop_database,
-    free_port,
-    start_app,
-    stop_app,
-    wait_healthy,
-)
+from bench.pgdb import BenchError, create_database, database_url, drop_database
+from bench.private import free_port
+from bench.welcome import delete_prefix
 from bot.intake import signed_headers
 from simulator.server import running_simulator
 from simulator.state import SimulatorState

@@ -29,8 +29,6 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,24 +41,14 @@ from pathlib import Path
 
 import aiohttp
 import redis.asyncio as aioredis
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.appproc import HOST, callback_sender, new_corp, start_app, stop_app, wait_healthy
+from bench.loadgen import percentile
+from bench.pgdb import BenchError, create_database, database_url, drop_database
+from simulator.callbacks import CallbackSender, DeliveryReport
+from simulator.server import SimulatorServer, running_simulator
+from simulator.state import SimulatorState
 
-from bench.loadgen import percentile  # noqa: E402
-from bench.pgdb import BenchError, create_database, database_url, drop_database  # noqa: E402
-from bot.crypto import CallbackCrypto  # noqa: E402
-from simulator.callbacks import CallbackSender, DeliveryReport  # noqa: E402
-from simulator.server import SimulatorServer, running_simulator  # noqa: E402
-from simulator.state import SimulatorState  # noqa: E402
-
-# Tencent's published sample credentials (the simulator's defaults): public, not secrets.
-CORP_ID = "ww1436e0e65a779aee"
-AGENT_ID = 1000002
-TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
-SECRET = "bench-secret"  # the simulator's made-up app secret
-HOST = "127.0.0.1"
 TARGET_P95_S = 2.0
 WELCOME_API = "externalcontact/send_welcome_msg"
 
@@ -108,79 +96,6 @@ HEADER = (
 
 
 # --- setup ------------------------------------------------------------------------------------
-
-
-def seed(state: SimulatorState) -> tuple[list[str], list[str]]:
-    """The members and channel codes of config/org.yaml: (guide userids, channel states)."""
-    org = yaml.safe_load((ROOT / "config" / "org.yaml").read_text())
-    for member in org.get("members", []):
-        state.add_member(member["userid"], member.get("name"), store=member.get("store", ""))
-    guides = [m["userid"] for m in org.get("members", []) if m.get("role", "guide") == "guide"]
-    channels = [c["state"] for c in org.get("channels", [])]
-    if not guides or not channels:
-        raise BenchError("config/org.yaml has no guides or no channels to scan")
-    return guides, channels
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: str,
-              extra_env: dict[str, str], app_src: Path | None,
-              role: str = "all") -> tuple[subprocess.Popen[bytes], int, Path]:
-    scrm = ROOT / ".venv" / "bin" / "scrm"
-    if not scrm.exists():
-        raise BenchError(f"{scrm} not found: run `make install` first")
-    port = free_port()
-    env = dict(os.environ) | {
-        "WECOM_CORP_ID": CORP_ID,
-        "WECOM_AGENT_ID": str(AGENT_ID),
-        "WECOM_SECRET": SECRET,
-        "WECOM_TOKEN": TOKEN,
-        "WECOM_AES_KEY": AES_KEY,
-        "WECOM_API_BASE": sim_url,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "SCRM_REDIS_PREFIX": prefix,
-        "LOG_LEVEL": "WARNING",
-    } | extra_env
-    if app_src is not None:
-        env["PYTHONPATH"] = str(app_src)
-    log_path = workdir / f"app-{role}-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(scrm), "serve", "--role", role, "--host", HOST, "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    return proc, port, log_path
-
-
-async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log = await asyncio.to_thread(log_path.read_text, errors="replace")
-            raise BenchError(f"the app exited ({proc.returncode}):\n{log[-3000:]}")
-        try:
-            async with http.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
-                if response.status == 200:
-                    return
-        except (aiohttp.ClientError, TimeoutError):
-            pass
-        await asyncio.sleep(0.2)
-    raise BenchError("the app did not become healthy in 60 s")
-
-
-def stop_app(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def delete_prefix(redis_url: str, prefix: str) -> None:
@@ -307,9 +222,7 @@ async def bench(args: argparse.Namespace) -> int:
     finally:
         await redis.aclose()
     await create_database(args.pg, db_name)
-    state = SimulatorState(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID, callback_token=TOKEN,
-                           encoding_aes_key=AES_KEY)
-    guides, channels = seed(state)
+    state, guides, channels = new_corp()
     extra = {"SCRM_WORKER_CONCURRENCY": str(args.worker_concurrency)} if args.worker_concurrency else {}
     results: list[RunResult] = []
     wall = time.monotonic()
@@ -324,8 +237,7 @@ async def bench(args: argparse.Namespace) -> int:
                                                  prefix, extra, args.app_src)
                 url = f"http://{HOST}:{port}"
                 await wait_healthy(proc, url, log_path, http)
-                sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), f"{url}/wecom/callback", http,
-                                        clock=state.clock.now)
+                sender = callback_sender(state, url, http)
                 print(f"app on {url} (role all), simulator on {sim.url}, database {db_name}", flush=True)
                 warm = make_scans(tag + "w", 20, guides, channels)
                 await run("warm-up", sim, sender, warm, rate=20, connections=10, settle_s=15)

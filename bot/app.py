@@ -31,12 +31,11 @@ from bot.ingest import receive_callback, verify_url
 from bot.metrics import Metrics
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
+from bot.reload import watching_config
 from bot.scheduler import running_scheduler
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
-from customers.events import corp_tag_sync_requested
-from customers.service import apply_org
 
 __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
@@ -53,7 +52,6 @@ async def open_deps(
     redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections)
     try:
         await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
-        await apply_org(config.org)
         try:
             async with aiohttp.ClientSession() as http:
                 queue = EventQueue(
@@ -80,7 +78,10 @@ async def open_deps(
                     settings.wecom_aes_key.get_secret_value(),
                     settings.wecom_corp_id,
                 )
-                yield Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics(), config)
+                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics(), config)
+                for startup in attributes("startup"):  # each feature's start, e.g. config/org.yaml into the db
+                    await startup(deps)
+                yield deps
         finally:
             await close_db()
     finally:
@@ -117,7 +118,7 @@ def create_app(
     import_modules("handover")  # hand-over hooks run whichever routers this app was given
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with open_deps(settings, clock=clock) as deps:
+        async with open_deps(settings, clock=clock) as deps, watching_config(deps):
             app[DEPS] = deps
             yield
 
@@ -125,8 +126,8 @@ def create_app(
         deps = app[DEPS]
         consumer = build_worker(deps, app[DISPATCHER])
         app[WORKER] = consumer
-        if settings.scrm_sync_tags_on_start:
-            await corp_tag_sync_requested(deps)
+        for startup in attributes("worker_startup"):
+            await startup(deps)
         task = asyncio.create_task(consumer.run(), name="worker")
         async with AsyncExitStack() as stack:
             if settings.scrm_scheduler:

@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
@@ -23,6 +24,7 @@ __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
+R = TypeVar("R")
 
 
 def command(name: str) -> Callable[[Command], Command]:
@@ -45,13 +47,42 @@ def _settings() -> Settings:
     return settings
 
 
+def _setup(level: str = "WARNING") -> Settings:
+    """What every command that reads settings starts with: settings checked, logging configured."""
+    settings = _settings()
+    configure_logging(level or settings.log_level, settings.log_format)
+    return settings
+
+
+def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[R]]) -> R:
+    """Run ``work`` with the app's dependencies (bot/app.py ``open_deps``), closed afterwards."""
+    from bot.app import open_deps
+
+    async def run() -> R:
+        async with open_deps(settings) as deps:
+            return await work(deps)
+
+    return asyncio.run(run())
+
+
+def _period(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    """``--since``/``--until`` (7d or an ISO date; default: the last 30 days); exits 2 on a bad value."""
+    now = datetime.now(UTC)
+    try:
+        since = _moment(args.since, now) if args.since else now - timedelta(days=30)
+        until = _moment(args.until, now) if args.until else now
+    except ValueError as err:
+        print(f"scrm {args.command}: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return since, until
+
+
 @command("serve")
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import create_app  # keep `scrm --help` fast
     from bot.serving import run_server
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format)
+    settings = _setup(level="")
     run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port)
     return 0
 
@@ -60,8 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from bot.db import migrate
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format)
+    settings = _setup(level="")
     asyncio.run(migrate(settings.database_url))
     print("schema up to date")
     return 0
@@ -93,28 +123,23 @@ def _simulator(args: argparse.Namespace) -> int:
 
 @command("sync")
 def _sync(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from bot.progress import Progress
     from customers.backfill import backfill_contacts
     from customers.tags import sync_corp_tags
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
+    async def run(deps: Deps) -> None:
+        if args.what == "org":
+            await _sync_org(deps)
+            return
+        if args.what == "tags":
+            groups, tags = await sync_corp_tags(deps)
+            print(f"corp tags synced: {groups} groups, {tags} tags")
+            return
+        result = await backfill_contacts(deps, progress=Progress("contacts", enabled=sys.stderr.isatty()))
+        resumed = " (resumed)" if result.resumed else ""
+        print(f"contacts synced{resumed}: {result.contacts} customers of {result.members} members")
 
-    async def run() -> None:
-        async with open_deps(settings) as deps:
-            if args.what == "org":
-                await _sync_org(deps)
-                return
-            if args.what == "tags":
-                groups, tags = await sync_corp_tags(deps)
-                print(f"corp tags synced: {groups} groups, {tags} tags")
-                return
-            result = await backfill_contacts(deps, progress=Progress("contacts", enabled=sys.stderr.isatty()))
-            resumed = " (resumed)" if result.resumed else ""
-            print(f"contacts synced{resumed}: {result.contacts} customers of {result.members} members")
-
-    asyncio.run(run())
+    _with_deps(_setup(), run)
     return 0
 
 
@@ -132,180 +157,161 @@ async def _sync_org(deps: Deps) -> None:
 
 @command("channels")
 def _channels(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from bot.progress import Progress
     from channels.report import channel_figures, format_figures
     from channels.service import live_codes, sync_channels
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
-    now = datetime.now(UTC)
-    try:
-        since = _moment(args.since, now) if args.since else now - timedelta(days=30)
-        until = _moment(args.until, now) if args.until else now
-    except ValueError as err:
-        print(f"scrm channels: {err}", file=sys.stderr)
-        return 2
+    settings = _setup()
+    since, until = _period(args)
 
-    async def run() -> int:
-        async with open_deps(settings) as deps:
-            if args.action == "sync":
-                result = await sync_channels(deps, progress=Progress("codes", enabled=sys.stderr.isatty()))
-                print(f"channel codes: {result.created} created, {result.updated} updated, {result.deleted} deleted, "
-                      f"{result.unchanged} unchanged, {len(result.skipped)} without members")
-                for state, errmsg in result.failed:
-                    print(f"refused by WeCom: {state}: {errmsg}", file=sys.stderr)
-                return 1 if result.failed else 0
-            if args.action == "list":
-                for way in await live_codes():
-                    channel = way.channel
-                    store = channel.store.code if channel.store else "-"
-                    print(f"{way.kind:<6} {channel.state:<30} {store:<8} {len(way.users) or '-':>3} users  "
-                          f"{channel.name}  {way.qr_code}")
-                return 0
-            rows = await channel_figures(since, until, store=args.store or None)
-            print(f"channels {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC")
-            print("\n".join(format_figures(rows)))
+    async def run(deps: Deps) -> int:
+        if args.action == "sync":
+            result = await sync_channels(deps, progress=Progress("codes", enabled=sys.stderr.isatty()))
+            print(f"channel codes: {result.created} created, {result.updated} updated, {result.deleted} deleted, "
+                  f"{result.unchanged} unchanged, {len(result.skipped)} without members")
+            for state, errmsg in result.failed:
+                print(f"refused by WeCom: {state}: {errmsg}", file=sys.stderr)
+            return 1 if result.failed else 0
+        if args.action == "list":
+            for way in await live_codes():
+                channel = way.channel
+                store = channel.store.code if channel.store else "-"
+                print(f"{way.kind:<6} {channel.state:<30} {store:<8} {len(way.users) or '-':>3} users  "
+                      f"{channel.name}  {way.qr_code}")
             return 0
+        rows = await channel_figures(since, until, store=args.store or None)
+        print(f"channels {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC")
+        print("\n".join(format_figures(rows)))
+        return 0
 
-    return asyncio.run(run())
+    return _with_deps(settings, run)
 
 
 @command("tags")
 def _tags(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from bot.progress import Progress
     from tagging.delivery import push_pending, reconcile
     from tagging.report import explain_customer
     from tagging.service import retag_everyone
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
     tty = sys.stderr.isatty()
 
-    async def run() -> None:
-        async with open_deps(settings) as deps:
-            rules = deps.config.tag_rules
-            if args.action == "rules":
-                for rule in rules.rules:
-                    print(f"{rule.id:<20} {rule.type_name:<10} {rule.group}: {rule.description}")
-            elif args.action == "explain":
-                if not args.external_userid:
-                    raise SystemExit("scrm tags explain <external_userid>")
-                print("\n".join(await explain_customer(rules, args.external_userid)))
-            elif args.action == "retag":
-                run = await retag_everyone(deps, push=not args.no_push, progress=tty)
-                print(f"re-tag: {run.retag.desired} tags desired, {run.retag.pending_relations} relations to sync, "
-                      f"{run.retag.seconds:.1f}s")
-                if run.sync:
-                    print(f"sync: {run.sync.mark_tag_calls} mark_tag calls, {run.sync.failed} failed")
-            elif args.action == "reconcile":
-                corrected = await reconcile(deps, progress=Progress("reconcile", enabled=tty))
-                result = await push_pending(deps)
-                print(f"reconcile: {corrected} rows corrected, {result.mark_tag_calls} mark_tag calls")
-            else:
-                result = await push_pending(deps, progress=Progress("mark_tag", enabled=tty))
-                print(f"sync: {result.mark_tag_calls} mark_tag calls, {result.failed} failed"
-                      + ("; this hour's mark_tag budget is spent, the rest stays pending" if result.hour_budget_spent
-                         else ""))
+    async def run(deps: Deps) -> None:
+        rules = deps.config.tag_rules
+        if args.action == "rules":
+            for rule in rules.rules:
+                print(f"{rule.id:<20} {rule.type_name:<10} {rule.group}: {rule.description}")
+        elif args.action == "explain":
+            if not args.external_userid:
+                raise SystemExit("scrm tags explain <external_userid>")
+            print("\n".join(await explain_customer(rules, args.external_userid)))
+        elif args.action == "retag":
+            run = await retag_everyone(deps, push=not args.no_push, progress=tty)
+            print(f"re-tag: {run.retag.desired} tags desired, {run.retag.pending_relations} relations to sync, "
+                  f"{run.retag.seconds:.1f}s")
+            if run.sync:
+                print(f"sync: {run.sync.mark_tag_calls} mark_tag calls, {run.sync.failed} failed")
+        elif args.action == "reconcile":
+            corrected = await reconcile(deps, progress=Progress("reconcile", enabled=tty))
+            result = await push_pending(deps)
+            print(f"reconcile: {corrected} rows corrected, {result.mark_tag_calls} mark_tag calls")
+        else:
+            result = await push_pending(deps, progress=Progress("mark_tag", enabled=tty))
+            print(f"sync: {result.mark_tag_calls} mark_tag calls, {result.failed} failed"
+                  + ("; this hour's mark_tag budget is spent, the rest stays pending" if result.hour_budget_spent
+                     else ""))
 
-    asyncio.run(run())
+    _with_deps(_setup(), run)
     return 0
 
 
 @command("import")
 def _import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from bot.app import open_deps
-    from bot.progress import Progress
-
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
+    settings = _setup()
     path = Path(args.file)
     if not path.is_file():
         print(f"scrm import: no such file: {path}", file=sys.stderr)
         return 2
+    runs = {"orders": _import_orders, "signals": _import_signals, "members": _import_members}
+    return runs[args.what](settings, path, args)
 
-    async def run_orders() -> int:
-        from customers.orders import read_orders_csv, record_orders
-        from leads.report import attribute_orders
-        from tagging.service import retag_everyone
 
-        orders, errors = read_orders_csv(path)
-        for error in errors:
-            print(error, file=sys.stderr)
-        async with open_deps(settings) as deps:
-            progress = Progress("orders", len(orders), enabled=sys.stderr.isatty())
-            affected: set[int] = set()
-            for start in range(0, len(orders), 1000):
-                batch = orders[start : start + 1000]
-                affected.update(await record_orders(batch))
-                progress.advance(len(batch))
-            progress.finish()
-            await attribute_orders(affected, deps.config.leads.attribution_days)
-            print(f"imported {len(orders)} orders ({len(errors)} bad rows skipped); {len(affected)} customers updated")
-            if affected and not args.no_retag:
-                run = await retag_everyone(deps, progress=sys.stderr.isatty())
-                print(f"re-tag: {run.retag.pending_relations} relations synced to WeCom")
-        return 1 if errors and not orders else 0
+def _import_orders(settings: Settings, path: Path, args: argparse.Namespace) -> int:
+    from bot.progress import Progress
+    from customers.orders import read_orders_csv, record_orders
+    from leads.report import attribute_orders
+    from tagging.service import retag_everyone
 
-    async def run_signals() -> int:
-        from leads.importer import import_signals
+    orders, errors = read_orders_csv(path)
+    for error in errors:
+        print(error, file=sys.stderr)
 
-        total = await asyncio.to_thread(lambda: path.read_bytes().count(b"\n"))
-        async with open_deps(settings) as deps:
-            result = await import_signals(
-                path,
-                attribution_days=deps.config.leads.attribution_days,
-                progress=Progress("signals", total, enabled=sys.stderr.isatty()),
-            )
-        for error in result.errors[:50]:
-            print(error, file=sys.stderr)
-        print(
-            f"imported {result.stored} signals ({len(result.errors)} bad lines skipped); "
-            f"{result.linked} linked to known customers, the rest wait for their customer"
-        )
-        return 1 if result.errors and not result.stored else 0
+    async def run(deps: Deps) -> None:
+        progress = Progress("orders", len(orders), enabled=sys.stderr.isatty())
+        affected: set[int] = set()
+        for start in range(0, len(orders), 1000):
+            batch = orders[start : start + 1000]
+            affected.update(await record_orders(batch))
+            progress.advance(len(batch))
+        progress.finish()
+        await attribute_orders(affected, deps.config.leads.attribution_days)
+        print(f"imported {len(orders)} orders ({len(errors)} bad rows skipped); {len(affected)} customers updated")
+        if affected and not args.no_retag:
+            retagged = await retag_everyone(deps, progress=sys.stderr.isatty())
+            print(f"re-tag: {retagged.retag.pending_relations} relations synced to WeCom")
 
-    async def run_members() -> int:
-        from leads.importer import import_members
+    _with_deps(settings, run)
+    return 1 if errors and not orders else 0
 
-        async with open_deps(settings):
-            result = await import_members(path)
-        for error in result.errors[:50]:
-            print(error, file=sys.stderr)
-        print(f"imported {result.stored} member ids ({len(result.errors)} bad rows skipped); "
-              f"{result.linked_signals} waiting signals linked to their customer")
-        return 1 if result.errors and not result.stored else 0
 
-    runs = {"orders": run_orders, "signals": run_signals, "members": run_members}
-    return asyncio.run(runs[args.what]())
+def _import_signals(settings: Settings, path: Path, args: argparse.Namespace) -> int:
+    from bot.progress import Progress
+    from leads.importer import import_signals
+
+    total = path.read_bytes().count(b"\n")
+
+    async def run(deps: Deps) -> Any:
+        return await import_signals(path, attribution_days=deps.config.leads.attribution_days,
+                                    progress=Progress("signals", total, enabled=sys.stderr.isatty()))
+
+    result = _with_deps(settings, run)
+    for error in result.errors[:50]:
+        print(error, file=sys.stderr)
+    print(
+        f"imported {result.stored} signals ({len(result.errors)} bad lines skipped); "
+        f"{result.linked} linked to known customers, the rest wait for their customer"
+    )
+    return 1 if result.errors and not result.stored else 0
+
+
+def _import_members(settings: Settings, path: Path, args: argparse.Namespace) -> int:
+    from leads.importer import import_members
+
+    async def run(deps: Deps) -> Any:
+        return await import_members(path)
+
+    result = _with_deps(settings, run)
+    for error in result.errors[:50]:
+        print(error, file=sys.stderr)
+    print(f"imported {result.stored} member ids ({len(result.errors)} bad rows skipped); "
+          f"{result.linked_signals} waiting signals linked to their customer")
+    return 1 if result.errors and not result.stored else 0
 
 
 @command("leads")
 def _leads(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from leads.report import format_report, lead_figures
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
-    now = datetime.now(UTC)
-    try:
-        since = _moment(args.since, now) if args.since else now - timedelta(days=30)
-        until = _moment(args.until, now) if args.until else now
-    except ValueError as err:
-        print(f"scrm leads: {err}", file=sys.stderr)
-        return 2
+    settings = _setup()
+    since, until = _period(args)
 
-    async def run() -> None:
-        async with open_deps(settings):
-            figures = await lead_figures(since, until, store=args.store or None)
+    async def run(deps: Deps) -> None:
+        figures = await lead_figures(since, until, store=args.store or None)
         scope = f", store {args.store}" if args.store else ""
         print(f"leads sent {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC{scope}")
         print(format_report(figures))
 
-    asyncio.run(run())
+    _with_deps(settings, run)
     return 0
 
 
@@ -322,69 +328,52 @@ def _moment(text: str, now: datetime) -> datetime:
 
 @command("sop")
 def _sop(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from sop.report import execution_rate, format_execution, format_lift, lift
     from sop.service import run_tick
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
-
-    async def run() -> None:
-        async with open_deps(settings) as deps:
-            now = deps.clock.now()
-            if args.action == "run-once":
-                result = await run_tick(deps)
-                if result is None:
-                    print("another engine is sweeping (lease held); nothing done")
-                else:
-                    print(f"sop: {result.created} tasks created ({result.statements} statements, "
-                          f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
-            elif args.action == "playbooks":
-                for p in deps.config.sop.current.playbooks:
-                    print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
-                          f"holdout={p.holdout_pct:g}%")
-            elif args.lift:
-                print("\n".join(format_lift(await lift(deps.config.sop.current, now))))
+    async def run(deps: Deps) -> None:
+        now = deps.clock.now()
+        if args.action == "run-once":
+            result = await run_tick(deps)
+            if result is None:
+                print("another engine is sweeping (lease held); nothing done")
             else:
-                rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
-                print("\n".join(format_execution(rows, args.by)))
+                print(f"sop: {result.created} tasks created ({result.statements} statements, "
+                      f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
+        elif args.action == "playbooks":
+            for p in deps.config.sop.current.playbooks:
+                print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
+                      f"holdout={p.holdout_pct:g}%")
+        elif args.lift:
+            print("\n".join(format_lift(await lift(deps.config.sop.current, now))))
+        else:
+            rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
+            print("\n".join(format_execution(rows, args.by)))
 
-    asyncio.run(run())
+    _with_deps(_setup(), run)
     return 0
 
 
 @command("events")
 def _events(args: argparse.Namespace) -> int:
-    from bot.app import open_deps
     from bot.deadletters import events_command
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
+    async def run(deps: Deps) -> int:
+        return await events_command(deps.queue, args.action, sys.stdout, ids=args.ids, every=args.all,
+                                    route=args.route, since=args.since)
 
-    async def run() -> int:
-        async with open_deps(settings) as deps:
-            return await events_command(deps.queue, args.action, sys.stdout, ids=args.ids, every=args.all,
-                                        route=args.route, since=args.since)
-
-    return asyncio.run(run())
+    return _with_deps(_setup(), run)
 
 
 @command("sidebar")
 def _sidebar(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from bot.app import open_deps
     from sidebar.report import format_report, script_report
 
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
+    async def run(deps: Deps) -> None:
+        now = deps.clock.now()
+        print("\n".join(format_report(await script_report(now - timedelta(days=args.days), now))))
 
-    async def run() -> None:
-        async with open_deps(settings) as deps:
-            now = deps.clock.now()
-            print("\n".join(format_report(await script_report(now - timedelta(days=args.days), now))))
-
-    asyncio.run(run())
+    _with_deps(_setup(), run)
     return 0
 
 
@@ -394,8 +383,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.orders:  # a file: no database, no settings needed
         return run(args)
-    settings = _settings()
-    configure_logging("WARNING", settings.log_format)
+    settings = _setup()
     return run(args, timezone=settings.scrm_timezone, chart_font=settings.scrm_chart_font)
 
 

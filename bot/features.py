@@ -20,13 +20,15 @@ from typing import Any, Literal
 __all__ = ["FEATURES", "Feature", "Slot", "attributes", "import_modules", "resolve"]
 
 Slot = Literal["routers", "commands", "kinds", "handover", "metrics", "card_sections"]
+Attributes = Literal["ticks", "routes", "profile", "demo", "cli", "startup", "worker_startup"]
 
 
 @dataclass(frozen=True, slots=True)
 class Feature:
     name: str
     # ``module:load`` functions ``(config_dir, loaded) -> value``, stored as AppConfig.<attribute>;
-    # listed in load order (a later loader may read what an earlier one loaded).
+    # listed in load order (a later loader may read what an earlier one loaded). All of them are
+    # loaded again together when a file changes or on 重载配置 (bot/reload.py).
     config: tuple[tuple[str, str], ...] = ()
     routers: tuple[str, ...] = ()  # modules defining ``router`` (event handlers, bot/dispatch.py)
     commands: tuple[str, ...] = ()  # modules whose ``@command`` functions are chat commands
@@ -42,6 +44,10 @@ class Feature:
     # (simulator/narrator.py), the runner is simulator/demo.py.
     demo: tuple[str, ...] = ()
     cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
+    # ``module:function(deps)`` awaited once the database is up, in every process (web, worker, CLI).
+    startup: tuple[str, ...] = ()
+    # ``module:function(deps)`` awaited when a worker starts, before it takes events.
+    worker_startup: tuple[str, ...] = ()
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -53,6 +59,8 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
         demo=("customers.demo:chapter",),
+        startup=("handlers.customers:apply_configured_org",),
+        worker_startup=("handlers.customers:sync_corp_tags_at_start",),
     ),
     Feature(
         "tagging",
@@ -122,7 +130,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "sidebar",
-        commands=("handlers.sidebar",),
+        config=(("sidebar", "sidebar.config:load"),),
         routes=("sidebar.views:setup_sidebar",),
         card_sections=("sidebar.kinds",),
         demo=("sidebar.demo:chapter",),
@@ -156,7 +164,7 @@ def import_modules(slot: Slot) -> None:
         importlib.import_module(name)
 
 
-def attributes(slot: Literal["ticks", "routes", "profile", "demo", "cli"]) -> Iterator[Any]:
+def attributes(slot: Attributes) -> Iterator[Any]:
     """The objects the table names in ``slot``, feature by feature, in table order."""
     for feature in FEATURES:
         for name in getattr(feature, slot):

@@ -17,13 +17,14 @@ from customers.events import (
     ContactToRecord,
     CorpTagSyncRequested,
     contact_to_record,
+    corp_tag_sync_requested,
     customer_changed,
 )
 from customers.lookup import CUSTOMER
 from customers.messages import ArchivedMessage, record_app_text, record_archived
 from customers.models import Customer
 from customers.orders import OrderIn, OrderLine, record_orders
-from customers.service import utc_from_unix
+from customers.service import apply_org, utc_from_unix
 from customers.tags import sync_corp_tags
 from operators.jobs import BackfillRequested, start_once
 from operators.roles import EVERYONE, OPERATORS
@@ -166,6 +167,17 @@ async def on_app_text(event: Event, deps: Deps) -> None:
 @router.internal(CorpTagSyncRequested)
 async def on_corp_tag_sync_requested(request: CorpTagSyncRequested, deps: Deps, key: str) -> None:
     await sync_corp_tags(deps)
+
+
+async def apply_configured_org(deps: Deps) -> None:
+    """At start, in every process (bot/features.py ``startup``): config/org.yaml into the database."""
+    await apply_org(deps.config.org)
+
+
+async def sync_corp_tags_at_start(deps: Deps) -> None:
+    """When a worker starts (``worker_startup``): mirror the corp's tags, once per 10-minute window."""
+    if deps.settings.scrm_sync_tags_on_start:
+        await corp_tag_sync_requested(deps)
 
 
 @router.event("change_external_tag")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from bot import commands
 from bot.commands import Arg, Call, command
+from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from bot.reload import reload_config
 from bot.scheduler import every
 from customers.models import Guide, Role
 from operators import chat, handover
@@ -57,3 +59,13 @@ async def on_handover_check(event: Event, deps: Deps) -> None:
 @router.event("change_external_contact", "transfer_fail")
 async def on_transfer_fail(event: Event, deps: Deps) -> None:
     await handover.transfer_failed(event.get("UserID"), event.get("ExternalUserID"), event.get("FailReason"))
+
+
+@command("重载配置", "reloadconfig", "重载标签规则", "reload", "reloadrules", "重载话术库", "reloadlibrary", "话术库",
+         roles=OPERATORS, help="重新读取全部配置文件（标签规则、线索、SOP、话术库……；有误则全部不生效）")
+async def reload_config_files(call: Call) -> str:
+    try:
+        reloaded = await reload_config(call.deps)
+    except ConfigError as err:
+        return call.say("cmd_config_invalid", detail=str(err)[-300:])
+    return call.say("cmd_config_reloaded", count=reloaded.files, lines="、".join(reloaded.changed) or "无")

@@ -4,10 +4,10 @@ thin adapters to tagging/ (service, delivery, chat), all through the queue."""
 from __future__ import annotations
 
 from bot.commands import Call, command
-from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
+from bot.reload import refresh_config
 from bot.scheduler import cron, every
 from customers.events import CustomerChanged
 from operators.jobs import RetagRequested, job_lease, start_once
@@ -15,24 +15,14 @@ from operators.roles import OPERATORS
 from tagging import chat, service
 from tagging.delivery import push_pending
 from tagging.events import RetagDirty
-from tagging.reload import refresh_rules, reload_rules
 
 router = Router("tagging")
 
 
 @command("标签规则", "rules", "tagrules", roles=OPERATORS, help="列出自动打标签规则")
 async def rules(call: Call) -> str:
-    await refresh_rules(call.deps)
+    await refresh_config(call.deps)
     return chat.rules_reply(call.deps)
-
-
-@command("重载标签规则", "reload", "reloadrules", roles=OPERATORS, help="重新读取 tag_rules.yaml（有误则不生效）")
-async def reload(call: Call) -> str:
-    try:
-        ruleset = await reload_rules(call.deps)
-    except ConfigError as err:
-        return call.say("cmd_rules_invalid", detail=str(err)[-300:])
-    return call.say("cmd_rules_reloaded", count=len(ruleset.rules))
 
 
 @command("重算标签", "retag", roles=OPERATORS, help="后台重算全部客户标签，完成后通知")

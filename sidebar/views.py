@@ -23,7 +23,6 @@ from bot.appkeys import DEPS
 from bot.features import import_modules
 from bot.wecom.errors import WeComError
 from config.settings import Settings
-from sidebar import config as sidebar_config
 from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
@@ -39,7 +38,6 @@ __all__ = ["SIDEBAR", "setup_sidebar"]
 log = structlog.get_logger(__name__)
 
 SIDEBAR = web.AppKey("sidebar", Sidebar)
-_LIBRARY = web.AppKey("sidebar_library_at_start", Library)
 _STATIC = Path(__file__).resolve().parent / "static"
 _STATIC_TYPES = {".js": "application/javascript", ".css": "text/css"}
 _JSON_LIMIT = 8 * 1024
@@ -48,7 +46,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _texts(request: web.Request) -> Library:
-    return request.app[_LIBRARY]
+    return request.app[DEPS].config.sidebar
 
 
 def _page(request: web.Request, key: str, status: int) -> web.Response:
@@ -267,8 +265,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 
 
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
-    """Add the sidebar's routes; the library is checked now, so a broken file stops the start."""
-    app[_LIBRARY] = sidebar_config.load(settings.scrm_config_dir)  # ConfigError names the file and item
+    """Add the sidebar's routes (the library loads with every config file: bot/appconfig.py)."""
     import_modules("card_sections")  # a duplicate section id stops the start
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -278,7 +275,7 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
             deps,
             SessionSigner(key, settings.scrm_sidebar_session_s),
             Tickets(deps),
-            LibraryStore(app[_LIBRARY], settings.scrm_config_dir, deps.redis, settings.scrm_redis_prefix),
+            LibraryStore(deps.config),
         )
         yield
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 from bot.deps import Deps
 from bot.lease import lease
 from bot.outbox import send_once, send_once_or_skip
+from bot.reload import refresh_config
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from customers.models import Customer, Guide, SyncState
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
@@ -59,7 +59,7 @@ async def run_tick(deps: Deps) -> SweepResult | None:
     """The minute tick (also ``scrm sop run-once``): reload changed playbooks, sweep what fell due
     since the last sweep, close tasks whose goal was seen, prepare mass messages, send what quiet
     hours held back. None when another engine holds the lease."""
-    await asyncio.to_thread(deps.config.sop.reload)  # file stats and YAML: off the event loop
+    await refresh_config(deps)  # every config file, reloaded together when one changed
     settings = deps.settings
     async with lease(deps.redis, _lease_key(deps), settings.scrm_sop_lease_s) as held:
         if not held:
@@ -99,7 +99,7 @@ async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
     """A customer changed (added, ordered, re-tagged): their due steps now, not at the next minute;
     and any goal they reached closes their tasks."""
     settings = deps.settings
-    await asyncio.to_thread(deps.config.sop.reload)
+    await refresh_config(deps)
     now = deps.clock.now()
     since = now - timedelta(hours=settings.scrm_sop_catchup_hours)
     playbooks = deps.config.sop.current

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -51,6 +52,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """Embedded: a SQLite file migrated once per run; each test gets a copy of the file.
+
+    Running the migrations takes seconds on SQLite (a table rebuild per altered column); done
+    per test it was most of the embedded run's time."""
+    if BACKEND != "embedded":
+        return None
+    path = tmp_path_factory.mktemp("template") / "scrm.sqlite3"
+    from bot.db import migrate
+
+    asyncio.run(migrate(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     """A database migrated once per run; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
     if BACKEND == "embedded":
@@ -87,10 +103,12 @@ async def _drop_database(name: str) -> None:
 
 
 @pytest.fixture
-async def database_url(pg_template: str | None, tmp_path: Path) -> AsyncIterator[str]:
-    if pg_template is None:
+async def database_url(pg_template: str | None, sqlite_template: Path | None, tmp_path: Path) -> AsyncIterator[str]:
+    if sqlite_template is not None:
+        shutil.copyfile(sqlite_template, tmp_path / "scrm.sqlite3")
         yield f"sqlite://{tmp_path}/scrm.sqlite3"
         return
+    assert pg_template is not None
     name = f"scrm_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
@@ -185,6 +203,23 @@ def serve_app(app: Any) -> Any:
             await runner.cleanup()
 
     return context()
+
+
+@pytest.fixture
+async def web_app(make_settings: Callable[..., Settings]) -> AsyncIterator[RunningApp]:
+    """The web role alone (ingest, no worker): what reaches the queue stays there to be looked at."""
+    from bot.app import create_app
+
+    async with serve_app(create_app(make_settings(), role="web")) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

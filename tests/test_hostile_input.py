@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -19,13 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import create_app
-from bot.crypto import CallbackCrypto
 from bot.xmlparse import XmlError, extract_encrypt, parse_xml
-from config.settings import Settings
-from tests.conftest import AES_KEY, CORP_ID, TOKEN, RunningApp, serve_app
+from tests.conftest import RunningApp
+from tests.support.callbacks import add_contact_xml, post_callback, signed
 
-CRYPTO = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
 KIB = 1024
 CAP = 64 * KIB
 # Per envelope, for work measured in microseconds; the cubic regex took 0.15 s at 1 KiB.
@@ -184,40 +181,13 @@ def test_fuzzed_inner_xml_gives_fields_or_a_clean_refusal_quickly(doc: str) -> N
 # --- over HTTP: what a client of the real server sees --------------------------------------------
 
 
-@pytest.fixture
-async def web_app(make_settings: Callable[..., Settings]) -> AsyncIterator[RunningApp]:
-    async with serve_app(create_app(make_settings(), role="web")) as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def _junk_query() -> dict[str, str]:
     return {"msg_signature": "0" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
 
 
-def _good_inner(external_userid: str) -> str:
-    return (
-        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        "<Event><![CDATA[change_external_contact]]></Event>"
-        "<ChangeType><![CDATA[add_external_contact]]></ChangeType>"
-        f"<UserID><![CDATA[guide01]]></UserID><ExternalUserID><![CDATA[{external_userid}]]></ExternalUserID></xml>"
-    )
-
-
-async def _post(http: aiohttp.ClientSession, app: RunningApp, params: dict[str, str], body: bytes) -> tuple[int, str]:
-    async with http.post(app.callback_url, params=params, data=body) as resp:
-        return resp.status, await resp.text()
-
-
 async def _good_callback_goes_through(http: aiohttp.ClientSession, app: RunningApp, who: str) -> None:
-    params, body = CRYPTO.encrypted_callback(_good_inner(who), str(int(time.time())))
-    assert await _post(http, app, params, body) == (200, "success")
+    params, body = signed(add_contact_xml(who))
+    assert await post_callback(http, app, params, body) == (200, "success")
 
 
 async def test_a_64_kib_hostile_envelope_is_answered_at_once_and_healthz_stays_responsive(
@@ -240,7 +210,7 @@ async def test_a_64_kib_hostile_envelope_is_answered_at_once_and_healthz_stays_r
         took = []
         for _ in range(10):
             started = time.perf_counter()
-            status, text = await _post(http, web_app, _junk_query(), hostile)
+            status, text = await post_callback(http, web_app, _junk_query(), hostile)
             took.append(time.perf_counter() - started)
             assert status == 400, text
         return took
@@ -256,7 +226,7 @@ async def test_deeply_nested_inner_xml_is_a_400_and_good_input_still_goes_throug
     web_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
     deep = "<xml><MsgType>event</MsgType>" + "<a>" * 1200 + "x" + "</a>" * 1200 + "</xml>"
-    status, text = await _post(http, web_app, *CRYPTO.encrypted_callback(deep, str(int(time.time()))))
+    status, text = await post_callback(http, web_app, *signed(deep))
     assert status == 400 and "nested deeper" in text, (status, text)
     await _good_callback_goes_through(http, web_app, "wmNEXT")
 
@@ -274,13 +244,13 @@ async def test_fuzzed_callbacks_never_get_a_500(
 ) -> None:
     """Unsigned envelopes (anyone) and signed odd inner XML (a WeCom that misbehaves): each is
     answered with a clear status, never a server error, and quickly."""
-    signed_params, signed_body = CRYPTO.encrypted_callback(inner, str(int(time.time())))
+    signed_params, signed_body = signed(inner)
     for params, body, allowed in (
         (_junk_query(), envelope, {400, 403}),
         (signed_params, signed_body, {200, 400, 413}),
     ):
         started = time.perf_counter()
-        status, text = await _post(http, web_app, params, body)
+        status, text = await post_callback(http, web_app, params, body)
         assert status in allowed, (status, text)
         assert time.perf_counter() - started < 1.0
     await _good_callback_goes_through(http, web_app, "wmFUZZ")

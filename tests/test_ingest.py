@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -14,43 +14,11 @@ from bot.app import create_app
 from bot.crypto import CallbackCrypto
 from config.settings import Settings
 from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, RunningApp, serve_app
-
-CRYPTO = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
-
-
-def add_contact_xml(external_userid: str = "wmEXT001", create_time: int | None = None) -> str:
-    return (
-        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
-        f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        "<Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType>"
-        f"<UserID><![CDATA[guide01]]></UserID><ExternalUserID><![CDATA[{external_userid}]]></ExternalUserID>"
-        "<State><![CDATA[store_sh01]]></State><WelcomeCode><![CDATA[WELCOMECODE]]></WelcomeCode></xml>"
-    )
-
-
-def signed(inner_xml: str, crypto: CallbackCrypto = CRYPTO) -> tuple[dict[str, str], bytes]:
-    return crypto.encrypted_callback(inner_xml, str(int(time.time())))
-
-
-@pytest.fixture
-async def web_app(make_settings: Callable[..., Settings]) -> AsyncIterator[RunningApp]:
-    async with serve_app(create_app(make_settings(), role="web")) as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+from tests.support.callbacks import CRYPTO, add_contact_xml, post_callback, signed
 
 
 async def stream_length(app: RunningApp) -> int:
     return int(await app.deps.redis.xlen(app.deps.queue.keys.stream))
-
-
-async def post(http: aiohttp.ClientSession, app: RunningApp, params: dict[str, str], body: bytes) -> tuple[int, str]:
-    async with http.post(app.callback_url, params=params, data=body) as resp:
-        return resp.status, await resp.text()
 
 
 async def test_url_verification_returns_plain_echostr(web_app: RunningApp, http: aiohttp.ClientSession) -> None:
@@ -63,7 +31,7 @@ async def test_url_verification_returns_plain_echostr(web_app: RunningApp, http:
 
 
 async def test_good_callback_is_acknowledged_and_queued(web_app: RunningApp, http: aiohttp.ClientSession) -> None:
-    assert await post(http, web_app, *signed(add_contact_xml())) == (200, "success")
+    assert await post_callback(http, web_app, *signed(add_contact_xml())) == (200, "success")
     entries = await web_app.deps.redis.xrange(web_app.deps.queue.keys.stream)
     assert len(entries) == 1
     fields = entries[0][1]
@@ -74,9 +42,9 @@ async def test_same_callback_three_times_is_stored_once(web_app: RunningApp, htt
     inner = add_contact_xml()
     params, body = signed(inner)
     for _ in range(3):
-        assert await post(http, web_app, params, body) == (200, "success")
+        assert await post_callback(http, web_app, params, body) == (200, "success")
     # A re-send may also be encrypted and signed anew (new nonce, new IV): same inner event, same key.
-    assert await post(http, web_app, *signed(inner)) == (200, "success")
+    assert await post_callback(http, web_app, *signed(inner)) == (200, "success")
     assert await stream_length(web_app) == 1
 
 
@@ -84,8 +52,8 @@ async def test_distinct_events_in_the_same_second_are_both_kept(
     web_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
     now = int(time.time())
-    await post(http, web_app, *signed(add_contact_xml("wmA", now)))
-    await post(http, web_app, *signed(add_contact_xml("wmB", now)))
+    await post_callback(http, web_app, *signed(add_contact_xml("wmA", now)))
+    await post_callback(http, web_app, *signed(add_contact_xml("wmB", now)))
     assert await stream_length(web_app) == 2
 
 
@@ -131,19 +99,19 @@ async def test_bad_input_is_rejected_and_server_keeps_serving(
     case: str, web_app: RunningApp, http: aiohttp.ClientSession
 ) -> None:
     params, body, expected = BAD_REQUESTS[case]()
-    status, text = await post(http, web_app, params, body)
+    status, text = await post_callback(http, web_app, params, body)
     assert status == expected, text
     assert text and text != "success"
     assert await stream_length(web_app) == 0, "nothing stored for a rejected callback"
     # Good input right after still goes through.
-    assert await post(http, web_app, *signed(add_contact_xml())) == (200, "success")
+    assert await post_callback(http, web_app, *signed(add_contact_xml())) == (200, "success")
     assert await stream_length(web_app) == 1
 
 
 async def test_concurrent_burst_of_good_and_bad(web_app: RunningApp, http: aiohttp.ClientSession) -> None:
     good = [signed(add_contact_xml(f"wm{i:03d}")) for i in range(40)]
     bad = [(p | {"msg_signature": "f" * 40}, b) for p, b in good[:20]]
-    results = await asyncio.gather(*(post(http, web_app, p, b) for p, b in good + bad))
+    results = await asyncio.gather(*(post_callback(http, web_app, p, b) for p, b in good + bad))
     assert [s for s, _ in results[:40]] == [200] * 40
     assert [s for s, _ in results[40:]] == [403] * 20
     assert await stream_length(web_app) == 40
@@ -188,13 +156,13 @@ async def test_redis_down_gives_503_and_recovers(make_settings: Callable[..., Se
     try:
         settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0")
         async with serve_app(create_app(settings, role="web")) as app:
-            assert await post(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
+            assert await post_callback(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
             proc.kill()
             await proc.wait()
-            status, _ = await post(http, app, *signed(add_contact_xml("wm2")))
+            status, _ = await post_callback(http, app, *signed(add_contact_xml("wm2")))
             assert status == 503, "WeCom must retry: not acknowledged"
             proc = await _start_redis(port)
-            assert await post(http, app, *signed(add_contact_xml("wm2"))) == (200, "success")
+            assert await post_callback(http, app, *signed(add_contact_xml("wm2"))) == (200, "success")
             assert await stream_length(app) == 1  # the new server is empty: wm2 alone, stored on retry
     finally:
         if proc.returncode is None:
@@ -215,19 +183,19 @@ async def test_redis_that_stops_answering_gives_503_in_time_and_no_double_store(
     try:
         settings = make_settings(redis_url=redis_url, scrm_enqueue_timeout_s=0.5)
         async with serve_app(create_app(settings, role="web")) as app:
-            assert await post(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
+            assert await post_callback(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
             admin = aiohttp_redis(redis_url)
             await admin.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
             retried = signed(add_contact_xml("wm2"))
             started = time.monotonic()
-            status, _ = await post(http, app, *retried)
+            status, _ = await post_callback(http, app, *retried)
             waited = time.monotonic() - started
             assert status == 503, "not acknowledged, so WeCom retries"
             assert 0.5 <= waited < 1.5, f"answered after {waited:.2f} s: the deadline is 0.5 s"
             await admin.execute_command("CLIENT", "UNPAUSE")
             await admin.aclose()
-            assert await post(http, app, *retried) == (200, "success")
-            assert await post(http, app, *signed(add_contact_xml("wm3"))) == (200, "success")
+            assert await post_callback(http, app, *retried) == (200, "success")
+            assert await post_callback(http, app, *signed(add_contact_xml("wm3"))) == (200, "success")
             # wm1, wm2 once (whether or not the cut-off append ran after the pause), wm3.
             assert await stream_length(app) == 3
     finally:

@@ -410,8 +410,7 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     shutil.copytree(CONFIG, tmp_path / "config")
     library_file = tmp_path / "config" / "sidebar.yaml"
     async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
-        store = LibraryStore(sidebar_config.load(tmp_path / "config"), tmp_path / "config", world.deps.redis,
-                             world.deps.settings.scrm_redis_prefix, check_every_s=0)
+        store = LibraryStore(world.deps.config)
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
                                 clock=sim.state.clock.now)
 

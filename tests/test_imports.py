@@ -16,10 +16,9 @@ PACKAGES = ("bot", "handlers", "customers", "boards", "operators", "tagging", "l
 DOMAIN = ("customers", "boards", "operators", "tagging", "leads", "sop", "channels", "orgsync", "sidebar", "predict",
           "handlers", "simulator")
 # The root that composes the features, and the places that must name them, are not the engine.
-NOT_ENGINE = {"bot.features", "bot.cli", "bot.appconfig", "bot.demo", "bot.demokit"}
-# Until the lead merges: bot/commands.py still holds roles and customer lookup (the customers
-# helper moves them out), and the migrations are a snapshot of the domain's schema (enum values).
-ALLOWED = {"bot.commands"}
+NOT_ENGINE = {"bot.features", "bot.cli", "bot.appconfig"}
+# The migrations are a snapshot of the domain's schema (enum values).
+ALLOWED: set[str] = set()
 ALLOWED_PREFIXES = ("bot.migrations.",)
 
 

@@ -115,7 +115,7 @@ def create_app(
     app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
     app[DISPATCHER] = Dispatcher(routers if routers is not None else feature_routers())
-    import_modules("handover")  # hand-over hooks run whichever routers this app was given
+    import_modules("handlers")  # chat commands and hand-over hooks, whichever routers this app was given
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_deps(settings, clock=clock) as deps, watching_config(deps):

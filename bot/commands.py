@@ -270,7 +270,7 @@ def _load_command_modules() -> None:
     global _loaded
     if _loaded:
         return
-    import_modules("commands")  # on first use: those modules import this one
+    import_modules("handlers")  # on first use: those modules import this one
     import_modules("kinds")
     known = {TEXT, REST, *ARG_KINDS}
     for spec in COMMANDS.values():

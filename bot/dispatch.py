@@ -186,11 +186,11 @@ class Dispatcher:
 def feature_routers() -> list[Router]:
     """The ``router`` of every handler module the feature table names, in module-name order (the
     order handlers of one event start in)."""
-    names = sorted(name for feature in FEATURES for name in feature.routers)
+    names = sorted(name for feature in FEATURES for name in feature.handlers)
     routers: list[Router] = []
     for name in names:
         router = getattr(resolve(name), "router", None)
         if not isinstance(router, Router):
-            raise TypeError(f"{name} is listed as a router module in bot/features.py but defines no router")
+            raise TypeError(f"{name} is listed under a feature's handlers in bot/features.py but defines no router")
         routers.append(router)
     return routers

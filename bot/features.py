@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 __all__ = ["FEATURES", "Feature", "Slot", "attributes", "import_modules", "resolve"]
 
-Slot = Literal["routers", "commands", "kinds", "handover", "metrics", "card_sections"]
+Slot = Literal["handlers", "kinds", "metrics", "card_sections"]
 Attributes = Literal["ticks", "routes", "profile", "demo", "cli", "startup", "worker_startup"]
 
 
@@ -30,13 +30,13 @@ class Feature:
     # listed in load order (a later loader may read what an earlier one loaded). All of them are
     # loaded again together when a file changes or on 重载配置 (bot/reload.py).
     config: tuple[tuple[str, str], ...] = ()
-    routers: tuple[str, ...] = ()  # modules defining ``router`` (event handlers, bot/dispatch.py)
-    commands: tuple[str, ...] = ()  # modules whose ``@command`` functions are chat commands
+    # Its ``handlers/<feature>.py``: the ``router`` (event handlers and ticks, bot/dispatch.py), and the
+    # ``@command`` chat commands and ``@on_handover`` hooks that register when it is imported.
+    handlers: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()  # modules registering tag rule types, SOP triggers/goals, lead patterns,
     # chat-command argument kinds and roles (bot/commands.py: ``@arg_kind``, ``use_access``)
     ticks: tuple[str, ...] = ()  # ``module:NAME`` of a bot.scheduler.Tick declared beside its handler
     routes: tuple[str, ...] = ()  # ``module:function(app, settings)`` adding HTTP routes (web role)
-    handover: tuple[str, ...] = ()  # modules registering ``@on_handover`` hooks (operators/handover.py)
     profile: tuple[str, ...] = ()  # ``module:function`` extra lines for the 客户 profile, in order
     metrics: tuple[str, ...] = ()  # modules registering ``@metric`` board metrics
     card_sections: tuple[str, ...] = ()  # modules registering sidebar ``@card_section``s
@@ -54,8 +54,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "customers",
         config=(("templates", "bot.templates:load"), ("org", "customers.config:load")),
-        routers=("handlers.customers",),
-        commands=("handlers.customers",),
+        handlers=("handlers.customers",),
         kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
         demo=("customers.demo:chapter",),
@@ -65,8 +64,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "tagging",
         config=(("tag_rules", "tagging.config:load"),),
-        routers=("handlers.tagging",),
-        commands=("handlers.tagging",),
+        handlers=("handlers.tagging",),
         kinds=("tagging.kinds.behaviour", "tagging.kinds.channel", "tagging.kinds.keyword",
                "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
@@ -75,12 +73,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "leads",
         config=(("leads", "leads.config:load"),),
-        routers=("handlers.leads",),
-        commands=("handlers.leads",),
+        handlers=("handlers.leads",),
         kinds=("leads.kinds",),
         ticks=("handlers.leads:LEADS_SWEEP", "handlers.leads:LEADS_FLUSH"),
         routes=("leads.signals:add_routes",),
-        handover=("handlers.leads",),
         profile=("leads.chat:lead_lines",),
         metrics=("leads.report",),
         demo=("leads.demo:chapter",),
@@ -88,16 +84,14 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "boards",
         config=(("leaderboard", "boards.config:load"),),
-        routers=("handlers.boards",),
-        commands=("handlers.boards",),
+        handlers=("handlers.boards",),
         ticks=("handlers.boards:BOARD_DAILY", "handlers.boards:BOARD_WEEKLY", "handlers.boards:BOARD_MONTHLY"),
         metrics=("boards.kinds",),
         demo=("boards.demo:chapter",),
     ),
     Feature(
         "operators",
-        routers=("handlers.operators",),
-        commands=("handlers.operators",),
+        handlers=("handlers.operators",),
         kinds=("operators.roles",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
         demo=("operators.demo:chapter",),
@@ -105,26 +99,23 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "sop",
         config=(("sop", "sop.config:load"),),
-        routers=("handlers.sop",),
-        commands=("handlers.sop",),
+        handlers=("handlers.sop",),
         kinds=("sop.kinds.triggers", "sop.kinds.goals"),
         ticks=("handlers.sop:SOP_TICK", "handlers.sop:SOP_DIGEST", "handlers.sop:SOP_REMINDER",
                "handlers.sop:SOP_ESCALATION"),
-        handover=("handlers.sop",),
         profile=("sop.chat:open_task_lines",),
         metrics=("sop.report",),
         demo=("sop.demo:chapter",),
     ),
     Feature(
         "orgsync",
-        routers=("handlers.orgsync",),
+        handlers=("handlers.orgsync",),
         ticks=("handlers.orgsync:ORG_SYNC",),
         demo=("orgsync.demo:chapter",),
     ),
     Feature(
         "channels",
-        routers=("handlers.channels",),
-        commands=("handlers.channels",),
+        handlers=("handlers.channels",),
         metrics=("channels.report",),
         demo=("channels.demo:chapter",),
     ),
@@ -137,7 +128,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "predict",
-        routers=("handlers.predict",),
+        handlers=("handlers.predict",),
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),
         card_sections=("predict.sidebar",),

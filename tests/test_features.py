@@ -51,7 +51,7 @@ def test_the_table_imports_no_feature_code() -> None:
 
 def test_every_handler_module_and_tick_the_table_names_is_there() -> None:
     routers = feature_routers()
-    assert len({r.name for r in routers}) == sum(len(f.routers) for f in FEATURES)
+    assert len({r.name for r in routers}) == sum(len(f.handlers) for f in FEATURES)
     scheduled = {t.name for t in ticks(Settings(_env_file=None, **WECOM))}  # type: ignore[arg-type]
     handled = {sub.event for r in routers for sub in r.subscriptions if sub.source == "internal"}
     assert scheduled and scheduled <= handled, "every tick queues an event some handler takes"

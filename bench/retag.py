@@ -21,12 +21,12 @@ from pathlib import Path
 
 import asyncpg
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.pgdb import create_database, database_url, drop_database
+from bot.db import close_db, init_db
+from tagging.config import load_rules
+from tagging.engine import retag
 
-from bench.pgdb import create_database, database_url, drop_database  # noqa: E402
-from bot.db import close_db, init_db  # noqa: E402
-from tagging.config import load_rules  # noqa: E402
-from tagging.engine import retag  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import asyncpg
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.pgdb import create_database, database_url, drop_database
+from bot.db import close_db, init_db
+from bot.templates import load_templates
+from customers.config import load_org
+from sop.config import load_playbooks
+from sop.engine import close_by_goals, fill_suggestions, sweep
 
-from bench.pgdb import create_database, database_url, drop_database  # noqa: E402
-from bot.db import close_db, init_db  # noqa: E402
-from bot.templates import load_templates  # noqa: E402
-from customers.config import load_org  # noqa: E402
-from sop.config import load_playbooks  # noqa: E402
-from sop.engine import close_by_goals, fill_suggestions, sweep  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TZ = "Asia/Shanghai"

@@ -102,7 +102,7 @@ async def watching_config(deps: Deps, every_s: float = CHECK_EVERY_S) -> AsyncIt
                 await refresh_config(deps)
             except (RedisError, OSError) as err:  # Redis down or the folder unmounted: next round
                 log.warning("config_check_failed", error=repr(err))
-            except Exception:  # noqa: BLE001 - a loader's bug must not stop the checks for good
+            except Exception:
                 log.exception("config_check_crashed")
 
     task = asyncio.create_task(watch(), name="config-watch")

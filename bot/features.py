@@ -137,6 +137,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "predict",
+        config=(("predict", "predict.config:load"),),
         routers=("handlers.predict",),
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),

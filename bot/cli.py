@@ -384,7 +384,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.orders:  # a file: no database, no settings needed
         return run(args)
     settings = _setup()
-    return run(args, timezone=settings.scrm_timezone, chart_font=settings.scrm_chart_font)
+    return run(args, timezone=settings.scrm_timezone, chart_font=settings.scrm_chart_font,
+               config_dir=settings.scrm_config_dir)
 
 
 @command("demo")

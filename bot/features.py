@@ -128,6 +128,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "predict",
+        config=(("predict", "predict.config:load"),),
         handlers=("handlers.predict",),
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),

@@ -36,6 +36,8 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     # One customer's purchase prediction (predict/chat.py): the 客户 profile, the demo.
     "prediction": frozenset({"p_buy_90", "p_buy_30", "rank", "purchases_90", "spend_90", "p_alive", "next_date",
                              "method", "why"}),
+    # The words of a prediction (predict/config.py lists the ids): why, the methods, HQ's chart and report.
+    "prediction_text": frozenset({"days", "count", "amount", "word", "items", "date", "number"}),
 }
 
 

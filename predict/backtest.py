@@ -25,12 +25,8 @@ __all__ = ["Evaluation", "evaluate", "METHODS", "model_wins"]
 
 FloatArray = npt.NDArray[np.float64]
 
-# Column order of every table; the keys of ``--json``'s "methods".
+# Column order of every table; the keys of ``--json``'s "methods" (their names on HQ's chart: predict/config.py).
 METHODS = ("model", "bgnbd", "rfm", "recency", "lifecycle")
-LABELS = {
-    "model": "梯度提升模型", "bgnbd": "BG/NBD", "rfm": "RFM五分位和",
-    "recency": "最近购买", "lifecycle": "生命周期规则",
-}
 
 
 @dataclass(frozen=True, slots=True)

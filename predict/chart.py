@@ -1,28 +1,37 @@
 """The decile chart of a back-test: share of buyers in each tenth of customers, per method (PNG, Chinese labels).
 
-Drawn with Pillow and the leaderboard's CJK font (``boards.chart.chart_font_path``).
+Drawn with Pillow and the leaderboard's CJK font (``boards.chart.chart_font_path``); the words come in
+``ChartWords``, rendered from the templates by the caller (predict/cli.py).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["render_deciles"]
+__all__ = ["ChartWords", "render_deciles"]
 
 _W, _H, _LEFT, _TOP, _BOTTOM = 1000, 560, 80, 90, 80
 _COLORS = [(46, 125, 218), (72, 170, 110), (240, 160, 40), (150, 110, 200), (229, 115, 87)]
 
 
-def render_deciles(deciles: Mapping[str, Sequence[float]], labels: Mapping[str, str], title: str,
-                   font_path: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ChartWords:
+    title: str
+    note: str  # under the bars: how to read them
+    labels: Mapping[str, str]  # method → its name
+    deciles: Sequence[str]  # the ten groups' names, best-scored first
+
+
+def render_deciles(deciles: Mapping[str, Sequence[float]], words: ChartWords, font_path: str) -> bytes:
     """Grouped bars: for each decile (best-scored first), each method's share of next-period buyers."""
     image = Image.new("RGB", (_W, _H), "white")
     draw = ImageDraw.Draw(image)
     title_font, font = ImageFont.truetype(font_path, 24), ImageFont.truetype(font_path, 15)
-    draw.text((20, 16), title, font=title_font, fill=(30, 30, 30))
+    draw.text((20, 16), words.title, font=title_font, fill=(30, 30, 30))
     names = list(deciles)
     peak = max((v for values in deciles.values() for v in values if v == v), default=0.0) or 1.0
     plot_h, plot_w = _H - _TOP - _BOTTOM, _W - _LEFT - 30
@@ -40,13 +49,12 @@ def render_deciles(deciles: Mapping[str, Sequence[float]], labels: Mapping[str, 
             height = 0 if value != value else plot_h * value / peak
             left = x0 + index * bar
             draw.rectangle((left, _TOP + plot_h - height, left + bar - 2, _TOP + plot_h), fill=_COLORS[index % 5])
-        draw.text((x0 + group / 2 - 20, _TOP + plot_h + 6), f"第{decile + 1}组", font=font, fill=(30, 30, 30))
-    draw.text((_LEFT, _H - 46), "客户按得分从高到低分为十组；柱高 = 该组在预测期内购买的客户占比", font=font,
-              fill=(90, 90, 90))
+        draw.text((x0 + group / 2 - 20, _TOP + plot_h + 6), words.deciles[decile], font=font, fill=(30, 30, 30))
+    draw.text((_LEFT, _H - 46), words.note, font=font, fill=(90, 90, 90))
     for index, name in enumerate(names):
         x = _LEFT + 20 + index * 170
         draw.rectangle((x, 56, x + 14, 70), fill=_COLORS[index % 5])
-        draw.text((x + 20, 53), labels.get(name, name), font=font, fill=(30, 30, 30))
+        draw.text((x + 20, 53), words.labels.get(name, name), font=font, fill=(30, 30, 30))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -12,11 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import config
+from bot.configfiles import ConfigError
+
 if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command runs, not for every ``scrm``
     from predict.backtest import Evaluation
     from predict.history import History
 
-__all__ = ["add_command", "add_arguments", "run", "parse_days", "format_table"]
+__all__ = ["SHIPPED_CONFIG", "add_command", "add_arguments", "run", "parse_days", "format_table"]
+
+# Where the chart's words are read when no settings are (``--orders``: a file, no database): the shipped config/.
+SHIPPED_CONFIG = Path(config.__file__).resolve().parent
 
 
 def parse_days(text: str) -> int:
@@ -85,12 +91,20 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
             writer.writerow([customer, *(f"{column[i]:.6g}" for column in columns)])
 
 
-def _write_chart(path: Path, evaluation: Evaluation, font: str) -> None:
-    from predict.backtest import LABELS
-    from predict.chart import render_deciles
+def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path) -> None:
+    from bot.templates import load_templates
+    from predict.chart import ChartWords, render_deciles
+    from predict.config import LABEL_TEXTS, check
 
-    title = f"预测期购买客户占比（按得分十等分）· {evaluation.at_date} 起 {evaluation.horizon} 天"
-    path.write_bytes(render_deciles(evaluation.deciles, LABELS, title, font))
+    templates_file = config_dir / "templates.yaml"
+    templates = check(load_templates(templates_file), templates_file)
+    words = ChartWords(
+        title=templates.render("predict_chart_title", date=evaluation.at_date, days=evaluation.horizon),
+        note=templates.render("predict_chart_note"),
+        labels={name: templates.render(template_id) for name, template_id in LABEL_TEXTS.items()},
+        deciles=[templates.render("predict_chart_decile", number=n) for n in range(1, 11)],
+    )
+    path.write_bytes(render_deciles(evaluation.deciles, words, font))
 
 
 def _day(text: str, tz: ZoneInfo) -> int:
@@ -102,9 +116,11 @@ def _day(text: str, tz: ZoneInfo) -> int:
         return day_of(datetime.fromisoformat(text), tz)
 
 
-def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font: str = "") -> int:
-    """``scrm predict evaluate``: the table (or JSON), plus the scores CSV and the chart when asked;
-    ``run``: the nightly run now; ``report``: expected 90-day sales per store; ``show``: one customer."""
+def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font: str = "",
+        config_dir: Path = SHIPPED_CONFIG) -> int:
+    """``scrm predict evaluate``: the table (or JSON), plus the scores CSV and the chart when asked (its words
+    from ``config_dir``'s templates); ``run``: the nightly run now; ``report``: expected 90-day sales per
+    store; ``show``: one customer."""
     if args.action != "evaluate":
         return asyncio.run(_with_database(args))
     from predict.backtest import evaluate
@@ -130,7 +146,11 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     if args.chart:
         from boards.chart import chart_font_path
 
-        _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font))
+        try:
+            _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font), config_dir)
+        except ConfigError as err:
+            print(f"scrm predict: {err}", file=sys.stderr)
+            return 2
     if args.json:
         import orjson
 
@@ -165,13 +185,13 @@ async def _with_database(args: argparse.Namespace) -> int:
                 print("no predictions yet: they are made nightly (SCRM_PREDICT_CRON), or now with scrm predict run")
                 return 1
             print(f"predictions of {latest.computed_at:%Y-%m-%d %H:%M} UTC")
-            print(format_report(await store_figures(), latest.method))
+            print(format_report(deps.config.predict, await store_figures(), latest.method))
         else:
             prediction = await prediction_for(args.external_userid)
             if prediction is None:
                 print(f"no prediction for {args.external_userid!r} (unknown, or no purchase yet)", file=sys.stderr)
                 return 1
-            print(describe(deps.config.templates, prediction))
+            print(describe(deps.config.predict, prediction))
     return 0
 
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from boards.kinds import MetricQuery, metric
 from bot.sqldialect import connection
+from bot.templates import Templates
 
 __all__ = ["StoreFigures", "expected_sales_90", "format_report", "store_figures"]
 
 
 @dataclass(frozen=True, slots=True)
 class StoreFigures:
-    store: str
+    store: str | None  # None: the customers whose guide has no store
     customers: int  # with a prediction (bought before), each once per store
     expected_sales: float
     expected_purchases: float
@@ -22,29 +23,32 @@ class StoreFigures:
 
 
 async def store_figures() -> list[StoreFigures]:
-    """From the latest nightly predictions, per store of the customers' current guides (一 row for none)."""
+    """From the latest nightly predictions, per store of the customers' current guides (one row, ``store``
+    None, for the customers of guides without a store)."""
     rows = await connection().execute_query_dict(
-        "SELECT COALESCE(s.name, '(未分配门店)') AS store, COUNT(*) AS n, SUM(x.spend_90) AS sales, "
+        "SELECT s.name AS store, COUNT(*) AS n, SUM(x.spend_90) AS sales, "
         "SUM(x.purchases_90) AS purchases, SUM(x.p_buy_90) AS buyers, "
         "SUM(CASE WHEN x.rank_pct < 0.1 THEN 1 ELSE 0 END) AS top "
         "FROM (SELECT DISTINCT g.store_id, p.customer_id, p.spend_90, p.purchases_90, p.p_buy_90, p.rank_pct "
         "FROM customer_prediction p JOIN relationship r ON r.customer_id = p.customer_id "
         "AND r.deleted_by_customer_at IS NULL AND r.deleted_by_guide_at IS NULL "
         "JOIN guide g ON g.id = r.guide_id) x LEFT JOIN store s ON s.id = x.store_id "
-        "GROUP BY COALESCE(s.name, '(未分配门店)') ORDER BY SUM(x.spend_90) DESC"
+        "GROUP BY s.name ORDER BY SUM(x.spend_90) DESC"
     )
     return [
-        StoreFigures(str(r["store"]), int(r["n"]), float(r["sales"] or 0), float(r["purchases"] or 0),
-                     float(r["buyers"] or 0), int(r["top"] or 0))
+        StoreFigures(None if r["store"] is None else str(r["store"]), int(r["n"]), float(r["sales"] or 0),
+                     float(r["purchases"] or 0), float(r["buyers"] or 0), int(r["top"] or 0))
         for r in rows
     ]
 
 
-def format_report(figures: list[StoreFigures], method: str) -> str:
+def format_report(templates: Templates, figures: list[StoreFigures], method: str) -> str:
+    no_store = templates.render("predict_no_store")
     lines = [f"{'store':<16}{'customers':>10}{'expected 90-day sales':>24}{'purchases':>11}{'buyers':>9}"
              f"{'top 10%':>9}"]
     for f in figures:
-        lines.append(f"{f.store:<16}{f.customers:>10}{f.expected_sales:>24,.0f}{f.expected_purchases:>11,.0f}"
+        store = no_store if f.store is None else f.store
+        lines.append(f"{store:<16}{f.customers:>10}{f.expected_sales:>24,.0f}{f.expected_purchases:>11,.0f}"
                      f"{f.likely_buyers:>9,.0f}{f.top_decile:>9}")
     total = sum(f.expected_sales for f in figures)
     lines.append(f"total expected 90-day sales ¥{total:,.0f}; customers ranked by {method}")

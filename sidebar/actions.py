@@ -41,7 +41,12 @@ LEAD_ACTIONS = {"contacted": LeadStatus.CONTACTED, "dismiss": LeadStatus.DISMISS
 
 
 class BadAction(Exception):
-    """A well-formed request that cannot be done (unknown item, empty note…): 400 with the reason."""
+    """A well-formed request that cannot be done (unknown item, empty note…): 400 with the guide's text
+    ``key`` of config/sidebar.yaml's ``texts`` (filled with ``values``); the English reason goes to the log."""
+
+    def __init__(self, reason: str, key: str = "bad_request", **values: Any) -> None:
+        super().__init__(reason)
+        self.key, self.values = key, values
 
 
 async def audit(deps: Deps, viewer: Viewer, action: str, external_userid: str, target: str, result: str = "ok") -> None:
@@ -79,9 +84,9 @@ async def lead_action(deps: Deps, viewer: Viewer, customer: Customer, lead_id: i
 async def add_note(deps: Deps, viewer: Viewer, customer: Customer, text: str) -> int:
     text = text.strip()
     if not text:
-        raise BadAction("empty note")
+        raise BadAction("empty note", "bad_note_empty")
     if len(text) > NOTE_MAX:
-        raise BadAction(f"a note is at most {NOTE_MAX} characters")
+        raise BadAction(f"a note is at most {NOTE_MAX} characters", "bad_note_too_long", count=NOTE_MAX)
     note = await SidebarNote.create(customer_id=customer.id, guide_id=viewer.guide_id, text=text,
                                     created_at=deps.clock.now())
     await audit(deps, viewer, "note", customer.external_userid, str(note.id))
@@ -99,7 +104,7 @@ async def change_tag(
         raise Forbidden("only the guide's own tags on their own customer")
     existing = await CustomerTag.get_or_none(customer_id=customer.id, guide_id=viewer.guide_id, tag_id=tag.id)
     if existing is not None and existing.source == TagSource.RULE:
-        raise BadAction("a rule's tag is set by its rule")
+        raise BadAction("a rule's tag is set by its rule", "bad_rule_tag")
     if add == (existing is not None and not existing.removed):
         await audit(deps, viewer, action, customer.external_userid, tag.name, "already")
         return "already"
@@ -131,11 +136,11 @@ async def _message(deps: Deps, viewer: Viewer, library: Library, item_id: str, v
         if task is None or customer is None or task.customer_id != customer.id:
             raise Forbidden(f"task {task_id} is not {viewer.userid}'s for this customer")
         if not task.suggested_text:
-            raise BadAction("this task has no suggested text")
+            raise BadAction("this task has no suggested text", "bad_task_no_text")
         return {"msgtype": "text", "text": {"content": task.suggested_text}}
     item = library.items.get(item_id)
     if item is None:
-        raise BadAction(f"no library item {item_id!r}")
+        raise BadAction(f"no library item {item_id!r}", "bad_library_item")
     if item.kind == "text":
         return {"msgtype": "text", "text": {"content": item.render(values)}}
     if item.kind in ("image", "file"):

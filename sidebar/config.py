@@ -33,9 +33,10 @@ TEXT_KEYS = (
     "signature_failed", "server_error", "page_title", "page_reopen",
     "card_today", "card_days_ago", "card_channel_unknown", "card_relation_active", "card_relation_lost",
     "card_relation_deleted", "card_tag_by_guide", "card_tag_in_wecom", "card_group_name",
+    "bad_request", "bad_note_empty", "bad_note_too_long", "bad_rule_tag", "bad_task_no_text", "bad_library_item",
 )
 # The placeholders a text may use (the others take none).
-TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"})}
+TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"}), "bad_note_too_long": frozenset({"count"})}
 # What the page shows (sidebar/static/app.js gets them in the page), and the {names} each may use.
 LABEL_KEYS = (
     "unavailable", "error", "sent", "cancelled", "send_failed", "send", "tag_remove", "tag_removed", "tag_add",

@@ -62,8 +62,8 @@ def _page(request: web.Request, key: str, status: int) -> web.Response:
     return web.Response(status=status, text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def _error(request: web.Request, key: str, status: int) -> web.Response:
-    return web.json_response({"error": _texts(request).text(key), "code": key}, status=status,
+def _error(request: web.Request, key: str, status: int, code: str = "", **values: Any) -> web.Response:
+    return web.json_response({"error": _texts(request).text(key, **values), "code": code or key}, status=status,
                              dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
 
 
@@ -95,8 +95,9 @@ def _api(*, write: bool = False) -> Callable[[Callable[[web.Request, GuideSessio
                 if write:  # a refused write is audited too (a refused read is only logged)
                     await service.audit_refused(request.app[SIDEBAR], session.userid, request.path.rsplit("/", 1)[-1])
                 return _error(request, "forbidden", 403)
-            except BadAction as err:
-                return web.json_response({"error": str(err), "code": "bad_request"}, status=400)
+            except BadAction as err:  # the guide reads the text; the log keeps the reason
+                log.info("sidebar_bad_request", path=request.path, reason=str(err))
+                return _error(request, err.key, 400, "bad_request", **err.values)
             except (WeComError, TicketBudgetSpent) as err:
                 log.error("sidebar_wecom_failed", path=request.path, error=str(err))
                 return _error(request, "server_error", 503)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.appconfig import load_app_config
+from bot.configfiles import ConfigError
 from customers.models import Customer
 from predict.models import PredictionRun
 from tagging.report import explain_customer
@@ -63,6 +69,16 @@ async def test_the_customer_profile_in_chat_shows_the_prediction_and_why(ops: St
 
     shown = await prediction_json(customer.id)
     assert shown is not None and shown["p_buy_90"] == 0.62 and shown["spend_90"] == 1180
+
+
+def test_a_templates_file_without_a_prediction_text_stops_the_start_naming_it(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parent.parent / "config"
+    shutil.copytree(shipped, tmp_path / "config")
+    templates = tmp_path / "config" / "templates.yaml"
+    text = templates.read_text("utf-8")
+    templates.write_text(text.replace("predict_signal_add_to_cart:", "predict_signal_to_cart:"), "utf-8")
+    with pytest.raises(ConfigError, match="templates.yaml: template 'predict_signal_add_to_cart' is missing"):
+        load_app_config(tmp_path / "config")
 
 
 async def test_no_prediction_yet_no_section(ops: Stack) -> None:

@@ -246,6 +246,21 @@ async def test_writes_need_the_csrf_token(world: SidebarWorld) -> None:
     assert await SidebarAudit.filter(action="note", userid="guide_sh01_a").count() == 1
 
 
+async def test_a_request_the_sidebar_cannot_do_says_why_in_chinese(world: SidebarWorld) -> None:
+    mine = await world.customer_with_history("wmBAD0001", "赵女士")
+    async with guide_client(world, "guide_sh01_a") as phone:
+        note = {"external_userid": mine.external_userid, "action": "note"}
+        for text, expected in (("  ", "请先填写跟进记录。"), ("很" * 501, "跟进记录最多500字。")):
+            status, answer = await phone.post("/sidebar/api/action", note | {"text": text})
+            assert (status, answer) == (400, {"error": expected, "code": "bad_request"})
+        gone = {"item": "gone", "external_userid": mine.external_userid}  # removed from the library meanwhile
+        status, answer = await phone.post("/sidebar/api/send", gone)
+        assert status == 400 and "话术库中没有这一项" in answer["error"]
+        status, answer = await phone.post("/sidebar/api/action", {"external_userid": mine.external_userid})
+        assert status == 400 and answer["error"] == "请求无效，请刷新页面后重试。"
+    assert await SidebarAudit.filter(action="note", userid="guide_sh01_a").count() == 0
+
+
 # --- one-tap writes ------------------------------------------------------------------------------
 
 
@@ -390,6 +405,7 @@ def test_a_broken_library_stops_the_start_naming_the_item(tmp_path: Path) -> Non
         (text.replace('"{days}天前"', '"{day}天前"'), "texts: card_days_ago: unknown placeholder"),
         (text.replace("发送失败：{reason}", "发送失败：{code}"), "labels: send_failed: unknown placeholder"),
         (text.replace("  note_save: 保存记录\n", ""), "labels: missing note_save"),
+        (text.replace("  bad_note_empty: 请先填写跟进记录。\n", ""), "texts: missing bad_note_empty"),
     ):
         (tmp_path / "sidebar.yaml").write_text(broken, "utf-8")
         with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):

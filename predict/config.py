@@ -1,0 +1,56 @@
+"""The prediction's texts: every template id ``predict/`` renders, checked in config/templates.yaml at start.
+
+The words live in the templates (the 客户 profile, the sidebar card, HQ's chart and report); this module
+only names the ids, so a templates file without one of them stops the start naming the id, rather than
+a guide's profile failing later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.configfiles import ConfigError
+from bot.templates import Templates
+
+__all__ = ["LABEL_TEXTS", "METHOD_TEXTS", "SIGNAL_TEXTS", "TEXT_IDS", "load"]
+
+# The counted signals of the last 30 days (predict/features.py's names) → the word a guide reads.
+SIGNAL_TEXTS = {
+    "browse_30d": "predict_signal_browse", "add_to_cart_30d": "predict_signal_add_to_cart",
+    "checkout_started_30d": "predict_signal_checkout_started", "coupon_claimed_30d": "predict_signal_coupon_claimed",
+    "coupon_redeemed_30d": "predict_signal_coupon_redeemed", "link_open_30d": "predict_signal_link_open",
+    "chat_30d": "predict_signal_chat", "chat_intent_30d": "predict_signal_chat_intent",
+}
+# What ranks customers (CustomerPrediction.method) as the profile says it.
+METHOD_TEXTS = {"model": "predict_method_model", "rfm": "predict_method_rfm"}
+# Each back-tested method's name on HQ's chart (predict/backtest.py's METHODS).
+LABEL_TEXTS = {
+    "model": "predict_label_model", "bgnbd": "predict_label_bgnbd", "rfm": "predict_label_rfm",
+    "recency": "predict_label_recency", "lifecycle": "predict_label_lifecycle",
+}
+# Every id with its kind (bot/templates.py's TEMPLATE_KINDS).
+TEXT_IDS: dict[str, str] = {
+    "predict_profile": "prediction",
+    **{template_id: "prediction_text" for template_id in (
+        "predict_why_recency", "predict_why_count", "predict_why_value", "predict_why_gap", "predict_why_signals",
+        "predict_why_signal", "predict_next_date", "predict_no_next_date", "predict_chart_title",
+        "predict_chart_decile", "predict_chart_note", "predict_no_store",
+        *SIGNAL_TEXTS.values(), *METHOD_TEXTS.values(), *LABEL_TEXTS.values(),
+    )},
+}
+
+
+def check(templates: Templates, path: Path) -> Templates:
+    for template_id, kind in TEXT_IDS.items():
+        if template_id not in templates:
+            raise ConfigError(f"{path}: template {template_id!r} is missing (the predictions use it, kind {kind})")
+        if templates.get(template_id).kind != kind:
+            raise ConfigError(f"{path}: template {template_id!r} must be of kind {kind}")
+    return templates
+
+
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> Templates:
+    """The feature table's loader (bot/features.py): the templates, checked to hold every id above."""
+    return check(loaded["templates"], config_dir / "templates.yaml")

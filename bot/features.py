@@ -59,6 +59,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
         demo=("customers.demo:chapter",),
+        cli=("customers.cli:add_command",),
         startup=("handlers.customers:apply_configured_org",),
         worker_startup=("handlers.customers:sync_corp_tags_at_start",),
     ),
@@ -71,6 +72,7 @@ FEATURES: tuple[Feature, ...] = (
                "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
         demo=("tagging.demo:chapter",),
+        cli=("tagging.cli:add_command",),
     ),
     Feature(
         "leads",
@@ -84,6 +86,7 @@ FEATURES: tuple[Feature, ...] = (
         profile=("leads.chat:lead_lines",),
         metrics=("leads.report",),
         demo=("leads.demo:chapter",),
+        cli=("leads.cli:add_command",),
     ),
     Feature(
         "boards",
@@ -114,6 +117,7 @@ FEATURES: tuple[Feature, ...] = (
         profile=("sop.chat:open_task_lines",),
         metrics=("sop.report",),
         demo=("sop.demo:chapter",),
+        cli=("sop.cli:add_command",),
     ),
     Feature(
         "orgsync",
@@ -127,6 +131,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.channels",),
         metrics=("channels.report",),
         demo=("channels.demo:chapter",),
+        cli=("channels.cli:add_command",),
     ),
     Feature(
         "sidebar",
@@ -134,6 +139,7 @@ FEATURES: tuple[Feature, ...] = (
         routes=("sidebar.views:setup_sidebar",),
         card_sections=("sidebar.kinds",),
         demo=("sidebar.demo:chapter",),
+        cli=("sidebar.cli:add_command",),
     ),
     Feature(
         "predict",

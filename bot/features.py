@@ -43,7 +43,9 @@ class Feature:
     # ``module:chapter(n)`` for `scrm demo`, played in table order; ``n`` is the one narrator
     # (simulator/narrator.py), the runner is simulator/demo.py.
     demo: tuple[str, ...] = ()
-    cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
+    # ``module:add_command(subparsers)`` adding `scrm <name>`, its runner set on its parser with
+    # ``set_defaults(run=...)``; the helpers they share are bot/clikit.py.
+    cli: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited once the database is up, in every process (web, worker, CLI).
     startup: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited when a worker starts, before it takes events.

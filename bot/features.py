@@ -43,7 +43,9 @@ class Feature:
     # ``module:chapter(n)`` for `scrm demo`, played in table order; ``n`` is the one narrator
     # (simulator/narrator.py), the runner is simulator/demo.py.
     demo: tuple[str, ...] = ()
-    cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
+    # ``module:add_command(subparsers)`` adding `scrm <name>`, its runner set on its parser with
+    # ``set_defaults(run=...)``; the helpers they share are bot/clikit.py.
+    cli: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited once the database is up, in every process (web, worker, CLI).
     startup: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited when a worker starts, before it takes events.
@@ -58,6 +60,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("customers.lookup",),
         routes=("customers.intake:add_routes",),
         demo=("customers.demo:chapter",),
+        cli=("customers.cli:add_command",),
         startup=("handlers.customers:apply_configured_org",),
         worker_startup=("handlers.customers:sync_corp_tags_at_start",),
     ),
@@ -69,6 +72,7 @@ FEATURES: tuple[Feature, ...] = (
                "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
         demo=("tagging.demo:chapter",),
+        cli=("tagging.cli:add_command",),
     ),
     Feature(
         "leads",
@@ -80,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
         profile=("leads.chat:lead_lines",),
         metrics=("leads.report",),
         demo=("leads.demo:chapter",),
+        cli=("leads.cli:add_command",),
     ),
     Feature(
         "boards",
@@ -106,6 +111,7 @@ FEATURES: tuple[Feature, ...] = (
         profile=("sop.chat:open_task_lines",),
         metrics=("sop.report",),
         demo=("sop.demo:chapter",),
+        cli=("sop.cli:add_command",),
     ),
     Feature(
         "orgsync",
@@ -118,6 +124,7 @@ FEATURES: tuple[Feature, ...] = (
         handlers=("handlers.channels",),
         metrics=("channels.report",),
         demo=("channels.demo:chapter",),
+        cli=("channels.cli:add_command",),
     ),
     Feature(
         "sidebar",
@@ -125,6 +132,7 @@ FEATURES: tuple[Feature, ...] = (
         routes=("sidebar.views:setup_sidebar",),
         card_sections=("sidebar.kinds",),
         demo=("sidebar.demo:chapter",),
+        cli=("sidebar.cli:add_command",),
     ),
     Feature(
         "predict",

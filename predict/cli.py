@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import config
+from bot.clikit import SubParsers, settings, setup
 from bot.configfiles import ConfigError
 
 if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command runs, not for every ``scrm``
@@ -35,9 +36,19 @@ def parse_days(text: str) -> int:
     return int(number) * unit
 
 
-def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``scrm predict``'s arguments, added by the CLI from the feature table (bot/features.py)."""
-    add_arguments(sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show"))
+def add_command(sub: SubParsers) -> None:
+    """``scrm predict``, added by the CLI from the feature table (bot/features.py)."""
+    predict = sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show")
+    add_arguments(predict)
+    predict.set_defaults(run=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    if args.orders:  # a file: no database, no settings needed
+        return run(args)
+    loaded = setup()
+    return run(args, timezone=loaded.scrm_timezone, chart_font=loaded.scrm_chart_font,
+               config_dir=loaded.scrm_config_dir)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,12 +180,11 @@ def _default_at(history: History, horizon: int, tz: ZoneInfo, *, from_file: bool
 
 async def _with_database(args: argparse.Namespace) -> int:
     from bot.app import open_deps
-    from bot.cli import _settings
     from predict.chat import describe
     from predict.report import format_report, store_figures
     from predict.service import latest_run, predict_everyone, prediction_for
 
-    async with open_deps(_settings()) as deps:
+    async with open_deps(settings()) as deps:
         if args.action == "run":
             result = await predict_everyone(deps)
             print(f"predictions stored for {result.customers} customers in {result.seconds:.1f}s; "
@@ -197,10 +207,9 @@ async def _with_database(args: argparse.Namespace) -> int:
 
 async def _load_from_database() -> History:
     from bot.app import open_deps
-    from bot.cli import _settings
     from predict.source import load_history
 
-    settings = _settings()
-    async with open_deps(settings):
-        history, _ = await load_history(ZoneInfo(settings.scrm_timezone))
+    loaded = settings()
+    async with open_deps(loaded):
+        history, _ = await load_history(ZoneInfo(loaded.scrm_timezone))
         return history

@@ -64,3 +64,19 @@ def test_quiet_hours_come_from_one_setting_also_by_old_name(variable: str, monke
     shanghai_0730 = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
     assert settings.quiet_hours.holds(shanghai_2230, settings.scrm_timezone)
     assert not settings.quiet_hours.holds(shanghai_0730, settings.scrm_timezone)
+
+
+def test_help_lists_the_engine_commands_and_every_features_own() -> None:
+    """The engine's sub-commands and those the features add through the table (bot/features.py)."""
+    result = run_scrm("--help", env={})
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()}
+    assert listed >= {"serve", "migrate", "simulator", "demo", "events",  # the engine's
+                      "sync", "import", "tags", "leads", "sop", "channels", "sidebar", "predict"}  # the features'
+
+
+@pytest.mark.parametrize("command", [("leads", "report"), ("channels", "report")])
+def test_a_bad_period_stops_a_report_with_one_line(command: tuple[str, str]) -> None:
+    result = run_scrm(*command, "--since", "last week", env=GOOD_ENV)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"scrm {command[0]}: 'last week': use 7d or an ISO date like 2026-11-01"

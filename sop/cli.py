@@ -1,0 +1,51 @@
+"""``scrm sop``: a sweep now (``run-once``), the execution report (``--lift``: against the holdout), the playbooks."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.clikit import SubParsers, setup, with_deps
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+__all__ = ["add_command"]
+
+
+def add_command(sub: SubParsers) -> None:
+    """``scrm sop``, added by the CLI from the feature table (bot/features.py)."""
+    sop = sub.add_parser("sop", help="SOP playbooks: run-once (a sweep now), report [--lift], playbooks")
+    sop.add_argument("action", choices=["run-once", "report", "playbooks"])
+    sop.add_argument("--lift", action="store_true", help="treated vs holdout conversion, with a 95%% CI")
+    sop.add_argument("--by", choices=["guide", "store", "playbook"], default="guide")
+    sop.add_argument("--days", type=int, default=30, help="report on tasks due in the last N days")
+    sop.set_defaults(run=_sop)
+
+
+def _sop(args: argparse.Namespace) -> int:
+    from sop.report import execution_rate, format_execution, format_lift, lift
+    from sop.service import run_tick
+
+    async def run(deps: Deps) -> None:
+        now = deps.clock.now()
+        if args.action == "run-once":
+            result = await run_tick(deps)
+            if result is None:
+                print("another engine is sweeping (lease held); nothing done")
+            else:
+                print(f"sop: {result.created} tasks created ({result.statements} statements, "
+                      f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
+        elif args.action == "playbooks":
+            for p in deps.config.sop.current.playbooks:
+                print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
+                      f"holdout={p.holdout_pct:g}%")
+        elif args.lift:
+            print("\n".join(format_lift(await lift(deps.config.sop.current, now))))
+        else:
+            rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
+            print("\n".join(format_execution(rows, args.by)))
+
+    with_deps(setup(), run)
+    return 0

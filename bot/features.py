@@ -44,6 +44,9 @@ class Feature:
     # (simulator/narrator.py), the runner is simulator/demo.py.
     demo: tuple[str, ...] = ()
     cli: tuple[str, ...] = ()  # ``module:add_command(subparsers)`` for a `scrm <feature>` sub-command
+    # ``module:NAME`` of a tuple of the config/templates.yaml ids the module renders: a file without
+    # one of them stops the start, naming it (bot/templates.py ``require``).
+    templates: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited once the database is up, in every process (web, worker, CLI).
     startup: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited when a worker starts, before it takes events.
@@ -61,6 +64,7 @@ FEATURES: tuple[Feature, ...] = (
         demo=("customers.demo:chapter",),
         startup=("handlers.customers:apply_configured_org",),
         worker_startup=("handlers.customers:sync_corp_tags_at_start",),
+        templates=("customers.delivery:TEMPLATES",),
     ),
     Feature(
         "tagging",
@@ -71,6 +75,9 @@ FEATURES: tuple[Feature, ...] = (
                "tagging.kinds.lifecycle", "tagging.kinds.prediction", "tagging.kinds.rfm"),
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
         demo=("tagging.demo:chapter",),
+        templates=("tagging.report:TEMPLATES", "tagging.kinds.behaviour:TEMPLATES", "tagging.kinds.channel:TEMPLATES",
+                   "tagging.kinds.keyword:TEMPLATES", "tagging.kinds.lifecycle:TEMPLATES",
+                   "tagging.kinds.prediction:TEMPLATES", "tagging.kinds.rfm:TEMPLATES"),
     ),
     Feature(
         "leads",
@@ -101,6 +108,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("operators.roles",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
         demo=("operators.demo:chapter",),
+        templates=("operators.handover:TEMPLATES",),
     ),
     Feature(
         "sop",
@@ -127,6 +135,7 @@ FEATURES: tuple[Feature, ...] = (
         commands=("handlers.channels",),
         metrics=("channels.report",),
         demo=("channels.demo:chapter",),
+        templates=("channels.report:TEMPLATES", "channels.service:TEMPLATES"),
     ),
     Feature(
         "sidebar",

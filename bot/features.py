@@ -100,6 +100,7 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.boards:BOARD_DAILY", "handlers.boards:BOARD_WEEKLY", "handlers.boards:BOARD_MONTHLY"),
         metrics=("boards.kinds",),
         demo=("boards.demo:chapter",),
+        templates=("boards.report:TEMPLATES", "boards.delivery:TEMPLATES", "boards.chat:TEMPLATES"),
     ),
     Feature(
         "operators",
@@ -122,6 +123,7 @@ FEATURES: tuple[Feature, ...] = (
         profile=("sop.chat:open_task_lines",),
         metrics=("sop.report",),
         demo=("sop.demo:chapter",),
+        templates=("sop.delivery:TEMPLATES",),
     ),
     Feature(
         "orgsync",

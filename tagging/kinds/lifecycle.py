@@ -103,9 +103,9 @@ class LifecycleRule(RuleBase):
         if template is None or (days is None and tag in (DORMANT, CHURN_RISK, ACTIVE)):
             why = ""
         else:
-            thresholds = {DORMANT: self.dormant_days, ACTIVE: self.active_days}
+            limit = {DORMANT: self.dormant_days, ACTIVE: self.active_days}.get(tag, 0)
             why = self.templates.render(
                 template, days="" if days is None else f"{days:.0f}", orders=orders, cycle=cycle,
-                threshold=f"{thresholds.get(tag, 0):g}", factor=f"{self.churn_factor:g}",
+                threshold=f"{limit:g}", factor=f"{self.churn_factor:g}",
             )
         return self.templates.render("why_lifecycle", why=why, tag=tag)

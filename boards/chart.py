@@ -79,8 +79,9 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, wid
     return text + "…"
 
 
-def render_chart(board: Board, title: str, font_path: str, *, limit: int = 15) -> bytes:
-    """A horizontal bar chart of the board's best ``limit`` rows as PNG bytes (CPU work: run in a thread)."""
+def render_chart(board: Board, title: str, font_path: str, *, limit: int = 15, empty: str = "") -> bytes:
+    """A horizontal bar chart of the board's best ``limit`` rows as PNG bytes (CPU work: run in a thread);
+    ``empty`` is written on a board without rows."""
     rows: Sequence[Row] = list(board.rows)[:limit]
     height = _TOP + max(1, len(rows)) * (_BAR_H + _GAP) + 40
     image = Image.new("RGB", (_WIDTH, height), "white")
@@ -99,8 +100,8 @@ def render_chart(board: Board, title: str, font_path: str, *, limit: int = 15) -
         draw.rectangle((_LEFT, y, _LEFT + max(length, 2), y + _BAR_H), fill=_COLORS["good" if good else "bad"])
         draw.text((_LEFT + length + 10, y + 4), number(board.metric, row.value), font=font, fill=_COLORS["text"])
     draw.line((_LEFT, _TOP - 6, _LEFT, height - 30), fill=_COLORS["axis"], width=2)
-    if not rows:
-        draw.text((_LEFT + 10, _TOP + 4), "暂无数据", font=font, fill=_COLORS["axis"])
+    if not rows and empty:  # what an empty board says (a template: board_chart_empty)
+        draw.text((_LEFT + 10, _TOP + 4), empty, font=font, fill=_COLORS["axis"])
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

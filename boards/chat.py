@@ -13,7 +13,9 @@ from bot.commands import Caller, CommandError, say
 from bot.deps import Deps
 from customers.models import Role, Store
 
-__all__ = ["board_reply", "my_rank_reply", "store_reply", "subscribe_reply"]
+__all__ = ["TEMPLATES", "board_reply", "my_rank_reply", "store_reply", "subscribe_reply"]
+
+TEMPLATES = ("cmd_no_robots",)  # 订阅排行 with no robot configured
 
 # The 排行 reply is one app markdown message; the margin leaves room for what the router adds.
 _BOARD_BUDGET = APP_MARKDOWN_BYTES - 48
@@ -69,6 +71,7 @@ async def subscribe_reply(deps: Deps, robot: str, by: str) -> str:
     """``订阅排行 <群机器人>``: the robot (named in SCRM_ROBOT_KEYS) receives the scheduled boards."""
     known = deps.settings.robot_keys()
     if robot not in known:
-        raise CommandError(say(deps, "cmd_unknown_robot", robot=robot, detail="、".join(known) or "无"))
+        detail = "、".join(known) or say(deps, "cmd_no_robots")
+        raise CommandError(say(deps, "cmd_unknown_robot", robot=robot, detail=detail))
     created = await subscribe(robot, by, deps.clock.now())
     return say(deps, "cmd_subscribed" if created else "cmd_already_subscribed", robot=robot)

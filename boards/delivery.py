@@ -27,7 +27,9 @@ from bot.ratelimit import SharedRateLimiter
 from customers.models import Guide, Role, Store
 from operators.models import RobotSubscription
 
-__all__ = ["Delivery", "deliver_boards", "subscribe", "chart_of"]
+__all__ = ["Delivery", "TEMPLATES", "deliver_boards", "subscribe", "chart_of"]
+
+TEMPLATES = ("board_chart_empty",)  # what the chart says of a board without rows
 
 log = structlog.get_logger(__name__)
 
@@ -51,12 +53,14 @@ async def subscribe(robot: str, by: str, at: datetime) -> bool:
 async def chart_of(deps: Deps, boards: Boards) -> bytes:
     conf = deps.config.leaderboard
     board = boards.stores if conf.chart == "store" else boards.guides
-    title = deps.config.templates.render(f"board_chart_title_{conf.chart}", period=boards.period.name,
-                                         dates=boards.period.label(), metric=board.metric.label)
+    templates = deps.config.templates
+    title = templates.render(f"board_chart_title_{conf.chart}", period=templates.render(boards.period.template_id),
+                             dates=boards.period.label(), metric=board.metric.label)
+    empty = templates.render("board_chart_empty")
     configured = deps.settings.scrm_chart_font
 
     def draw() -> bytes:  # finding the font reads files; drawing is CPU: both off the event loop
-        return render_chart(board, title, chart_font_path(configured))
+        return render_chart(board, title, chart_font_path(configured), empty=empty)
 
     return await asyncio.to_thread(draw)
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["Period", "PeriodKind", "PERIOD_NAMES", "last_complete", "to_date"]
+__all__ = ["Period", "PeriodKind", "last_complete", "to_date"]
 
 PeriodKind = Literal["daily", "weekly", "monthly"]
-PERIOD_NAMES: dict[str, str] = {"daily": "日榜", "weekly": "周榜", "monthly": "月榜"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +21,9 @@ class Period:
     tz: str
 
     @property
-    def name(self) -> str:
-        return PERIOD_NAMES[self.kind]
+    def template_id(self) -> str:
+        """Its name as boards say it (日榜 …): a template, ``board_period_<kind>``."""
+        return f"board_period_{self.kind}"
 
     def label(self) -> str:
         zone = ZoneInfo(self.tz)

@@ -16,7 +16,11 @@ from bot.templates import Templates
 from bot.wecom import limits
 from bot.wecom.markdown import plain
 
-__all__ = ["render_boards", "render_guides_of_store", "number", "arrow", "ROBOT_MARKDOWN_BYTES", "APP_MARKDOWN_BYTES"]
+# The period names (boards/periods.py ``Period.template_id``); boards/delivery.py names them too.
+TEMPLATES = ("board_period_daily", "board_period_weekly", "board_period_monthly")
+
+__all__ = ["TEMPLATES", "render_boards", "render_guides_of_store", "number", "arrow", "ROBOT_MARKDOWN_BYTES",
+           "APP_MARKDOWN_BYTES"]
 
 ROBOT_MARKDOWN_BYTES = 4096
 APP_MARKDOWN_BYTES = 2048
@@ -80,10 +84,11 @@ def render_boards(
 ) -> str:
     """The HQ message: title, stores, guides (top and bottom), PK scores; always within ``budget``."""
     period = boards.period
+    name = templates.render(period.template_id)
     header = templates.render(
-        "board_title", period=period.name, dates=period.label(), metric=boards.guides.metric.label
+        "board_title", period=name, dates=period.label(), metric=boards.guides.metric.label
     ).splitlines()
-    footer = templates.render("board_footer", period=period.name).splitlines()
+    footer = templates.render("board_footer", period=name).splitlines()
     pk = _pk_lines(templates, boards.pk)
     store_top, store_bottom = top, bottom
     while True:
@@ -112,8 +117,8 @@ def render_guides_of_store(templates: Templates, boards: Boards, store_id: int, 
     """A store manager's board: their store's rank and every guide of the store."""
     period = boards.period
     header = templates.render(
-        "board_store_title", period=period.name, dates=period.label(), metric=boards.guides.metric.label,
-        store=plain(store_name),
+        "board_store_title", period=templates.render(period.template_id), dates=period.label(),
+        metric=boards.guides.metric.label, store=plain(store_name),
     ).splitlines()
     mine = [r for r in boards.stores.rows if r.key == store_id]
     lines = list(header)

@@ -73,7 +73,6 @@ class AppConfig:
     leaderboard: LeaderboardConf
     sop: PlaybookStore
     sidebar: Library
-    predict: Templates  # the templates, checked to hold every text the predictions render (predict/config.py)
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

@@ -46,6 +46,9 @@ class Feature:
     # ``module:add_command(subparsers)`` adding `scrm <name>`, its runner set on its parser with
     # ``set_defaults(run=...)``; the helpers they share are bot/clikit.py.
     cli: tuple[str, ...] = ()
+    # ``module:NAME`` of a tuple of the config/templates.yaml ids the module renders: a file without
+    # one of them stops the start, naming it (bot/templates.py ``require``).
+    templates: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited once the database is up, in every process (web, worker, CLI).
     startup: tuple[str, ...] = ()
     # ``module:function(deps)`` awaited when a worker starts, before it takes events.
@@ -63,6 +66,7 @@ FEATURES: tuple[Feature, ...] = (
         cli=("customers.cli:add_command",),
         startup=("handlers.customers:apply_configured_org",),
         worker_startup=("handlers.customers:sync_corp_tags_at_start",),
+        templates=("customers.delivery:TEMPLATES",),
     ),
     Feature(
         "tagging",
@@ -73,6 +77,9 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
         demo=("tagging.demo:chapter",),
         cli=("tagging.cli:add_command",),
+        templates=("tagging.report:TEMPLATES", "tagging.kinds.behaviour:TEMPLATES", "tagging.kinds.channel:TEMPLATES",
+                   "tagging.kinds.keyword:TEMPLATES", "tagging.kinds.lifecycle:TEMPLATES",
+                   "tagging.kinds.prediction:TEMPLATES", "tagging.kinds.rfm:TEMPLATES"),
     ),
     Feature(
         "leads",
@@ -93,6 +100,7 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.boards:BOARD_DAILY", "handlers.boards:BOARD_WEEKLY", "handlers.boards:BOARD_MONTHLY"),
         metrics=("boards.kinds",),
         demo=("boards.demo:chapter",),
+        templates=("boards.report:TEMPLATES", "boards.delivery:TEMPLATES", "boards.chat:TEMPLATES"),
     ),
     Feature(
         "operators",
@@ -100,6 +108,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("operators.roles",),
         ticks=("handlers.operators:HANDOVER_CHECK",),
         demo=("operators.demo:chapter",),
+        templates=("operators.handover:TEMPLATES",),
     ),
     Feature(
         "sop",
@@ -112,6 +121,7 @@ FEATURES: tuple[Feature, ...] = (
         metrics=("sop.report",),
         demo=("sop.demo:chapter",),
         cli=("sop.cli:add_command",),
+        templates=("sop.delivery:TEMPLATES",),
     ),
     Feature(
         "orgsync",
@@ -125,6 +135,7 @@ FEATURES: tuple[Feature, ...] = (
         metrics=("channels.report",),
         demo=("channels.demo:chapter",),
         cli=("channels.cli:add_command",),
+        templates=("channels.report:TEMPLATES", "channels.service:TEMPLATES"),
     ),
     Feature(
         "sidebar",
@@ -136,7 +147,6 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "predict",
-        config=(("predict", "predict.config:load"),),
         handlers=("handlers.predict",),
         ticks=("handlers.predict:PREDICT_NIGHTLY",),
         profile=("predict.chat:prediction_lines",),
@@ -144,6 +154,7 @@ FEATURES: tuple[Feature, ...] = (
         metrics=("predict.report",),
         demo=("predict.demo:chapter",),
         cli=("predict.cli:add_command",),
+        templates=("predict.config:TEMPLATES",),
     ),
 )
 

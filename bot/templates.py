@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml, plain_fields
+from bot.features import FEATURES, resolve
 
-__all__ = ["Templates", "TEMPLATE_KINDS", "load", "load_templates", "plain_fields"]
+__all__ = ["Templates", "TEMPLATE_KINDS", "load", "load_templates", "plain_fields", "require"]
 
 # The variables each kind of message may use. A new kind is one entry here.
 TEMPLATE_KINDS: dict[str, frozenset[str]] = {
@@ -38,6 +39,16 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
                              "method", "why"}),
     # The words of a prediction (predict/config.py lists the ids): why, the methods, HQ's chart and report.
     "prediction_text": frozenset({"days", "count", "amount", "word", "items", "date", "number"}),
+    # Why a customer has a tag (tagging/report.py and each rule type's ``explain``): 客户, 为什么, the sidebar.
+    "tag_why": frozenset({"tag", "why", "rule", "description", "customer_name", "external_userid", "group", "guide",
+                          "days", "threshold", "orders", "cycle", "factor", "count", "window", "signals", "target",
+                          "keywords", "state", "p90", "rank", "share", "alive_peak", "alive", "recency", "frequency",
+                          "monetary"}),
+    # The churn alert's pieces (customers/delivery.py).
+    "churn_alert_part": frozenset({"date", "count", "amount"}),
+    # A channel code's name and its report line (channels/).
+    "channel": frozenset({"name", "state", "store", "adds", "losses", "net_adds", "lost_7d", "lost_share",
+                          "bought_30d", "sales"}),
 }
 
 
@@ -92,6 +103,25 @@ def load_templates(path: Path) -> Templates:
     return Templates(templates)
 
 
+def require(templates: Templates, path: Path) -> None:
+    """Every template id a feature renders (its ``templates`` in bot/features.py) is in the file:
+    a missing one stops the start (or the reload) here, naming it, not the first message that needs it."""
+    for feature in FEATURES:
+        for name in feature.templates:
+            ids = resolve(name)  # a tuple of ids, or a mapping id → the kind it must be
+            missing = [template_id for template_id in ids if template_id not in templates]
+            if missing:
+                raise ConfigError(f"{path}: template(s) {', '.join(missing)} missing (the {feature.name} "
+                                  f"feature renders them: {name})")
+            if isinstance(ids, Mapping):
+                wrong = [f"{i} (must be {kind})" for i, kind in ids.items() if templates.get(i).kind != kind]
+                if wrong:
+                    raise ConfigError(f"{path}: template(s) of the wrong kind: {', '.join(wrong)} ({name})")
+
+
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> Templates:
-    """The feature table's loader (bot/features.py): config/templates.yaml."""
-    return load_templates(config_dir / "templates.yaml")
+    """The feature table's loader (bot/features.py): config/templates.yaml, with every id a feature uses."""
+    path = config_dir / "templates.yaml"
+    templates = load_templates(path)
+    require(templates, path)
+    return templates

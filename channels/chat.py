@@ -115,7 +115,7 @@ async def my_code(deps: Deps, userid: str) -> ContactWay:
     way = await service.personal_code(userid)
     if way is None:
         guide = await service.member(userid)
-        desired = Desired(personal_state(userid), f"{guide.name or userid}的专属码", GUIDE, guide.store_id,
+        desired = Desired(personal_state(userid), service.personal_code_name(deps, guide), GUIDE, guide.store_id,
                           userid, (userid,), welcome="welcome_store" if guide.store_id else "welcome_default")
         way = await _ensure(deps, desired)
         if way is None:
@@ -169,7 +169,7 @@ async def channel_report_reply(deps: Deps, caller: Caller, days_text: str) -> st
         store = own.code if own else None
     now = deps.clock.now()
     rows = await channel_figures(now - timedelta(days=days), now, store=store)
-    lines = "\n".join(format_figures(rows[:REPORT_ROWS]))
+    lines = "\n".join(format_figures(deps.config.templates, rows[:REPORT_ROWS]))
     if store:
         return say(deps, "cmd_channel_report_store", count=days, store=store, lines=lines)
     return say(deps, "cmd_channel_report", count=days, lines=lines)

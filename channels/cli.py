@@ -48,7 +48,7 @@ def _channels(args: argparse.Namespace) -> int:
             return 0
         rows = await channel_figures(since, until, store=args.store or None)
         print(f"channels {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} UTC")
-        print("\n".join(format_figures(rows)))
+        print("\n".join(format_figures(deps.config.templates, rows)))
         return 0
 
     return with_deps(settings, run)

@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from boards.kinds import MetricQuery, metric
+from bot.templates import Templates
 from customers.models import ChannelCode, Order, Relationship
 
-__all__ = ["ChannelFigures", "channel_figures", "channel_net_adds", "format_figures"]
+__all__ = ["ChannelFigures", "TEMPLATES", "channel_figures", "channel_net_adds", "format_figures"]
 
+TEMPLATES = ("channel_report_none", "channel_report_line", "channel_report_store")
 _EARLY_LOSS = timedelta(days=7)
 _BUY_WINDOW = timedelta(days=30)
 _TRANSFERRED = 201
@@ -83,18 +85,19 @@ async def channel_figures(since: datetime, until: datetime, *, store: str | None
     return sorted(rows, key=lambda f: (-f.net_adds, -f.adds, f.state))
 
 
-def format_figures(rows: list[ChannelFigures]) -> list[str]:
+def format_figures(templates: Templates, rows: list[ChannelFigures]) -> list[str]:
     """Plain-text lines (CLI and chat)."""
     if not rows:
-        return ["（这段时间没有渠道数据）"]
-    lines = []
-    for f in rows:
-        lines.append(
-            f"{f.name}（{f.state}{'，' + f.store if f.store else ''}）：新增 {f.adds}，流失 {f.losses}，"
-            f"净增 {f.net_adds}，7天内流失 {f.lost_within_7d}（{f.early_loss_share:.0%}），"
-            f"30天内购买 {f.bought_within_30d} 人，销售额 ¥{f.sales:,.2f}"
+        return [templates.render("channel_report_none")]
+    return [
+        templates.render(
+            "channel_report_line", name=f.name, state=f.state,
+            store=templates.render("channel_report_store", store=f.store) if f.store else "",
+            adds=f.adds, losses=f.losses, net_adds=f.net_adds, lost_7d=f.lost_within_7d,
+            lost_share=f"{f.early_loss_share:.0%}", bought_30d=f.bought_within_30d, sales=f"{f.sales:,.2f}",
         )
-    return lines
+        for f in rows
+    ]
 
 
 @metric("channel_net_adds", label="渠道码净增")

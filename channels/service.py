@@ -45,7 +45,9 @@ __all__ = [
     "personal_code",
     "store_named",
     "store_of",
+    "personal_code_name",
     "personal_state",
+    "TEMPLATES",
     "store_members",
     "sync_channels",
 ]
@@ -54,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 CONFIG, STORE, CHAT, GUIDE = "config", "store", "chat", "guide"
 STATE_MAX = 30  # WeCom's limit for a contact way's state
+# The names of the codes the sync makes for each store and each guide.
+TEMPLATES = ("channel_store_code", "channel_personal_code")
 _MAX_MEMBERS = 100  # users + parties on one contact way
 _SERVING_ROLES = (Role.GUIDE, Role.STORE_MANAGER)
 
@@ -152,6 +156,11 @@ async def _active_userids(userids: Iterable[str]) -> tuple[str, ...]:
     return tuple(u for u in wanted if u in active)
 
 
+def personal_code_name(deps: Deps, guide: Guide) -> str:
+    """A guide's personal code's name (in WeCom and in 渠道数据)."""
+    return deps.config.templates.render("channel_personal_code", name=guide.name or guide.userid)
+
+
 async def _desired(deps: Deps) -> list[Desired]:
     org = deps.config.org
     store_ids = {store.code: store.id for store in await Store.all()}
@@ -173,7 +182,8 @@ async def _desired(deps: Deps) -> list[Desired]:
         if store.code in config_store_codes or store_state(store.code) in org.channels:
             continue  # org.yaml has this store's code already (or uses its state for another)
         users, parties = await store_members(store.id)
-        wanted.append(Desired(store_state(store.code), f"{store.name}门店码", STORE, store.id, None, users, parties,
+        name = deps.config.templates.render("channel_store_code", name=store.name)
+        wanted.append(Desired(store_state(store.code), name, STORE, store.id, None, users, parties,
                               welcome="welcome_store"))
     chat_ways = await ContactWay.filter(kind=CHAT, deleted_at__isnull=True).prefetch_related("channel")
     for way in chat_ways:
@@ -192,7 +202,7 @@ async def _desired(deps: Deps) -> list[Desired]:
         if personal_state(guide.userid) in org.channels:
             log.warning("personal_code_state_taken", userid=guide.userid)  # org.yaml's channel wins
             continue
-        wanted.append(Desired(personal_state(guide.userid), f"{guide.name or guide.userid}的专属码", GUIDE,
+        wanted.append(Desired(personal_state(guide.userid), personal_code_name(deps, guide), GUIDE,
                               guide.store_id, guide.userid, (guide.userid,),
                               welcome="welcome_store" if guide.store_id else "welcome_default"))
     return wanted

@@ -12,13 +12,17 @@ import structlog
 
 from bot.deps import Deps
 from bot.outbox import send_once, send_once_or_skip
+from bot.templates import Templates
 from bot.wecom import limits
 from bot.wecom.errors import WelcomeCodeInvalid
 from customers.config import ChannelConf
 from customers.models import ChannelCode, Customer, Guide, Role, Store
 from customers.service import ContactAdded, Removal, ensure_guide
 
-__all__ = ["alert_lost", "welcome_added"]
+__all__ = ["TEMPLATES", "alert_lost", "welcome_added"]
+
+# The churn alert's pieces (customer_lost's {last_purchase} and {channel}).
+TEMPLATES = ("customer_lost", "churn_no_purchase", "churn_purchase", "churn_channel_unknown")
 
 log = structlog.get_logger(__name__)
 
@@ -104,8 +108,9 @@ async def alert_lost(deps: Deps, removal: Removal, at: datetime, event_key: str)
         customer_name=customer.name or customer.external_userid,
         guide_name=guide.name or guide.userid,
         days_as_contact=max(0, ((relationship.deleted_by_customer_at or at) - relationship.created_at).days),
-        last_purchase=_render_purchase(customer, deps.settings.scrm_timezone),
-        channel=relationship.channel.name if relationship.channel else (relationship.state or "未知"),
+        last_purchase=_render_purchase(deps.config.templates, customer, deps.settings.scrm_timezone),
+        channel=relationship.channel.name if relationship.channel
+        else (relationship.state or deps.config.templates.render("churn_channel_unknown")),
     )
     text = limits.fit(text, limits.TEXT_MAX_BYTES)
     for recipient in recipients:
@@ -118,8 +123,9 @@ async def alert_lost(deps: Deps, removal: Removal, at: datetime, event_key: str)
     log.info("customer_removed_guide", relationship_id=relationship.id, alerted=len(recipients))
 
 
-def _render_purchase(customer: Customer, timezone: str) -> str:
+def _render_purchase(templates: Templates, customer: Customer, timezone: str) -> str:
     if customer.last_purchase_at is None:
-        return "暂无购买记录"
+        return templates.render("churn_no_purchase")
     local = customer.last_purchase_at.astimezone(ZoneInfo(timezone))
-    return f"{local:%Y-%m-%d}（累计{customer.order_count}单，¥{customer.total_spent:,.2f}）"
+    return templates.render("churn_purchase", date=f"{local:%Y-%m-%d}", count=customer.order_count,
+                            amount=f"{customer.total_spent:,.2f}")

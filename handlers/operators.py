@@ -68,4 +68,5 @@ async def reload_config_files(call: Call) -> str:
         reloaded = await reload_config(call.deps)
     except ConfigError as err:
         return call.say("cmd_config_invalid", detail=str(err)[-300:])
-    return call.say("cmd_config_reloaded", count=reloaded.files, lines="、".join(reloaded.changed) or "无")
+    changed = "、".join(reloaded.changed) or call.say("cmd_nothing_changed")
+    return call.say("cmd_config_reloaded", count=reloaded.files, lines=changed)

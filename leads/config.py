@@ -37,9 +37,9 @@ _TEXT_VARS: dict[str, frozenset[str]] = {
 _SCRIPT_VARS = frozenset({"customer_name", "product", "guide_name", "remark"})
 _PLAIN_TEXTS = (
     "card.source", "card.remark", "card.tags", "card.last_purchase", "card.never_bought", "card.script",
-    "card.reminder_prefix", "buttons.contacted", "buttons.snooze", "buttons.dismiss", "replies.contacted",
-    "replies.snooze", "replies.dismiss", "digest.desc", "digest.button", "chat.scope_mine", "chat.scope_store",
-    "status.held", "status.sent", "status.folded", "status.snoozed",
+    "card.reminder_prefix", "card.product_unknown", "card.customer_unnamed", "buttons.contacted", "buttons.snooze",
+    "buttons.dismiss", "replies.contacted", "replies.snooze", "replies.dismiss", "digest.desc", "digest.button",
+    "chat.scope_mine", "chat.scope_store", "status.held", "status.sent", "status.folded", "status.snoozed",
 )
 ROUTING_POLICIES = ("most_recent", "earliest")
 

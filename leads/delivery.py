@@ -83,7 +83,7 @@ async def build_card(deps: Deps, lead: Lead, seq: int) -> dict[str, Any]:
         pattern.script.format_map(
             {
                 "customer_name": customer.name or name,
-                "product": lead.facts.get("product") or "新品",
+                "product": lead.facts.get("product") or config.text("card.product_unknown"),
                 "guide_name": ctx["guide_name"],
                 "remark": ctx["remark"],
             }
@@ -200,7 +200,8 @@ async def _maybe_send_digest(deps: Deps, config: LeadsConfig, guide_userid: str,
     customers = await Customer.filter(id__in=[x.customer_id for x in top])
     names = {c.id: c.name or c.external_userid for c in customers}
     lines = [
-        {"keyname": _clip(names.get(x.customer_id, ""), 5) or "客户", "value": _clip(x.reason or x.pattern, 26)}
+        {"keyname": _clip(names.get(x.customer_id, ""), 5) or config.text("card.customer_unnamed"),
+         "value": _clip(x.reason or x.pattern, 26)}
         for x in top
     ]
     card = {

@@ -68,6 +68,11 @@ def on_handover(label: str) -> Callable[[HandoverHook], HandoverHook]:
     return register
 
 
+# Why a hand-over cannot start (the 交接 answer, cmd_handover_refused's {detail}).
+TEMPLATES = ("cmd_handover_same_member", "cmd_handover_unknown_member", "cmd_handover_taker_left",
+             "cmd_handover_nothing")
+
+
 class HandoverError(Exception):
     """The hand-over cannot start; the message says why (Chinese, for the operator)."""
 
@@ -103,13 +108,14 @@ async def _has_resigned(deps: Deps, userid: str) -> bool:
 async def start_handover(deps: Deps, handover_userid: str, takeover_userid: str, requested_by: str) -> HandoverReport:
     """Ask WeCom to transfer every current customer of ``handover_userid`` to ``takeover_userid``."""
     if handover_userid == takeover_userid:
-        raise HandoverError("交出和接手的是同一位成员")
+        raise HandoverError(deps.config.templates.render("cmd_handover_same_member"))
     giver = await Guide.get_or_none(userid=handover_userid)
     taker = await Guide.get_or_none(userid=takeover_userid)
     if giver is None or taker is None:
-        raise HandoverError(f"不认识成员 {handover_userid if giver is None else takeover_userid}")
+        raise HandoverError(deps.config.templates.render(
+            "cmd_handover_unknown_member", name=handover_userid if giver is None else takeover_userid))
     if not taker.active or await _has_resigned(deps, takeover_userid):
-        raise HandoverError(f"接手成员 {taker.name or takeover_userid} 已离职")
+        raise HandoverError(deps.config.templates.render("cmd_handover_taker_left", name=taker.name or takeover_userid))
     busy = await HandoverItem.filter(status=WAITING).values_list("external_userid", flat=True)
     external_userids: list[str] = await Customer.filter(
         relationships__guide_id=giver.id,
@@ -117,7 +123,7 @@ async def start_handover(deps: Deps, handover_userid: str, takeover_userid: str,
         relationships__deleted_by_guide_at__isnull=True,
     ).exclude(external_userid__in=busy).order_by("id").values_list("external_userid", flat=True)  # type: ignore[assignment]
     if not external_userids:
-        raise HandoverError(f"{giver.name or handover_userid} 没有待交接的客户")
+        raise HandoverError(deps.config.templates.render("cmd_handover_nothing", name=giver.name or handover_userid))
     resigned = await _has_resigned(deps, handover_userid)
     handover = await Handover.create(
         handover_userid=handover_userid,

@@ -51,7 +51,7 @@ def describe(templates: Templates, p: CustomerPrediction) -> str:
 async def prediction_lines(deps: Deps, customer: Customer) -> list[str]:
     """The 客户 profile's prediction section (nothing before the first nightly run, or for a non-buyer)."""
     found = await CustomerPrediction.get_or_none(customer_id=customer.id)
-    return [] if found is None else describe(deps.config.predict, found).split("\n")
+    return [] if found is None else describe(deps.config.templates, found).split("\n")
 
 
 async def prediction_json(customer_id: int) -> dict[str, Any] | None:

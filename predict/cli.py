@@ -103,12 +103,11 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path) -> None:
-    from bot.templates import load_templates
+    from bot.templates import load as load_templates  # every feature's ids checked, these among them
     from predict.chart import ChartWords, render_deciles
-    from predict.config import LABEL_TEXTS, check
+    from predict.config import LABEL_TEXTS
 
-    templates_file = config_dir / "templates.yaml"
-    templates = check(load_templates(templates_file), templates_file)
+    templates = load_templates(config_dir, {})
     words = ChartWords(
         title=templates.render("predict_chart_title", date=evaluation.at_date, days=evaluation.horizon),
         note=templates.render("predict_chart_note"),
@@ -195,13 +194,13 @@ async def _with_database(args: argparse.Namespace) -> int:
                 print("no predictions yet: they are made nightly (SCRM_PREDICT_CRON), or now with scrm predict run")
                 return 1
             print(f"predictions of {latest.computed_at:%Y-%m-%d %H:%M} UTC")
-            print(format_report(deps.config.predict, await store_figures(), latest.method))
+            print(format_report(deps.config.templates, await store_figures(), latest.method))
         else:
             prediction = await prediction_for(args.external_userid)
             if prediction is None:
                 print(f"no prediction for {args.external_userid!r} (unknown, or no purchase yet)", file=sys.stderr)
                 return 1
-            print(describe(deps.config.predict, prediction))
+            print(describe(deps.config.templates, prediction))
     return 0
 
 

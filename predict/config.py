@@ -1,20 +1,13 @@
-"""The prediction's texts: every template id ``predict/`` renders, checked in config/templates.yaml at start.
+"""The prediction's texts: every template id ``predict/`` renders, with its kind.
 
-The words live in the templates (the 客户 profile, the sidebar card, HQ's chart and report); this module
-only names the ids, so a templates file without one of them stops the start naming the id, rather than
-a guide's profile failing later.
+The words live in config/templates.yaml (the 客户 profile, the sidebar card, HQ's chart and report); the
+feature table names ``TEMPLATES`` (bot/features.py), so a templates file without one of them, or with one
+of another kind, stops the start naming the id rather than a guide's profile failing later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-from bot.configfiles import ConfigError
-from bot.templates import Templates
-
-__all__ = ["LABEL_TEXTS", "METHOD_TEXTS", "SIGNAL_TEXTS", "TEXT_IDS", "load"]
+__all__ = ["LABEL_TEXTS", "METHOD_TEXTS", "SIGNAL_TEXTS", "TEMPLATES"]
 
 # The counted signals of the last 30 days (predict/features.py's names) → the word a guide reads.
 SIGNAL_TEXTS = {
@@ -31,7 +24,7 @@ LABEL_TEXTS = {
     "recency": "predict_label_recency", "lifecycle": "predict_label_lifecycle",
 }
 # Every id with its kind (bot/templates.py's TEMPLATE_KINDS).
-TEXT_IDS: dict[str, str] = {
+TEMPLATES: dict[str, str] = {
     "predict_profile": "prediction",
     **{template_id: "prediction_text" for template_id in (
         "predict_why_recency", "predict_why_count", "predict_why_value", "predict_why_gap", "predict_why_signals",
@@ -40,17 +33,3 @@ TEXT_IDS: dict[str, str] = {
         *SIGNAL_TEXTS.values(), *METHOD_TEXTS.values(), *LABEL_TEXTS.values(),
     )},
 }
-
-
-def check(templates: Templates, path: Path) -> Templates:
-    for template_id, kind in TEXT_IDS.items():
-        if template_id not in templates:
-            raise ConfigError(f"{path}: template {template_id!r} is missing (the predictions use it, kind {kind})")
-        if templates.get(template_id).kind != kind:
-            raise ConfigError(f"{path}: template {template_id!r} must be of kind {kind}")
-    return templates
-
-
-def load(config_dir: Path, loaded: Mapping[str, Any]) -> Templates:
-    """The feature table's loader (bot/features.py): the templates, checked to hold every id above."""
-    return check(loaded["templates"], config_dir / "templates.yaml")

@@ -64,6 +64,6 @@ async def chapter(n: Narrator) -> None:
     for line in describe(deps.config.templates, prediction).split("\n"):
         n.show(line)
     n.say("HQ: each store's customer base, expected 90-day sales (scrm predict report; board metric expected_sales_90)")
-    for line in format_report(deps.config.predict, await store_figures(), result.method).split("\n"):
+    for line in format_report(deps.config.templates, await store_figures(), result.method).split("\n"):
         n.show(line)
 

@@ -17,5 +17,5 @@ async def prediction_section(ctx: CardContext) -> dict[str, Any] | None:
     found = await CustomerPrediction.get_or_none(customer_id=ctx.customer.id)
     if found is None:
         return None
-    lines = describe(ctx.deps.config.predict, found).split("\n")
+    lines = describe(ctx.deps.config.templates, found).split("\n")
     return {"items": [{"text": line, "sub": ""} for line in lines if line]}

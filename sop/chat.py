@@ -41,7 +41,7 @@ async def complete_by_chat(deps: Deps, userid: str, task_id_text: str) -> str:
     kind = {Completion.DONE: "sop_done_ok", Completion.ALREADY: "sop_done_already"}.get(
         done.outcome, "sop_done_unknown"
     )
-    return templates.render(kind, task_id=int(text), customer_name=customer or "客户")
+    return templates.render(kind, task_id=int(text), customer_name=customer or templates.render("sop_customer_unnamed"))
 
 
 async def playbooks_reply(deps: Deps) -> str:

@@ -22,6 +22,10 @@ from customers.models import Guide, Role
 from sop.kinds import ACTIONS
 from sop.kinds.triggers import day_bounds
 
+# The names a task shows for a customer without one, and the step actions (sop/kinds ``ACTIONS``);
+# sop/chat.py, sop/service.py and sop/engine.py render the fallbacks too.
+TEMPLATES = ("sop_customer_unnamed", "sop_customer_you", *(f"sop_action_{action}" for action in ACTIONS))
+
 __all__ = [
     "NOTICES",
     "notice",
@@ -48,11 +52,11 @@ def task_line(templates: Templates, row: Mapping[str, Any], tz: str) -> str:
     return templates.render(
         "sop_task_line",
         task_id=row["id"],
-        customer_name=row["customer_name"] or "客户",
+        customer_name=row["customer_name"] or templates.render("sop_customer_unnamed"),
         reason=row["reason"],
         text=row["suggested_text"],
         due=due_text,
-        action=ACTIONS.get(str(row["action"]), ""),
+        action=templates.render(f"sop_action_{row['action']}") if row["action"] in ACTIONS else "",
     )
 
 
@@ -113,7 +117,8 @@ def digest_card(
             templates.render("sop_more", count=total),
         ),
         "horizontal_content_list": [
-            {"keyname": f"#{row['id']} {row['customer_name'] or '客户'}"[:10], "value": str(row["reason"])[:30]}
+            {"keyname": f"#{row['id']} {row['customer_name'] or templates.render('sop_customer_unnamed')}"[:10],
+             "value": str(row["reason"])[:30]}
             for row in items[:6]
         ],
         "task_id": f"sopd-{day.replace('-', '')}-{guide['guide_id']}",

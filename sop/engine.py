@@ -258,7 +258,7 @@ async def fill_suggestions(
                 text = (
                     templates.render(
                         step.template,
-                        customer_name=row["customer_name"] or "您",
+                        customer_name=row["customer_name"] or templates.render("sop_customer_you"),
                         guide_name=row["guide_name"] or "",
                         store_name=row["store_name"] or "",
                         product_name=row["detail"] or "",

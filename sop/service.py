@@ -193,8 +193,10 @@ async def complete_from_card(deps: Deps, userid: str, event_key: str) -> Complet
         return Completed(Completion.UNKNOWN)
     done = await complete_task(deps, userid, task_id, "button")
     if done.outcome is Completion.DONE and done.task is not None:
-        text = deps.config.templates.render(
-            "sop_done_ok", task_id=task_id, customer_name=done.task.customer.name or "客户"
+        templates = deps.config.templates
+        text = templates.render(
+            "sop_done_ok", task_id=task_id,
+            customer_name=done.task.customer.name or templates.render("sop_customer_unnamed"),
         )
 
         async def send() -> None:

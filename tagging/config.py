@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.configfiles import ConfigError, Reader, line_of, load_yaml
 from bot.features import import_modules
+from bot.templates import Templates, load_templates
 from customers.lifecycle import DEFAULT, Lifecycle, moved
-from tagging.kinds.base import RULE_TYPES, RuleError, RuleType
+from tagging.kinds.base import NO_TEXTS, RULE_TYPES, RuleError, RuleType
 from tagging.kinds.lifecycle import NAME as LIFECYCLE_TYPE
 from tagging.kinds.lifecycle import THRESHOLDS, thresholds
 
@@ -58,6 +59,7 @@ class RuleSet:
     rules: Sequence[TagRule]
     source: str = ""
     lifecycle: Lifecycle = DEFAULT  # the lifecycle rule's thresholds (customers/lifecycle.py ``in_use``)
+    templates: Templates = NO_TEXTS  # the sentences of tagging/report.py and the rules' ``explain``
 
     def rule(self, rule_id: str) -> TagRule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -71,8 +73,11 @@ class RuleSet:
         return wanted
 
 
-def load_rules(path: Path) -> RuleSet:
+def load_rules(path: Path, templates: Templates | None = None) -> RuleSet:
+    """``templates``: what the rules explain with; by default templates.yaml beside ``path``."""
     import_modules("kinds")  # the rule types a rule may name
+    if templates is None:
+        templates = load_templates(path.with_name("templates.yaml"))
     reader = Reader(path)
     data = load_yaml(path)
     if not isinstance(data, dict):
@@ -90,10 +95,10 @@ def load_rules(path: Path) -> RuleSet:
     rules: list[TagRule] = []
     seen: set[str] = set()
     for item in items:
-        rules.append(_rule(reader, item, groups, seen, lifecycle))
+        rules.append(_rule(reader, item, groups, seen, lifecycle, templates))
     if not rules:
         raise ConfigError(f"{path}: no rules")
-    return RuleSet(groups, rules, str(path), lifecycle)
+    return RuleSet(groups, rules, str(path), lifecycle, templates)
 
 
 def _lifecycle(reader: Reader, items: Sequence[Any]) -> Lifecycle:
@@ -114,7 +119,8 @@ def _lifecycle(reader: Reader, items: Sequence[Any]) -> Lifecycle:
 
 
 def _rule(
-    reader: Reader, item: Any, groups: Mapping[str, TagGroupConf], seen: set[str], lifecycle: Lifecycle
+    reader: Reader, item: Any, groups: Mapping[str, TagGroupConf], seen: set[str], lifecycle: Lifecycle,
+    templates: Templates,
 ) -> TagRule:
     if not isinstance(item, dict):
         raise ConfigError(f"{reader.path}: each rule must be a mapping")
@@ -139,7 +145,7 @@ def _rule(
         # Once a prediction rule had its own dormant_days: one 沉睡 for every feature now.
         raise reader.fail(item, f"{where}: {moved(shared[0], lifecycle)}")
     try:
-        kind = RULE_TYPES[type_name](params, lifecycle)
+        kind = RULE_TYPES[type_name](params, lifecycle, templates)
     except RuleError as err:
         raise reader.fail(item, f"{where}: {err}") from None
     examples = _examples(reader, item, where, kind)
@@ -163,4 +169,4 @@ def _examples(reader: Reader, item: Mapping[str, Any], where: str, kind: RuleTyp
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> RuleSet:
     """The feature table's loader (bot/features.py): config/tag_rules.yaml."""
-    return load_rules(config_dir / "tag_rules.yaml")
+    return load_rules(config_dir / "tag_rules.yaml", loaded["templates"])

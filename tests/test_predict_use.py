@@ -77,7 +77,7 @@ def test_a_templates_file_without_a_prediction_text_stops_the_start_naming_it(tm
     templates = tmp_path / "config" / "templates.yaml"
     text = templates.read_text("utf-8")
     templates.write_text(text.replace("predict_signal_add_to_cart:", "predict_signal_to_cart:"), "utf-8")
-    with pytest.raises(ConfigError, match="templates.yaml: template 'predict_signal_add_to_cart' is missing"):
+    with pytest.raises(ConfigError, match=r"template\(s\) predict_signal_add_to_cart missing \(the predict"):
         load_app_config(tmp_path / "config")
 
 

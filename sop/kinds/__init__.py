@@ -67,13 +67,10 @@ def trigger(name: str) -> Callable[[T], T]:
     return register
 
 
-# Step actions: what the guide is asked to do (shown in their list). ``mass`` steps are also
-# prepared in WeCom with add_msg_template for the guide to confirm.
-ACTIONS: dict[str, str] = {
-    "message": "1对1私聊",
-    "mass": "群发（企业微信中确认发送）",
-    "group_post": "客户群发布",
-}
+# Step actions: what the guide is asked to do (shown in their list as the template
+# ``sop_action_<action>``). ``mass`` steps are also prepared in WeCom with add_msg_template for the
+# guide to confirm.
+ACTIONS: tuple[str, ...] = ("message", "mass", "group_post")
 
 
 # Goals: an SQL condition on ``t`` (the sop_task row) that, once true, closes the task. ``since``

@@ -17,10 +17,14 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from bot.sqldialect import Dialect, ids_filter
+from bot.templates import Templates
 from customers.lifecycle import Lifecycle
 
-__all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError", "RuleBase", "number", "text",
-           "texts"]
+__all__ = ["RuleType", "RULE_TYPES", "rule_type", "QueryContext", "RuleError", "RuleBase", "NO_TEXTS", "number",
+           "text", "texts"]
+
+# What a rule built outside the loader (a test of its SQL alone) explains with: nothing.
+NO_TEXTS = Templates({})
 
 
 class RuleError(ValueError):
@@ -47,9 +51,10 @@ class QueryContext:
 class RuleType(Protocol):
     name: ClassVar[str]
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle, templates: Templates) -> None:
         """``params``: the rule's own keys in tag_rules.yaml; ``lifecycle``: the stage thresholds
-        every feature shares (customers/lifecycle.py), for types that need them (沉睡)."""
+        every feature shares (customers/lifecycle.py), for types that need them (沉睡);
+        ``templates``: config/templates.yaml, the sentences ``explain`` renders."""
         ...
 
     @property
@@ -66,7 +71,7 @@ class RuleType(Protocol):
         ...
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
-        """Chinese sentence for an operator: why this customer has ``tag``."""
+        """The sentence an operator reads (a ``tag_why`` template): why this customer has ``tag``."""
         ...
 
 

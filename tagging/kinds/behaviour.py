@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleBase, RuleError, number, rule_type, text, texts
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, number, rule_type, text, texts
 
 SIGNAL_TYPES = {
     "browse",
@@ -19,23 +20,17 @@ SIGNAL_TYPES = {
     "coupon_redeemed",
     "link_open",
 }
-_NAMES = {
-    "browse": "浏览",
-    "add_to_cart": "加购",
-    "order_paid": "下单",
-    "checkout_started": "结算",
-    "link_open": "打开链接",
-    "coupon_claimed": "领券",
-    "coupon_redeemed": "用券",
-    "remove_from_cart": "移出购物车",
-}
+# A signal type as the sentence names it: the template ``why_signal_<type>``.
+TEMPLATES = ("why_behaviour", *(f"why_signal_{name}" for name in sorted(SIGNAL_TYPES)))
 
 
 @rule_type("behaviour")
 class BehaviourRule(RuleBase):
     """``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         self.tag = text(params, "tag")
         self.signals = texts(params, "signals", allowed=SIGNAL_TYPES)
         self.category = str(params.get("category") or "")
@@ -66,6 +61,7 @@ class BehaviourRule(RuleBase):
         return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
-        kinds = "/".join(_NAMES.get(s, s) for s in self.signals)
-        target = self.category or self.product
-        return f"近{self.window_days:g}天{kinds}「{target}」{evidence.get('count')}次（≥{self.min_count}次）→ {tag}"
+        kinds = "/".join(self.templates.render(f"why_signal_{s}") for s in self.signals)
+        return self.templates.render("why_behaviour", window=f"{self.window_days:g}", signals=kinds,
+                                     target=self.category or self.product, count=evidence.get("count"),
+                                     threshold=self.min_count, tag=tag)

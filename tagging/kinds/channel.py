@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleBase, RuleError, rule_type, text
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, rule_type, text
+
+TEMPLATES = ("why_channel",)
 
 
 @rule_type("channel")
 class ChannelRule(RuleBase):
     """``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         states = params.get("states")
         if not isinstance(states, Mapping) or not states:
             raise RuleError("states must map contact-way state values to tag names")
@@ -37,4 +42,4 @@ class ChannelRule(RuleBase):
         return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
-        return f"通过渠道码 state={evidence.get('state')} 添加 → {tag}"
+        return self.templates.render("why_channel", state=evidence.get("state"), tag=tag)

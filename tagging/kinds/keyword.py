@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleBase, number, rule_type, text, texts
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, number, rule_type, text, texts
 
 
 def _literal(keyword: str) -> str:
@@ -16,11 +17,16 @@ def _literal(keyword: str) -> str:
     return keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+TEMPLATES = ("why_keyword",)
+
+
 @rule_type("keyword")
 class KeywordRule(RuleBase):
     """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         self.tag = text(params, "tag")
         self.keywords = texts(params, "keywords")
         self.window_days = number(params, "window_days", 30, minimum=1)
@@ -49,4 +55,5 @@ class KeywordRule(RuleBase):
         return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
-        return f"近{self.window_days:g}天消息提到「{'/'.join(self.keywords)}」{evidence.get('count')}次 → {tag}"
+        return self.templates.render("why_keyword", window=f"{self.window_days:g}", keywords="/".join(self.keywords),
+                                     count=evidence.get("count"), tag=tag)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.templates import Templates
 from customers.lifecycle import ACTIVE, CHURN_RISK, DEFAULT, DORMANT, FIRST, LOST, NEW, PRECEDENCE, REPEAT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleBase, number, rule_type
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, number, rule_type
 
 NAME = "lifecycle"  # the rule type whose parameters set the thresholds every feature shares
 THRESHOLDS = ("dormant_days", "active_days", "churn_factor")
@@ -34,9 +35,18 @@ def thresholds(params: Mapping[str, Any]) -> Lifecycle:
     )
 
 
+# The reason each stage gives, by its template id.
+_REASONS = {LOST: "why_lifecycle_lost", DORMANT: "why_lifecycle_dormant", CHURN_RISK: "why_lifecycle_churn_risk",
+            ACTIVE: "why_lifecycle_active", REPEAT: "why_lifecycle_repeat", FIRST: "why_lifecycle_first",
+            NEW: "why_lifecycle_new"}
+TEMPLATES = ("why_lifecycle", *_REASONS.values())
+
+
 @rule_type(NAME)
 class LifecycleRule(RuleBase):
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         # ``lifecycle`` is what ``thresholds(params)`` read (the loader checked they agree).
         self.lifecycle = lifecycle
 
@@ -88,15 +98,14 @@ class LifecycleRule(RuleBase):
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         days, orders, cycle = evidence.get("days"), evidence.get("orders"), evidence.get("cycle")
-        reasons = {
-            LOST: "客户已删除所有导购",
-            DORMANT: f"{days:.0f}天未购买（≥{self.dormant_days:g}天）" if days is not None else "",
-            CHURN_RISK: f"距上次购买{days:.0f}天，超过其购买周期{cycle}天的{self.churn_factor:g}倍"
-            if days is not None
-            else "",
-            ACTIVE: f"{orders}单，最近{days:.0f}天内购买（≤{self.active_days:g}天）" if days is not None else "",
-            REPEAT: f"累计{orders}单",
-            FIRST: "已有首单",
-            NEW: "已添加，尚未下单",
-        }
-        return f"{reasons.get(tag, '')} → {tag}"
+        template = _REASONS.get(tag)
+        # The stages that count days say nothing without them (a customer who never bought).
+        if template is None or (days is None and tag in (DORMANT, CHURN_RISK, ACTIVE)):
+            why = ""
+        else:
+            limit = {DORMANT: self.dormant_days, ACTIVE: self.active_days}.get(tag, 0)
+            why = self.templates.render(
+                template, days="" if days is None else f"{days:.0f}", orders=orders, cycle=cycle,
+                threshold=f"{limit:g}", factor=f"{self.churn_factor:g}",
+            )
+        return self.templates.render("why_lifecycle", why=why, tag=tag)

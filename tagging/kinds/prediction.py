@@ -15,15 +15,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleBase, RuleError, number, rule_type, text
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, number, rule_type, text
+
+TEMPLATES = ("why_prediction_dormant_top", "why_prediction_top", "why_prediction_alive_drop")
 
 
 @rule_type("prediction")
 class PredictionRule(RuleBase):
     """``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         self.mode = params.get("mode", "top")
         if self.mode not in ("top", "dormant_top", "alive_drop"):
             raise RuleError("mode must be top, dormant_top or alive_drop")
@@ -74,11 +79,13 @@ class PredictionRule(RuleBase):
         return sql, [self.tag, ctx.dialect.time(ctx.now), self.dormant_days, self.top_pct / 100]
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
+        p90 = f"{float(evidence.get('p90') or 0):.0%}"
         if self.mode == "dormant_top":
-            return (f"沉睡（{self.dormant_days:g}天未购）客户中预计90天内购买概率较高："
-                    f"{float(evidence.get('p90') or 0):.0%}（沉睡客户前{self.top_pct:g}%） → {tag}")
+            return self.templates.render("why_prediction_dormant_top", days=f"{self.dormant_days:g}", p90=p90,
+                                         share=f"{self.top_pct:g}", tag=tag)
         if self.mode == "top":
             rank = max(1, round(float(evidence.get("rank") or 0) * 100 + 0.5))
-            return f"预计90天内购买概率 {float(evidence.get('p90') or 0):.0%}（前{rank}%） → {tag}"
-        return (f"活跃概率从上次购买后的 {float(evidence.get('alive_peak') or 0):.0%} 降至 "
-                f"{float(evidence.get('alive') or 0):.0%}，曾购买 {evidence.get('orders')} 次 → {tag}")
+            return self.templates.render("why_prediction_top", p90=p90, rank=rank, tag=tag)
+        peak, alive = float(evidence.get("alive_peak") or 0), float(evidence.get("alive") or 0)
+        return self.templates.render("why_prediction_alive_drop", alive_peak=f"{peak:.0%}", alive=f"{alive:.0%}",
+                                     orders=evidence.get("orders"), tag=tag)

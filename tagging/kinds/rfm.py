@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.sqldialect import connection
+from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
-from tagging.kinds.base import QueryContext, RuleError, number, rule_type
+from tagging.kinds.base import NO_TEXTS, QueryContext, RuleError, number, rule_type
 
 # (R high, F high, M high) → segment
 SEGMENTS = {
@@ -27,11 +28,16 @@ SEGMENTS = {
 }
 
 
+TEMPLATES = ("why_rfm",)
+
+
 @rule_type("rfm")
 class RfmRule:
     """``mode: threshold, recency_days: 90, frequency: 3, monetary: 1000`` or ``mode: quantile, quantile: 0.5``"""
 
-    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT) -> None:
+    def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
+                 templates: Templates = NO_TEXTS) -> None:
+        self.templates = templates
         self.mode = params.get("mode", "threshold")
         if self.mode not in ("threshold", "quantile"):
             raise RuleError("mode must be threshold or quantile")
@@ -98,7 +104,8 @@ class RfmRule:
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         spent = float(evidence.get("M") or 0)
-        return f"R={float(evidence.get('R') or 0):.0f}天, F={evidence.get('F')}, M=¥{spent:,.0f} → {tag}"
+        return self.templates.render("why_rfm", recency=f"{float(evidence.get('R') or 0):.0f}",
+                                     frequency=evidence.get("F"), monetary=f"{spent:,.0f}", tag=tag)
 
 
 def _aware(value: Any) -> Any:

@@ -15,7 +15,7 @@ from bot.templates import Templates
 from customers.config import Org
 from leads.config import LeadsConfig
 from sidebar.config import Library
-from sop.config import PlaybookStore
+from sop.config import PlaybookSet
 from tagging.config import RuleSet
 
 __all__ = ["AppConfig", "Loaded", "Watch", "config_signature", "load_app_config"]
@@ -71,7 +71,7 @@ class AppConfig:
     tag_rules: RuleSet
     leads: LeadsConfig
     leaderboard: LeaderboardConf
-    sop: PlaybookStore
+    sop: PlaybookSet
     sidebar: Library
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)

@@ -57,16 +57,16 @@ async def playbooks_reply(deps: Deps) -> str:
             count=len(p.steps),
             holdout=templates.render("sop_playbook_holdout", holdout=f"{p.holdout_pct:g}") if p.holdout_pct else "",
         )
-        for p in deps.config.sop.current.playbooks
+        for p in deps.config.sop.playbooks
     ]
     return templates.render("sop_playbooks", count=len(lines), items="\n".join(lines))
 
 
 async def _set(deps: Deps, name: str, paused: bool, by: str) -> str:
     templates = deps.config.templates
-    playbook = deps.config.sop.current.get(name.strip())
+    playbook = deps.config.sop.get(name.strip())
     if playbook is None:
-        names = "、".join(p.name for p in deps.config.sop.current.playbooks)
+        names = "、".join(p.name for p in deps.config.sop.playbooks)
         return templates.render("sop_playbook_unknown", name=name.strip()[:32], playbooks=names)
     await set_paused(playbook.id, paused, by)
     return templates.render("sop_paused" if paused else "sop_resumed", name=playbook.name)

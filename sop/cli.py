@@ -38,11 +38,11 @@ def _sop(args: argparse.Namespace) -> int:
                 print(f"sop: {result.created} tasks created ({result.statements} statements, "
                       f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
         elif args.action == "playbooks":
-            for p in deps.config.sop.current.playbooks:
+            for p in deps.config.sop.playbooks:
                 print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
                       f"holdout={p.holdout_pct:g}%")
         elif args.lift:
-            print("\n".join(format_lift(await lift(deps.config.sop.current, now))))
+            print("\n".join(format_lift(await lift(deps.config.sop, now))))
         else:
             rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
             print("\n".join(format_execution(rows, args.by)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from customers.lifecycle import STAGES as LIFECYCLE_STAGES
 from sop.kinds import ACTIONS, GOALS, TRIGGERS, Fail, TriggerKind
 from sop.kinds.triggers import Holidays
 
-__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "PlaybookStore", "load", "load_playbooks", "load_holidays"]
+__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "load", "load_playbooks", "load_holidays"]
 
 log = structlog.get_logger(__name__)
 AUDIENCE_KEYS = ("tags", "exclude_tags", "stores", "lifecycle", "rfm")
@@ -76,23 +76,10 @@ class Playbook:
 class PlaybookSet:
     playbooks: tuple[Playbook, ...]
     holidays: Holidays
-    signature: tuple[tuple[str, int, int], ...] = ()
 
     def get(self, key: str) -> Playbook | None:
         """By id or by (Chinese) name."""
         return next((p for p in self.playbooks if key in (p.id, p.name)), None)
-
-
-def _signature(config_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    files = sorted((config_dir / "sop").glob("*.yaml")) + [config_dir / "holidays.yaml"]
-    out = []
-    for path in files:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        out.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
 
 
 def load_holidays(path: Path) -> Holidays:
@@ -269,7 +256,6 @@ def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays
 def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> PlaybookSet:
     """Every playbook of ``config_dir/sop/*.yaml``, or a ConfigError naming file, line and what is wrong."""
     import_modules("kinds")  # the trigger kinds and goals a playbook may name
-    signature = _signature(config_dir)
     holidays = load_holidays(config_dir / "holidays.yaml")
     playbooks: list[Playbook] = []
     for path in sorted((config_dir / "sop").glob("*.yaml")):
@@ -286,43 +272,10 @@ def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> Playbook
                         f"repeats the id or name of {other.source}"
                     )
             playbooks.append(playbook)
-    return PlaybookSet(tuple(playbooks), holidays, signature)
+    return PlaybookSet(tuple(playbooks), holidays)
 
 
-@dataclass(slots=True)
-class PlaybookStore:
-    """The running set, swapped whole when the files change and the new set loads cleanly."""
-
-    config_dir: Path
-    templates: Templates
-    org: Org
-    current: PlaybookSet
-    last_error: str = field(default="")
-
-    def changed(self) -> bool:
-        return _signature(self.config_dir) != self.current.signature
-
-    def reload(self, *, force: bool = False) -> bool:
-        """Reload if the files changed (or ``force``); True when a new set is running.
-
-        A broken file raises nothing here: the error is logged and kept in ``last_error``, and the
-        running set stays as it was.
-        """
-        if not force and not self.changed():
-            return False
-        try:
-            fresh = load_playbooks(self.config_dir, self.templates, self.org)
-        except ConfigError as err:
-            if str(err) != self.last_error:
-                log.error("sop_playbooks_reload_failed", error=str(err))
-            self.last_error = str(err)
-            return False
-        self.current, self.last_error = fresh, ""
-        log.info("sop_playbooks_reloaded", playbooks=[p.id for p in fresh.playbooks])
-        return True
-
-
-def load(config_dir: Path, loaded: Mapping[str, Any]) -> PlaybookStore:
-    """The feature table's loader (bot/features.py): config/sop/*.yaml, as a store that reloads them."""
-    templates, org = loaded["templates"], loaded["org"]
-    return PlaybookStore(config_dir, templates, org, load_playbooks(config_dir, templates, org))
+def load(config_dir: Path, loaded: Mapping[str, Any]) -> PlaybookSet:
+    """The feature table's loader (bot/features.py): config/sop/*.yaml, reloaded with every config file
+    (bot/reload.py)."""
+    return load_playbooks(config_dir, loaded["templates"], loaded["org"])

@@ -69,7 +69,7 @@ async def run_tick(deps: Deps) -> SweepResult | None:
         earliest = now - timedelta(hours=settings.scrm_sop_catchup_hours)
         state = await SyncState.get_or_none(name=WATERMARK)
         since = max(datetime.fromisoformat(state.data["until"]), earliest) if state else earliest
-        playbooks = deps.config.sop.current
+        playbooks = deps.config.sop
         overlap = timedelta(seconds=settings.scrm_sop_overlap_s)
         result = SweepResult()
         if since < now:
@@ -102,7 +102,7 @@ async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
     await refresh_config(deps)
     now = deps.clock.now()
     since = now - timedelta(hours=settings.scrm_sop_catchup_hours)
-    playbooks = deps.config.sop.current
+    playbooks = deps.config.sop
     result = await sweep(
         playbooks,
         since=since,
@@ -134,7 +134,7 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
     for row in rows:
         groups[(str(row["userid"]), str(row["playbook"]), str(row["step"]))].append(row)
     for (userid, playbook_id, step_id), members in groups.items():
-        playbook = deps.config.sop.current.get(playbook_id)
+        playbook = deps.config.sop.get(playbook_id)
         step = next((s for s in playbook.steps if s.id == step_id), None) if playbook else None
         if step is not None:
             text = deps.config.templates.render(

@@ -19,6 +19,7 @@ from bot.app import create_app, open_deps
 from bot.clock import ManualClock
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
+from bot.reload import reload_config
 from config.settings import Settings
 from customers.models import Customer, CustomerTag, Guide, Relationship, Tag, TagGroup, TagSource
 from customers.orders import OrderIn, OrderLine, record_orders
@@ -235,7 +236,7 @@ async def test_two_engines_create_each_task_once(
         results = await asyncio.gather(run_tick(first), run_tick(second), run_tick(first))
         assert sum(r is None for r in results) >= 1  # the lease let one engine sweep at a time
         # Without the lease, the unique key alone still holds: two sweeps at once, same window.
-        playbooks = first.config.sop.current
+        playbooks = first.config.sop
         await asyncio.gather(
             *(sweep(playbooks, since=local(1, 0), until=local(2, 10, 5), tz="Asia/Shanghai") for _ in range(2))
         )
@@ -332,7 +333,7 @@ async def test_holdout_is_stable_excluded_and_measured(
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir)  # shipped 10% holdouts
     sim.state.add_member("guide_sh01_a", "王小美")
     async with open_deps(settings, clock=clock) as deps:
-        playbook = deps.config.sop.current.get("new_customer")
+        playbook = deps.config.sop.get("new_customer")
         assert playbook is not None and playbook.holdout_pct == 10
         assert [in_holdout(playbook, i) for i in range(1, 300)] == [in_holdout(playbook, i) for i in range(1, 300)]
         assert 15 <= sum(in_holdout(playbook, i) for i in range(1, 300)) <= 45
@@ -351,7 +352,7 @@ async def test_holdout_is_stable_excluded_and_measured(
             [OrderIn(f"L-{p.id}", Decimal("100"), local(3, 12), p.external_userid) for p in treated[::2]]
         )
         clock.set(local(5, 9))
-        row = next(r for r in await lift(deps.config.sop.current, clock.now()) if r.playbook == "new_customer")
+        row = next(r for r in await lift(deps.config.sop, clock.now()) if r.playbook == "new_customer")
         assert row.treated == len(treated) and row.treated_converted == len(treated[::2]) and row.control_converted == 0
         low, high = row.interval() or (0, 0)
         assert 0 < low < row.lift < high
@@ -360,13 +361,14 @@ async def test_holdout_is_stable_excluded_and_measured(
 async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_running_set(
     sop: Any, config_dir: Path
 ) -> None:
-    store = sop.config.sop
-    running = store.current
+    running = sop.config.sop
     path = config_dir / "sop" / "birthday.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("type: date_field", "type: moon_phase"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"birthday\.yaml: line 2: playbook 'birthday': unknown trigger 'moon_phase'"):
         load_playbooks(config_dir, sop.config.templates, sop.config.org)
-    assert store.reload() is False and store.current is running and "moon_phase" in store.last_error
+    with pytest.raises(ConfigError, match="moon_phase"):  # 重载配置: a broken file changes nothing
+        await reload_config(sop)
+    assert sop.config.sop is running
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("type: moon_phase", "type: date_field")
@@ -381,4 +383,5 @@ async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_r
         .replace("name: 生日关怀", "name: 生日祝福"),
         encoding="utf-8",
     )
-    assert store.reload() is True and store.current.get("生日祝福") is not None
+    await reload_config(sop)
+    assert sop.config.sop is not running and sop.config.sop.get("生日祝福") is not None

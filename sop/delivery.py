@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,10 @@ def _typed(sql: SqlParams, value: object) -> str:
 
 def task_line(templates: Templates, row: Mapping[str, Any], tz: str) -> str:
     due = row["due_at"]
-    due_text = due.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M") if isinstance(due, datetime) else str(due)[5:16]
+    if not isinstance(due, datetime):  # SQLite returns the stored UTC text
+        due = datetime.fromisoformat(str(due))
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    due_text = due.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M")
     return templates.render(
         "sop_task_line",
         task_id=row["id"],

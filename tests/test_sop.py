@@ -385,3 +385,16 @@ async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_r
     )
     await reload_config(sop)
     assert sop.config.sop is not running and sop.config.sop.get("生日祝福") is not None
+
+
+async def test_a_guide_reads_a_tasks_due_time_in_the_stores_time_zone(sop: Any) -> None:
+    # 03:00 UTC is 11:00 in Shanghai; SQLite hands the time back as UTC text, PostgreSQL as a datetime.
+    clock: ManualClock = sop.clock
+    added = await customer(added=local(2, 9), name="时区客")
+    await SopTask.create(
+        playbook="new_customer", step="d0_hello", customer_id=added.id, guide=await Guide.get(userid="guide_sh01_a"),
+        occurrence="tz", due_at=datetime(2026, 3, 2, 3, 0, tzinfo=UTC), created_at=clock.now(), reason="新客",
+    )
+    clock.set(local(2, 12))
+    reply = await chat.tasks_reply(sop, "guide_sh01_a")
+    assert "时区客" in reply and "03-02 11:00" in reply and "03:00" not in reply

@@ -53,7 +53,7 @@ async def generate(dsn: str, customers: int) -> dict[str, float]:
             f"INSERT INTO customer (external_userid, name, type, gender, avatar, corp_name, first_seen_at, "
             f"order_count, total_spent, updated_at) "
             f"SELECT 'wm' || lpad(i::text, 10, '0'), '客户' || i, 1, (i % 3), '', '', "
-            f"$1::timestamptz - (random() * 900 || ' days')::interval, 0, 0, now() "
+            f"$1::timestamptz - random() * 900 * interval '1 day', 0, 0, now() "
             f"FROM generate_series(1, {customers}) i",
             NOW,
         )
@@ -76,7 +76,7 @@ async def generate(dsn: str, customers: int) -> dict[str, float]:
             "guide_userid, source) "
             "SELECT 'o' || b.id || '-' || k, b.id, 'wm' || lpad(b.id::text, 10, '0'), "
             "round((exp(4.6 + random() * 1.6) * CASE WHEN b.n >= 4 THEN 1.25 ELSE 1 END)::numeric, 2), "
-            "$1::timestamptz - ((b.last_days + (k - 1) * (20 + random() * 60)) || ' days')::interval, '', '', 'bench' "
+            "$1::timestamptz - (b.last_days + (k - 1) * (20 + random() * 60)) * interval '1 day', '', '', 'bench' "
             "FROM buyer b, generate_series(1, b.n) k",
             NOW,
         )
@@ -84,14 +84,14 @@ async def generate(dsn: str, customers: int) -> dict[str, float]:
             "INSERT INTO signal (event_id, type, customer_id, external_userid, product_id, product_name, category, "
             "occurred_at, payload, source) "
             "SELECT 'b' || i, 'browse', 1 + (i * 7919) % $2, NULL, 'SKU' || (i % 50), '', "
-            "CASE WHEN i % 3 = 0 THEN '拖鞋' ELSE '袜子' END, $1::timestamptz - (random() * 20 || ' days')::interval, "
+            "CASE WHEN i % 3 = 0 THEN '拖鞋' ELSE '袜子' END, $1::timestamptz - random() * 20 * interval '1 day', "
             "'{}', 'bench' FROM generate_series(1, 150000) i",
             NOW, customers,
         )
         await conn.execute(
             "INSERT INTO chat_message (msg_id, source, from_id, customer_id, content, sent_at) "
             "SELECT 'm' || i, 'archive', 'x', 1 + (i * 104729) % $2, CASE WHEN i % 4 = 0 THEN '想买个礼盒送人' "
-            "ELSE '什么时候到货' END, $1::timestamptz - (random() * 40 || ' days')::interval "
+            "ELSE '什么时候到货' END, $1::timestamptz - random() * 40 * interval '1 day' "
             "FROM generate_series(1, 20000) i",
             NOW, customers,
         )

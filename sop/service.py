@@ -13,7 +13,6 @@ from tortoise.exceptions import IntegrityError
 from bot.deps import Deps
 from bot.lease import lease
 from bot.outbox import send_once, send_once_or_skip
-from bot.reload import refresh_config
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from customers.models import Customer, Guide, SyncState
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
@@ -56,10 +55,10 @@ def _lease_key(deps: Deps) -> str:
 
 
 async def run_tick(deps: Deps) -> SweepResult | None:
-    """The minute tick (also ``scrm sop run-once``): reload changed playbooks, sweep what fell due
-    since the last sweep, close tasks whose goal was seen, prepare mass messages, send what quiet
-    hours held back. None when another engine holds the lease."""
-    await refresh_config(deps)  # every config file, reloaded together when one changed
+    """The minute tick (also ``scrm sop run-once``): sweep what fell due since the last sweep, close
+    tasks whose goal was seen, prepare mass messages, send what quiet hours held back. None when
+    another engine holds the lease. Edited playbooks arrive through the process's config check
+    (bot/reload.py), like every config file."""
     settings = deps.settings
     async with lease(deps.redis, _lease_key(deps), settings.scrm_sop_lease_s) as held:
         if not held:
@@ -99,7 +98,6 @@ async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
     """A customer changed (added, ordered, re-tagged): their due steps now, not at the next minute;
     and any goal they reached closes their tasks."""
     settings = deps.settings
-    await refresh_config(deps)
     now = deps.clock.now()
     since = now - timedelta(hours=settings.scrm_sop_catchup_hours)
     playbooks = deps.config.sop

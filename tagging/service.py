@@ -9,7 +9,6 @@ import structlog
 
 from bot.deps import Deps
 from bot.progress import Progress
-from bot.reload import refresh_config
 from tagging.delivery import SyncResult, ensure_rule_tags, push_pending, reconcile
 from tagging.engine import MissingTags, RetagResult, retag
 from tagging.events import retag_dirty_queued
@@ -28,7 +27,6 @@ class RetagRun:
 
 
 async def _retag(deps: Deps, customer_ids: Sequence[int] | None, progress: Progress | None) -> RetagResult:
-    await refresh_config(deps)
     rules = deps.config.tag_rules
     try:
         return await retag(rules, now=deps.clock.now(), customer_ids=customer_ids, progress=progress)
@@ -47,7 +45,6 @@ async def retag_customers(deps: Deps, customer_ids: Sequence[int]) -> RetagRun:
 
 async def retag_everyone(deps: Deps, *, push: bool = True, progress: bool = False) -> RetagRun:
     """The full re-tag (nightly, ``scrm tags retag``): set-based over every customer, then the push."""
-    await refresh_config(deps)
     await ensure_rule_tags(deps, deps.config.tag_rules)
     result = await _retag(deps, None, Progress("re-tag", enabled=progress))
     sync = None

@@ -5,8 +5,8 @@ Items are data: a text with placeholders, an image or file under ``config/``, a 
 or a mini-program card, each checked against WeCom's rules for ``sendChatMessage`` when loaded.
 A mistake raises ``ConfigError`` naming the file, the line and the item; nothing of it is used.
 
-Loaded by the web role when it adds the sidebar's routes (``sidebar/views.py``), and again when an
-operator's ``重载话术库`` publishes a new one (``sidebar/store.py``); the worker never reads it.
+Loaded with every other config file (``deps.config.sidebar``, bot/appconfig.py) and reloaded with
+them, all or nothing (bot/reload.py: 重载配置, or each process's check of the files).
 """
 
 from __future__ import annotations

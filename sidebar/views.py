@@ -31,7 +31,6 @@ from sidebar.jssdk import TicketBudgetSpent, Tickets
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
 from sidebar.service import Sidebar
 from sidebar.session import COOKIE, GuideSession, SessionError, SessionSigner, derive_key
-from sidebar.store import LibraryStore
 
 __all__ = ["SIDEBAR", "setup_sidebar"]
 
@@ -179,7 +178,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     settings = sb.deps.settings
     sdk = [u.strip() for u in settings.scrm_sidebar_jssdk_urls.split(",") if u.strip()]
     page = await asyncio.to_thread((_STATIC / "index.html").read_text, "utf-8")
-    library = await sb.library.current()
+    library = sb.deps.config.sidebar
     labels = json.dumps(library.labels, ensure_ascii=False, separators=(",", ":"))
     for mark, value in (
         ("{{csrf}}", sb.signer.csrf_token(session)),
@@ -276,7 +275,6 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
             deps,
             SessionSigner(key, settings.scrm_sidebar_session_s),
             Tickets(deps),
-            LibraryStore(deps.config),
         )
         yield
 

@@ -418,7 +418,6 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     import shutil
 
     from bot.crypto import CallbackCrypto
-    from sidebar.store import LibraryStore
     from simulator.callbacks import CallbackSender
     from tests.conftest import AES_KEY, CORP_ID, TOKEN
     from tests.support.waiting import eventually
@@ -426,7 +425,6 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
     shutil.copytree(CONFIG, tmp_path / "config")
     library_file = tmp_path / "config" / "sidebar.yaml"
     async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
-        store = LibraryStore(world.deps.config)
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
                                 clock=sim.state.clock.now)
 
@@ -439,12 +437,12 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
         library_file.write_text(library_file.read_text("utf-8").replace("以后您有任何", "{oops}以后您有任何"), "utf-8")
         reply = await say("重载话术库")
         assert "有误，未生效" in reply and "hello_first" in reply and "oops" in reply
-        assert (await store.current()).items["hello_first"].title == "初次问候"
+        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候"
 
         fixed = library_file.read_text("utf-8").replace("{oops}", "").replace("初次问候", "初次问候（新）")
         library_file.write_text(fixed, "utf-8")
         assert "已重新加载" in await say("重载话术库")
-        assert (await store.current()).items["hello_first"].title == "初次问候（新）"
+        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候（新）"
 
 
 async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: SidebarWorld) -> None:

@@ -95,7 +95,6 @@ class Library:
     groups: tuple[str, ...]
     texts: Mapping[str, str]
     guide_tag_groups: tuple[str, ...]
-    digest: str = ""
     order: tuple[str, ...] = field(default_factory=tuple)
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -211,6 +210,5 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
             if item.id in items:
                 raise reader.fail(node, f"item {item.id}: duplicate id")
             items[item.id] = item
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups), digest,
+    return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups),
                    tuple(items), {k: str(labels[k]) for k in LABEL_KEYS})

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["InternalEvent", "internal_event", "known_events"]
 
 _EVENTS: dict[str, type[InternalEvent]] = {}
+_HINTS: dict[type[InternalEvent], dict[str, Any]] = {}
 _SIMPLE = (int, float, str, bool)
 
 
@@ -54,7 +55,7 @@ class InternalEvent:
     def parse(cls, body: Mapping[str, Any]) -> Self:
         """The typed value of a queued body; a missing or mistyped field is a PermanentFailure
         (the entry can never be handled, retrying will not change it)."""
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
             if field.name not in body:
@@ -85,6 +86,14 @@ def internal_event(name: str) -> Callable[[type[E]], type[E]]:
         return declared
 
     return declare
+
+
+def _hints(cls: type[InternalEvent]) -> dict[str, Any]:
+    """The field annotations, resolved once per event type (not once per event parsed)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def known_events() -> dict[str, type[InternalEvent]]:

@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     scrm_heartbeat_ttl_s: Annotated[
         float,
         Field(gt=0, description="A worker silent this many seconds is dead and its pending events are taken over "
-                                "by the others (it renews its heartbeat every quarter of it)."),
+                                "by the others (it renews its heartbeat every quarter of it; this replaced "
+                                "SCRM_RECLAIM_IDLE_S)."),
     ] = 4.0
     scrm_max_deliveries: Annotated[
         int,

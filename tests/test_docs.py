@@ -6,6 +6,7 @@ its check fails when something the code registers has no documentation or a page
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
@@ -156,3 +157,22 @@ def test_the_chat_commands_are_documented_once_from_their_help() -> None:
     for row in docgen.command_rows():
         assert row.help.replace("|", "\\|") in generated
         assert row.help not in by_hand, f"{row.usage}: its help is repeated by hand"
+
+
+def named_files(package: Path) -> list[str]:
+    """What a package's docstring names that is not there: ``x.py`` paths (from the package or the
+    repository root) and each ``module``: of a module list."""
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text("utf-8"))) or ""
+    missing = [name for name in re.findall(r"[\w/]+\.py\b", doc)
+               if not (package / name).exists() and not (ROOT / name).exists()]
+    for module in re.findall(r"``([a-z_]+)``:", doc):
+        if not (package / f"{module}.py").exists() and not (package / module).is_dir():
+            missing.append(f"{module} (a module of {package.name})")
+    return missing
+
+
+def test_package_docstrings_name_only_files_that_exist() -> None:
+    packages = [path.parent for path in sorted(ROOT.glob("*/__init__.py")) if path.parent.name not in {"tests"}]
+    packages += [path.parent for path in sorted(ROOT.glob("*/*/__init__.py")) if "migrations" not in str(path)]
+    assert {"tagging", "sidebar", "predict"} <= {package.name for package in packages}
+    assert {package.name: named_files(package) for package in packages if named_files(package)} == {}

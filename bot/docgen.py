@@ -101,7 +101,9 @@ def settings_rows(model: type[BaseModel] = Settings) -> list[SettingRow]:
 
 
 def command_rows() -> list[CommandRow]:
-    """Every registered chat command, in the order 帮助 lists them."""
+    """Every registered chat command, feature by feature in the table's order, each feature's in the
+    order its module declares them (not the registry's order, which is whichever module a process
+    imported first)."""
     _load_features()
     stand_in = _TemplatesOnly.shipped()
     rows = []
@@ -114,7 +116,8 @@ def command_rows() -> list[CommandRow]:
             who="" if spec.roles is None else role_names(stand_in, spec.roles),
             help=" ".join(spec.help.split()),
         ))
-    return rows
+    order = {name: index for index, name in enumerate(feature_names())}
+    return sorted(rows, key=lambda row: order.get(row.feature, len(order)))
 
 
 # Registries whose entries must say what they are: what an entry is, where the registry lives, and
@@ -195,11 +198,10 @@ def render_commands(rows: Sequence[CommandRow]) -> str:
         "What members type to the app. `帮助` answers each member with the commands their role may use;",
         "how commands are parsed, audited and rate-limited: [operators](features/operators.md). A new",
         "command is one `@command` function in its feature's `handlers/<feature>.py` (CONTRIBUTING.md).",
-        "",
-        "| command | aliases | who | help (as `帮助` shows it) |",
-        "|---|---|---|---|",
     ]
     for feature in dict.fromkeys(row.feature for row in rows):
+        lines += ["", f"## {feature} ([page](features/{feature}.md))", "",
+                  "| command | aliases | who | help (as `帮助` shows it) |", "|---|---|---|---|"]
         for row in (r for r in rows if r.feature == feature):
             aliases = ", ".join(f"`{alias}`" for alias in row.aliases)
             who = row.who or "everyone"

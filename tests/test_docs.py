@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import Field, create_model
@@ -176,3 +178,13 @@ def test_package_docstrings_name_only_files_that_exist() -> None:
     packages += [path.parent for path in sorted(ROOT.glob("*/*/__init__.py")) if "migrations" not in str(path)]
     assert {"tagging", "sidebar", "predict"} <= {package.name for package in packages}
     assert {package.name: named_files(package) for package in packages if named_files(package)} == {}
+
+
+def test_the_pages_do_not_depend_on_which_module_a_process_imported_first() -> None:
+    # The registry's order is import order: a process that imported handlers.sop first must
+    # still generate the same pages, or the check would fail in one process and pass in another.
+    for first in ("handlers.sop", "handlers.channels"):
+        code = f"import {first}\nfrom bot import docgen\nprint(docgen.problems())"
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              check=True)
+        assert done.stdout.strip() == "[]", first

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lock demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean chaos
+.PHONY: install lock demo test test-real test-embedded lint format docs bench-ingest serve simulator migrations clean chaos
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,16 @@ test-embedded: $(STAMP)
 	@echo "=== test-embedded: SQLite + the in-process Redis ==="
 	SCRM_TEST_BACKEND=embedded $(PYTEST)
 
+# The last step fails when a generated page (docs/settings.md, docs/chat-commands.md, docs/kinds.md) is
+# stale or something has no documentation (bot/docgen.py says what; `make docs` regenerates).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m bot.docgen --check
+
+## docs: regenerate the reference pages from the code (settings' descriptions, the chat commands, the kinds)
+docs: $(STAMP)
+	$(BIN)/python -m bot.docgen
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

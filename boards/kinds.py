@@ -105,6 +105,7 @@ _ADDED = "r.add_way <> 201"
 
 @metric("new_customers", label="新增客户")
 def new_customers(q: MetricQuery) -> str:
+    """Relations added in the period (customers taken over in a hand-over, add_way 201, excluded)."""
     return (
         f"SELECT {q.key} AS k, COUNT(*) AS v FROM relationship r JOIN guide g ON g.id = r.guide_id "
         f"WHERE r.created_at >= {q.start} AND r.created_at < {q.end} AND {_ADDED} GROUP BY {q.key}"
@@ -113,6 +114,7 @@ def new_customers(q: MetricQuery) -> str:
 
 @metric("customers_lost", label="流失客户", higher_is_better=False)
 def customers_lost(q: MetricQuery) -> str:
+    """Customers who deleted the guide in the period (lower is better)."""
     return (
         f"SELECT {q.key} AS k, COUNT(*) AS v FROM relationship r JOIN guide g ON g.id = r.guide_id "
         f"WHERE r.deleted_by_customer_at >= {q.start} AND r.deleted_by_customer_at < {q.end} GROUP BY {q.key}"
@@ -121,6 +123,7 @@ def customers_lost(q: MetricQuery) -> str:
 
 @metric("net_growth", label="净增客户")
 def net_growth(q: MetricQuery) -> str:
+    """Customers added less customers lost in the period."""
     return (
         f"SELECT {q.key} AS k, SUM(d.v) AS v FROM ("
         f"SELECT r.guide_id, 1 AS v FROM relationship r "

@@ -9,7 +9,7 @@ It names its aliases (Chinese and English), its arguments, the roles allowed and
 ``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
 quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
 an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
-across all processes. Commands live in the modules named by each feature's ``commands`` in
+across all processes. Commands live in the modules named by each feature's ``handlers`` in
 bot/features.py (imported on first use).
 
 This module is the machinery only. What a role is, who the caller is and how an argument such as

@@ -102,6 +102,7 @@ def format_figures(templates: Templates, rows: list[ChannelFigures]) -> list[str
 
 @metric("channel_net_adds", label="渠道码净增")
 def channel_net_adds(q: MetricQuery) -> str:
+    """Customers added by scanning a channel code, less those lost; by store, the store the code belongs to."""
     key = "d.store_id" if q.level == "store" else "g.id"
     return (
         f"SELECT {key} AS k, SUM(d.v) AS v FROM ("  # noqa: S608 - fixed fragments; bounds are bound parameters

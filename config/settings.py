@@ -32,149 +32,354 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
     # WeCom app (自建应用) with the customer-contact permission.
-    wecom_corp_id: str
-    wecom_agent_id: Annotated[int, Field(gt=0)]
-    wecom_secret: SecretStr
-    wecom_token: SecretStr
-    wecom_aes_key: SecretStr
-    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_corp_id: Annotated[str, Field(description="The corp id (`ww…`) of the WeCom organisation.")]
+    wecom_agent_id: Annotated[int, Field(gt=0, description="The AgentId of the self-built app (自建应用).")]
+    wecom_secret: Annotated[SecretStr, Field(description="The self-built app's secret, used to fetch access tokens.")]
+    wecom_token: Annotated[
+        SecretStr, Field(description="The callback Token set in the WeCom console (signs every callback).")
+    ]
+    wecom_aes_key: Annotated[
+        SecretStr, Field(description="The callback EncodingAESKey set in the WeCom console (43 characters).")
+    ]
+    wecom_api_base: Annotated[
+        str, Field(description="WeCom's API base URL; tests and the demo point it at the simulator.")
+    ] = "https://qyapi.weixin.qq.com"
 
-    database_url: str = "sqlite://data/scrm.sqlite3"
-    redis_url: str = "memory://"
-    scrm_redis_max_connections: Annotated[int, Field(ge=8)] = 1024
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
-    log_level: str = "INFO"
-    log_format: str = "console"  # or "json"
+    database_url: Annotated[
+        str, Field(description="The database: `postgres://user:pass@host:5432/db` in production, SQLite by default.")
+    ] = "sqlite://data/scrm.sqlite3"
+    redis_url: Annotated[
+        str,
+        Field(description="Redis, `redis://host:6379/0` in production; `memory://` is an in-process stand-in "
+                          "for one process only."),
+    ] = "memory://"
+    scrm_redis_max_connections: Annotated[
+        int, Field(ge=8, description="Connections a process's Redis pool may open at most.")
+    ] = 1024
+    port: Annotated[int, Field(ge=1, le=65535, description="The HTTP port `scrm serve` listens on.")] = 8080
+    log_level: Annotated[str, Field(description="The lowest log level written (DEBUG, INFO, WARNING, ERROR).")] = "INFO"
+    log_format: Annotated[
+        str, Field(description="`console` for readable logs, `json` for structured one-line JSON logs.")
+    ] = "console"
     # Apply migrations when a process starts; turn off where many processes start at once
     # and `scrm migrate` runs as its own step.
-    scrm_auto_migrate: bool = True
+    scrm_auto_migrate: Annotated[
+        bool,
+        Field(description="Apply database migrations when a process starts; turn off where many processes "
+                          "start at once and `scrm migrate` runs as its own step."),
+    ] = True
 
     # Everything this deployment keeps in Redis lives under this prefix (tests use one per run).
-    scrm_redis_prefix: str = "scrm"
-    scrm_timezone: str = "Asia/Shanghai"
+    scrm_redis_prefix: Annotated[
+        str, Field(description="The prefix every Redis key of this deployment lives under.")
+    ] = "scrm"
+    scrm_timezone: Annotated[
+        str, Field(description="The local time zone schedules (crontabs), quiet hours and dates are read in.")
+    ] = "Asia/Shanghai"
     # One quiet window for everything sent to guides and managers (lead cards, SOP digests,
     # reminders and summaries): nothing goes out in these local hours; it waits until they end.
     # Empty: never quiet. (SCRM_SOP_QUIET_HOURS, its old name, is still read.)
     scrm_quiet_hours: str = Field(
-        "21:30-09:00", validation_alias=AliasChoices("scrm_quiet_hours", "scrm_sop_quiet_hours")
+        "21:30-09:00",
+        validation_alias=AliasChoices("scrm_quiet_hours", "scrm_sop_quiet_hours"),
+        description="Local hours (`HH:MM-HH:MM`) in which nothing is sent to guides and managers (lead cards, "
+                    "SOP notices wait until they end); empty: never quiet; the old name SCRM_SOP_QUIET_HOURS "
+                    "is still read.",
     )
     # Operator-edited files: templates.yaml, org.yaml, … (the shipped ones by default).
-    scrm_config_dir: Path = Path(__file__).resolve().parent
+    scrm_config_dir: Annotated[
+        Path,
+        Field(description="The directory of the files operators edit (templates.yaml, org.yaml, tag_rules.yaml, "
+                          "…); the shipped `config/` by default."),
+    ] = Path(__file__).resolve().parent
 
     # Signed intake from the brand's systems: "shop=secret1,pos=secret2" (never in a committed file).
-    scrm_signal_secrets: SecretStr = SecretStr("")
+    scrm_signal_secrets: Annotated[
+        SecretStr,
+        Field(description="The signed intake's sources and their secrets, `shop=secret1,pos=secret2` "
+                          "(never in a committed file)."),
+    ] = SecretStr("")
     # The intake paths each source may post to: "shop=/signals /intake/orders,pos=/intake/orders".
     # Empty: every source may post to every intake path. Once set, a source not named may post to none.
-    scrm_intake_endpoints: str = ""
+    scrm_intake_endpoints: Annotated[
+        str,
+        Field(description="The intake paths each source may post to, `shop=/signals /intake/orders,"
+                          "pos=/intake/orders`; empty: any source to any path, once set an unnamed source "
+                          "to none."),
+    ] = ""
     # Accept the unversioned signature (HMAC over timestamp + "." + body, which does not cover the
     # method and path). False: only "v2=…" signatures are accepted.
-    scrm_intake_legacy_signatures: bool = True
+    scrm_intake_legacy_signatures: Annotated[
+        bool,
+        Field(description="Also accept the first, unversioned intake signature (timestamp + \".\" + body, "
+                          "which does not cover method and path); false: only `v2=` signatures."),
+    ] = True
 
     # Ingest
-    scrm_callback_max_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024
+    scrm_callback_max_bytes: Annotated[
+        int, Field(ge=4096, description="The largest WeCom callback body accepted (413 above it, counted as it comes).")
+    ] = 64 * 1024
     # Past this, an append to the queue counts as failed: 503, and WeCom re-sends (well inside its 5 s).
-    scrm_enqueue_timeout_s: float = 2.0
+    scrm_enqueue_timeout_s: Annotated[
+        float,
+        Field(description="Seconds an append to the queue may take before it counts as failed: ingest answers "
+                          "503 and WeCom re-sends (well inside its 5 s)."),
+    ] = 2.0
     # Reject callbacks whose signed timestamp is further than this from now (replay guard). A replay
     # inside the window is caught by de-duplication, so the window must be shorter than its TTL.
-    scrm_callback_max_age_s: Annotated[int, Field(gt=0)] = 3600
+    scrm_callback_max_age_s: Annotated[
+        int,
+        Field(gt=0, description="Callbacks whose signed timestamp is further than this many seconds from now are "
+                                "refused (403, a replay guard); must be shorter than SCRM_DEDUP_TTL_S."),
+    ] = 3600
     # Must outlive WeCom's re-sends and the replay window above.
-    scrm_dedup_ttl_s: Annotated[int, Field(gt=0)] = 86400
+    scrm_dedup_ttl_s: Annotated[
+        int,
+        Field(gt=0, description="Seconds a callback's de-duplication key is kept; must outlive WeCom's re-sends "
+                                "and the replay window SCRM_CALLBACK_MAX_AGE_S."),
+    ] = 86400
     # A request body must arrive within this (a slow or stalled sender is answered 408 and cut off).
-    scrm_body_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    scrm_body_timeout_s: Annotated[
+        float,
+        Field(gt=0, description="Seconds a request's headers, and then its body, may take to arrive; a slow or "
+                                "stalled sender is answered 408 and cut off."),
+    ] = 10.0
     # Open connections one process serves at once; past it a new connection is answered 503 and closed.
-    scrm_max_connections: Annotated[int, Field(ge=1)] = 1024
+    scrm_max_connections: Annotated[
+        int,
+        Field(ge=1, description="Connections one process serves at once; past it a new connection is answered "
+                                "503 and closed."),
+    ] = 1024
     # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is off (404).
-    scrm_metrics_token: SecretStr = SecretStr("")
+    scrm_metrics_token: Annotated[
+        SecretStr,
+        Field(description="`/metrics` answers only `Authorization: Bearer <this token>`; empty: `/metrics` is "
+                          "off (404)."),
+    ] = SecretStr("")
 
     # Worker
     # Mirror WeCom's corp tags when a worker starts (once per 10 minutes across all workers).
-    scrm_sync_tags_on_start: bool = True
-    scrm_worker_concurrency: Annotated[int, Field(ge=1, le=1024)] = 32
-    scrm_max_attempts: Annotated[int, Field(ge=1)] = 6
-    scrm_retry_base_s: float = 2.0
-    scrm_retry_max_s: float = 600.0
+    scrm_sync_tags_on_start: Annotated[
+        bool,
+        Field(description="Mirror WeCom's corp tags when a worker starts (once per 10 minutes across all "
+                          "workers)."),
+    ] = True
+    scrm_worker_concurrency: Annotated[
+        int, Field(ge=1, le=1024, description="Events one worker process handles at once.")
+    ] = 32
+    scrm_max_attempts: Annotated[
+        int, Field(ge=1, description="Tries of a failing event before it is dead-lettered with its error.")
+    ] = 6
+    scrm_retry_base_s: Annotated[
+        float, Field(description="The first retry delay of a failed event, doubled each attempt (with jitter).")
+    ] = 2.0
+    scrm_retry_max_s: Annotated[float, Field(description="The longest delay between two retries of an event.")] = 600.0
     # A worker renews its heartbeat every quarter of this; one silent for this long is dead, and
     # its pending events are taken over by the others.
-    scrm_heartbeat_ttl_s: Annotated[float, Field(gt=0)] = 4.0
-    scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
+    scrm_heartbeat_ttl_s: Annotated[
+        float,
+        Field(gt=0, description="A worker silent this many seconds is dead and its pending events are taken over "
+                                "by the others (it renews its heartbeat every quarter of it; this replaced "
+                                "SCRM_RECLAIM_IDLE_S)."),
+    ] = 4.0
+    scrm_max_deliveries: Annotated[
+        int,
+        Field(ge=1, description="Consumers an event may be taken over from (each crashed or killed) before it is "
+                                "dead-lettered as poison."),
+    ] = 5
     # Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` shows the count.
-    scrm_dead_letter_maxlen: Annotated[int, Field(ge=1)] = 10_000
-    scrm_shutdown_grace_s: float = 20.0
+    scrm_dead_letter_maxlen: Annotated[
+        int,
+        Field(ge=1, description="Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` "
+                                "shows the count."),
+    ] = 10_000
+    scrm_shutdown_grace_s: Annotated[
+        float,
+        Field(description="Seconds in-flight events get to finish at shutdown before they are released back to "
+                          "the stream."),
+    ] = 20.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
-    scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 100
+    scrm_mark_tag_per_second: Annotated[
+        int,
+        Field(ge=1, description="The pace of `mark_tag` calls per second, shared by all processes (WeCom allows "
+                                "~10,000 a minute per corp)."),
+    ] = 100
     # WeCom allows ~150,000 calls an hour per API and corp; leave room for the corp's other apps.
     # A pass stops when the hour's budget is spent, and the push_tags tick resumes it.
-    scrm_mark_tag_per_hour: Annotated[int, Field(ge=1)] = 120_000
+    scrm_mark_tag_per_hour: Annotated[
+        int,
+        Field(ge=1, description="`mark_tag` calls an hour across all processes, under WeCom's ~150,000 to leave "
+                                "room for other apps; past it a sync pass stops and the next push resumes."),
+    ] = 120_000
 
     # Schedules (crontab, in scrm_timezone): full re-tag nightly, reconcile with WeCom weekly.
-    scrm_retag_cron: str = "0 2 * * *"
+    scrm_retag_cron: Annotated[
+        str, Field(description="When the full re-tag runs (crontab in SCRM_TIMEZONE; nightly by default).")
+    ] = "0 2 * * *"
     # Purchase predictions for every customer, before the nightly re-tag that reads them.
-    scrm_predict_cron: str = "30 1 * * *"
-    scrm_reconcile_cron: str = "0 3 * * 0"
-    scrm_push_tags_every_s: Annotated[int, Field(ge=10)] = 300
-    scrm_scheduler: bool = True
+    scrm_predict_cron: Annotated[
+        str,
+        Field(description="When every customer's purchase prediction is computed (crontab), before the nightly "
+                          "re-tag that reads it."),
+    ] = "30 1 * * *"
+    scrm_reconcile_cron: Annotated[
+        str,
+        Field(description="When tags are reconciled with what WeCom really has (crontab; weekly by default)."),
+    ] = "0 3 * * 0"
+    scrm_push_tags_every_s: Annotated[
+        int, Field(ge=10, description="Seconds between two pushes of pending tag differences to WeCom.")
+    ] = 300
+    scrm_scheduler: Annotated[
+        bool,
+        Field(description="Run the scheduled ticks in this worker process (each slot still runs once across "
+                          "workers)."),
+    ] = True
     # Leads: the sweep finds time-based leads (a cart left for 2 h); the flush releases held cards,
     # reminders and digests.
-    scrm_leads_sweep_every_s: Annotated[int, Field(ge=10)] = 300
-    scrm_leads_flush_every_s: Annotated[int, Field(ge=10)] = 60
+    scrm_leads_sweep_every_s: Annotated[
+        int, Field(ge=10, description="Seconds between sweeps that find time-based leads (a cart left for 2 h).")
+    ] = 300
+    scrm_leads_flush_every_s: Annotated[
+        int,
+        Field(ge=10, description="Seconds between flushes that release held lead cards, reminders and digests."),
+    ] = 60
 
     # Chat commands: members who are admins whatever the database says (the first admin), comma-separated;
     # and commands one member may give a minute (across all processes).
-    scrm_admin_userids: str = ""
-    scrm_command_per_minute: Annotated[int, Field(ge=1)] = 20
+    scrm_admin_userids: Annotated[
+        str,
+        Field(description="Comma-separated userids of members who are admins whatever the database says "
+                          "(the first admins)."),
+    ] = ""
+    scrm_command_per_minute: Annotated[
+        int, Field(ge=1, description="Chat commands one member may give a minute, across all processes.")
+    ] = 20
 
     # Leaderboards: group robots by name, "HQ群=webhook-key,华东群=key2" (the key is the credential);
     # when each board is sent (crontab in scrm_timezone); robot messages a minute (WeCom allows 20).
-    scrm_robot_keys: SecretStr = SecretStr("")
-    scrm_board_daily_cron: str = "0 9 * * *"
-    scrm_board_weekly_cron: str = "0 9 * * 1"
-    scrm_board_monthly_cron: str = "0 9 1 * *"
-    scrm_robot_per_minute: Annotated[int, Field(ge=1, le=20)] = 20
+    scrm_robot_keys: Annotated[
+        SecretStr,
+        Field(description="Group robots by name, `HQ群=webhook-key,华东群=key2` (the key is the credential)."),
+    ] = SecretStr("")
+    scrm_board_daily_cron: Annotated[
+        str, Field(description="When the daily board (yesterday) goes out (crontab in SCRM_TIMEZONE).")
+    ] = "0 9 * * *"
+    scrm_board_weekly_cron: Annotated[
+        str, Field(description="When the weekly board (last Monday to Sunday) goes out (crontab).")
+    ] = "0 9 * * 1"
+    scrm_board_monthly_cron: Annotated[
+        str, Field(description="When the monthly board (last month) goes out (crontab).")
+    ] = "0 9 1 * *"
+    scrm_robot_per_minute: Annotated[
+        int,
+        Field(ge=1, le=20, description="Group-robot messages a minute, shared by all processes (WeCom allows 20)."),
+    ] = 20
     # A CJK font file for the charts; empty: the packaged WenQuanYi Micro Hei, then system Noto CJK.
-    scrm_chart_font: str = ""
+    scrm_chart_font: Annotated[
+        str,
+        Field(description="A CJK font file for the board charts; empty: the packaged WenQuanYi Micro Hei, then "
+                          "the system's Noto CJK."),
+    ] = ""
 
     # Hand-over: pause between transfer calls (100 customers each), and how often results are read.
-    scrm_transfer_pause_s: float = 1.0
-    scrm_handover_check_every_s: Annotated[int, Field(ge=10)] = 600
+    scrm_transfer_pause_s: Annotated[
+        float, Field(description="Seconds between two hand-over transfer calls (100 customers each).")
+    ] = 1.0
+    scrm_handover_check_every_s: Annotated[
+        int, Field(ge=10, description="Seconds between two reads of WeCom's transfer results during a hand-over.")
+    ] = 600
 
     # SOP playbooks (crontabs in scrm_timezone). The engine sweeps every minute; guides get the
     # digest in the morning, one reminder for overdue tasks, managers a daily escalation summary.
-    scrm_sop_tick_cron: str = "* * * * *"
-    scrm_sop_digest_cron: str = "30 9 * * *"
-    scrm_sop_reminder_cron: str = "0 17 * * *"
-    scrm_sop_escalation_cron: str = "0 10 * * *"
-    scrm_sop_digest_top: Annotated[int, Field(ge=1, le=6)] = 5
+    scrm_sop_tick_cron: Annotated[
+        str, Field(description="When the SOP engine sweeps for due steps (crontab; every minute by default).")
+    ] = "* * * * *"
+    scrm_sop_digest_cron: Annotated[
+        str, Field(description="When each guide gets the morning digest card of their SOP tasks (crontab).")
+    ] = "30 9 * * *"
+    scrm_sop_reminder_cron: Annotated[
+        str, Field(description="When guides get one reminder of their overdue SOP tasks (crontab).")
+    ] = "0 17 * * *"
+    scrm_sop_escalation_cron: Annotated[
+        str,
+        Field(description="When store managers get the daily summary of tasks overdue by more than a day "
+                          "(crontab)."),
+    ] = "0 10 * * *"
+    scrm_sop_digest_top: Annotated[
+        int, Field(ge=1, le=6, description="Tasks (and buttons) on the guide's digest card.")
+    ] = 5
     # A sweep looks back at most this far (after a stop, or the first time).
-    scrm_sop_catchup_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    scrm_sop_catchup_hours: Annotated[
+        int,
+        Field(ge=1, le=168, description="Hours an SOP sweep looks back at most (after a stop, or the first time)."),
+    ] = 24
     # Event steps re-read this much before the last sweep: rows a long re-tag commits late still count.
-    scrm_sop_overlap_s: Annotated[int, Field(ge=0)] = 900
-    scrm_sop_lease_s: Annotated[int, Field(ge=5)] = 300
+    scrm_sop_overlap_s: Annotated[
+        int,
+        Field(ge=0, description="Seconds before the last sweep that event steps re-read, so rows a long re-tag "
+                                "commits late still count."),
+    ] = 900
+    scrm_sop_lease_s: Annotated[
+        int, Field(ge=5, description="Seconds of the Redis lease that lets one SOP engine sweep at a time.")
+    ] = 300
 
     # The address book (orgsync/): a full sync (crontab in scrm_timezone) catches any change_contact
     # callback WeCom did not deliver; channel codes follow it.
-    scrm_org_sync_cron: str = "30 1 * * *"
+    scrm_org_sync_cron: Annotated[
+        str,
+        Field(description="When the full address-book sync runs (crontab), catching any change_contact callback "
+                          "WeCom did not deliver; channel codes follow it."),
+    ] = "30 1 * * *"
 
     # WeCom client
-    scrm_wecom_timeout_s: float = 10.0
-    scrm_wecom_max_retries: Annotated[int, Field(ge=0)] = 5
-    scrm_wecom_backoff_base_s: float = 0.5
-    scrm_wecom_backoff_max_s: float = 30.0
+    scrm_wecom_timeout_s: Annotated[float, Field(description="Seconds one WeCom API call may take.")] = 10.0
+    scrm_wecom_max_retries: Annotated[
+        int,
+        Field(ge=0, description="Retries of a WeCom call that failed transiently (-1, 45009, 45033, HTTP 5xx, "
+                                "timeouts)."),
+    ] = 5
+    scrm_wecom_backoff_base_s: Annotated[
+        float, Field(description="The first backoff of a retried WeCom call, doubled each retry (full jitter).")
+    ] = 0.5
+    scrm_wecom_backoff_max_s: Annotated[
+        float, Field(description="The longest backoff between two retries of a WeCom call.")
+    ] = 30.0
 
     # The guide's sidebar in the chat toolbar (聊天工具栏, sidebar/). Sessions are signed with
     # SCRM_SIDEBAR_SECRET (empty: a key derived from the app secret) and last this long. The
     # public URL (https://scrm.brand.com) is the app's trusted domain: OAuth comes back to it and
     # only its pages are signed (empty: the request's own host, for local use). The JS-SDK is
     # WeCom's; tests and the demo point it at the simulator's stand-in.
-    scrm_sidebar_secret: SecretStr = SecretStr("")
-    scrm_sidebar_session_s: Annotated[int, Field(ge=60, le=86400)] = 7200
-    scrm_sidebar_public_url: str = ""
-    scrm_sidebar_oauth_base: str = "https://open.weixin.qq.com"
-    scrm_sidebar_jssdk_urls: str = (
+    scrm_sidebar_secret: Annotated[
+        SecretStr,
+        Field(description="The key the sidebar's session cookies are signed with; empty: derived from "
+                          "WECOM_SECRET."),
+    ] = SecretStr("")
+    scrm_sidebar_session_s: Annotated[
+        int, Field(ge=60, le=86400, description="Seconds a guide's sidebar session lasts.")
+    ] = 7200
+    scrm_sidebar_public_url: Annotated[
+        str,
+        Field(description="The sidebar's public base URL (the app's trusted domain): OAuth returns there and only "
+                          "its pages are signed; empty: the request's own host, for local use."),
+    ] = ""
+    scrm_sidebar_oauth_base: Annotated[
+        str, Field(description="WeCom's OAuth base URL; tests and the demo point it at the simulator.")
+    ] = "https://open.weixin.qq.com"
+    scrm_sidebar_jssdk_urls: Annotated[
+        str,
+        Field(description="The JS-SDK scripts the sidebar page loads (WeCom's jweixin and jwxwork, "
+                          "comma-separated); tests and the demo use the simulator's stand-in."),
+    ] = (
         "https://res.wx.qq.com/open/js/jweixin-1.2.0.js,https://open.work.weixin.qq.com/wwopen/js/jwxwork-1.0.0.js"
     )
     # Our own budget of ticket fetches per hour and kind, under WeCom's (100 app / 400 corp).
-    scrm_sidebar_ticket_fetch_per_hour: Annotated[int, Field(ge=1, le=100)] = 60
+    scrm_sidebar_ticket_fetch_per_hour: Annotated[
+        int,
+        Field(ge=1, le=100, description="JS-SDK ticket fetches an hour per kind across processes, under WeCom's "
+                                        "100 (app) and 400 (corp)."),
+    ] = 60
 
     @field_validator("wecom_corp_id")
     @classmethod

@@ -144,16 +144,19 @@ def _leads_of_guides(q: MetricQuery, column: str) -> str:
 
 @metric("leads_contacted", label="跟进线索")
 def leads_contacted(q: MetricQuery) -> str:
+    """Leads the guide marked 已联系 in the period."""
     return f"SELECT {q.key} AS k, COUNT(*) AS v {_leads_of_guides(q, 'contacted_at')} GROUP BY {q.key}"
 
 
 @metric("leads_converted", label="线索成交")
 def leads_converted(q: MetricQuery) -> str:
+    """Leads converted in the period (an order within ``attribution_days`` of the contact)."""
     return f"SELECT {q.key} AS k, COUNT(*) AS v {_leads_of_guides(q, 'converted_at')} GROUP BY {q.key}"
 
 
 @metric("attributed_sales", label="线索业绩")
 def attributed_sales(q: MetricQuery) -> str:
+    """The amounts of the orders that converted leads in the period."""
     amount = q.dialect.number("l.converted_amount")
     return f"SELECT {q.key} AS k, SUM({amount}) AS v {_leads_of_guides(q, 'converted_at')} GROUP BY {q.key}"
 

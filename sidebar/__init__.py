@@ -9,6 +9,8 @@
   shipped sections; ``reads``: their plain-SQL reads.
 - ``actions``: one-tap writes (task done, lead, note, tag, script sent), each audited.
 - ``config``: the script and material library (话术库 / 素材库) and the page texts in
-  ``config/sidebar.yaml``; ``store``: the library in use, reloaded after ``重载话术库`` (``chat``).
-- ``report``: which scripts guides use and what followed (``scrm sidebar report``).
+  ``config/sidebar.yaml``, reloaded with every config file (bot/reload.py: ``重载配置``, alias
+  ``重载话术库``); ``materials``: the library's images and files, uploaded when first sent.
+- ``report``: which scripts guides use and what followed; ``cli``: ``scrm sidebar report``;
+  ``demo``: its chapter of ``scrm demo``.
 """

@@ -4,5 +4,6 @@
 one module per built-in type); ``engine.py`` turns rules into the tags each customer should have;
 ``service.py`` re-tags some or all customers; ``delivery.py`` keeps WeCom's tags equal to ours;
 ``report.py`` says why a customer has a tag; ``chat.py`` renders the operators' chat replies;
-``events.py`` declares the internal event tagging publishes; ``reload.py`` is ``重载标签规则``.
+``events.py`` declares the internal event tagging publishes; ``cli.py`` is ``scrm tags`` and ``demo.py``
+its demo chapter. (Rules reload with every config file: bot/reload.py, ``重载配置``.)
 """

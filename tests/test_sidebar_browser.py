@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-SCREENSHOTS = os.environ.get("SCRM_SCREENSHOTS")  # a directory: the README's screenshots are taken there
+SCREENSHOTS = os.environ.get("SCRM_SCREENSHOTS")  # a directory: the screenshots of docs/features/sidebar.md (=docs)
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ TEMPLATES = ("why_behaviour", *(f"why_signal_{name}" for name in sorted(SIGNAL_T
 
 @rule_type("behaviour")
 class BehaviourRule(RuleBase):
-    """``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
+    """A tag for enough shop signals on a category or product within a window.
+
+    ``signals: [browse], category: 拖鞋, min_count: 3, window_days: 14, tag: 拖鞋``"""
 
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:

@@ -14,7 +14,9 @@ TEMPLATES = ("why_channel",)
 
 @rule_type("channel")
 class ChannelRule(RuleBase):
-    """``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
+    """A tag per contact-way ``State``: where the customer was added.
+
+    ``states: {store_sh01: 上海南京西路店, camp_1111: 双11活动}``"""
 
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:

@@ -22,7 +22,9 @@ TEMPLATES = ("why_keyword",)
 
 @rule_type("keyword")
 class KeywordRule(RuleBase):
-    """``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
+    """A tag for words in the customer's messages within a window.
+
+    ``keywords: [送礼, 礼盒], window_days: 30, tag: 送礼需求``"""
 
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:

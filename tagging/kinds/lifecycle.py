@@ -44,6 +44,10 @@ TEMPLATES = ("why_lifecycle", *_REASONS.values())
 
 @rule_type(NAME)
 class LifecycleRule(RuleBase):
+    """The customer's lifecycle stage (customers/lifecycle.py), one tag of an exclusive group.
+
+    ``dormant_days: 180, active_days: 30, churn_factor: 2``"""
+
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:
         self.templates = templates

@@ -24,7 +24,9 @@ TEMPLATES = ("why_prediction_dormant_top", "why_prediction_top", "why_prediction
 
 @rule_type("prediction")
 class PredictionRule(RuleBase):
-    """``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
+    """A tag from the nightly purchase predictions (top, dormant_top or alive_drop).
+
+    ``mode: top, top_pct: 10, tag: 高潜复购`` or ``mode: alive_drop, min_orders: 3, min_drop: 0.2, below: 0.6``"""
 
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:

@@ -33,7 +33,9 @@ TEMPLATES = ("why_rfm",)
 
 @rule_type("rfm")
 class RfmRule:
-    """``mode: threshold, recency_days: 90, frequency: 3, monetary: 1000`` or ``mode: quantile, quantile: 0.5``"""
+    """One of the eight RFM segments, by thresholds or by quantiles.
+
+    ``mode: threshold, recency_days: 90, frequency: 3, monetary: 1000`` or ``mode: quantile, quantile: 0.5``"""
 
     def __init__(self, params: Mapping[str, Any], lifecycle: Lifecycle = DEFAULT,
                  templates: Templates = NO_TEXTS) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["Settings", "SettingsError", "check_role", "load_settings", "unknown_variables"]
 
 _CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{6,32}$")
 _TOKEN = re.compile(r"^[0-9a-zA-Z]{1,32}$")
@@ -243,8 +245,63 @@ class Settings(BaseSettings):
         return self.redis_url.startswith("memory://")
 
 
+# Variables with these prefixes are settings of this product: one it does not know is a typo or a
+# setting of another version (REDIS_SENTINELS on a release without Sentinel), refused rather than
+# ignored. SCRM_TEST_* belong to the test suite (tests/conftest.py), not to the app.
+_OUR_PREFIXES = ("SCRM_", "WECOM_", "REDIS_", "DATABASE_")
+_NOT_SETTINGS_PREFIX = "SCRM_TEST_"
+
+
+def _known_variables() -> frozenset[str]:
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The variables in ``environ`` that look like ours (``SCRM_``, ``WECOM_`` …) but name no setting."""
+    known = _known_variables()
+    return sorted(
+        name for name in environ
+        if name.upper().startswith(_OUR_PREFIXES) and not name.upper().startswith(_NOT_SETTINGS_PREFIX)
+        and name.upper() not in known
+    )
+
+
+def check_role(settings: Settings, role: str) -> None:
+    """Refuse a split deployment (``--role web`` / ``--role worker``) on the embedded stand-ins.
+
+    Each process would have its own: a web process on ``memory://`` answers WeCom ``success`` into
+    its own memory and no worker ever sees the event; SQLite is one file behind one process's lock.
+    """
+    if role == "all":
+        return
+    if settings.is_memory_redis:
+        raise SettingsError(
+            f"--role {role} runs as a separate process: set REDIS_URL (or REDIS_SENTINELS) to a shared Redis; "
+            "memory:// is this process's own memory, and events put there reach no other process"
+        )
+    if settings.database_url.startswith("sqlite"):
+        raise SettingsError(
+            f"--role {role} runs as a separate process: set DATABASE_URL to PostgreSQL; "
+            "SQLite is one file behind one process's lock"
+        )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; raise SettingsError with one line naming each bad variable."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not a setting of this version "
+            "(a typo, or a setting of another release); see docs/settings.md"
+        )
     try:
         return Settings(**overrides)
     except ValidationError as err:

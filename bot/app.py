@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from bot.appconfig import load_app_config
-from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
+from bot.appkeys import DEPS, DISPATCHER, SETTINGS, STOPPING, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
 from bot.db import close_db, init_db
@@ -114,6 +114,7 @@ def create_app(
     # The largest body any route takes (signed intake batches); each route checks its own limit.
     app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
+    app[STOPPING] = asyncio.Event()
     app[DISPATCHER] = Dispatcher(routers if routers is not None else feature_routers())
     import_modules("handlers")  # chat commands and hand-over hooks, whichever routers this app was given
 
@@ -160,6 +161,8 @@ async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    if request.app[STOPPING].is_set():  # draining before a stop: the proxy takes us out of rotation
+        return web.json_response({"ok": False, "stopping": True}, status=503)
     deps = request.app[DEPS]
     try:
         await deps.redis.ping()

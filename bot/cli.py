@@ -36,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"scrm: {err}", file=sys.stderr)
         return 2
-    run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port)
+    run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port,
+               drain=args.role != "worker")
     return 0
 
 

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     # Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` shows the count.
     scrm_dead_letter_maxlen: Annotated[int, Field(ge=1)] = 10_000
     scrm_shutdown_grace_s: float = 20.0
+    # On SIGTERM a web process first answers /healthz 503 and closes each connection after its
+    # answer for this long, so the proxy in front takes it out of rotation; then it stops accepting
+    # and finishes the requests it has (within SCRM_SHUTDOWN_GRACE_S). 0: stop accepting at once.
+    scrm_drain_s: Annotated[float, Field(ge=0, le=60, description=(
+        "Seconds a stopping web process keeps serving while /healthz answers 503, so the proxy drains it "
+        "before it stops accepting."))] = 2.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
     scrm_mark_tag_per_second: Annotated[int, Field(ge=1)] = 100

@@ -9,22 +9,17 @@ dependencies' site-packages but not this checkout's editable install.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import os
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
 import sysconfig
 import tomllib
 from pathlib import Path
 
-import aiohttp
-import pytest
-
 from tests.conftest import AGENT_ID, CORP_ID, SECRET
+from tests.support.process import scrm_process
 
 ROOT = Path(__file__).resolve().parent.parent
 # Valid-looking values of our own for the start (not Tencent's sample ones).
@@ -128,13 +123,6 @@ def install_like_pip(project: Path, into: Path) -> list[str]:
     return packages
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_the_image_built_from_the_dockerfile_starts_the_app(tmp_path: Path) -> None:
     build = assemble_build_context(ROOT, tmp_path / "build")
     site = tmp_path / "site-packages"
@@ -143,7 +131,6 @@ async def test_the_image_built_from_the_dockerfile_starts_the_app(tmp_path: Path
     for name in ("tests", "bench"):
         assert not (site / name).exists(), f"{name}/ must not be in the image"
 
-    port = _free_port()
     home = tmp_path / "home"  # the image's WORKDIR: nothing of the project is there
     home.mkdir()
     env = {
@@ -157,33 +144,8 @@ async def test_the_image_built_from_the_dockerfile_starts_the_app(tmp_path: Path
         "DATABASE_URL": f"sqlite://{tmp_path / 'scrm.sqlite3'}", "REDIS_URL": "memory://",
         "SCRM_SCHEDULER": "false",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-S", "-m", "bot", "serve", "--role", "all", "--port", str(port), cwd=home, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        status = 0
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                if process.returncode is not None:
-                    break
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        status = response.status
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
-        if status != 200:
-            if process.returncode is None:
-                process.terminate()
-            output = (await process.communicate())[0].decode(errors="replace")
-            pytest.fail(f"the image's app did not become healthy (status {status}):\n{output[-3000:]}")
-        process.send_signal(15)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with scrm_process("--role", "all", env=env, cwd=home, python_flags=("-S",)) as app:
+        assert await app.stop() == 0
 
 
 def test_the_assembly_sees_what_a_hand_kept_list_leaves_out(tmp_path: Path) -> None:

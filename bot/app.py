@@ -49,14 +49,17 @@ async def open_deps(
 ) -> AsyncIterator[Deps]:
     """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
     config = load_app_config(settings.scrm_config_dir)  # before any connection: bad config, no start
-    redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections)
+    redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections,
+                          sentinels=settings.sentinel_addresses if settings.redis_sentinels else None,
+                          master=settings.redis_sentinel_master)
     try:
         await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
         try:
             async with aiohttp.ClientSession() as http:
                 queue = EventQueue(
                     redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s,
-                    dead_maxlen=settings.scrm_dead_letter_maxlen,
+                    dead_maxlen=settings.scrm_dead_letter_maxlen, min_replicas=settings.min_replicas,
+                    replica_wait_ms=settings.scrm_redis_replica_wait_ms,
                 )
                 wecom = WeComClient(
                     http,

@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://data/scrm.sqlite3"
     redis_url: str = "memory://"
     scrm_redis_max_connections: Annotated[int, Field(ge=8)] = 1024
+    # Redis behind Sentinel (a primary, replicas, and Sentinels that promote a replica when the
+    # primary dies): the client asks the Sentinels for the primary and follows a failover.
+    redis_sentinels: str = Field("", description=(
+        "Sentinel addresses, host:port,host:port; set with REDIS_SENTINEL_MASTER instead of REDIS_URL "
+        "to follow failovers."))
+    redis_sentinel_master: str = Field("", description="The master name the Sentinels monitor (with REDIS_SENTINELS).")
+    # Answer WeCom `success` only once the callback's XADD reached this many replicas (WAIT): a
+    # primary that dies before its replica has the entry then loses nothing WeCom will not re-send.
+    # Default: 1 with Sentinel, 0 without.
+    scrm_redis_min_replicas: Annotated[int | None, Field(ge=0, le=8, description=(
+        "Replicas a callback's append must reach before WeCom is answered success (default 1 with "
+        "Sentinel, 0 without)."))] = None
+    scrm_redis_replica_wait_ms: Annotated[int, Field(ge=10, le=4000, description=(
+        "How long a callback waits for its replicas (WAIT) before it is answered 503 so WeCom re-sends."))] = 1000
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     log_level: str = "INFO"
     log_format: str = "console"  # or "json"
@@ -217,6 +231,21 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            host, _, port = item.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"must be host:port,host:port (got {item!r})")
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    @model_validator(mode="after")
+    def _sentinel_master_named(self) -> Settings:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both, or neither")
+        return self
+
     @field_validator("scrm_quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
@@ -248,7 +277,21 @@ class Settings(BaseSettings):
 
     @property
     def is_memory_redis(self) -> bool:
-        return self.redis_url.startswith("memory://")
+        return not self.redis_sentinels and self.redis_url.startswith("memory://")
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        addresses = []
+        for item in self.redis_sentinels.split(","):
+            host, _, port = item.strip().rpartition(":")
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
+
+    @property
+    def min_replicas(self) -> int:
+        if self.scrm_redis_min_replicas is not None:
+            return self.scrm_redis_min_replicas
+        return 1 if self.redis_sentinels else 0
 
 
 # Variables with these prefixes are settings of this product: one it does not know is a typo or a

@@ -233,6 +233,12 @@ class EventQueue:
             pipe.xdel(self.keys.stream, event.stream_id)
             await pipe.execute()
 
+    async def trim_dead_letters(self, older_than_s: float) -> int:
+        """Drop dead letters that failed before ``older_than_s`` (unix seconds); how many went."""
+        # Dead-letter ids are XADD's own "<ms>-<seq>": MINID trims by age exactly.
+        trimmed: int = await self.redis.xtrim(self.keys.dead, minid=f"{int(max(older_than_s, 0) * 1000)}-0")
+        return trimmed
+
     async def schedule_retry(self, event: Event, due_at: float) -> None:
         """Replace the entry by its next attempt, due at ``due_at`` (unix seconds)."""
         uid = event.stream_id

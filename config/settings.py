@@ -115,6 +115,18 @@ class Settings(BaseSettings):
     scrm_max_deliveries: Annotated[int, Field(ge=1)] = 5
     # Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` shows the count.
     scrm_dead_letter_maxlen: Annotated[int, Field(ge=1)] = 10_000
+    # Retention (bot/retention.py): what the engine records is trimmed by age, so a year of events
+    # does not fill the disk.
+    scrm_retention_every_s: Annotated[int, Field(ge=60, description=(
+        "How often one process trims the event log, the outbox, the command audit and the dead letters."))] = 3600
+    scrm_event_log_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a processed event's event_log row is kept."))] = 30
+    scrm_outbox_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a sent or failed outbox row (the send-once record) is kept; pending ones are never trimmed."))] = 90
+    scrm_command_audit_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a chat command's audit row is kept."))] = 365
+    scrm_dead_letter_retention_days: Annotated[int, Field(ge=1, description=(
+        "Days a dead letter is kept for `scrm events replay` before it is trimmed."))] = 30
     scrm_shutdown_grace_s: float = 20.0
     # On SIGTERM a web process first answers /healthz 503 and closes each connection after its
     # answer for this long, so the proxy in front takes it out of rotation; then it stops accepting

@@ -95,8 +95,9 @@ def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: 
     return proc, port, log_path
 
 
-async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 60
+async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, http: aiohttp.ClientSession,
+                       within: float = 60) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log = await asyncio.to_thread(log_path.read_text, errors="replace")
@@ -108,7 +109,7 @@ async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, 
         except (aiohttp.ClientError, TimeoutError):
             pass
         await asyncio.sleep(0.2)
-    raise BenchError("the app did not become healthy in 60 s")
+    raise BenchError(f"the app did not become healthy in {within:g} s")
 
 
 def stop_app(proc: subprocess.Popen[bytes]) -> None:

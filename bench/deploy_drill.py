@@ -109,7 +109,7 @@ class Drill:
         slot.stops.append((time.monotonic() - began, code))
         log = self.start(slot)
         assert slot.proc is not None
-        await wait_healthy(slot.proc, f"http://{HOST}:{slot.port}", log, http)
+        await wait_healthy(slot.proc, f"http://{HOST}:{slot.port}", log, http, within=180)
         if slot.role == "web":
             await asyncio.sleep(1.0)  # two of the proxy's health checks: back in rotation
 
@@ -183,14 +183,16 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
             load = asyncio.create_task(steady_load(state, sender, scans, channel, args.rate, stop_load))
             await asyncio.sleep(args.warmup)
             deploy_started = time.time()
-            for round_number in range(args.rounds):
-                for slot in slots:
-                    await drill.replace(slot, http)
-                print(f"  rolling replacement {round_number + 1} done at +{time.time() - deploy_started:.1f} s",
-                      flush=True)
-            await asyncio.sleep(args.warmup)
-            stop_load.set()
-            await load
+            try:
+                for round_number in range(args.rounds):
+                    for slot in slots:
+                        await drill.replace(slot, http)
+                    print(f"  rolling replacement {round_number + 1} done at +{time.time() - deploy_started:.1f} s",
+                          flush=True)
+                await asyncio.sleep(args.warmup)
+            finally:
+                stop_load.set()
+                await load
             sent = [s for s in scans if s.reports]
             wanted = {s.external_userid for s in sent if s.reports[0].delivered}
             deadline = time.time() + args.settle

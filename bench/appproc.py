@@ -80,23 +80,24 @@ def migrate(workdir: Path, db_url: str, redis_url: str) -> None:
 
 def start_app(workdir: Path, sim_url: str, db_url: str, redis_url: str, prefix: str,
               extra_env: dict[str, str], app_src: Path | None,
-              role: str = "all") -> tuple[subprocess.Popen[bytes], int, Path]:
-    """``scrm serve --role role`` on a free port, its output in a log file in ``workdir``."""
+              role: str = "all", port: int | None = None) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """``scrm serve --role role`` on ``port`` (a free one by default), its output in a log file in ``workdir``."""
     scrm = _scrm()
-    port = free_port()
+    port = port or free_port()
     env = _env(db_url, redis_url, {"WECOM_API_BASE": sim_url, "SCRM_REDIS_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
                | extra_env)
     if app_src is not None:
         env["PYTHONPATH"] = str(app_src)
     log_path = workdir / f"app-{role}-{port}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         proc = subprocess.Popen([str(scrm), "serve", "--role", role, "--host", HOST, "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     return proc, port, log_path
 
 
-async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 60
+async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, http: aiohttp.ClientSession,
+                       within: float = 60) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log = await asyncio.to_thread(log_path.read_text, errors="replace")
@@ -108,7 +109,7 @@ async def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path, 
         except (aiohttp.ClientError, TimeoutError):
             pass
         await asyncio.sleep(0.2)
-    raise BenchError("the app did not become healthy in 60 s")
+    raise BenchError(f"the app did not become healthy in {within:g} s")
 
 
 def stop_app(proc: subprocess.Popen[bytes]) -> None:

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from bot.appconfig import load_app_config
-from bot.appkeys import DEPS, DISPATCHER, SETTINGS, WORKER
+from bot.appkeys import DEPS, DISPATCHER, SETTINGS, STOPPING, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
 from bot.db import close_db, init_db
@@ -49,14 +49,17 @@ async def open_deps(
 ) -> AsyncIterator[Deps]:
     """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
     config = load_app_config(settings.scrm_config_dir)  # before any connection: bad config, no start
-    redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections)
+    redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections,
+                          sentinels=settings.sentinel_addresses if settings.redis_sentinels else None,
+                          master=settings.redis_sentinel_master)
     try:
         await init_db(settings.database_url, migrate=settings.scrm_auto_migrate if migrate is None else migrate)
         try:
             async with aiohttp.ClientSession() as http:
                 queue = EventQueue(
                     redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s,
-                    dead_maxlen=settings.scrm_dead_letter_maxlen,
+                    dead_maxlen=settings.scrm_dead_letter_maxlen, min_replicas=settings.min_replicas,
+                    replica_wait_ms=settings.scrm_redis_replica_wait_ms,
                 )
                 wecom = WeComClient(
                     http,
@@ -114,6 +117,7 @@ def create_app(
     # The largest body any route takes (signed intake batches); each route checks its own limit.
     app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
+    app[STOPPING] = asyncio.Event()
     app[DISPATCHER] = Dispatcher(routers if routers is not None else feature_routers())
     import_modules("handlers")  # chat commands and hand-over hooks, whichever routers this app was given
 
@@ -160,6 +164,8 @@ async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    if request.app[STOPPING].is_set():  # draining before a stop: the proxy takes us out of rotation
+        return web.json_response({"ok": False, "stopping": True}, status=503)
     deps = request.app[DEPS]
     try:
         await deps.redis.ping()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from bot.deps import Deps
@@ -13,3 +15,6 @@ SETTINGS = web.AppKey("settings", Settings)
 DEPS = web.AppKey("deps", Deps)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WORKER = web.AppKey("worker", Worker)
+# Set when the process was told to stop (SIGTERM): /healthz answers 503 and connections close after
+# each answer, so the proxy drains this process before it stops accepting (bot/serving.py).
+STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.clikit import setup, with_deps
 from bot.features import attributes
 from bot.logs import configure_logging
+from config.settings import SettingsError, check_role
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -30,7 +31,13 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.serving import run_server
 
     settings = setup(level="")
-    run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port)
+    try:
+        check_role(settings, args.role)
+    except SettingsError as err:
+        print(f"scrm: {err}", file=sys.stderr)
+        return 2
+    run_server(create_app(settings, role=args.role), settings, args.host, args.port or settings.port,
+               drain=args.role != "worker")
     return 0
 
 

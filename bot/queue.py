@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from bot.events import Event
 
@@ -109,11 +109,20 @@ class Takeover:
         return self.found < self.asked
 
 
+class NotReplicated(RedisError):
+    """The append is on the primary but not yet on enough replicas: not acknowledged (WeCom re-sends)."""
+
+
 class EventQueue:
     def __init__(
-        self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400, dead_maxlen: int = 10_000
+        self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400, dead_maxlen: int = 10_000,
+        min_replicas: int = 0, replica_wait_ms: int = 1000,
     ) -> None:
         self.redis = redis
+        # With replicas, an append counts only once ``min_replicas`` of them have it (WAIT, in the
+        # same round trip): Redis replicates asynchronously, and a primary that dies first loses it.
+        self.min_replicas = min_replicas
+        self.replica_wait_ms = replica_wait_ms
         # The dead-letter stream keeps whole bodies: bounded, the oldest trimmed first (exact
         # XADD MAXLEN: dead letters are rare, and an operator reads the bound as a number).
         self.dead_maxlen = dead_maxlen
@@ -140,6 +149,8 @@ class EventQueue:
 
         ``body_json`` may be the UTF-8 bytes straight from ``orjson.dumps`` (no decode and re-encode).
         """
+        if self.min_replicas:
+            return await self._append_replicated(source, key, body_json, received_at)
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
         try:
@@ -149,6 +160,26 @@ class EventQueue:
         except NoScriptError:
             keys, args = self._append_args(source, key, body_json, received_at)
             result = await self._append(keys=keys, args=args)  # loads the script, then runs it
+        return _id_or_none(result)
+
+    async def _append_replicated(self, source: str, key: str, body_json: str | bytes, received_at: float) -> str | None:
+        """The append and WAIT in one pipelined round trip; NotReplicated when too few replicas have it."""
+        keys, args = self._append_args(source, key, body_json, received_at)
+        for attempt in range(2):
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.evalsha(self._append.sha, len(keys), *keys, *args)
+                    pipe.execute_command("WAIT", self.min_replicas, self.replica_wait_ms)
+                    result, replicas = await pipe.execute()
+                break
+            except NoScriptError:
+                # EVALSHA in a pipeline cannot fall back to EVAL: load it (a new primary after a
+                # failover has an empty script cache) and try once more.
+                if attempt:
+                    raise
+                await self.redis.script_load(self._append_source)
+        if int(replicas) < self.min_replicas:
+            raise NotReplicated(f"the append reached {replicas} of {self.min_replicas} replicas")
         return _id_or_none(result)
 
     async def append_many(self, source: str, items: list[tuple[str, str]], received_at: float) -> list[str | None]:
@@ -201,6 +232,12 @@ class EventQueue:
             pipe.xack(self.keys.stream, self.group, event.stream_id)
             pipe.xdel(self.keys.stream, event.stream_id)
             await pipe.execute()
+
+    async def trim_dead_letters(self, older_than_s: float) -> int:
+        """Drop dead letters that failed before ``older_than_s`` (unix seconds); how many went."""
+        # Dead-letter ids are XADD's own "<ms>-<seq>": MINID trims by age exactly.
+        trimmed: int = await self.redis.xtrim(self.keys.dead, minid=f"{int(max(older_than_s, 0) * 1000)}-0")
+        return trimmed
 
     async def schedule_retry(self, event: Event, due_at: float) -> None:
         """Replace the entry by its next attempt, due at ``due_at`` (unix seconds)."""

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.deps import Deps
 from bot.features import attributes
 from bot.publish import publish
+from bot.retention import trim
 from config.settings import Settings
 
 __all__ = ["Schedule", "Tick", "cron", "every", "ticks", "running_scheduler", "fire"]
@@ -88,6 +89,10 @@ async def running_scheduler(deps: Deps) -> AsyncIterator[AsyncIOScheduler]:
         )
         scheduler.add_job(fire, trigger, args=[deps, tick], id=tick.name, max_instances=1, coalesce=True,
                           misfire_grace_time=300)
+    # The engine's own upkeep runs here, not as an event: it has no feature and nothing to retry
+    # (a missed slot is the next slot's work); a lease keeps it to one process.
+    scheduler.add_job(trim, IntervalTrigger(seconds=deps.settings.scrm_retention_every_s), args=[deps],
+                      id="retention", max_instances=1, coalesce=True, misfire_grace_time=300)
     scheduler.start()
     try:
         yield scheduler

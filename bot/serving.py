@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 import structlog
 from aiohttp import web
 
+from bot.appkeys import STOPPING
 from config.settings import Settings
 
 __all__ = ["LimitedSite", "run_server", "serving"]
@@ -95,16 +96,32 @@ async def serving(app: web.Application, settings: Settings, host: str, port: int
         await runner.cleanup()
 
 
-def run_server(app: web.Application, settings: Settings, host: str, port: int) -> None:
-    """``scrm serve``: serve until SIGINT or SIGTERM, then stop gracefully."""
+async def _close_while_stopping(request: web.Request, response: web.StreamResponse) -> None:
+    """While draining, every answer closes its connection: the proxy opens its next one elsewhere."""
+    if request.app[STOPPING].is_set():
+        response.force_close()
+
+
+def run_server(app: web.Application, settings: Settings, host: str, port: int, *, drain: bool = True) -> None:
+    """``scrm serve``: serve until SIGINT or SIGTERM, then stop gracefully.
+
+    The stop, in order: drain (``/healthz`` 503, connections closed after each answer, for
+    ``SCRM_DRAIN_S``), stop accepting, finish the requests in flight (``SCRM_SHUTDOWN_GRACE_S``), run
+    the app's cleanup (a worker finishes or releases the events it holds), exit 0.
+    """
+    stopping = app[STOPPING]
+    app.on_response_prepare.append(_close_while_stopping)
 
     async def main() -> None:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stopping.set)
         async with serving(app, settings, host, port) as site:
             log.info("serving", url=site.name, max_connections=settings.scrm_max_connections)
-            await stop.wait()
+            await stopping.wait()
+            log.info("stopping", drain_s=settings.scrm_drain_s, grace_s=settings.scrm_shutdown_grace_s)
+            if drain and settings.scrm_drain_s:  # a worker-only process has no traffic to drain
+                await asyncio.sleep(settings.scrm_drain_s)
+        log.info("stopped")
 
     asyncio.run(main())

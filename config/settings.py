@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["Settings", "SettingsError", "check_role", "load_settings", "unknown_variables"]
 
 _CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{6,32}$")
 _TOKEN = re.compile(r"^[0-9a-zA-Z]{1,32}$")
@@ -56,6 +58,20 @@ class Settings(BaseSettings):
     scrm_redis_max_connections: Annotated[
         int, Field(ge=8, description="Connections a process's Redis pool may open at most.")
     ] = 1024
+    # Redis behind Sentinel (a primary, replicas, and Sentinels that promote a replica when the
+    # primary dies): the client asks the Sentinels for the primary and follows a failover.
+    redis_sentinels: str = Field("", description=(
+        "Sentinel addresses, host:port,host:port; set with REDIS_SENTINEL_MASTER instead of REDIS_URL "
+        "to follow failovers."))
+    redis_sentinel_master: str = Field("", description="The master name the Sentinels monitor (with REDIS_SENTINELS).")
+    # Answer WeCom `success` only once the callback's XADD reached this many replicas (WAIT): a
+    # primary that dies before its replica has the entry then loses nothing WeCom will not re-send.
+    # Default: 1 with Sentinel, 0 without.
+    scrm_redis_min_replicas: Annotated[int | None, Field(ge=0, le=8, description=(
+        "Replicas a callback's append must reach before WeCom is answered success (default 1 with "
+        "Sentinel, 0 without)."))] = None
+    scrm_redis_replica_wait_ms: Annotated[int, Field(ge=10, le=4000, description=(
+        "How long a callback waits for its replicas (WAIT) before it is answered 503 so WeCom re-sends."))] = 1000
     port: Annotated[int, Field(ge=1, le=65535, description="The HTTP port `scrm serve` listens on.")] = 8080
     log_level: Annotated[str, Field(description="The lowest log level written (DEBUG, INFO, WARNING, ERROR).")] = "INFO"
     log_format: Annotated[
@@ -193,11 +209,29 @@ class Settings(BaseSettings):
         Field(ge=1, description="Dead letters kept (whole bodies), the oldest dropped first; `scrm events stats` "
                                 "shows the count."),
     ] = 10_000
+    # Retention (bot/retention.py): what the engine records is trimmed by age, so a year of events
+    # does not fill the disk.
+    scrm_retention_every_s: Annotated[int, Field(ge=60, description=(
+        "How often one process trims the event log, the outbox, the command audit and the dead letters."))] = 3600
+    scrm_event_log_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a processed event's event_log row is kept."))] = 30
+    scrm_outbox_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a sent or failed outbox row (the send-once record) is kept; pending ones are never trimmed."))] = 90
+    scrm_command_audit_retention_days: Annotated[int, Field(ge=2, description=(
+        "Days a chat command's audit row is kept."))] = 365
+    scrm_dead_letter_retention_days: Annotated[int, Field(ge=1, description=(
+        "Days a dead letter is kept for `scrm events replay` before it is trimmed."))] = 30
     scrm_shutdown_grace_s: Annotated[
         float,
         Field(description="Seconds in-flight events get to finish at shutdown before they are released back to "
                           "the stream."),
     ] = 20.0
+    # On SIGTERM a web process first answers /healthz 503 and closes each connection after its
+    # answer for this long, so the proxy in front takes it out of rotation; then it stops accepting
+    # and finishes the requests it has (within SCRM_SHUTDOWN_GRACE_S). 0: stop accepting at once.
+    scrm_drain_s: Annotated[float, Field(ge=0, le=60, description=(
+        "Seconds a stopping web process keeps serving while /healthz answers 503, so the proxy drains it "
+        "before it stops accepting."))] = 2.0
 
     # Tag sync: mark_tag calls per second across all processes (WeCom allows ~10,000 a minute per corp).
     scrm_mark_tag_per_second: Annotated[
@@ -414,6 +448,21 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            host, _, port = item.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"must be host:port,host:port (got {item!r})")
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
+
+    @model_validator(mode="after")
+    def _sentinel_master_named(self) -> Settings:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both, or neither")
+        return self
+
     @field_validator("scrm_quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
@@ -445,11 +494,80 @@ class Settings(BaseSettings):
 
     @property
     def is_memory_redis(self) -> bool:
-        return self.redis_url.startswith("memory://")
+        return not self.redis_sentinels and self.redis_url.startswith("memory://")
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        addresses = []
+        for item in self.redis_sentinels.split(","):
+            host, _, port = item.strip().rpartition(":")
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
+
+    @property
+    def min_replicas(self) -> int:
+        if self.scrm_redis_min_replicas is not None:
+            return self.scrm_redis_min_replicas
+        return 1 if self.redis_sentinels else 0
+
+
+# Variables with these prefixes are settings of this product: one it does not know is a typo or a
+# setting of another version (REDIS_SENTINELS on a release without Sentinel), refused rather than
+# ignored. SCRM_TEST_* belong to the test suite (tests/conftest.py), not to the app.
+_OUR_PREFIXES = ("SCRM_", "WECOM_", "REDIS_", "DATABASE_")
+_NOT_SETTINGS_PREFIX = "SCRM_TEST_"
+
+
+def _known_variables() -> frozenset[str]:
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+    return frozenset(names)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The variables in ``environ`` that look like ours (``SCRM_``, ``WECOM_`` …) but name no setting."""
+    known = _known_variables()
+    return sorted(
+        name for name in environ
+        if name.upper().startswith(_OUR_PREFIXES) and not name.upper().startswith(_NOT_SETTINGS_PREFIX)
+        and name.upper() not in known
+    )
+
+
+def check_role(settings: Settings, role: str) -> None:
+    """Refuse a split deployment (``--role web`` / ``--role worker``) on the embedded stand-ins.
+
+    Each process would have its own: a web process on ``memory://`` answers WeCom ``success`` into
+    its own memory and no worker ever sees the event; SQLite is one file behind one process's lock.
+    """
+    if role == "all":
+        return
+    if settings.is_memory_redis:
+        raise SettingsError(
+            f"--role {role} runs as a separate process: set REDIS_URL (or REDIS_SENTINELS) to a shared Redis; "
+            "memory:// is this process's own memory, and events put there reach no other process"
+        )
+    if settings.database_url.startswith("sqlite"):
+        raise SettingsError(
+            f"--role {role} runs as a separate process: set DATABASE_URL to PostgreSQL; "
+            "SQLite is one file behind one process's lock"
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; raise SettingsError with one line naming each bad variable."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not a setting of this version "
+            "(a typo, or a setting of another release); see docs/settings.md"
+        )
     try:
         return Settings(**overrides)
     except ValidationError as err:

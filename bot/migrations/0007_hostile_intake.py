@@ -1,3 +1,4 @@
+# expand-contract: Order.order_id and Signal.event_id gained an index and room (max_length up); the previous release reads and writes them unchanged
 from typing import Any
 
 from tortoise import migrations

@@ -1,16 +1,17 @@
-"""Failover drill: the Redis primary SIGKILLed under load, with a replica and three Sentinels.
+"""Failover drill: the Redis primary SIGKILLed under load, with two replicas and three Sentinels.
 
-All on loopback, private to this run: a Redis primary and one replica (``redis-server``), three
+All on loopback, private to this run: a Redis primary and two replicas (``redis-server``), three
 Sentinels (quorum 2, ``down-after-milliseconds`` 1000), a private PostgreSQL, one
 ``scrm serve --role web`` process that finds the primary through the Sentinels, and the WeCom
 simulator's callback sender (re-sends what is not answered 200, as WeCom does). No worker runs, so
 every acknowledged callback must still be in the stream of whoever is primary at the end.
 
-Replication is instant on loopback, so the drill makes the lag a loaded network would: the replica
-is paused (SIGSTOP) for ``--lag`` seconds before the primary is killed, and resumed right after.
+Replication is instant on loopback, so the drill makes the lag a loaded network would: for ``--lag``
+seconds before the primary is killed, both replicas are paused (SIGSTOP) and the primary's links to
+them closed, so what it writes then reaches no replica; they resume right after the kill.
 Run once with WAIT (``SCRM_REDIS_MIN_REPLICAS=1``, the default with Sentinel) and once without
-(``0``) to show what the acknowledgement after WAIT saves. The killed primary comes back after a
-few seconds as a replica of the new one, as a managed Redis replaces a node.
+(``0``) to show what the acknowledgement after WAIT saves. With two replicas, the one not promoted
+becomes the new primary's replica, so WAIT is satisfied again after the failover.
 
 Reported per mode: callbacks acknowledged, acknowledged ones missing on the new primary (target
 0 with WAIT), and the seconds from the kill to the first callback acknowledged again (target
@@ -54,7 +55,7 @@ class RedisSet:
         self.workdir = workdir
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.primary = free_port()
-        self.replica = free_port()
+        self.replicas = [free_port(), free_port()]
         self.sentinels = [free_port() for _ in range(3)]
 
     def _redis(self, port: int, *args: str) -> None:
@@ -67,7 +68,8 @@ class RedisSet:
 
     def start(self) -> None:
         self._redis(self.primary)
-        self._redis(self.replica, "--replicaof", HOST, str(self.primary))
+        for replica in self.replicas:
+            self._redis(replica, "--replicaof", HOST, str(self.primary))
         for port in self.sentinels:
             config = self.workdir / f"sentinel-{port}.conf"
             config.write_text(f"port {port}\nbind {HOST}\nsentinel monitor {MASTER} {HOST} {self.primary} 2\n"
@@ -77,25 +79,34 @@ class RedisSet:
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
     async def wait_ready(self) -> None:
-        client = aioredis.Redis(host=HOST, port=self.replica, decode_responses=True)
+        for replica in self.replicas:
+            client = aioredis.Redis(host=HOST, port=replica, decode_responses=True)
+            try:
+                for _ in range(200):
+                    try:
+                        if (await client.info("replication")).get("master_link_status") == "up":
+                            break
+                    except (OSError, aioredis.RedisError):
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise BenchError("a replica never synced")
+            finally:
+                await client.aclose()
+
+    async def cut_replication(self) -> None:
+        """The replicas fall behind: paused, and the primary's links to them closed, so what the
+        primary writes from now on is in no replica and in no socket buffer on its way to one."""
+        for replica in self.replicas:
+            self.signal(replica, signal.SIGSTOP)
+        client = aioredis.Redis(host=HOST, port=self.primary, decode_responses=True)
         try:
-            for _ in range(200):
-                try:
-                    if (await client.info("replication")).get("master_link_status") == "up":
-                        return
-                except (OSError, aioredis.RedisError):
-                    pass
-                await asyncio.sleep(0.1)
+            await client.execute_command("CLIENT", "KILL", "TYPE", "replica")
         finally:
             await client.aclose()
-        raise BenchError("the replica never synced")
 
     def signal(self, port: int, signum: int) -> None:
         self.procs[port].send_signal(signum)
-
-    def restart_killed_primary(self) -> None:
-        self.procs[self.primary].wait()
-        self._redis(self.primary)  # the Sentinels make it a replica of the new primary
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -173,14 +184,13 @@ async def drill(args: argparse.Namespace, tmp: Path, db_url: str, min_replicas: 
 
             running = asyncio.create_task(load())
             await asyncio.sleep(args.seconds / 3)
-            redis_set.signal(redis_set.replica, signal.SIGSTOP)  # the replica falls behind
-            await asyncio.sleep(args.lag)
+            await redis_set.cut_replication()
+            await asyncio.sleep(args.lag)  # callbacks acknowledged now are on the primary alone (without WAIT)
             redis_set.signal(redis_set.primary, signal.SIGKILL)
             killed_at = time.time()
             await asyncio.sleep(0.2)
-            redis_set.signal(redis_set.replica, signal.SIGCONT)
-            await asyncio.sleep(3)
-            await asyncio.to_thread(redis_set.restart_killed_primary)
+            for replica in redis_set.replicas:
+                redis_set.signal(replica, signal.SIGCONT)
             await running
             new_primary = await redis_set.current_primary()
             present = await stream_customers(new_primary, prefix)
@@ -207,8 +217,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         outcomes = [await drill(args, tmp, db_url, 1), await drill(args, tmp, db_url, 0)]
     finally:
         pg.stop()
-    print(f"failover drill — {os.cpu_count()} cores; primary + 1 replica + 3 Sentinels (quorum 2, down after 1 s); "
-          f"{args.rate:g} callbacks/s for {args.seconds:g} s; replica paused {args.lag:g} s before the kill")
+    print(f"failover drill — {os.cpu_count()} cores; primary + 2 replicas + 3 Sentinels (quorum 2, down after 1 s); "
+          f"{args.rate:g} callbacks/s for {args.seconds:g} s; replicas cut off {args.lag:g} s before the kill")
     for o in outcomes:
         print(f"  {o.mode:18}: acknowledged {o.acknowledged}, acknowledged but missing after the failover {o.missing}, "
               f"never acknowledged {o.not_acknowledged}; from the kill to the next acknowledged callback "

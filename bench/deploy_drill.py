@@ -56,11 +56,16 @@ http://{host}:{port} {{
 	reverse_proxy {upstreams} {{
 		# A process that is stopping answers /healthz 503 while it drains: taken out of rotation.
 		health_uri /healthz
-		health_interval 500ms
-		health_timeout 1s
-		# A request that found no healthy upstream (or could not connect) tries again for this long.
+		health_interval 1s
+		health_timeout 3s
+		# A request that found no healthy upstream (or could not connect) tries again for this long;
+		# a callback may be re-tried whatever happened (ingest de-duplicates it), others only when
+		# they never reached an upstream.
 		lb_try_duration 5s
 		lb_try_interval 100ms
+		lb_retry_match {{
+			path /wecom/callback
+		}}
 		transport http {{
 			dial_timeout 1s
 		}}
@@ -111,7 +116,7 @@ class Drill:
         assert slot.proc is not None
         await wait_healthy(slot.proc, f"http://{HOST}:{slot.port}", log, http, within=180)
         if slot.role == "web":
-            await asyncio.sleep(1.0)  # two of the proxy's health checks: back in rotation
+            await asyncio.sleep(2.0)  # two of the proxy's health checks: back in rotation
 
 
 async def steady_load(state: SimulatorState, sender: CallbackSender, scans: list[Scan], channel: str, rate: float,
@@ -195,11 +200,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
                 await load
             sent = [s for s in scans if s.reports]
             wanted = {s.external_userid for s in sent if s.reports[0].delivered}
-            deadline = time.time() + args.settle
-            while time.time() < deadline:
+            load_ended = time.time()
+            deadline = load_ended + args.settle
+            while time.time() < deadline:  # the workers catch up with what the load left queued
                 if {w.external_userid for w in state.welcome_messages} >= wanted:
                     break
                 await asyncio.sleep(0.5)
+            drained_s = time.time() - load_ended
+            print(f"  the queue drained {drained_s:.0f} s after the load ended", flush=True)
             await asyncio.sleep(2)
             relations = await count_relations(db_url, wanted)
             dead, _dead_text = await dead_letter_report(redis.url, drill.prefix)
@@ -264,7 +272,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rolling replacements of every process (default 2)")
     parser.add_argument("--drain", type=float, default=2.0, help="SCRM_DRAIN_S for the web processes (default 2)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before and after (default 5)")
-    parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait for the last welcome (default 60)")
+    parser.add_argument("--settle", type=float, default=600.0,
+                        help="seconds after the load to wait for the last welcome (default 600)")
     parser.add_argument("--max-load-seconds", type=float, default=600.0, help="the load stops after this at most")
     parser.add_argument("--pg-port", type=int, default=55442, help="(a free port if it is taken)")
     parser.add_argument("--redis-port", type=int, default=56389, help="(a free port if it is taken)")

@@ -20,6 +20,6 @@ for service in web1 web2 worker1 worker2; do
     sleep 1
   done
   [ "$status" = healthy ] || { echo "deploy: $service did not become healthy; stopping here" >&2; exit 1; }
-  sleep 1  # two of the proxy's health checks: back in rotation before the next one goes
+  sleep 2  # two of the proxy's health checks: back in rotation before the next one goes
 done
 echo "deploy: done"

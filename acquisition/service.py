@@ -237,12 +237,15 @@ async def assign_open(now: datetime) -> int:
         value = await _member_value([u for _, u, _ in waiting if u])
         ranked = sorted(waiting, key=lambda m: (-value.get(m[1] or "", Decimal(0)), m[0]))
         counts = await _open_counts(store_id)
-        heap = [(counts.get(g.id, 0), index, g.id) for index, g in enumerate(guides)]
-        heapq.heapify(heap)
         plan: dict[int, list[int]] = defaultdict(list)
         for member_id, _unionid, wanted in ranked:
-            if wanted in by_userid:
+            if wanted in by_userid:  # the `guide` column wins; it counts towards that guide's share
                 plan[by_userid[wanted].id].append(member_id)
+                counts[by_userid[wanted].id] = counts.get(by_userid[wanted].id, 0) + 1
+        heap = [(counts.get(g.id, 0), index, g.id) for index, g in enumerate(guides)]
+        heapq.heapify(heap)
+        for member_id, _unionid, wanted in ranked:
+            if wanted in by_userid:
                 continue
             count, index, guide_id = heapq.heappop(heap)
             plan[guide_id].append(member_id)

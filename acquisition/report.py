@@ -54,7 +54,7 @@ FUNNEL_KEYS = tuple(item.name for item in fields(Funnel))
 
 _ADDED = "m.customer_id IS NOT NULL AND m.added_at IS NOT NULL"
 _FUNNEL = """
-SELECT s.code AS store, g.userid AS userid,
+SELECT s.code AS store, COALESCE(g.userid, a.userid) AS userid,
   COUNT(*) AS imported,
   SUM(CASE WHEN m.assigned_at IS NOT NULL OR ({added}) THEN 1 ELSE 0 END) AS assigned,
   SUM(CASE WHEN {added} THEN 1 ELSE 0 END) AS added,
@@ -69,9 +69,9 @@ SELECT s.code AS store, g.userid AS userid,
   SUM(CASE WHEN {added} AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = m.customer_id
         AND o.paid_at >= m.added_at AND {within}) THEN 1 ELSE 0 END) AS bought_30d
 FROM acq_member m JOIN store s ON s.id = m.store_id
-LEFT JOIN guide g ON g.id = COALESCE(m.guide_id, (SELECT g2.id FROM guide g2 WHERE g2.userid = m.added_by))
+LEFT JOIN guide g ON g.id = m.guide_id LEFT JOIN guide a ON a.userid = m.added_by AND m.guide_id IS NULL
 WHERE m.imported_at >= {since}
-GROUP BY s.code, g.userid
+GROUP BY s.code, COALESCE(g.userid, a.userid)
 """
 
 

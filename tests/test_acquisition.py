@@ -42,8 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 GUIDES = {"sa": ["sa_g1", "sa_g2", "sa_g3"], "sb": ["sb_g1", "sb_g2", "sb_g3"]}
 ORG_YAML = """\
 stores:
-  - {code: sa, name: 静安店, lat: 31.2290, lng: 121.4480, address: 上海市静安区南京西路 1 号, city: 上海, district: 静安区}
-  - {code: sb, name: 西湖店, lat: 30.2460, lng: 120.1550, address: 杭州市西湖区湖滨路 2 号, city: 杭州, district: 西湖区}
+  - {code: sa, name: 静安店, lat: 31.2290, lng: 121.4480, address: 上海市静安区南京西路 1 号,
+     city: 上海, district: 静安区}
+  - {code: sb, name: 西湖店, lat: 30.2460, lng: 120.1550, address: 杭州市西湖区湖滨路 2 号,
+     city: 杭州, district: 西湖区}
 members:
   - {userid: sa_g1, name: 静安小王, store: sa}
   - {userid: sa_g2, name: 静安小李, store: sa}

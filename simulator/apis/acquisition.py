@@ -11,9 +11,9 @@ These errcodes are this simulator's; the product names them (acquisition/wecomap
 from __future__ import annotations
 
 import weakref
-from urllib.parse import parse_qs, urlsplit
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from simulator import eventxml
 from simulator.apis.base import (

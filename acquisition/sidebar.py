@@ -25,9 +25,10 @@ async def member_section(ctx: CardContext) -> dict[str, Any] | None:
         items.append({"text": f"{member.member_id} {member.name}", "sub": mask(member.phone)})
     total, tasks = await open_tasks(ctx.viewer.userid, _LISTED)
     for task in tasks:
-        # The full number is one tap away (会员电话 <编号>), for the guide whose task it is.
+        # The full number is one tap away (sidebar/views.py member_phone), for the guide whose task it is.
         sub = "，".join(part for part in (task.masked_phone, task.bought) if part)
-        items.append({"text": f"#{task.id} {task.name or task.member_id}", "sub": sub, "task_id": task.id})
+        items.append({"text": f"#{task.id} {task.name or task.member_id}", "sub": sub,
+                      "reveal": f"/sidebar/api/member-phone?task_id={task.id}"})
     if not items:
         return None
     section: dict[str, Any] = {"items": items}

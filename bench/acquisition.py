@@ -1,7 +1,8 @@
 """The member acquisition funnel on a million members (PostgreSQL): ``python -m bench.acquisition``.
 
-A throw-away database gets 200 stores of 10 guides and ``--members`` members made with SQL (``generate_series``): every one assigned; 15 % added (by link, code,
-phone or unionid) as customers, a fifth of whom bought; 2 % recycled, 1 % parked. Then ``acquisition.report.funnel`` — what
+A throw-away database gets 200 stores of 10 guides and ``--members`` members made with SQL
+(``generate_series``): every one assigned; 15 % added (by link, code, phone or unionid) as customers, a
+fifth of whom bought; 2 % recycled, 1 % parked. Then ``acquisition.report.funnel`` — what
 ``scrm acquisition funnel`` and the managers' daily lines run — is timed, three runs.
 """
 

@@ -57,8 +57,10 @@ class Member(Model):
 
     class Meta:
         table = "acq_member"
-        # The funnel groups by store and guide; the tick finds open tasks by age; the sidebar by guide.
-        indexes = (("store_id", "guide_id"), ("task_status", "assigned_at"), ("guide_id", "task_status"))
+        # The funnel groups by store and guide; the tick finds open tasks by age; the sidebar by guide;
+        # customer_id: the sidebar finds a customer's member, and each add asks whether any is unmatched.
+        indexes = (("store_id", "guide_id"), ("task_status", "assigned_at"), ("guide_id", "task_status"),
+                   ("customer_id",))
 
 
 class AcquisitionLink(Model):

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 ('imported_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'acq_member', 'app': 'scrm', 'indexes': [Index(fields=['store_id', 'guide_id']), Index(fields=['task_status', 'assigned_at']), Index(fields=['guide_id', 'task_status'])], 'pk_attr': 'id'},
+            options={'table': 'acq_member', 'app': 'scrm', 'indexes': [Index(fields=['store_id', 'guide_id']), Index(fields=['task_status', 'assigned_at']), Index(fields=['guide_id', 'task_status']), Index(fields=['customer_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]

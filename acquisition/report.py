@@ -122,11 +122,12 @@ async def funnel(now: datetime, due_days: float, *, since: datetime | None = Non
 
 @metric("member_add_rate", label="会员添加率", percent=True)
 def member_add_rate(q: MetricQuery) -> str:
-    """Of the members whose add task is (or was last) the guide's, assigned before the period ended, the
-    share who became a contact by then."""
+    """Of the members the guide had to add in the period (assigned before it ended, not added before it
+    began), the share added within it."""
     return (
-        f"SELECT {q.key} AS k, 1.0 * SUM(CASE WHEN m.added_at IS NOT NULL AND m.added_at < {q.end} "
-        f"AND m.customer_id IS NOT NULL THEN 1 ELSE 0 END) / COUNT(*) AS v "
+        f"SELECT {q.key} AS k, 1.0 * SUM(CASE WHEN m.customer_id IS NOT NULL AND m.added_at < {q.end} "
+        f"THEN 1 ELSE 0 END) / COUNT(*) AS v "
         f"FROM acq_member m JOIN guide g ON g.id = m.guide_id "
-        f"WHERE m.assigned_at IS NOT NULL AND m.assigned_at < {q.end} GROUP BY {q.key}"
+        f"WHERE m.assigned_at IS NOT NULL AND m.assigned_at < {q.end} "
+        f"AND (m.added_at IS NULL OR m.added_at >= {q.start}) GROUP BY {q.key}"
     )

@@ -22,7 +22,7 @@ from acquisition.models import Member, TaskStatus
 from acquisition.phones import PhoneRejected, mask, normalise
 from bot.deps import Deps
 from bot.wecom.errors import NotExternalContact
-from customers.models import ChannelCode, Customer, Guide, Order, OrderItem, Relationship, Role, Store
+from customers.models import ChannelCode, Customer, Guide, Order, OrderItem, Relationship, Role, Signal, Store
 from customers.orders import link_orders_to_customer
 from leads.models import MemberIdentity
 
@@ -343,6 +343,8 @@ async def _link_identity(member: Member, customer: Customer) -> None:
     """Orders and signals keyed by the member id or the member's unionid now reach this customer."""
     await MemberIdentity.update_or_create(member_id=member.member_id, defaults={
         "external_userid": customer.external_userid, "unionid": member.unionid or customer.unionid})
+    # Shop signals kept with only the member id (leads/) now find their customer too.
+    await Signal.filter(member_id=member.member_id, customer_id__isnull=True).update(customer_id=customer.id)
     if member.unionid and not customer.unionid:
         await Customer.filter(id=customer.id).update(unionid=member.unionid)
         customer.unionid = member.unionid

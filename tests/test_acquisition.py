@@ -39,6 +39,9 @@ from simulator.qrcodes import scan_contact_way
 from simulator.state import SimulatorState
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
 
+# Three `scrm` processes and 60 adds through the worker take a while on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
+
 REPO = Path(__file__).resolve().parent.parent
 GUIDES = {"sa": ["sa_g1", "sa_g2", "sa_g3"], "sb": ["sb_g1", "sb_g2", "sb_g3"]}
 ORG_YAML = """\

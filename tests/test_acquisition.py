@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import re
 import shutil
 import sys
 from collections import Counter
@@ -353,6 +354,13 @@ async def test_a_task_left_open_past_the_recycle_days_moves_to_another_guide_of_
     corp: Stack, clock: ManualClock
 ) -> None:
     await imported(corp, member_rows())
+    # The morning: every guide gets one 添加会员 message (masked phones, a greeting), once a day.
+    from acquisition.delivery import send_guide_digests
+
+    assert await send_guide_digests(corp.deps) == 6 and await send_guide_digests(corp.deps) == 0
+    digest = corp.state.messages_to("sa_g1")[-1].content["content"]
+    assert digest.startswith("【添加会员】") and re.search(r"有 4[89] 位会员", digest) and "推荐开场白" in digest
+    assert "****" in digest and not re.search(r"1[3-9]\d{9}", digest)
     first = {m.member_id: m.guide_id for m in await Member.all()}
     clock.advance(timedelta(days=6))
     assert (await recycle(corp.deps)).moved == 0  # not yet

@@ -10,16 +10,25 @@ import structlog
 from acquisition.chat import greeting, task_line
 from acquisition.models import Member, TaskStatus
 from acquisition.report import funnel
-from acquisition.service import open_tasks
+from acquisition.service import assign_open, open_tasks, recycle
 from bot.deps import Deps
 from bot.outbox import send_once_or_skip
 from customers.models import Guide, Role, Store
 
-__all__ = ["TEMPLATES", "send_guide_digests", "send_store_lines"]
+__all__ = ["TEMPLATES", "morning", "send_guide_digests", "send_store_lines"]
 
 log = structlog.get_logger(__name__)
 
 TEMPLATES = ("acquire_digest", "acquire_store_line")
+
+
+async def morning(deps: Deps) -> None:
+    """The daily run: stale tasks recycled (once per run), members still without a guide given one (their
+    store may have one now), then the guides' and the managers' messages."""
+    await recycle(deps)
+    await assign_open(deps.clock.now())
+    await send_guide_digests(deps)
+    await send_store_lines(deps)
 
 
 def _day(deps: Deps) -> str:

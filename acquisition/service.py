@@ -138,14 +138,15 @@ async def import_rows(
         parsed[row.member_id] = (number, row)
     now = deps.clock.now()
     ids = list(parsed)
+    touched: list[str] = []  # the member ids created or changed: only they may need a guide
     for start in range(0, len(ids), _CHUNK):
         chunk = [parsed[i][1] for i in ids[start : start + _CHUNK]]
-        await _store_chunk(chunk, stores, batch, now, result)
+        touched.extend(await _store_chunk(chunk, stores, batch, now, result))
     if result.rejected:
         log.info("members_rows_rejected", count=len(result.rejected), first_row=result.rejected[0][0])
     if assign:
-        result.already_contacts = await link_existing_contacts(now)
-        result.assigned = await assign_open(now)
+        result.already_contacts = await link_existing_contacts(touched)
+        result.assigned = await assign_open(now, {stores[parsed[i][1].store] for i in touched})
     log.info("members_imported", batch=batch[:64], created=result.created, updated=result.updated,
              unchanged=result.unchanged, rejected=len(result.rejected), assigned=result.assigned)
     return result
@@ -153,9 +154,11 @@ async def import_rows(
 
 async def _store_chunk(
     chunk: Sequence[MemberRow], stores: Mapping[str, int], batch: str, now: datetime, result: ImportResult
-) -> None:
+) -> list[str]:
+    """Create the new members and update the changed ones; their member ids."""
     known = {m.member_id: m for m in await Member.filter(member_id__in=[r.member_id for r in chunk])}
     fresh: list[Member] = []
+    touched: list[str] = []
     for row in chunk:
         member = known.get(row.member_id)
         if member is None:
@@ -174,16 +177,21 @@ async def _store_chunk(
             values |= {"guide_id": None, "task_status": TaskStatus.NONE, "assigned_at": None}
         await Member.filter(id=member.id).update(**values)
         result.updated += 1
+        touched.append(row.member_id)
     if fresh:
         await Member.bulk_create(fresh, batch_size=_CHUNK)
         result.created += len(fresh)
+    return touched + [m.member_id for m in fresh]
 
 
-async def link_existing_contacts(now: datetime) -> int:
-    """Members whose unionid is already a customer's with a guide: nothing to add, only linked."""
+async def link_existing_contacts(member_ids: Sequence[str]) -> int:
+    """Of these members, those whose unionid is already a customer's with a guide: nothing to add, only linked."""
     linked = 0
-    waiting = await Member.filter(customer_id__isnull=True, unionid__not_isnull=True,
-                                  task_status__in=[TaskStatus.NONE, TaskStatus.OPEN]).values_list("id", "unionid")
+    waiting: list[Any] = []
+    for start in range(0, len(member_ids), _CHUNK):
+        waiting += await Member.filter(member_id__in=list(member_ids[start : start + _CHUNK]), customer_id__isnull=True,
+                                       unionid__not_isnull=True, task_status__in=[TaskStatus.NONE, TaskStatus.OPEN]
+                                       ).values_list("id", "unionid")
     for start in range(0, len(waiting), _CHUNK):
         chunk = dict(waiting[start : start + _CHUNK])
         customers = dict(await Customer.filter(unionid__in=list(chunk.values())).values_list("unionid", "id"))
@@ -217,14 +225,16 @@ async def _open_counts(store_id: int) -> dict[int, int]:
     return {int(g): int(n) for g, n in rows if g is not None}
 
 
-async def assign_open(now: datetime) -> int:
+async def assign_open(now: datetime, store_ids: Iterable[int] | None = None) -> int:
     """Give every member not yet a contact, and without a task, a guide of their store: the ``guide``
     column's when given, else the store's active guide with the fewest open tasks, best customers first."""
     assigned = 0
-    store_ids: list[Any] = await Member.filter(
-        task_status=TaskStatus.NONE, customer_id__isnull=True, parked_at__isnull=True, matched_by=""
-    ).distinct().values_list("store_id", flat=True)
-    for store_id in store_ids:
+    if store_ids is None:  # every store with a member waiting for a guide
+        waiting_in: list[Any] = await Member.filter(
+            task_status=TaskStatus.NONE, customer_id__isnull=True, parked_at__isnull=True, matched_by=""
+        ).distinct().values_list("store_id", flat=True)
+        store_ids = [int(s) for s in waiting_in]
+    for store_id in sorted(store_ids):
         guides = await Guide.filter(store_id=store_id, active=True, role=Role.GUIDE).order_by("id")
         by_userid = {g.userid: g for g in guides}
         waiting = await Member.filter(store_id=store_id, task_status=TaskStatus.NONE, customer_id__isnull=True,

@@ -38,10 +38,7 @@ ACQUIRE_DAILY = cron("acquire_daily", "scrm_acquire_daily_cron")
 
 @router.tick(ACQUIRE_DAILY)
 async def on_acquire_daily(event: Event, deps: Deps) -> None:
-    """Each morning: stale tasks recycled (once per run), then the guides' and managers' messages."""
-    await service.recycle(deps)
-    await delivery.send_guide_digests(deps)
-    await delivery.send_store_lines(deps)
+    await delivery.morning(deps)
 
 
 @command("添加会员", "members", "addmembers", roles=EVERYONE, help="要添加为好友的会员（手机号已隐藏）和推荐开场白")

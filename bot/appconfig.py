@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from acquisition.config import AcquisitionConfig
 from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
 from bot.templates import Templates
@@ -73,6 +74,7 @@ class AppConfig:
     leaderboard: LeaderboardConf
     sop: PlaybookSet
     sidebar: Library
+    acquisition: AcquisitionConfig
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

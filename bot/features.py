@@ -156,6 +156,19 @@ FEATURES: tuple[Feature, ...] = (
         cli=("predict.cli:add_command",),
         templates=("predict.config:TEMPLATES",),
     ),
+    Feature(
+        "acquisition",
+        config=(("acquisition", "acquisition.config:load"),),
+        handlers=("handlers.acquisition",),
+        ticks=("handlers.acquisition:ACQUIRE_DAILY",),
+        routes=("acquisition.intake:add_routes",),
+        metrics=("acquisition.report",),
+        card_sections=("acquisition.sidebar",),
+        demo=("acquisition.demo:chapter",),
+        cli=("acquisition.cli:add_command",),
+        templates=("acquisition.chat:TEMPLATES", "acquisition.delivery:TEMPLATES", "acquisition.page:TEMPLATES",
+                   "acquisition.service:TEMPLATES", "acquisition.links:TEMPLATES"),
+    ),
 )
 
 

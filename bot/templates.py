@@ -49,6 +49,9 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     # A channel code's name and its report line (channels/).
     "channel": frozenset({"name", "state", "store", "adds", "losses", "net_adds", "lost_7d", "lost_share",
                           "bought_30d", "sales"}),
+    # Member acquisition (acquisition/): add tasks, the greeting, the store line, links, the nearest-store page.
+    "acquisition": frozenset({"task_id", "name", "phone", "bought", "count", "items", "greeting", "date",
+                              "store_name", "guide_name", "assigned", "added", "open", "overdue", "distance"}),
 }
 
 

@@ -343,6 +343,9 @@ class Settings(BaseSettings):
     scrm_sop_digest_top: Annotated[
         int, Field(ge=1, le=6, description="Tasks (and buttons) on the guide's digest card.")
     ] = 5
+    scrm_acquire_daily_cron: Annotated[str, Field(description=(
+        "When (crontab in scrm_timezone) add tasks are recycled and guides and store managers get their "
+        "添加会员 messages."))] = "30 9 * * *"
     # A sweep looks back at most this far (after a stop, or the first time).
     scrm_sop_catchup_hours: Annotated[
         int,

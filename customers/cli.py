@@ -29,7 +29,8 @@ def add_command(sub: SubParsers) -> None:
     imp = sub.add_parser(
         "import",
         help="import: orders FILE.csv (columns in customers/orders.py), signals FILE.jsonl, "
-        "members FILE.csv (member_id, external_userid, unionid)",
+        "members FILE.csv (member_id, external_userid, unionid; or a member list: member_id, phone, name, "
+        "store, optional guide and unionid)",
     )
     imp.add_argument("what", choices=["orders", "signals", "members"])
     imp.add_argument("file")
@@ -127,7 +128,11 @@ def _import_signals(settings: Settings, path: Path, args: argparse.Namespace) ->
 
 
 def _import_members(settings: Settings, path: Path, args: argparse.Namespace) -> int:
+    from acquisition.cli import import_member_list, is_member_list
     from leads.importer import import_members
+
+    if is_member_list(path):  # members to become contacts (acquisition/)
+        return import_member_list(settings, path)
 
     async def run(deps: Deps) -> Any:
         return await import_members(path)

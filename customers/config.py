@@ -19,6 +19,13 @@ class StoreConf:
     code: str
     name: str  # empty: WeCom's department name
     department: int | None = None  # the WeCom department that is this store (orgsync/)
+    # Where it is (the nearest-store pages, acquisition/): WGS-84 degrees, the address customers read,
+    # and the city and district a visitor who refuses their location picks from.
+    lat: float | None = None
+    lng: float | None = None
+    address: str = ""
+    city: str = ""
+    district: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +92,23 @@ def _stores(reader: Reader, data: Mapping[str, Any]) -> dict[str, StoreConf]:
             raise reader.fail(item, f"store {code!r}: department {department} is another store's")
         if department is not None:
             departments.add(department)
-        stores[code] = StoreConf(code, _text(reader, item, "name", required=department is None), department)
+        lat, lng = _coordinate(reader, item, "lat", 90), _coordinate(reader, item, "lng", 180)
+        if (lat is None) != (lng is None):
+            raise reader.fail(item, f"store {code!r}: give both lat and lng, or neither")
+        stores[code] = StoreConf(code, _text(reader, item, "name", required=department is None), department, lat, lng,
+                                 _text(reader, item, "address", required=False, limit=128),
+                                 _text(reader, item, "city", required=False, limit=32),
+                                 _text(reader, item, "district", required=False, limit=32))
     return stores
+
+
+def _coordinate(reader: Reader, item: dict[str, Any], field: str, bound: float) -> float | None:
+    value = item.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+        raise reader.fail(item, f"{field} must be degrees between -{bound:g} and {bound:g}")
+    return float(value)
 
 
 def _members(reader: Reader, data: Mapping[str, Any], stores: Mapping[str, StoreConf]) -> dict[str, MemberConf]:

@@ -226,6 +226,18 @@ async def card(request: web.Request, session: GuideSession) -> Any:
 
 
 @_api()
+async def member_phone(request: web.Request, session: GuideSession) -> Any:
+    """The full phone of one of the viewer's own members to add (acquisition/), on their tap."""
+    from acquisition.service import task_phone
+
+    task = request.query.get("task_id", "")
+    phone = await task_phone(session.userid, int(task)) if task.isdigit() and len(task) < 18 else None
+    if phone is None:
+        raise Forbidden(f"task {task[:20]} is not an open task of {session.userid}")
+    return {"text": phone.removeprefix("+86")}
+
+
+@_api()
 async def group(request: web.Request, session: GuideSession) -> Any:
     return await service.group_card(request.app[SIDEBAR], session.userid, request.query.get("chat_id", ""))
 
@@ -287,6 +299,7 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/sidebar/api/jssdk", jssdk)
     app.router.add_get("/sidebar/api/card", card)
     app.router.add_get("/sidebar/api/group", group)
+    app.router.add_get("/sidebar/api/member-phone", member_phone)
     app.router.add_get("/sidebar/api/library", library)
     app.router.add_post("/sidebar/api/action", action)
     app.router.add_post("/sidebar/api/send", send)

@@ -73,6 +73,7 @@ class FollowRelation:
     add_way: int = 1  # 1 scanned a QR code (contact way)
     oper_userid: str = ""
     tag_ids: set[str] = field(default_factory=set)
+    remark_mobiles: list[str] = field(default_factory=list)  # phones the member noted (added by phone search)
 
 
 @dataclass

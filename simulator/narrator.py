@@ -28,6 +28,7 @@ from bot.features import attributes
 from bot.intake import signed_headers
 from bot.scheduler import Schedule, fire
 from simulator.addressbook import add_department
+from simulator.apis.acquisition import customer_opens_link, guide_adds_by_phone
 from simulator.callbacks import CallbackSender
 from simulator.clock import SimFollowingClock
 from simulator.jsbridge import play_config, play_invoke
@@ -216,6 +217,16 @@ class Narrator:
     async def customer_scans_code(self, config_id: str, external_userid: str, name: str) -> None:
         """A customer scans a contact-way code made in WeCom (its ``config_id``); WeCom picks the member."""
         await self._sender.send(scan_contact_way(self._state, config_id, external_userid, name=name))
+        await self.settle()
+
+    async def guide_adds_by_phone(self, guide: str, phone: str, external_userid: str, name: str) -> None:
+        """The guide searches ``phone`` in 添加客户 and the customer accepts (member acquisition)."""
+        await self._sender.send(guide_adds_by_phone(self._state, guide, phone, external_userid, name=name))
+        await self.settle()
+
+    async def customer_opens_link(self, url: str, external_userid: str, name: str) -> None:
+        """A customer opens an acquisition link (获客助手) from an SMS and adds the guide it gives them."""
+        await self._sender.send(customer_opens_link(self._state, url, external_userid, name=name))
         await self.settle()
 
     async def customer_deletes(self, guide: str, external_userid: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from acquisition.chat import todo_lines
 from bot.deps import Deps
 from customers.models import Customer
 from sop.delivery import open_tasks_by_guide, task_line
@@ -24,10 +25,12 @@ async def tasks_reply(deps: Deps, userid: str) -> str:
     _start, end = day_bounds(today, tz)
     rows = (await open_tasks_by_guide(end, MAX_LISTED, userid=userid)).get(userid, [])
     templates = deps.config.templates
+    members = await todo_lines(deps, userid)  # the members to add (添加会员), after the SOP tasks
     if not rows:
-        return templates.render("sop_tasks_none")
+        return members or templates.render("sop_tasks_none")
     items = "\n".join(task_line(templates, row, tz) for row in rows)
-    return templates.render("sop_tasks_list", count=rows[0]["total"], items=items)
+    listed = templates.render("sop_tasks_list", count=rows[0]["total"], items=items)
+    return f"{listed}\n\n{members}" if members else listed
 
 
 async def complete_by_chat(deps: Deps, userid: str, task_id_text: str) -> str:

@@ -77,3 +77,15 @@ def test_the_churn_alert_weeks_later_says_how_long_the_customer_stayed(told: str
     alert = chapter(told, "deletes 王小美")
     assert "添加时长：23天" in alert and "添加时长：0天" not in alert
 
+
+
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_the_member_list_becomes_friends_of_the_right_guides(told: str) -> None:
+    story = told[told.index("imports its member list") : told.index("== Summary")]
+    assert "imported 4 members, 4 add tasks" in story and "row 8 rejected: duplicate member id VIP0002" in story
+    assert "#1 吴女士 138****8001" in story and "13800138001" not in story  # masked in the guide's list
+    assert "VIP0001 吴女士: added guide_sh01_a, recognised by phone, came by guide, task done" in story
+    assert "VIP0002 郑先生: added guide_sh01_a, recognised by state, came by link, task done" in story
+    assert "total: imported 4, assigned 4, added 2 (link 1, phone 1), open 2" in story

@@ -176,8 +176,15 @@
       return [meta].concat(list, [box, el("div", {"class": "row"}, [save])]);
     }
   };
-  function generic(s) {  /* sections added by other features: {items: [{text, sub}]} */
-    return (s.items || []).map(function (i) { return el("div", {"class": "item"}, [el("div", {text: i.text}), i.sub ? el("div", {"class": "muted", text: i.sub}) : null]); });
+  function generic(s) {  /* sections added by other features: {items: [{text, sub, reveal?}]} */
+    return (s.items || []).map(function (i) {
+      var sub = i.sub ? el("div", {"class": "muted", text: i.sub}) : null;
+      var item = el("div", {"class": "item"}, [el("div", {text: i.text}), sub]);
+      if (i.reveal && sub) {  /* a tap asks the server for more (e.g. a member's full phone): {text} */
+        item.onclick = function () { api("GET", i.reveal).then(function (r) { sub.textContent = r.text; }, function (e) { toast(e.message); }); };
+      }
+      return item;
+    });
   }
 
   function avatar(c) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from simulator.apis import (
+    acquisition,
     addressbook,
     contacts,
     contactways,
@@ -35,4 +36,5 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *contactways.ENDPOINTS,
     *oauth.ENDPOINTS,
     *jsapi.ENDPOINTS,
+    *acquisition.ENDPOINTS,
 )

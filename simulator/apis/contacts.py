@@ -44,7 +44,7 @@ def _relation_view(relation: FollowRelation, tags: dict[str, Any]) -> dict[str, 
         "description": relation.description,
         "createtime": relation.createtime,
         **tags,
-        "remark_mobiles": [],
+        "remark_mobiles": list(relation.remark_mobiles),
         "add_way": relation.add_way,
         "oper_userid": relation.oper_userid,
     }

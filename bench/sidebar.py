@@ -166,7 +166,7 @@ async def run(args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.db import migrate
     from config.settings import Settings
-    from sidebar.session import SessionSigner, derive_key
+    from sidebar.session import SessionSigner, derive_keys
 
     name = f"scrm_bench_sidebar_{uuid.uuid4().hex[:8]}"
     prefix = f"bench:sidebar:{uuid.uuid4().hex[:8]}"
@@ -183,7 +183,7 @@ async def run(args: argparse.Namespace) -> int:
             wecom_api_base="http://127.0.0.1:9", database_url=dsn, redis_url=REDIS_URL, scrm_redis_prefix=prefix,
             scrm_auto_migrate=False, scrm_scheduler=False, scrm_sync_tags_on_start=False,
         )
-        signer = SessionSigner(derive_key("", "bench-secret"), 7200)
+        signer = SessionSigner(derive_keys("", "", "bench-secret"), 7200)
         runner = web.AppRunner(create_app(settings, role="web"), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

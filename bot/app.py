@@ -33,6 +33,7 @@ from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
 from bot.reload import watching_config
 from bot.scheduler import running_scheduler
+from bot.wecom.budget import api_budgets
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
@@ -58,6 +59,7 @@ async def open_deps(
                     redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s,
                     dead_maxlen=settings.scrm_dead_letter_maxlen,
                 )
+                metrics = Metrics()
                 wecom = WeComClient(
                     http,
                     api_base=settings.wecom_api_base,
@@ -72,13 +74,14 @@ async def open_deps(
                         settings.scrm_wecom_backoff_base_s,
                         settings.scrm_wecom_backoff_max_s,
                     ),
+                    budgets=api_budgets(redis, settings, on_refused=metrics.budget_refused),
                 )
                 crypto = CallbackCrypto(
                     settings.wecom_token.get_secret_value(),
                     settings.wecom_aes_key.get_secret_value(),
                     settings.wecom_corp_id,
                 )
-                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics(), config)
+                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, metrics, config)
                 for startup in attributes("startup"):  # each feature's start, e.g. config/org.yaml into the db
                     await startup(deps)
                 yield deps

@@ -116,7 +116,7 @@ def test_redirect_targets_are_allow_listed() -> None:
 
 
 async def test_forged_expired_and_missing_sessions_get_401_in_chinese(world: SidebarWorld) -> None:
-    signer = SessionSigner(b"not-our-key", 60)
+    signer = SessionSigner([b"not-our-key-of-at-least-32-bytes"], 60)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         forged = signer.issue(world.deps.settings.wecom_corp_id, "guide_sh01_a", world.deps.clock.timestamp())
         for cookie in ("", forged):

@@ -102,9 +102,11 @@ async def _over_limit(request: web.Request, limit: str, who: str, per_minute: in
     """One more request of ``who`` against ``limit`` this minute; True (and counted) past it."""
     deps = request.app[SIDEBAR].deps
     key = f"{{{deps.settings.scrm_redis_prefix}}}:sidebar:rate:{limit}:{who}"
-    if await count_in_window(deps.redis, key, 60, deps.clock.timestamp()) <= per_minute:
+    count = await count_in_window(deps.redis, key, 60, deps.clock.timestamp())
+    if count <= per_minute:
         return False
-    log.warning("sidebar_rate_limited", limit=limit, who=who, per_minute=per_minute)
+    if count == per_minute + 1:  # logged once a minute and address or guide; the metric counts them all
+        log.warning("sidebar_rate_limited", limit=limit, who=who, per_minute=per_minute)
     deps.metrics.sidebar_refused.labels(limit=limit).inc()
     return True
 

@@ -280,8 +280,8 @@ class Settings(BaseSettings):
         if self.scrm_sidebar_local or self.scrm_sidebar_public_url.startswith("https://"):
             return ""
         return ("SCRM_SIDEBAR_PUBLIC_URL must be the sidebar's https:// address (the app's trusted domain, e.g. "
-                "https://scrm.brand.com): its cookies are Secure and OAuth comes back only there. For local use "
-                "(no proxy, no https) set SCRM_SIDEBAR_LOCAL=true")
+                "https://scrm.brand.com): its cookies are Secure and OAuth comes back only there; until then the "
+                "sidebar answers 503. For local use (no proxy, no https) set SCRM_SIDEBAR_LOCAL=true")
 
     @property
     def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

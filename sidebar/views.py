@@ -28,7 +28,7 @@ from bot.httpbody import BodyTooLarge, read_body
 from bot.ratelimit import count_in_window
 from bot.wecom.budget import BudgetSpent, interactive
 from bot.wecom.errors import WeComError
-from config.settings import Settings, SettingsError
+from config.settings import Settings
 from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
@@ -362,7 +362,15 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
     import_modules("card_sections")  # a duplicate section id stops the start
     problem = settings.sidebar_url_problem()
     if problem:
-        raise SettingsError(f"invalid settings: {problem}")
+        # Not served on whatever Host a request names (cookies not Secure, OAuth and signatures
+        # for that host): every sidebar URL answers 503 until the operator sets the URL.
+        async def not_configured(request: web.Request) -> web.StreamResponse:
+            log.error("sidebar_not_configured", problem=problem)
+            texts = request.app[DEPS].config.sidebar
+            return web.Response(status=503, text=texts.text("server_error"), content_type="text/plain")
+
+        app.router.add_route("*", "/sidebar{tail:.*}", not_configured)
+        return
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         deps = app[DEPS]

@@ -321,18 +321,28 @@ def test_a_rotated_key_still_verifies_the_old_cookies() -> None:
         SessionSigner([new_key], 600).read(cookie, "wwcorp", 1001)
 
 
-def test_without_an_https_public_url_the_sidebar_is_not_served_outside_local_use(
-    make_settings: Callable[..., Any],
+async def test_without_an_https_public_url_the_sidebar_is_not_served_outside_local_use(
+    make_settings: Callable[..., Any], sim: Any
 ) -> None:
-    from bot.app import create_app
-    from config.settings import SettingsError
-
-    for url in ("", "http://scrm.example.com"):
-        with pytest.raises(SettingsError, match="SCRM_SIDEBAR_PUBLIC_URL"):
-            create_app(make_settings(scrm_sidebar_local=False, scrm_sidebar_public_url=url), role="web")
     with pytest.raises(Exception, match="https"):
         make_settings(scrm_sidebar_public_url="scrm.example.com")
-    create_app(make_settings(scrm_sidebar_local=False, scrm_sidebar_public_url="https://scrm.example.com"), role="web")
+    for url in ("", "http://scrm.example.com"):
+        async with (
+            open_world(make_settings, sim, scrm_sidebar_local=False, scrm_sidebar_public_url=url) as world,
+            world.http.get(f"{world.app_url}/sidebar/login", allow_redirects=False,
+                           headers={"Host": "evil.example"}) as resp,
+        ):
+            assert resp.status == 503 and "Location" not in resp.headers
+            assert "稍后" in await resp.text()
+    async with (
+        open_world(make_settings, sim, scrm_sidebar_local=False,
+                   scrm_sidebar_public_url="https://scrm.example.com") as world,
+        world.http.get(f"{world.app_url}/sidebar/login", allow_redirects=False,
+                       headers={"Host": "evil.example"}) as resp,
+    ):
+        assert resp.status == 302
+        assert "redirect_uri=https%3A%2F%2Fscrm.example.com%2Fsidebar%2Foauth" in resp.headers["Location"]
+        assert "Secure" in resp.headers["Set-Cookie"]
 
 
 async def test_odd_cookies_tokens_and_ids_are_4xx_not_500(world: SidebarWorld) -> None:

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
@@ -341,7 +342,7 @@ async def test_without_an_https_public_url_the_sidebar_is_not_served_outside_loc
                        headers={"Host": "evil.example"}) as resp,
     ):
         assert resp.status == 302
-        assert "redirect_uri=https%3A%2F%2Fscrm.example.com%2Fsidebar%2Foauth" in resp.headers["Location"]
+        assert "redirect_uri=https://scrm.example.com/sidebar/oauth&" in unquote(resp.headers["Location"])
         assert "Secure" in resp.headers["Set-Cookie"]
 
 

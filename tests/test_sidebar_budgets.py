@@ -19,7 +19,7 @@ from bot.crypto import CallbackCrypto
 from customers.models import CustomerTag
 from simulator.callbacks import CallbackSender
 from tagging.delivery import push_pending
-from tests.conftest import AES_KEY, CORP_ID, TOKEN
+from tests.conftest import AES_KEY, CORP_ID, METRICS_TOKEN, TOKEN
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 
 LONG_NEXT = "/sidebar/?a=" + "x" * 8000  # "8 KB": as much as fits aiohttp's 8,190-byte request line
@@ -46,6 +46,12 @@ async def redis_bytes(world: SidebarWorld) -> int:
         else:
             total += 64
     return total
+
+
+async def metrics(world: SidebarWorld) -> str:
+    async with world.http.get(f"{world.app_url}/metrics",
+                              headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as resp:
+        return await resp.text()
 
 
 # --- finding 1: an anonymous flood of logins -----------------------------------------------------
@@ -115,6 +121,7 @@ async def test_the_oauth_callback_is_rate_limited_per_address(make_settings: Cal
                 answers.append((resp.status, await resp.text()))
         assert [status for status, _ in answers] == [400] * 5 + [429] * 3
         assert "太频繁" in answers[-1][1] and "Traceback" not in answers[-1][1]
+        assert 'scrm_sidebar_rate_limited_total{limit="login"} 3.0' in await metrics(world)
     assert sim.state.count_calls("auth/getuserinfo") == 0
 
 
@@ -291,6 +298,8 @@ async def test_the_nightly_tag_push_is_not_starved_by_the_sidebar(make_settings:
             }))[0] for i in range(60)]
         assert sim.state.count_calls("externalcontact/mark_tag") - before == 10, "the sidebar's share: 25% of 40"
         assert statuses.count(429) >= 25  # every toggle that needed WeCom past the share
+        refused = 'scrm_wecom_budget_refused_total{api="externalcontact/mark_tag",lane="interactive"}'
+        assert f"{refused} {float(statuses.count(429))}" in await metrics(world)
         # The nightly re-tag of more customers pushes their rule tags all the same: the rest is its own.
         later = [await world.customer_with_history(f"wmNIGHT{i:04d}", f"夜{i}") for i in range(1, 4)]
         assert sim.state.count_calls("externalcontact/mark_tag") - before == 13

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
@@ -246,9 +254,10 @@ class Settings(BaseSettings):
 
     @field_validator("scrm_sidebar_secret", "scrm_sidebar_old_secrets")
     @classmethod
-    def _sidebar_secret(cls, value: SecretStr) -> SecretStr:
-        short = [s for s in value.get_secret_value().split(",") if s.strip() and len(s.strip().encode()) < 32]
-        if short:
+    def _sidebar_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        raw = value.get_secret_value()
+        secrets = raw.split(",") if info.field_name == "scrm_sidebar_old_secrets" else [raw]
+        if any(s.strip() and len(s.strip().encode()) < 32 for s in secrets):
             raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`); empty derives one from "
                              "WECOM_SECRET")
         return value

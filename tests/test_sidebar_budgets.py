@@ -21,6 +21,7 @@ from simulator.callbacks import CallbackSender
 from tagging.delivery import push_pending
 from tests.conftest import AES_KEY, CORP_ID, METRICS_TOKEN, TOKEN
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
+from tests.support.windows import clear_of_the_hours_turn, clear_of_the_minutes_turn
 
 LONG_NEXT = "/sidebar/?a=" + "x" * 8000  # "8 KB": as much as fits aiohttp's 8,190-byte request line
 
@@ -114,6 +115,7 @@ async def test_a_login_still_works_and_returns_to_a_capped_page(world: SidebarWo
 
 async def test_the_oauth_callback_is_rate_limited_per_address(make_settings: Callable[..., Any], sim: Any) -> None:
     async with open_world(make_settings, sim, scrm_sidebar_login_per_minute=5) as world:
+        await clear_of_the_minutes_turn()
         answers = []
         for _ in range(8):
             async with world.http.get(f"{world.app_url}/sidebar/oauth", params={"code": "x", "state": "y"},
@@ -135,6 +137,7 @@ async def test_behind_a_trusted_proxy_each_visitor_has_its_own_limit(
                                       headers={"X-Forwarded-For": forwarded}) as resp:
                 return resp.status
 
+        await clear_of_the_minutes_turn()
         assert [await status("203.0.113.5") for _ in range(3)] == [302, 302, 429]
         assert await status("203.0.113.6") == 302, "another visitor behind the same proxy"
         # A visitor cannot pick a fresh address by sending its own X-Forwarded-For: only the hop the
@@ -257,6 +260,7 @@ async def test_a_thousand_tag_toggles_stay_within_the_budget_and_the_guide_is_to
         async with guide_client(world, "guide_sh01_a") as phone:
             _, card = await phone.get("/sidebar/api/card", external_userid=mine.external_userid)
             tag_id = next(t for s in card["sections"] if s["id"] == "tags" for t in s["addable"])["tag_id"]
+            await clear_of_the_hours_turn()
             before = sim.state.count_calls("externalcontact/mark_tag")
             slots = asyncio.Semaphore(16)
 
@@ -278,6 +282,7 @@ async def test_one_guide_is_limited_per_minute_like_chat_commands(make_settings:
         mine = await world.customer_with_history("wmWRITES0001", "冯女士")
         async with guide_client(world, "guide_sh01_a") as phone, guide_client(world, "guide_sh01_b") as colleague:
             note = {"external_userid": mine.external_userid, "action": "note", "text": "到店试穿"}
+            await clear_of_the_minutes_turn()
             statuses = [(await phone.post("/sidebar/api/action", note))[0] for _ in range(7)]
             assert statuses == [200] * 5 + [429] * 2
             status, answer = await colleague.post("/sidebar/api/action", note)
@@ -287,6 +292,7 @@ async def test_one_guide_is_limited_per_minute_like_chat_commands(make_settings:
 async def test_the_nightly_tag_push_is_not_starved_by_the_sidebar(make_settings: Callable[..., Any], sim: Any) -> None:
     async with open_world(make_settings, sim, scrm_mark_tag_per_hour=40, scrm_sidebar_writes_per_minute=1000,
                           scrm_wecom_interactive_share_pct=25) as world:
+        await clear_of_the_hours_turn(180)
         mine = await world.customer_with_history("wmNIGHT0000", "夜女士")
         before = sim.state.count_calls("externalcontact/mark_tag")
         async with guide_client(world, "guide_sh01_a") as phone:

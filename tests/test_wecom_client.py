@@ -15,6 +15,7 @@ from bot.wecom.client import RetryPolicy, WeComClient
 from bot.wecom.errors import NotExternalContact, WeComConfigError, WeComPermanentError, WeComRateLimited
 from config.settings import Settings
 from tests.conftest import AGENT_ID, BACKEND, CORP_ID, SECRET
+from tests.support.windows import clear_of_the_hours_turn
 
 
 @asynccontextmanager
@@ -150,6 +151,7 @@ async def test_every_process_draws_from_one_budget_per_api(make_settings: Callab
 
     settings = make_settings(wecom_api_base=sim.url, scrm_mark_tag_per_hour=10)
     tag = _tagged_relation(sim)
+    await clear_of_the_hours_turn()
     async with budgeted_client(settings) as first, budgeted_client(settings) as second:
 
         async def toggles(client: WeComClient) -> int:
@@ -174,6 +176,7 @@ async def test_interactive_calls_get_a_share_and_background_work_keeps_the_rest(
 
     settings = make_settings(wecom_api_base=sim.url, scrm_mark_tag_per_hour=10, scrm_wecom_interactive_share_pct=20)
     tag = _tagged_relation(sim)
+    await clear_of_the_hours_turn()
     async with budgeted_client(settings) as client:
         with interactive():
             for _ in range(2):

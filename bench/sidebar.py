@@ -166,7 +166,7 @@ async def run(args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.db import migrate
     from config.settings import Settings
-    from sidebar.session import SessionSigner, derive_key
+    from sidebar.session import SessionSigner, derive_keys
 
     name = f"scrm_bench_sidebar_{uuid.uuid4().hex[:8]}"
     prefix = f"bench:sidebar:{uuid.uuid4().hex[:8]}"
@@ -181,9 +181,9 @@ async def run(args: argparse.Namespace) -> int:
             _env_file=None, wecom_corp_id=CORP_ID, wecom_agent_id=1000002, wecom_secret="bench-secret",
             wecom_token="hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", wecom_aes_key="6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
             wecom_api_base="http://127.0.0.1:9", database_url=dsn, redis_url=REDIS_URL, scrm_redis_prefix=prefix,
-            scrm_auto_migrate=False, scrm_scheduler=False, scrm_sync_tags_on_start=False,
+            scrm_auto_migrate=False, scrm_scheduler=False, scrm_sync_tags_on_start=False, scrm_sidebar_local=True,
         )
-        signer = SessionSigner(derive_key("", "bench-secret"), 7200)
+        signer = SessionSigner(derive_keys("", "", "bench-secret"), 7200)
         runner = web.AppRunner(create_app(settings, role="web"), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

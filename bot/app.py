@@ -33,6 +33,7 @@ from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
 from bot.reload import watching_config
 from bot.scheduler import running_scheduler
+from bot.wecom.budget import api_budgets
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
 from config.settings import Settings
@@ -61,6 +62,7 @@ async def open_deps(
                     dead_maxlen=settings.scrm_dead_letter_maxlen, min_replicas=settings.min_replicas,
                     replica_wait_ms=settings.scrm_redis_replica_wait_ms,
                 )
+                metrics = Metrics()
                 wecom = WeComClient(
                     http,
                     api_base=settings.wecom_api_base,
@@ -75,13 +77,14 @@ async def open_deps(
                         settings.scrm_wecom_backoff_base_s,
                         settings.scrm_wecom_backoff_max_s,
                     ),
+                    budgets=api_budgets(redis, settings, on_refused=metrics.budget_refused),
                 )
                 crypto = CallbackCrypto(
                     settings.wecom_token.get_secret_value(),
                     settings.wecom_aes_key.get_secret_value(),
                     settings.wecom_corp_id,
                 )
-                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, Metrics(), config)
+                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, metrics, config)
                 for startup in attributes("startup"):  # each feature's start, e.g. config/org.yaml into the db
                     await startup(deps)
                 yield deps

@@ -29,12 +29,25 @@ class Metrics:
         )
         self.stream_length = Gauge("scrm_events_in_stream", "Events waiting or in flight", registry=self.registry)
         self.retries_scheduled = Gauge("scrm_retries_scheduled", "Events waiting for a retry", registry=self.registry)
+        # Shared budgets (SECURITY.md): WeCom calls our own per-API budget did not send, by lane;
+        # sidebar requests refused by a rate limit, by limit (login per address, writes per guide).
+        self.wecom_budget_refused = Counter(
+            "scrm_wecom_budget_refused_total", "WeCom calls refused by the shared per-API budget", ["api", "lane"],
+            registry=self.registry,
+        )
+        self.sidebar_refused = Counter(
+            "scrm_sidebar_rate_limited_total", "Sidebar requests answered 429, by limit", ["limit"],
+            registry=self.registry,
+        )
 
     def observe_queue(self, *, dead: int, oldest_age_s: float, stream: int, retries: int) -> None:
         self.dead_letters.set(dead)
         self.oldest_pending_age.set(oldest_age_s)
         self.stream_length.set(stream)
         self.retries_scheduled.set(retries)
+
+    def budget_refused(self, api: str, lane: str) -> None:
+        self.wecom_budget_refused.labels(api=api, lane=lane).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

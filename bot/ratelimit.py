@@ -7,7 +7,7 @@ import time
 
 from redis.asyncio import Redis
 
-__all__ = ["SharedRateLimiter"]
+__all__ = ["SharedRateLimiter", "count_in_window"]
 
 
 class SharedRateLimiter:
@@ -43,3 +43,16 @@ class SharedRateLimiter:
         while wait > 0:
             await asyncio.sleep(wait)
             wait = await self.try_acquire()
+
+
+async def count_in_window(redis: Redis, key: str, window_s: int, now: float) -> int:
+    """Count one more call in ``key``'s current ``window_s``-second window; the count so far.
+
+    One small key per (key, window), gone two windows later: a flood adds one counter, not one
+    key per request."""
+    window = int(now // window_s)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(f"{key}:{window}")
+        pipe.expire(f"{key}:{window}", window_s * 2)
+        count, _ = await pipe.execute()
+    return int(count)

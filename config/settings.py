@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
@@ -382,6 +392,16 @@ class Settings(BaseSettings):
     scrm_wecom_backoff_max_s: Annotated[
         float, Field(description="The longest backoff between two retries of a WeCom call.")
     ] = 30.0
+    # Shared budgets (bot/wecom/budget.py, SECURITY.md): every call draws from its API's counters in Redis.
+    scrm_wecom_api_per_minute: Annotated[int, Field(ge=1, description=(
+        "Calls a minute each WeCom API may take across all processes (WeCom blocks an API for the whole "
+        "corp past about 10,000 a minute); mark_tag also keeps SCRM_MARK_TAG_PER_SECOND and _PER_HOUR."))] = 6000
+    scrm_wecom_api_budgets: Annotated[str, Field(description=(
+        "Budgets for named WeCom APIs over the defaults, 'api=calls/window' with window s, m or h, "
+        "comma-separated, e.g. 'message/send=3000/m,externalcontact/add_msg_template=10000/h'."))] = ""
+    scrm_wecom_interactive_share_pct: Annotated[int, Field(ge=1, le=100, description=(
+        "The percentage of each API budget that people's requests (the sidebar) may take; background "
+        "work such as the nightly tag push always keeps the rest."))] = 20
 
     # The guide's sidebar in the chat toolbar (聊天工具栏, sidebar/). Sessions are signed with
     # SCRM_SIDEBAR_SECRET (empty: a key derived from the app secret) and last this long. The
@@ -417,6 +437,22 @@ class Settings(BaseSettings):
         Field(ge=1, le=100, description="JS-SDK ticket fetches an hour per kind across processes, under WeCom's "
                                         "100 (app) and 400 (corp)."),
     ] = 60
+    scrm_sidebar_ticket_min_age_s: Annotated[int, Field(ge=0, le=3600, description=(
+        "A ticket the page says WeCom refused is renewed only once it is this old (and at most once per "
+        "guide and kind every 10 minutes); a younger one keeps signing."))] = 300
+    scrm_sidebar_old_secrets: Annotated[SecretStr, Field(description=(
+        "Previous SCRM_SIDEBAR_SECRET values, comma-separated: sessions they signed stay valid until they "
+        "expire, new ones are signed with the current secret (key rotation)."))] = SecretStr("")
+    scrm_sidebar_local: Annotated[bool, Field(description=(
+        "Serve the sidebar on the request's own host without SCRM_SIDEBAR_PUBLIC_URL (the demo, tests, a "
+        "laptop); off, the sidebar needs an https SCRM_SIDEBAR_PUBLIC_URL."))] = False
+    scrm_sidebar_login_per_minute: Annotated[int, Field(ge=1, description=(
+        "Visits to /sidebar/login and /sidebar/oauth one address may make a minute (past it: 429)."))] = 30
+    scrm_sidebar_writes_per_minute: Annotated[int, Field(ge=1, description=(
+        "Sidebar writes (tags, notes, tasks, leads, sends) one guide may make a minute (past it: 429)."))] = 30
+    scrm_trusted_proxies: Annotated[str, Field(description=(
+        "Addresses or networks of our own reverse proxies, comma-separated: from them the client address "
+        "is the last X-Forwarded-For hop (for per-address limits); from anyone else the header is ignored."))] = ""
 
     @field_validator("wecom_corp_id")
     @classmethod
@@ -472,6 +508,51 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", value):
             raise ValueError("must be HH:MM-HH:MM (local time), or empty for none")
         return value
+
+    @field_validator("scrm_sidebar_secret", "scrm_sidebar_old_secrets")
+    @classmethod
+    def _sidebar_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        raw = value.get_secret_value()
+        secrets = raw.split(",") if info.field_name == "scrm_sidebar_old_secrets" else [raw]
+        if any(s.strip() and len(s.strip().encode()) < 32 for s in secrets):
+            raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`); empty derives one from "
+                             "WECOM_SECRET")
+        return value
+
+    @field_validator("scrm_wecom_api_budgets")
+    @classmethod
+    def _api_budgets(cls, value: str) -> str:
+        from bot.wecom.budget import parse_budgets
+
+        parse_budgets(value)
+        return value
+
+    @field_validator("scrm_trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("scrm_sidebar_public_url")
+    @classmethod
+    def _sidebar_public_url(cls, value: str) -> str:
+        if value and (not value.startswith(("https://", "http://")) or not urlsplit(value).netloc):
+            raise ValueError("must be the sidebar's https:// address, e.g. https://scrm.brand.com")
+        return value.rstrip("/")
+
+    def sidebar_url_problem(self) -> str:
+        """Why the sidebar cannot be served with these settings ("" when it can)."""
+        if self.scrm_sidebar_local or self.scrm_sidebar_public_url.startswith("https://"):
+            return ""
+        return ("SCRM_SIDEBAR_PUBLIC_URL must be the sidebar's https:// address (the app's trusted domain, e.g. "
+                "https://scrm.brand.com): its cookies are Secure and OAuth comes back only there; until then the "
+                "sidebar answers 503. For local use (no proxy, no https) set SCRM_SIDEBAR_LOCAL=true")
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        parts = (p.strip() for p in self.scrm_trusted_proxies.split(",") if p.strip())
+        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
 
     @model_validator(mode="after")
     def _replay_window_inside_dedup(self) -> Settings:

@@ -131,7 +131,8 @@ class Prepared:
 async def _message(deps: Deps, viewer: Viewer, library: Library, item_id: str, values: dict[str, str],
                    customer: Customer | None) -> dict[str, Any]:
     if item_id.startswith("task:"):
-        task_id = int(item_id.removeprefix("task:")) if item_id[5:].isdigit() else 0
+        digits = item_id[5:]  # ASCII digits only ("²" is a digit to Python), and small enough to be an id
+        task_id = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else 0
         task = await SopTask.get_or_none(id=task_id, guide_id=viewer.guide_id, status=TaskStatus.OPEN)
         if task is None or customer is None or task.customer_id != customer.id:
             raise Forbidden(f"task {task_id} is not {viewer.userid}'s for this customer")

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.configfiles import ConfigError, Reader, load_yaml
+from bot.configfiles import ConfigError, Reader, load_yaml, plain_fields
 
 __all__ = [
     "LABEL_KEYS", "LABEL_PLACEHOLDERS", "PLACEHOLDERS", "TEXT_KEYS", "TEXT_PLACEHOLDERS", "Library", "LibraryItem",
@@ -34,6 +33,7 @@ TEXT_KEYS = (
     "card_today", "card_days_ago", "card_channel_unknown", "card_relation_active", "card_relation_lost",
     "card_relation_deleted", "card_tag_by_guide", "card_tag_in_wecom", "card_group_name",
     "bad_request", "bad_note_empty", "bad_note_too_long", "bad_rule_tag", "bad_task_no_text", "bad_library_item",
+    "rate_limited",
 )
 # The placeholders a text may use (the others take none).
 TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"}), "bad_note_too_long": frozenset({"count"})}
@@ -118,7 +118,7 @@ class _Reader(Reader):
 
 def _placeholders(reader: _Reader, node: Mapping[str, Any], text: str, label: str) -> None:
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        names = plain_fields(text)  # no format spec: "{name:>50000000}" would render 50 MB per call
     except ValueError as err:
         raise reader.fail(node, f"{label}: bad placeholder: {err}") from None
     unknown = names - PLACEHOLDERS

@@ -2,10 +2,14 @@
 
 Tickets are cached in Redis per (corp, agent, kind) and fetched single-flight across processes
 (the access token's ``TokenStore``). Each fetch is counted against our own hourly budget per
-kind, below WeCom's quotas (400 corp / 100 app tickets an hour); past it we keep signing with
-what we have. Tickets never leave the server: the page gets signatures and a short fingerprint
-of the ticket it was signed with, which it sends back when the client refused the signature, so
-only that ticket is dropped (a page holding an older signature cannot churn a fresh ticket).
+kind, below WeCom's quotas (400 corp / 100 app tickets an hour). Tickets never leave the server:
+the page gets signatures and a short fingerprint of the ticket it was signed with, which it
+sends back when the client refused the signature.
+
+That budget is the corp's, so a renewal is hard to get: only for the ticket in use, only once it
+is older than SCRM_SIDEBAR_TICKET_MIN_AGE_S, at most once per member and kind per 10 minutes,
+and the new ticket is fetched before the old one is dropped. When the budget is spent or WeCom
+fails, we keep signing with the ticket we have: one member cannot take every guide's sidebar down.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Literal
 import structlog
 
 from bot.deps import Deps
+from bot.wecom.errors import WeComError
 from bot.wecom.token import TokenStore
 
 __all__ = ["KINDS", "TicketBudgetSpent", "TicketKind", "Tickets", "fingerprint", "jsapi_signature", "sign_page"]
@@ -26,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 TicketKind = Literal["corp", "agent_config"]
 KINDS: tuple[TicketKind, ...] = ("corp", "agent_config")
+RENEW_EVERY_S = 600  # one member's renewals of one kind
 
 
 class TicketBudgetSpent(Exception):
@@ -49,6 +55,7 @@ class Tickets:
         s = deps.settings
         self._deps = deps
         base = f"{{{s.scrm_redis_prefix}}}:wecom:ticket:{s.wecom_corp_id}:{s.wecom_agent_id}"
+        self._base = base
         self._budget_key = base + ":fetches"
         self._stores: dict[TicketKind, TokenStore] = {
             kind: TokenStore(deps.redis, f"{base}:{kind}", self._fetcher(kind), margin_s=600) for kind in KINDS
@@ -61,8 +68,11 @@ class Tickets:
                 answer = await self._deps.wecom.call("get_jsapi_ticket", method="GET")
             else:
                 answer = await self._deps.wecom.call("ticket/get", method="GET", params={"type": "agent_config"})
-            log.info("jsapi_ticket_fetched", kind=kind, expires_in=answer.get("expires_in"))
-            return str(answer["ticket"]), int(answer.get("expires_in", 7200))
+            expires_in = int(answer.get("expires_in", 7200))
+            await self._deps.redis.set(f"{self._base}:{kind}:fetched_at", int(self._deps.clock.timestamp()),
+                                       ex=max(1, expires_in))
+            log.info("jsapi_ticket_fetched", kind=kind, expires_in=expires_in)
+            return str(answer["ticket"]), expires_in
 
         return fetch
 
@@ -80,15 +90,28 @@ class Tickets:
     async def get(self, kind: TicketKind) -> str:
         return await self._stores[kind].get()
 
-    async def renew(self, kind: TicketKind, stale_fingerprint: str) -> str:
-        """The client refused a signature made with the ticket of ``stale_fingerprint``: drop it once."""
+    async def renew(self, kind: TicketKind, stale_fingerprint: str, userid: str) -> str:
+        """The client refused a signature made with the ticket of ``stale_fingerprint``: a new
+        ticket if that one is still in use, old enough, and ``userid`` has not renewed this kind
+        in the last 10 minutes; otherwise (or when none can be had) the ticket we have."""
         store = self._stores[kind]
-        current = await store.get()
-        if stale_fingerprint and fingerprint(current) == stale_fingerprint:
-            log.info("jsapi_ticket_refused", kind=kind)
-            await store.invalidate(current)
-            current = await store.get()
-        return current
+        current = await store.shared()
+        if not stale_fingerprint or fingerprint(current) != stale_fingerprint:
+            return current  # a page holding an older signature: the current ticket signs it
+        fetched_at = await self._deps.redis.get(f"{self._base}:{kind}:fetched_at")
+        age = self._deps.clock.timestamp() - float(fetched_at or 0)
+        if age < self._deps.settings.scrm_sidebar_ticket_min_age_s:
+            log.info("jsapi_ticket_renew_refused", kind=kind, userid=userid, reason="too_young", age_s=int(age))
+            return current
+        if not await self._deps.redis.set(f"{self._base}:renew:{kind}:{userid}", 1, nx=True, ex=RENEW_EVERY_S):
+            log.info("jsapi_ticket_renew_refused", kind=kind, userid=userid, reason="renewed_recently")
+            return current
+        log.info("jsapi_ticket_refused", kind=kind, userid=userid)
+        try:
+            return await store.replace(current)
+        except (TicketBudgetSpent, WeComError) as err:
+            log.warning("jsapi_ticket_kept", kind=kind, reason=type(err).__name__)
+            return current
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +120,16 @@ class SignedConfig:
     agent: dict[str, Any]
 
 
-async def sign_page(deps: Deps, tickets: Tickets, url: str, renew: dict[TicketKind, str] | None = None) -> SignedConfig:
-    """Signatures for both configs of the page at ``url``."""
+async def sign_page(
+    deps: Deps, tickets: Tickets, url: str, renew: dict[TicketKind, str] | None = None, *, userid: str = ""
+) -> SignedConfig:
+    """Signatures for both configs of the page at ``url`` (``renew``: kind → refused fingerprint)."""
     s = deps.settings
     timestamp = int(deps.clock.timestamp())
     signed: dict[TicketKind, dict[str, Any]] = {}
     for kind in KINDS:
         stale = (renew or {}).get(kind, "")
-        ticket = await (tickets.renew(kind, stale) if stale else tickets.get(kind))
+        ticket = await (tickets.renew(kind, stale, userid) if stale else tickets.get(kind))
         nonce = secrets.token_urlsafe(12)
         signed[kind] = {
             "timestamp": timestamp,

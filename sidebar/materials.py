@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import structlog
 
 from bot.deps import Deps
-from bot.wecom.errors import TOKEN_ERRCODES, WeComError
+from bot.wecom.client import Upload
 from sidebar.config import LibraryItem
 
 __all__ = ["KEEP_S", "media_id_for"]
@@ -28,25 +27,12 @@ def _key(deps: Deps, item: LibraryItem) -> str:
 
 
 async def _upload(deps: Deps, item: LibraryItem) -> str:
+    """Through the client, like every WeCom call: token, retries, and media/upload's shared budget."""
     assert item.file is not None
     data = await asyncio.to_thread(item.file.read_bytes)
-    url = f"{deps.settings.wecom_api_base.rstrip('/')}/cgi-bin/media/upload"
-    for attempt in range(2):
-        token = await deps.wecom.tokens.get()
-        form = aiohttp.FormData()
-        form.add_field("media", data, filename=item.file.name, content_type="application/octet-stream")
-        params = {"access_token": token, "type": item.kind}
-        async with deps.http.post(url, params=params, data=form, timeout=aiohttp.ClientTimeout(total=30)) as resp:
-            answer = await resp.json(content_type=None)
-        errcode = int(answer.get("errcode", 0))
-        if errcode == 0:
-            log.info("sidebar_media_uploaded", item=item.id, kind=item.kind)
-            return str(answer["media_id"])
-        if errcode in TOKEN_ERRCODES and attempt == 0:
-            await deps.wecom.tokens.invalidate(token)
-            continue
-        raise WeComError(errcode, str(answer.get("errmsg", "")), "media/upload")
-    raise WeComError(None, "token refused twice", "media/upload")
+    media_id = await deps.wecom.upload_media(item.kind, Upload(item.file.name, data, "application/octet-stream"))
+    log.info("sidebar_media_uploaded", item=item.id, kind=item.kind)
+    return media_id
 
 
 async def media_id_for(deps: Deps, item: LibraryItem) -> str:

@@ -1,8 +1,10 @@
 """Who is on the page: OAuth2 ``snsapi_base`` with a checked ``state``, code → ``auth/getuserinfo``.
 
-``state`` is random, kept in Redis for 10 minutes (good once) with the page to return to, and
-also set in a short cookie: a callback must carry the state this browser was given (no login
-CSRF). The page to return to is allow-listed: a path under ``/sidebar/`` of our own site.
+``state`` is random and lives only in the browser: a short cookie, signed, holding the state
+and the page to return to for 10 minutes. A callback must carry the state this browser was
+given (no login CSRF); the code it brings is good once (WeCom's rule). Nothing is stored on the
+server for a visitor who has not logged in, so anonymous requests cannot fill Redis. The page to
+return to is allow-listed (a path under ``/sidebar/`` of our own site) and capped in length.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from bot.deps import Deps
 from bot.wecom.errors import WeComError
+from sidebar.session import SessionError, SessionSigner
 
 __all__ = ["STATE_COOKIE", "BadState", "InvalidCode", "LoginError", "NotMember", "begin_login", "finish_login",
            "safe_next"]
@@ -21,6 +24,7 @@ __all__ = ["STATE_COOKIE", "BadState", "InvalidCode", "LoginError", "NotMember",
 STATE_COOKIE = "scrm_sidebar_state"
 STATE_TTL_S = 600
 _DEFAULT_NEXT = "/sidebar/"
+NEXT_MAX = 512  # a longer page to return to is not ours: back to the sidebar's start
 
 
 class LoginError(Exception):
@@ -42,12 +46,12 @@ class NotMember(LoginError):
 @dataclass(frozen=True, slots=True)
 class LoginStart:
     authorize_url: str
-    state: str
+    state_cookie: str
 
 
 def safe_next(target: str | None) -> str:
     """A page of ours to return to: a ``/sidebar/`` path, no scheme, no host, no ``//``."""
-    if not target:
+    if not target or len(target) > NEXT_MAX:
         return _DEFAULT_NEXT
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/sidebar/") or "//" in parts.path or "\\" in target:
@@ -55,14 +59,10 @@ def safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _state_key(deps: Deps, state: str) -> str:
-    return f"{{{deps.settings.scrm_redis_prefix}}}:sidebar:oauth:{state}"
-
-
-async def begin_login(deps: Deps, redirect_uri: str, next_target: str | None) -> LoginStart:
+def begin_login(deps: Deps, signer: SessionSigner, redirect_uri: str, next_target: str | None) -> LoginStart:
     s = deps.settings
-    state = secrets.token_urlsafe(24)
-    await deps.redis.set(_state_key(deps, state), safe_next(next_target), ex=STATE_TTL_S)
+    state = secrets.token_urlsafe(18)
+    cookie = signer.seal_state(state, safe_next(next_target), deps.clock.timestamp() + STATE_TTL_S)
     query = urlencode({
         "appid": s.wecom_corp_id,
         "redirect_uri": redirect_uri,
@@ -72,16 +72,19 @@ async def begin_login(deps: Deps, redirect_uri: str, next_target: str | None) ->
         "agentid": s.wecom_agent_id,
     })
     base = s.scrm_sidebar_oauth_base.rstrip("/")
-    return LoginStart(f"{base}/connect/oauth2/authorize?{query}#wechat_redirect", state)
+    return LoginStart(f"{base}/connect/oauth2/authorize?{query}#wechat_redirect", cookie)
 
 
-async def finish_login(deps: Deps, code: str, state: str, browser_state: str | None) -> tuple[str, str]:
-    """(userid, page to return to). The state is consumed before WeCom is asked anything."""
-    if not state or not browser_state or not hmac.compare_digest(state, browser_state):
+async def finish_login(
+    deps: Deps, signer: SessionSigner, code: str, state: str, state_cookie: str | None
+) -> tuple[str, str]:
+    """(userid, page to return to). The state is checked before WeCom is asked anything."""
+    try:
+        browser_state, next_target = signer.open_state(state_cookie, deps.clock.timestamp())
+    except SessionError as err:
+        raise BadState(f"state cookie: {err}") from None
+    if not state or not hmac.compare_digest(state.encode(), browser_state.encode()):
         raise BadState("state does not match this browser")
-    next_target = await deps.redis.getdel(_state_key(deps, state))
-    if next_target is None:
-        raise BadState("state unknown or used")
     if not code:
         raise InvalidCode("no code")
     try:
@@ -93,5 +96,4 @@ async def finish_login(deps: Deps, code: str, state: str, browser_state: str | N
     userid = answer.get("userid") or answer.get("UserId")
     if not userid:
         raise NotMember("not a member")
-    target = next_target.decode() if isinstance(next_target, bytes) else str(next_target)
-    return str(userid), safe_next(target)
+    return str(userid), safe_next(next_target)

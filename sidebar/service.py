@@ -25,8 +25,8 @@ from sidebar.session import SessionSigner
 from sop.models import SopTask, TaskStatus
 
 __all__ = [
-    "Sidebar", "audit_refused", "confirm_sent", "group_card", "library_items", "open_card", "run_action", "send_item",
-    "sign",
+    "ID_MAX", "Sidebar", "audit_refused", "confirm_sent", "group_card", "library_items", "open_card", "run_action",
+    "send_item", "sign",
 ]
 
 
@@ -45,9 +45,11 @@ async def _context(sb: Sidebar, userid: str, external_userid: str) -> CardContex
     )
 
 
-async def sign(sb: Sidebar, url: str, renew_kind: str = "", renew_fp: str = "") -> SignedConfig:
+async def sign(sb: Sidebar, userid: str, url: str, renew_kind: str = "", renew_fp: str = "") -> SignedConfig:
+    """Signatures for a member we know (a ticket is the corp's: strangers spend none of it)."""
+    viewer = await viewer_of(userid)
     renew: dict[TicketKind, str] = {kind: renew_fp for kind in KINDS if kind == renew_kind and renew_fp}
-    return await sign_page(sb.deps, sb.tickets, url, renew)
+    return await sign_page(sb.deps, sb.tickets, url, renew, userid=viewer.userid)
 
 
 async def open_card(sb: Sidebar, userid: str, external_userid: str) -> dict[str, Any]:
@@ -151,8 +153,14 @@ async def run_action(sb: Sidebar, userid: str, external_userid: str, action: str
     raise actions.BadAction(f"unknown action {action!r}")
 
 
+ID_MAX = 2**31 - 1  # the largest id a row can have: a larger number names nothing
+
+
 def _int(body: dict[str, Any], name: str) -> int:
+    """An id the page sent: a positive int, or ASCII digits ("²" and "９" are digits to Python)."""
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
         raise actions.BadAction(f"{name} must be a number")
-    return int(value)
+    return value

@@ -46,6 +46,7 @@ def _settings(state: SimulatorState, sim_url: str, workdir: Path) -> Settings:
         # The guide's sidebar: WeCom's OAuth page and JS-SDK are the simulator's.
         scrm_sidebar_oauth_base=sim_url,
         scrm_sidebar_jssdk_urls=f"{sim_url}/_sim/jsbridge.js",
+        scrm_sidebar_local=True,  # served on the demo's own http://127.0.0.1 address
     )
 
 

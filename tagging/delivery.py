@@ -2,8 +2,10 @@
 
 - ``ensure_rule_tags``: every tag the rules can give exists in WeCom (add_corp_tag) and locally.
 - ``push_pending``: per (guide, customer) relation with a change, one mark_tag with exactly the
-  difference, paced by a limit shared across processes. A relation that fails stays pending and
-  is retried by the next push; nothing is marked done before WeCom said ok.
+  difference, paced by mark_tag's budget in the WeCom client (bot/wecom/budget.py: shared by
+  every process and every caller, the sidebar included, which only gets its smaller share). A
+  relation that fails stays pending and is retried by the next push; nothing is marked done
+  before WeCom said ok.
 - ``reconcile``: read what WeCom really has (batch/get_by_user) and mark our rows accordingly, so
   the next push repairs any drift (a rule tag someone removed, a removal that never arrived).
 """
@@ -21,8 +23,8 @@ from tortoise import Tortoise
 
 from bot.deps import Deps
 from bot.progress import Progress
-from bot.ratelimit import SharedRateLimiter
 from bot.sqldialect import Dialect, ids_filter
+from bot.wecom.budget import BudgetSpent
 from bot.wecom.errors import NotExternalContact, WeComError, WeComPermanentError
 from customers.models import CustomerTag, Relationship, Tag, TagGroup
 from customers.tags import mirror_relation_tags, sync_corp_tags, tag_ids_of_follow
@@ -136,25 +138,13 @@ async def push_pending(
     deps: Deps,
     *,
     customer_ids: Sequence[int] | None = None,
-    per_second: int | None = None,
     concurrency: int = 8,
     page_size: int = 500,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """One pass over every relation with a difference: one mark_tag each."""
-    limiter = SharedRateLimiter(
-        deps.redis,
-        f"{{{deps.settings.scrm_redis_prefix}}}:rate:mark_tag",
-        per_second or deps.settings.scrm_mark_tag_per_second,
-    )
-    # The hourly budget is never waited for inside a handler (that would hold an event for up to
-    # an hour): a pass that finds it spent stops, and what is left stays pending.
-    hourly = SharedRateLimiter(
-        deps.redis,
-        f"{{{deps.settings.scrm_redis_prefix}}}:rate:mark_tag:hour",
-        deps.settings.scrm_mark_tag_per_hour,
-        window_s=3600,
-    )
+    """One pass over every relation with a difference: one mark_tag each, at the pace of mark_tag's
+    budget (SCRM_MARK_TAG_PER_SECOND). The hourly budget is never waited for (that would hold an
+    event for up to an hour): a pass that finds it spent stops, and what is left stays pending."""
     result = SyncResult()
     slots = asyncio.Semaphore(concurrency)
     after = (0, 0)
@@ -169,11 +159,8 @@ async def push_pending(
 
         async def push(rows: list[_Pending]) -> None:
             async with slots:
-                if result.hour_budget_spent or await hourly.try_acquire() > 0:
-                    result.hour_budget_spent = True
-                    return
-                await limiter.acquire()
-                await _push_relation(deps, rows, result)
+                if not result.hour_budget_spent:
+                    await _push_relation(deps, rows, result)
 
         await asyncio.gather(*(push(rows) for rows in by_relation.values()))
         if progress:
@@ -206,6 +193,13 @@ async def _push_relation(deps: Deps, rows: list[_Pending], result: SyncResult) -
         await deps.wecom.mark_tag(
             first.userid, first.external_userid, [r.wecom_tag_id for r in add], [r.wecom_tag_id for r in remove]
         )
+    except BudgetSpent:
+        # Not sent: mark_tag's budget (this hour's, or this minute's past the client's wait) is
+        # spent. The relation stays pending for a later pass.
+        result.relations -= 1
+        result.mark_tag_calls -= 1
+        result.hour_budget_spent = True
+        return
     except NotExternalContact:
         # The relation is gone in WeCom; the contact events will record how. Nothing to push.
         log.warning("tag_sync_relation_gone", guide_id=first.guide_id, customer_id=first.customer_id)

@@ -159,6 +159,8 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_scheduler": False,
             "scrm_signal_secrets": "shop=test-shop-secret,pos=test-pos-secret",
             "scrm_metrics_token": METRICS_TOKEN,
+            "scrm_sidebar_local": True,  # the sidebar on the test server's own http://127.0.0.1 address
+            "scrm_sidebar_secret": "test-sidebar-secret-of-32-bytes!",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

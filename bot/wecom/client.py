@@ -1,8 +1,9 @@
 """The async WeCom API client (aiohttp). The only code that talks HTTP to WeCom.
 
-One ``call`` does the protocol: the access token in the query, ``errcode`` checked, a refused
-token refreshed once, -1 / 45009 / 45033 / HTTP 5xx / timeouts retried with capped exponential
-backoff and full jitter, every other errcode raised as a typed error. The methods below are thin
+One ``call`` does the protocol: each try first takes one call from the API's budget shared by
+every process (bot/wecom/budget.py), the access token in the query, ``errcode`` checked, a
+refused token refreshed once, -1 / 45009 / 45033 / HTTP 5xx / timeouts retried with capped
+exponential backoff and full jitter, every other errcode raised as a typed error. The methods below are thin
 and name the APIs the product uses (PROTOCOL.md section 3).
 """
 
@@ -21,6 +22,7 @@ import structlog
 from redis.asyncio import Redis
 
 from bot.wecom import limits
+from bot.wecom.budget import ApiBudgets
 from bot.wecom.errors import (
     RETRYABLE_ERRCODES,
     TOKEN_ERRCODES,
@@ -101,6 +103,7 @@ class WeComClient:
         redis_prefix: str,
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
+        budgets: ApiBudgets | None = None,
     ) -> None:
         self._session = session
         self._base = api_base.rstrip("/")
@@ -109,6 +112,7 @@ class WeComClient:
         self.agent_id = agent_id
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._retry = retry or RetryPolicy()
+        self.budgets = budgets
         # Tokens are per (corp, secret): key by a digest of the secret, never the secret itself.
         secret_tag = hashlib.sha256(secret.encode()).hexdigest()[:12]
         self.tokens = TokenStore(redis, f"{{{redis_prefix}}}:wecom:token:{corp_id}:{secret_tag}", self._fetch_token)
@@ -134,6 +138,8 @@ class WeComClient:
         while True:
             token = await self.tokens.get() if use_token else None
             query = params | {"access_token": token} if token else params
+            if token and self.budgets is not None:
+                await self.budgets.spend(api)  # every try is a call WeCom counts against the corp
             try:
                 data = await self._send(api, method, query, body)
             except _Transient as err:

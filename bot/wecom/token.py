@@ -62,6 +62,28 @@ class TokenStore:
                 return local[0]
             return await self._from_redis_or_fetch()
 
+    async def shared(self) -> str:
+        """The token every process shares now (Redis, not this process's copy), fetched if none."""
+        return await self._read_cached() or await self.get()
+
+    async def replace(self, stale: str) -> str:
+        """A new token in place of ``stale``, fetched before ``stale`` is dropped: if the fetch
+        fails (raises), ``stale`` stays in use. Single-flight: a process that finds another one
+        renewing waits for its result."""
+        owner = secrets.token_hex(8)
+        deadline = time.monotonic() + self._lock_ttl_ms / 1000
+        while not await self._redis.set(self._lock_key, owner, nx=True, px=self._lock_ttl_ms):
+            if time.monotonic() > deadline:
+                return await self.shared()
+            await asyncio.sleep(self._wait_poll_s)
+        try:
+            cached = await self._read_cached()
+            if cached and cached != stale:
+                return cached  # renewed meanwhile by another process
+            return await self._fetch_and_store()
+        finally:
+            await self._release(keys=[self._lock_key], args=[owner])
+
     async def invalidate(self, token: str) -> None:
         """Forget ``token`` (WeCom refused it). Compare-and-delete so we never drop a newer token."""
         if self._local is not None and self._local[0] == token:

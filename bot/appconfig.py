@@ -12,6 +12,7 @@ from typing import Any
 from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
 from bot.templates import Templates
+from campaigns.config import ScheduledCampaigns
 from customers.config import Org
 from leads.config import LeadsConfig
 from sidebar.config import Library
@@ -73,6 +74,7 @@ class AppConfig:
     leaderboard: LeaderboardConf
     sop: PlaybookSet
     sidebar: Library
+    campaigns: ScheduledCampaigns
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

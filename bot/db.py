@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "channels.models",
     "sidebar.models",
     "predict.models",
+    "campaigns.models",
 ]
 
 

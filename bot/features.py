@@ -156,6 +156,17 @@ FEATURES: tuple[Feature, ...] = (
         cli=("predict.cli:add_command",),
         templates=("predict.config:TEMPLATES",),
     ),
+    Feature(
+        "campaigns",
+        config=(("campaigns", "campaigns.config:load"),),
+        handlers=("handlers.campaigns",),
+        ticks=("handlers.campaigns:CAMPAIGN_SYNC", "handlers.campaigns:CAMPAIGN_SCHEDULE",
+               "handlers.campaigns:BEHAVIOUR_DAILY"),
+        metrics=("campaigns.report", "campaigns.behaviour"),
+        demo=("campaigns.demo:chapter",),
+        cli=("campaigns.cli:add_command",),
+        templates=("campaigns.chat:TEMPLATES",),
+    ),
 )
 
 

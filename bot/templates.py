@@ -49,6 +49,10 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     # A channel code's name and its report line (channels/).
     "channel": frozenset({"name", "state", "store", "adds", "losses", "net_adds", "lost_7d", "lost_share",
                           "bought_30d", "sales"}),
+    # Campaigns and moments (campaigns/): what operators, guides and store managers read about pushes.
+    "campaign": frozenset({"name", "guide_name", "store_name", "count", "items", "userid", "reason", "lines",
+                           "customers", "published", "tasks", "rate", "date", "text", "guides", "holdout", "capped",
+                           "previous"}),
 }
 
 

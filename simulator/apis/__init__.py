@@ -9,8 +9,10 @@ from simulator.apis import (
     contacts,
     contactways,
     groupchat,
+    groupmsg,
     jsapi,
     messages,
+    moments,
     oauth,
     outreach,
     tags,
@@ -35,4 +37,6 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *contactways.ENDPOINTS,
     *oauth.ENDPOINTS,
     *jsapi.ENDPOINTS,
+    *groupmsg.ENDPOINTS,
+    *moments.ENDPOINTS,
 )

@@ -4,13 +4,16 @@ run again: planning inserts each customer once (a unique key), and each WeCom ta
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.outbox import send_once_or_skip
@@ -30,6 +33,8 @@ log = structlog.get_logger(__name__)
 
 # add_msg_template takes at most 10,000 customers a call.
 CHUNK = 10_000
+# Tasks synced at once.
+SYNC_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,22 +269,46 @@ async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
         return result
     result.unknown = await _count_unknown(deps, tasks, now)
     expire_before = now - timedelta(days=deps.settings.scrm_campaign_sync_days)
-    for task in tasks:
-        result.tasks += 1
-        send_time = await _sender_sent_at(deps, task)
-        if send_time is None:
-            if task.created_at < expire_before:
-                await _close(task, TaskState.EXPIRED, now)
-                result.expired += 1
-            else:
-                await CampaignTask.filter(id=task.id).update(synced_at=now)
-            continue
-        result.results += await _read_results(deps, task)
-        await CampaignTask.filter(id=task.id).update(state=TaskState.SENT, send_time=send_time, synced_at=now)
-        result.sent += 1
+    # A few tasks at once, so reading WeCom's pages and writing ours overlap: the sync goes at WeCom's pace.
+    gate = asyncio.Semaphore(SYNC_CONCURRENCY)
+
+    async def one(task: CampaignTask) -> None:
+        async with gate:
+            await _sync_task(deps, task, now, expire_before, result)
+
+    async with asyncio.TaskGroup() as group:
+        for task in tasks:
+            group.create_task(one(task))
     log.info("campaign_synced", tasks=result.tasks, sent=result.sent, expired=result.expired, results=result.results,
              unknown=result.unknown)
     return result
+
+
+async def _sync_task(deps: Deps, task: CampaignTask, now: datetime, expire_before: datetime, result: SyncResult
+                     ) -> None:
+    result.tasks += 1
+    send_time = await _sender_sent_at(deps, task)
+    if send_time is None:
+        if task.created_at < expire_before:
+            await _close(task, TaskState.EXPIRED, now)
+            result.expired += 1
+        else:
+            await CampaignTask.filter(id=task.id).update(synced_at=now)
+        return
+    pages = [page async for page in wecomapi.groupmsg_send_result(deps, task.msgid, task.sender)]
+    by_status: dict[TargetStatus, list[str]] = defaultdict(list)
+    for rows in pages:
+        for row in rows:
+            by_status[_RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)].append(str(row["external_userid"]))
+    # One commit per task: its customers' results and the task's state together.
+    async with in_transaction() as conn:
+        for status, externals in by_status.items():
+            for start in range(0, len(externals), 1000):
+                await _set_status(conn, task.campaign_id, status, externals[start:start + 1000])
+        await CampaignTask.filter(id=task.id).using_db(conn).update(state=TaskState.SENT, send_time=send_time,
+                                                                     synced_at=now)
+    result.results += sum(len(rows) for rows in pages)
+    result.sent += 1
 
 
 async def _count_unknown(deps: Deps, tasks: list[CampaignTask], now: datetime) -> int:
@@ -304,17 +333,16 @@ async def _sender_sent_at(deps: Deps, task: CampaignTask) -> datetime | None:
     return None
 
 
-async def _read_results(deps: Deps, task: CampaignTask) -> int:
-    read = 0
-    async for rows in wecomapi.groupmsg_send_result(deps, task.msgid, task.sender):
-        by_status: dict[TargetStatus, list[str]] = defaultdict(list)
-        for row in rows:
-            by_status[_RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)].append(str(row["external_userid"]))
-        for status, externals in by_status.items():
-            await CampaignTarget.filter(campaign_id=task.campaign_id, msgid=task.msgid,
-                                        customer_id__in=await _customer_ids(externals)).update(status=status)
-        read += len(rows)
-    return read
+async def _set_status(
+    conn: BaseDBAsyncClient, campaign_id: int, status: TargetStatus, external_userids: list[str]
+) -> None:
+    """One statement per status and thousand customers, found by the (campaign, customer) key."""
+    sql = SqlParams(Dialect.of(conn))
+    await conn.execute_query(
+        f"UPDATE campaign_target SET status = {sql.add(status.value)} WHERE campaign_id = {sql.add(campaign_id)} "
+        f"AND customer_id IN (SELECT id FROM customer WHERE external_userid IN {sql.in_list(external_userids)})",
+        sql.values,
+    )
 
 
 async def _customer_ids(external_userids: list[str]) -> list[int]:

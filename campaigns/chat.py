@@ -10,7 +10,7 @@ from campaigns import service
 from campaigns.audience import Audience
 from customers.models import Guide
 
-__all__ = ["TEMPLATES", "confirm_reply", "parse_draft", "preview_reply"]
+__all__ = ["TEMPLATES", "after_command", "confirm_reply", "parse_draft", "preview_reply"]
 
 TEMPLATES = (
     "campaign_remind_guide", "campaign_moment_remind_guide", "campaign_preview", "campaign_preview_line",
@@ -19,6 +19,15 @@ TEMPLATES = (
 )
 DRAFT_TTL_S = 1800
 _KEYS = {"标签": "tags", "阶段": "stages", "门店": "store", "对照": "holdout", "内容": "text", "附件": "attachments"}
+
+
+def after_command(typed: str, parsed: str) -> str:
+    """What follows the command word in the message as typed; the parsed argument when it cannot be found."""
+    words = parsed.split()
+    if not words:
+        return parsed
+    start = typed.find(words[0])
+    return typed[start:].strip() if start >= 0 else parsed
 
 
 def parse_draft(text: str) -> tuple[str, dict[str, str]] | None:

@@ -16,7 +16,9 @@ router = Router("campaigns")
 @command("群发", "campaign", args=[Arg("内容", REST)], roles=OPERATORS,
          help="预览一次客户群发：群发 <名称> 标签=<标签> 内容=<文字>；再发「确认群发 <名称>」才发送")
 async def campaign_preview(call: Call) -> str:
-    return await chat.preview_reply(call.deps, call.caller.userid, str(call.args["内容"]))
+    # The message as typed: the text keeps its punctuation (the parsed argument has it normalised).
+    typed = chat.after_command(call.text, str(call.args["内容"]))
+    return await chat.preview_reply(call.deps, call.caller.userid, typed)
 
 
 @command("确认群发", "campaign confirm", args=[Arg("名称", REST)], roles=OPERATORS, help="发送已预览的群发")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +32,9 @@ from simulator.apis.groupmsg import guide_sends_mass
 from simulator.apis.moments import customer_comments, guide_publishes_moment
 from sop.report import delivered_steps, lift
 from sop.service import run_tick
+from tests.test_operators import ops
+
+__all__ = ["ops"]  # the fixture, shared with the operators' tests
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config"
 GUIDES = ("guide_a", "guide_b", "guide_c")
@@ -265,3 +269,113 @@ async def test_a_moment_to_a_tag_reports_who_published_and_who_could_see_it(corp
     assert figures["guides"][0]["likes"] == 1 and figures["guides"][0]["comments"] == 1
     assert await moments.remind(deps, moment) == ["guide_c"]
     assert state.messages_to("guide_c") and not state.messages_to("guide_a")
+
+
+async def test_a_task_never_sent_expires_and_counts_unsent(corp: Any, sim: Any) -> None:
+    deps, state = corp, sim.state
+    campaign, _ = await service.send(deps, service.CampaignSpec(
+        "late", Audience(external_userids=(ext(90), ext(93))), "新品", holdout_pct=0))
+    guide_sends_mass(state, "guide_a")  # sent half an hour after it was made: within 24 h
+    deps.clock.advance(timedelta(days=8))
+    other, _ = await service.send(deps, service.CampaignSpec(
+        "never", Audience(external_userids=(ext(91),)), "新品", holdout_pct=0))
+    deps.clock.advance(timedelta(days=8))
+    synced = await service.sync(deps)
+    assert (synced.sent, synced.expired) == (1, 1)
+    report = (await campaign_report(other)).as_json()
+    assert report["guides"] == [{"userid": "guide_b", "targeted": 1, "sent": 0, "unsent": 1, "not_friend": 0,
+                                 "over_limit": 0}]
+    from boards.kinds import compute
+
+    rates = await compute("campaign_execution_rate", "guide", deps.clock.now() - timedelta(days=30),
+                          deps.clock.now())
+    guides = {g.userid: g.id for g in await Guide.filter(userid__in=["guide_a", "guide_b"])}
+    assert rates == {guides["guide_a"]: 1.0, guides["guide_b"]: 0.0}
+
+
+async def test_scheduled_campaigns_go_out_once_when_due(corp: Any, sim: Any, config_dir: Path) -> None:
+    from bot.configfiles import ConfigError
+    from bot.reload import reload_config
+    from campaigns.config import load
+    from campaigns.scheduled import send_due
+
+    deps = corp
+    local = deps.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    (config_dir / "campaigns.yaml").write_text(
+        "campaigns:\n"
+        f"  - {{name: due_now, at: '{(local - timedelta(minutes=1)).isoformat()}', tags: [{TAG}], holdout: 0, "
+        "text: '{store}会员日'}\n"
+        f"  - {{name: tomorrow, at: '{(local + timedelta(days=1)).isoformat()}', tags: [{TAG}], text: 明天}}\n",
+        encoding="utf-8")
+    await reload_config(deps)
+    assert await send_due(deps) == ["due_now"]
+    assert await send_due(deps) == []
+    assert len(mass_calls(sim)) == 3 and await Campaign.filter(name="due_now", source="schedule").exists()
+    (config_dir / "campaigns.yaml").write_text(
+        "campaigns:\n  - {name: x, at: soon, tags: [a], text: hi}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"campaigns.yaml: line 2: campaign x: at must be a time"):
+        load(config_dir, {})
+
+
+async def test_guide_behaviour_daily_boards_and_the_managers_line(corp: Any, sim: Any) -> None:
+    from boards.kinds import compute
+    from campaigns.behaviour import run_daily
+    from customers.models import Role, Store
+    from simulator.apis.moments import set_behaviour
+
+    deps, state = corp, sim.state
+    store = await Store.create(code="sh01x", name="上海测试店")
+    await Guide.filter(userid__in=list(GUIDES)).update(store_id=store.id)
+    state.add_member("manager_x", "张店长")
+    await Guide.create(userid="manager_x", name="张店长", store=store, role=Role.STORE_MANAGER)
+    today = deps.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    for back in range(1, 9):
+        day = (today - timedelta(days=back)).isoformat()
+        set_behaviour(state, "guide_a", day, chat_cnt=10, message_cnt=30, reply_percentage=90 if back > 1 else 60,
+                      avg_reply_time=5, negative_feedback_cnt=1 if back == 1 else 0)
+        set_behaviour(state, "guide_b", day, chat_cnt=8, message_cnt=20, reply_percentage=80, avg_reply_time=12)
+    for back in range(8, 1, -1):  # the week before, fetched day by day as the tick would
+        deps.clock.set(deps.clock.now() - timedelta(days=back))
+        await run_daily(deps)
+        deps.clock.set(deps.clock.now() + timedelta(days=back))
+    assert not state.messages_to("manager_x")
+    assert await run_daily(deps) == 1
+    [summary] = state.messages_to("manager_x")
+    assert "王小美" in summary.content["content"] and "60%" in summary.content["content"]
+    assert "李晓" not in summary.content["content"]
+    calls = state.calls_to("externalcontact/get_user_behavior_data")
+    assert all(len(c.body["userid"]) == 1 for c in calls)  # one guide a call
+    yesterday = today - timedelta(days=1)
+    start = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    ids = {g.userid: g.id for g in await Guide.filter(userid__in=["guide_a", "guide_b"])}
+    assert (await compute("reply_rate", "guide", start, end))[ids["guide_a"]] == pytest.approx(0.6)
+    assert (await compute("first_reply_minutes", "guide", start, end))[ids["guide_b"]] == pytest.approx(12)
+    assert (await compute("negative_feedback", "guide", start, end))[ids["guide_a"]] == 1
+
+
+async def test_operators_preview_a_mass_send_in_chat_and_confirm_it(ops: Any) -> None:
+    from tests.test_operators import say
+
+    state = ops.state
+    group = state.add_tag_group("会员等级", [TAG])
+    db_group = await TagGroup.create(wecom_id=group.group_id, name="会员等级")
+    tag = await Tag.create(wecom_id=state.tag_id(TAG), group=db_group, name=TAG)
+    guide = await Guide.get(userid="guide_sh01_a")
+    for i in range(5):
+        state.add_external_contact(f"wmChat{i}")
+        state.relate("guide_sh01_a", f"wmChat{i}")
+        customer = await Customer.create(external_userid=f"wmChat{i}", first_seen_at=datetime.now(UTC))
+        await Relationship.create(guide=guide, customer=customer, created_at=datetime.now(UTC))
+        await CustomerTag.create(customer=customer, guide=guide, tag=tag, source=TagSource.WECOM)
+
+    shown = await say(ops, "operator01", f"群发 周末 标签={TAG} 对照=0 内容=周末会员日，{{guide}}等你")
+    assert "群发「周末」预览：将发给 5 位客户" in shown and "王小美：5 位" in shown and "确认群发 周末" in shown
+    assert not state.calls_to("externalcontact/add_msg_template")
+    refused = await say(ops, "guide_sh01_a", "确认群发 周末")
+    assert "确认群发" in refused and not state.calls_to("externalcontact/add_msg_template")
+    assert "已创建 1 个任务，共 5 位客户" in await say(ops, "operator01", "确认群发 周末")
+    [call] = state.calls_to("externalcontact/add_msg_template")
+    assert call.body["text"]["content"] == "周末会员日，王小美等你"
+    assert "没有待确认的群发「周末」" in await say(ops, "operator01", "确认群发 周末")
+    assert "未知占位符" in await say(ops, "operator01", f"群发 坏 标签={TAG} 内容={{name}}您好")

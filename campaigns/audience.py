@@ -99,7 +99,8 @@ def capped_sql(sql: SqlParams, period_start: datetime) -> str:
     """``capped (customer_id, n)``: a CTE of the pushes each customer had in the cap's period: planned ones
     still open, sent ones, and the ones WeCom refused as over the limit."""
     return (
-        "capped AS (SELECT t.customer_id, COUNT(*) AS n FROM campaign_target t WHERE t.arm = 'treated' "
+        "capped AS (SELECT t.customer_id, COUNT(*) AS n FROM campaign_target t WHERE t.campaign_id IN "
+        f"(SELECT c.id FROM campaign c WHERE c.sent_at >= {typed(sql, period_start)}) AND t.arm = 'treated' "
         f"AND t.status IN ('planned', 'sent', 'over_limit') AND t.counted_at >= {typed(sql, period_start)} "
         "GROUP BY t.customer_id)"
     )

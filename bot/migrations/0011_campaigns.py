@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('counted_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('send_time', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'campaign_target', 'app': 'scrm', 'unique_together': (('campaign', 'customer'),), 'indexes': [Index(fields=['customer_id', 'counted_at']), Index(fields=['campaign_id', 'guide_id', 'arm']), Index(fields=['msgid'])], 'pk_attr': 'id', 'table_description': 'One customer of a campaign: the arm they are in, the guide who pushes, and what WeCom said.'},
+            options={'table': 'campaign_target', 'app': 'scrm', 'unique_together': (('campaign', 'customer'),), 'indexes': [Index(fields=['campaign_id', 'msgid'])], 'pk_attr': 'id', 'table_description': 'One customer of a campaign: the arm they are in, the guide who pushes, and what WeCom said.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -150,7 +150,7 @@ def _moments(args: argparse.Namespace) -> int:
         if args.action == "sync":
             print(f"moment {moment.name} synced")
             return 0
-        figures = moment_report(moment)
+        figures = await moment_report(moment)
         if args.json:
             print(json.dumps(figures, ensure_ascii=False))
             return 0

@@ -120,12 +120,26 @@ class Moment(Model):
     moment_id = fields.CharField(max_length=128, default="")
     created_at = fields.DatetimeField()
     synced_at = fields.DatetimeField(null=True)
-    # What the last sync found: userid -> {"published": bool, "customers": n}; likes and comments.
-    results: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
-    reminders: fields.Field[list[str]] = fields.JSONField(default=list)
 
     class Meta:
         table = "moment"
+
+
+class MomentGuide(Model):
+    """One guide asked to publish a moment, as the last sync found it."""
+
+    id = fields.BigIntField(primary_key=True)
+    moment: fields.ForeignKeyRelation[Moment] = fields.ForeignKeyField("scrm.Moment", related_name="guides")
+    moment_id: int
+    userid = fields.CharField(max_length=64)
+    published = fields.BooleanField(default=False)
+    customers = fields.IntField(default=0)  # who could see it (get_moment_send_result)
+    likes = fields.IntField(default=0)
+    comments = fields.IntField(default=0)
+
+    class Meta:
+        table = "moment_guide"
+        unique_together = (("moment", "userid"),)
 
 
 class GuideBehaviour(Model):

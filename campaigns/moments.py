@@ -14,7 +14,7 @@ from bot.deps import Deps
 from bot.outbox import send_once, send_once_or_skip
 from campaigns import wecomapi
 from campaigns.delivery import ContentError, attachments_payload
-from campaigns.models import Moment
+from campaigns.models import Moment, MomentGuide
 from customers.models import Guide, Role, Tag
 
 __all__ = ["MomentError", "MomentSpec", "by_name", "remind", "send", "sync"]
@@ -81,6 +81,7 @@ async def send(deps: Deps, spec: MomentSpec) -> Moment:
         moment.jobid = await wecomapi.add_moment_task(deps, spec.text, attachments, senders, list(tags.values()))
         await Moment.filter(id=moment.id).update(jobid=moment.jobid)
 
+    await MomentGuide.bulk_create([MomentGuide(moment_id=moment.id, userid=u) for u in senders])
     await send_once(f"moment:{moment.id}", "moment_task", ",".join(senders)[:64], create_task, deps.clock)
     await _moment_id(deps, moment)
     log.info("moment_sent", moment=moment.name, senders=len(senders), tags=len(tags))
@@ -102,29 +103,30 @@ async def sync(deps: Deps, moment: Moment) -> Moment:
     await _moment_id(deps, moment)
     if not moment.moment_id:
         return moment
-    guides: dict[str, dict[str, Any]] = {}
+    published: dict[str, bool] = {}
     async for rows in wecomapi.moment_task(deps, moment.moment_id):
         for row in rows:
-            guides[str(row["userid"])] = {"published": int(row.get("publish_status") or 0) == 1, "customers": 0}
-    for userid, figures in guides.items():
-        if not figures["published"]:
-            continue
-        async for rows in wecomapi.moment_customers(deps, moment.moment_id, userid):
-            figures["customers"] += len(rows)
-        reactions = await wecomapi.moment_comments(deps, moment.moment_id, userid)
-        figures["likes"] = len(reactions.get("like_list") or [])
-        figures["comments"] = len(reactions.get("comment_list") or [])
-    moment.results = {"guides": guides}
+            published[str(row["userid"])] = int(row.get("publish_status") or 0) == 1
+    for userid, done in published.items():
+        figures: dict[str, Any] = {"published": done, "customers": 0, "likes": 0, "comments": 0}
+        if done:
+            async for rows in wecomapi.moment_customers(deps, moment.moment_id, userid):
+                figures["customers"] += len(rows)
+            reactions = await wecomapi.moment_comments(deps, moment.moment_id, userid)
+            figures["likes"] = len(reactions.get("like_list") or [])
+            figures["comments"] = len(reactions.get("comment_list") or [])
+        await MomentGuide.update_or_create(moment_id=moment.id, userid=userid, defaults=figures)
     moment.synced_at = deps.clock.now()
-    await Moment.filter(id=moment.id).update(results=moment.results, synced_at=moment.synced_at)
+    await Moment.filter(id=moment.id).update(synced_at=moment.synced_at)
     return moment
 
 
 async def remind(deps: Deps, moment: Moment) -> list[str]:
     """WeCom has no reminder API for moments: the guides who have not published get an app message (once a day)."""
     moment = await sync(deps, moment)
-    guides = (moment.results or {}).get("guides", {})
-    waiting = [u for u in moment.senders if not guides.get(u, {}).get("published")]
+    rows = await MomentGuide.filter(moment_id=moment.id, published=True).values_list("userid", flat=True)
+    done = {str(userid) for userid in rows}
+    waiting = [u for u in moment.senders if u not in done]
     day = deps.clock.now().date().isoformat()
     text = deps.config.templates.render("campaign_moment_remind_guide", name=moment.name)
     for userid in waiting:

@@ -12,10 +12,10 @@ from typing import Any
 from boards.kinds import MetricQuery, metric
 from bot.sqldialect import Dialect, SqlParams, connection
 from campaigns.audience import typed
-from campaigns.models import Campaign, Moment
+from campaigns.models import Campaign, Moment, MomentGuide
 
 __all__ = ["ArmFigures", "CampaignReport", "GuideRow", "campaign_execution_rate", "campaign_report", "format_report",
-           "moment_report"]
+           "moment_execution_rate", "moment_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,18 +150,16 @@ def format_report(report: CampaignReport) -> list[str]:
     return lines
 
 
-def moment_report(moment: Moment) -> dict[str, Any]:
+async def moment_report(moment: Moment) -> dict[str, Any]:
     """Who published and how many customers could see it, from the last sync."""
-    results: dict[str, Any] = moment.results or {}
-    guides = results.get("guides", {})
+    rows = await MomentGuide.filter(moment_id=moment.id).order_by("userid")
     return {
         "moment": moment.name,
         "moment_id": moment.moment_id,
-        "guides": [{"userid": u, "published": bool(g.get("published")), "customers": int(g.get("customers", 0)),
-                    "likes": int(g.get("likes", 0)), "comments": int(g.get("comments", 0))}
-                   for u, g in sorted(guides.items())],
-        "published": sum(1 for g in guides.values() if g.get("published")),
-        "customers": sum(int(g.get("customers", 0)) for g in guides.values()),
+        "guides": [{"userid": g.userid, "published": g.published, "customers": g.customers, "likes": g.likes,
+                    "comments": g.comments} for g in rows],
+        "published": sum(1 for g in rows if g.published),
+        "customers": sum(g.customers for g in rows),
     }
 
 
@@ -179,4 +177,14 @@ def campaign_execution_rate(q: MetricQuery) -> str:
         f"SELECT {q.key} AS k, 1.0 * SUM(CASE WHEN k.send_time IS NOT NULL AND {on_time} THEN 1 ELSE 0 END) "
         "/ COUNT(*) AS v FROM campaign_task k JOIN guide g ON g.userid = k.sender "
         f"WHERE k.created_at >= {q.start} AND k.created_at < {q.end} GROUP BY {q.key}"
+    )
+
+
+@metric("moment_execution_rate", label="朋友圈执行率", percent=True)
+def moment_execution_rate(q: MetricQuery) -> str:
+    """Of the moments a guide was asked to publish in the period, the share they published (as last synced)."""
+    return (
+        f"SELECT {q.key} AS k, 1.0 * SUM(CASE WHEN mg.published THEN 1 ELSE 0 END) / COUNT(*) AS v "
+        "FROM moment_guide mg JOIN moment m ON m.id = mg.moment_id JOIN guide g ON g.userid = mg.userid "
+        f"WHERE m.created_at >= {q.start} AND m.created_at < {q.end} GROUP BY {q.key}"
     )

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from bot.deps import Deps
 from bot.outbox import send_once_or_skip
 from bot.sqldialect import Dialect, SqlParams, connection
+from bot.wecom.errors import WeComPermanentError
 from campaigns import wecomapi
 from campaigns.audience import Audience, arm_sql, cap_for, capped_sql, picked_sql, typed
 from campaigns.delivery import ContentError, attachments_payload, check_content, render_text
@@ -250,6 +251,7 @@ class SyncResult:
     expired: int = 0
     results: int = 0  # customer results read
     unknown: int = 0  # mass messages WeCom lists that no campaign made
+    refused: int = 0  # tasks WeCom refused to tell about (logged)
 
 
 async def _open_tasks(campaign: Campaign | None) -> list[CampaignTask]:
@@ -274,7 +276,11 @@ async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
 
     async def one(task: CampaignTask) -> None:
         async with gate:
-            await _sync_task(deps, task, now, expire_before, result)
+            try:
+                await _sync_task(deps, task, now, expire_before, result)
+            except WeComPermanentError as err:  # this task only (an msgid WeCom no longer knows): the rest go on
+                log.warning("campaign_task_sync_refused", msgid=task.msgid, sender=task.sender, error=str(err)[:200])
+                result.refused += 1
 
     async with asyncio.TaskGroup() as group:
         for task in tasks:

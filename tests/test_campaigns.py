@@ -23,7 +23,7 @@ from bot.clock import ManualClock
 from campaigns import moments, service
 from campaigns.audience import Audience, holdout_bucket
 from campaigns.cli import add_command, campaign_command
-from campaigns.models import Campaign, CampaignTarget
+from campaigns.models import Campaign, CampaignTarget, CampaignTask
 from campaigns.report import campaign_report, moment_report
 from config.settings import Settings
 from customers.models import ChatMessage, Customer, CustomerTag, Guide, Relationship, Tag, TagGroup, TagSource
@@ -271,13 +271,19 @@ async def test_a_moment_to_a_tag_reports_who_published_and_who_could_see_it(corp
     customer_comments(state, moment.moment_id, "guide_a", ext(0), like=True)
     customer_comments(state, moment.moment_id, "guide_a", ext(3), like=False)
 
-    figures = moment_report(await moments.sync(deps, moment))
+    figures = await moment_report(await moments.sync(deps, moment))
     assert figures["published"] == 2 and figures["customers"] == seen_a + seen_b == 200
     assert [(g["userid"], g["published"], g["customers"]) for g in figures["guides"]] == [
         ("guide_a", True, seen_a), ("guide_b", True, seen_b), ("guide_c", False, 0)]
     assert figures["guides"][0]["likes"] == 1 and figures["guides"][0]["comments"] == 1
     assert await moments.remind(deps, moment) == ["guide_c"]
     assert state.messages_to("guide_c") and not state.messages_to("guide_a")
+    from boards.kinds import compute
+
+    rates = await compute("moment_execution_rate", "guide", deps.clock.now() - timedelta(days=1),
+                          deps.clock.now() + timedelta(days=1))
+    ids = {g.userid: g.id for g in await Guide.filter(userid__in=list(GUIDES))}
+    assert rates == {ids["guide_a"]: 1.0, ids["guide_b"]: 1.0, ids["guide_c"]: 0.0}
 
 
 async def test_a_task_never_sent_expires_and_counts_unsent(corp: Any, sim: Any) -> None:
@@ -289,8 +295,11 @@ async def test_a_task_never_sent_expires_and_counts_unsent(corp: Any, sim: Any) 
     other, _ = await service.send(deps, service.CampaignSpec(
         "never", Audience(external_userids=(ext(91),)), "新品", holdout_pct=0))
     deps.clock.advance(timedelta(days=8))
+    # A task WeCom no longer knows is refused on its own; the others are synced.
+    await CampaignTask.create(campaign=other, sender="guide_b", chunk=9, msgid="msgUNKNOWN", customers=0,
+                              created_at=deps.clock.now())
     synced = await service.sync(deps)
-    assert (synced.sent, synced.expired) == (1, 1)
+    assert (synced.sent, synced.expired, synced.refused) == (1, 1, 1)
     report = (await campaign_report(other)).as_json()
     assert report["guides"] == [{"userid": "guide_b", "targeted": 1, "sent": 0, "unsent": 1, "not_friend": 0,
                                  "over_limit": 0}]

@@ -397,3 +397,17 @@ async def test_operators_preview_a_mass_send_in_chat_and_confirm_it(ops: Any) ->
     assert call.body["text"]["content"] == "周末会员日，王小美等你"
     assert "没有待确认的群发「周末」" in await say(ops, "operator01", "确认群发 周末")
     assert "未知占位符" in await say(ops, "operator01", f"群发 坏 标签={TAG} 内容={{name}}您好")
+
+
+async def test_attachments_from_the_sidebar_library_go_out_as_wecom_takes_them(corp: Any, sim: Any) -> None:
+    deps, state = corp, sim.state
+    await service.send(deps, service.CampaignSpec(
+        "with_material", Audience(external_userids=(ext(90),)), "会员日", ("member_day", "size_guide"), holdout_pct=0))
+    [call] = mass_calls(sim)
+    link, image = call["attachments"]
+    assert link == {"msgtype": "link", "link": {"title": "会员日活动", "url": "https://shop.example.com/member-day",
+                                                "desc": "本周六会员日，全场满300减50",
+                                                "picurl": "https://shop.example.com/static/member-day.png"}}
+    assert image["msgtype"] == "image" and image["image"]["media_id"] in state.media
+    with pytest.raises(service.ContentError, match="附件最多 9 个"):
+        await service.send(deps, service.CampaignSpec("too_many", Audience(tags=(TAG,)), "多", ("member_day",) * 10))

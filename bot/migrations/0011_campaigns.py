@@ -38,9 +38,9 @@ class Migration(migrations.Migration):
             name='CampaignTarget',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('campaign', fields.ForeignKeyField('scrm.Campaign', source_field='campaign_id', db_constraint=True, to_field='id', related_name='targets', on_delete=OnDelete.CASCADE)),
-                ('customer', fields.ForeignKeyField('scrm.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='campaign_targets', on_delete=OnDelete.CASCADE)),
-                ('guide', fields.ForeignKeyField('scrm.Guide', source_field='guide_id', null=True, db_constraint=True, to_field='id', related_name='campaign_targets', on_delete=OnDelete.SET_NULL)),
+                ('campaign', fields.ForeignKeyField('scrm.Campaign', source_field='campaign_id', db_constraint=False, to_field='id', related_name='targets', on_delete=OnDelete.CASCADE)),
+                ('customer', fields.ForeignKeyField('scrm.Customer', source_field='customer_id', db_constraint=False, to_field='id', related_name='campaign_targets', on_delete=OnDelete.CASCADE)),
+                ('guide', fields.ForeignKeyField('scrm.Guide', source_field='guide_id', null=True, db_constraint=False, to_field='id', related_name='campaign_targets', on_delete=OnDelete.SET_NULL)),
                 ('arm', fields.CharEnumField(description='TREATED: treated\nHOLDOUT: holdout\nCAPPED: capped', enum_type=Arm, max_length=8)),
                 ('status', fields.CharEnumField(default=TargetStatus.PLANNED, description='PLANNED: planned\nSENT: sent\nUNSENT: unsent\nNOT_FRIEND: not_friend\nOVER_LIMIT: over_limit', enum_type=TargetStatus, max_length=12)),
                 ('msgid', fields.CharField(default='', max_length=64)),

@@ -13,6 +13,7 @@ from acquisition.config import AcquisitionConfig
 from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
 from bot.templates import Templates
+from campaigns.config import ScheduledCampaigns
 from customers.config import Org
 from leads.config import LeadsConfig
 from sidebar.config import Library
@@ -75,6 +76,8 @@ class AppConfig:
     sop: PlaybookSet
     sidebar: Library
     acquisition: AcquisitionConfig
+
+    campaigns: ScheduledCampaigns
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

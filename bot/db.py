@@ -23,6 +23,8 @@ MODEL_MODULES = [
     "sidebar.models",
     "predict.models",
     "acquisition.models",
+
+    "campaigns.models",
 ]
 
 

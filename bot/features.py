@@ -169,6 +169,17 @@ FEATURES: tuple[Feature, ...] = (
         templates=("acquisition.chat:TEMPLATES", "acquisition.delivery:TEMPLATES", "acquisition.page:TEMPLATES",
                    "acquisition.service:TEMPLATES", "acquisition.links:TEMPLATES"),
     ),
+    Feature(
+        "campaigns",
+        config=(("campaigns", "campaigns.config:load"),),
+        handlers=("handlers.campaigns",),
+        ticks=("handlers.campaigns:CAMPAIGN_SYNC", "handlers.campaigns:CAMPAIGN_SCHEDULE",
+               "handlers.campaigns:BEHAVIOUR_DAILY"),
+        metrics=("campaigns.report", "campaigns.behaviour"),
+        demo=("campaigns.demo:chapter",),
+        cli=("campaigns.cli:add_command",),
+        templates=("campaigns.chat:TEMPLATES",),
+    ),
 )
 
 

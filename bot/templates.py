@@ -52,6 +52,11 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     # Member acquisition (acquisition/): add tasks, the greeting, the store line, links, the nearest-store page.
     "acquisition": frozenset({"task_id", "name", "phone", "bought", "count", "items", "greeting", "date",
                               "store_name", "guide_name", "assigned", "added", "open", "overdue", "distance"}),
+
+    # Campaigns and moments (campaigns/): what operators, guides and store managers read about pushes.
+    "campaign": frozenset({"name", "guide_name", "store_name", "count", "items", "userid", "reason", "lines",
+                           "customers", "published", "tasks", "rate", "date", "text", "guides", "holdout", "capped",
+                           "previous"}),
 }
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -378,6 +378,32 @@ class Settings(BaseSettings):
         Field(description="When the full address-book sync runs (crontab), catching any change_contact callback "
                           "WeCom did not deliver; channel codes follow it."),
     ] = "30 1 * * *"
+
+    # Campaigns (campaigns/): customer mass sends and moments a guide confirms in WeCom, followed to the customer.
+    scrm_campaign_holdout_pct: Annotated[float, Field(ge=0, le=50, description=(
+        "Share of a campaign's audience (percent) kept out of the push, stably by customer, to measure lift."))] = 10.0
+    scrm_campaign_cap_period: Annotated[Literal["month", "week", "day"], Field(description=(
+        "The period of WeCom's per-customer mass-message limit as the corp's admin set it: month, week or day."))] = (
+        "month")
+    scrm_campaign_cap_count: Annotated[int, Field(ge=0, description=(
+        "Mass messages a customer may receive per cap period; 0 is WeCom's default for the period "
+        "(as many as the month has days, 7 a week, 1 a day)."))] = 0
+    scrm_campaign_window_days: Annotated[int, Field(ge=1, le=90, description=(
+        "A campaign's conversion window: an order within this many days of the send converts."))] = 14
+    scrm_campaign_sync_days: Annotated[int, Field(ge=1, le=30, description=(
+        "How long a mass-send task is synced; a task the guide has not sent by then is closed as expired."))] = 7
+    scrm_campaign_sync_every_s: Annotated[int, Field(ge=60, description=(
+        "How often open mass-send tasks and moments are synced with WeCom, in seconds."))] = 900
+    scrm_campaign_schedule_every_s: Annotated[int, Field(ge=10, description=(
+        "How often config/campaigns.yaml is checked for scheduled campaigns that fell due, in seconds."))] = 60
+    scrm_campaign_reminders_per_day: Annotated[int, Field(ge=1, le=3, description=(
+        "Reminders (remind_groupmsg_send) per task in 24 hours; WeCom allows 3."))] = 3
+    scrm_behaviour_cron: Annotated[str, Field(description=(
+        "When yesterday's guide behaviour data (get_user_behavior_data) is fetched, a crontab in scrm_timezone."))] = (
+        "15 6 * * *")
+    scrm_behaviour_reply_drop_pct: Annotated[float, Field(ge=0, le=100, description=(
+        "A guide whose reply rate fell by at least this many points against the week before is named "
+        "in the store manager's daily summary."))] = 10.0
 
     # WeCom client
     scrm_wecom_timeout_s: Annotated[float, Field(description="Seconds one WeCom API call may take.")] = 10.0

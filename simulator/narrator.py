@@ -29,6 +29,7 @@ from bot.intake import signed_headers
 from bot.scheduler import Schedule, fire
 from simulator.addressbook import add_department
 from simulator.apis.acquisition import customer_opens_link, guide_adds_by_phone
+from simulator.apis.groupmsg import guide_sends_mass
 from simulator.callbacks import CallbackSender
 from simulator.clock import SimFollowingClock
 from simulator.jsbridge import play_config, play_invoke
@@ -233,6 +234,10 @@ class Narrator:
         """The customer deletes the guide from WeChat (流失)."""
         await self._sender.send(self._state.customer_deletes_guide(guide, external_userid))
         await self.settle()
+
+    def guide_confirms_mass(self, userid: str) -> int:
+        """The guide taps send on their mass-send tasks in WeCom (客户群发); how many customers received it."""
+        return guide_sends_mass(self._state, userid)
 
     async def shop_posts(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """The shop (store system, mini-program) POSTs signed JSON to the app's intake ``path``."""

@@ -38,6 +38,7 @@ from simulator.models import (
     WelcomeCode,
     WelcomeMessage,
 )
+from simulator.reach import ReachState
 from simulator.snapshot import state_snapshot
 
 __all__ = [
@@ -127,6 +128,8 @@ class SimulatorState:
 
         # The in-app browser: OAuth codes, JS-SDK tickets, temporary media, the chat device.
         self.browser = BrowserState()
+        # Pushes guides confirm: mass-send tasks and results, moments, behaviour data (simulator/reach.py).
+        self.reach = ReachState()
 
     # --- clock -------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ def add_command(sub: SubParsers) -> None:
 
 
 def _sop(args: argparse.Namespace) -> int:
-    from sop.report import execution_rate, format_execution, format_lift, lift
+    from sop.report import delivered_steps, execution_rate, format_delivered, format_execution, format_lift, lift
     from sop.service import run_tick
 
     async def run(deps: Deps) -> None:
@@ -46,6 +46,9 @@ def _sop(args: argparse.Namespace) -> int:
         else:
             rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
             print("\n".join(format_execution(rows, args.by)))
+            mass = await delivered_steps(now - timedelta(days=args.days), now)
+            if mass:
+                print("\n".join(format_delivered(mass)))
 
     with_deps(setup(), run)
     return 0

@@ -15,7 +15,8 @@ from sop.config import PlaybookSet
 from sop.engine import add_days
 
 __all__ = [
-    "ExecutionRow", "LiftRow", "execution_rate", "lift", "format_execution", "format_lift", "sop_execution_rate",
+    "DeliveredRow", "ExecutionRow", "LiftRow", "delivered_steps", "execution_rate", "format_delivered",
+    "format_execution", "format_lift", "lift", "sop_execution_rate",
 ]
 
 GroupBy = Literal["guide", "store", "playbook"]
@@ -91,20 +92,31 @@ class LiftRow:
         return self.lift - z * se, self.lift + z * se
 
 
+# A mass step's task is delivered when WeCom says its campaign (campaigns/) reached the customer.
+_DELIVERED = (
+    "EXISTS (SELECT 1 FROM campaign_target ct JOIN campaign c ON c.id = ct.campaign_id WHERE c.playbook = t.playbook "
+    "AND c.step = t.step AND ct.customer_id = t.customer_id AND ct.status = 'sent')"
+)
+
+
 async def lift(playbooks: PlaybookSet, now: datetime) -> list[LiftRow]:
     """Per playbook with a holdout: customers exposed at its first step, converted = an order
-    within ``lift_window_days`` after the step was due. Recent exposures are still maturing."""
+    within ``lift_window_days`` after the step was due. Recent exposures are still maturing.
+    When the first step is a mass message, the treated are the customers it was delivered to (WeCom's
+    results), not every customer it was planned for."""
     conn = connection()
     out: list[LiftRow] = []
     for playbook in playbooks.playbooks:
         sql = SqlParams(Dialect.of(conn))
         window_end = add_days(sql.dialect, "t.due_at", playbook.lift_window_days)
+        first = playbook.steps[0]
+        delivered = f" AND (t.status = 'control' OR {_DELIVERED})" if first.action == "mass" else ""
         rows = await conn.execute_query_dict(
             "SELECT CASE WHEN t.status = 'control' THEN 'control' ELSE 'treated' END AS arm, COUNT(*) AS n, "
             "SUM(CASE WHEN EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = t.customer_id "
             f"AND o.paid_at > t.due_at AND o.paid_at <= {window_end}) THEN 1 ELSE 0 END) AS converted "
-            f"FROM sop_task t WHERE t.playbook = {sql.add(playbook.id)} AND t.step = {sql.add(playbook.steps[0].id)} "
-            f"AND t.due_at <= {_ts(sql, now)} GROUP BY 1",
+            f"FROM sop_task t WHERE t.playbook = {sql.add(playbook.id)} AND t.step = {sql.add(first.id)} "
+            f"AND t.due_at <= {_ts(sql, now)}{delivered} GROUP BY 1",
             sql.values,
         )
         arms = {str(r["arm"]): (int(r["n"]), int(r["converted"] or 0)) for r in rows}
@@ -112,6 +124,38 @@ async def lift(playbooks: PlaybookSet, now: datetime) -> list[LiftRow]:
         if playbook.holdout_pct or control[0]:
             out.append(LiftRow(playbook.id, playbook.name, playbook.lift_window_days, *treated, *control))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredRow:
+    playbook: str
+    step: str
+    planned: int  # mass tasks due (holdout rows aside)
+    prepared: int  # made into a WeCom task for the guide to confirm
+    delivered: int  # WeCom says the customer received it
+
+
+async def delivered_steps(since: datetime, until: datetime) -> list[DeliveredRow]:
+    """Mass steps due in [since, until): planned, prepared as WeCom tasks, delivered to the customer."""
+    conn = connection()
+    sql = SqlParams(Dialect.of(conn))
+    rows = await conn.execute_query_dict(
+        "SELECT t.playbook, t.step, COUNT(*) AS planned, "
+        "SUM(CASE WHEN t.prepared_at IS NOT NULL THEN 1 ELSE 0 END) AS prepared, "
+        f"SUM(CASE WHEN {_DELIVERED} THEN 1 ELSE 0 END) AS delivered FROM sop_task t "
+        f"WHERE t.action = 'mass' AND t.status <> 'control' AND t.due_at >= {_ts(sql, since)} "
+        f"AND t.due_at < {_ts(sql, until)} GROUP BY 1, 2 ORDER BY 1, 2",
+        sql.values,
+    )
+    return [DeliveredRow(str(r["playbook"]), str(r["step"]), int(r["planned"]), int(r["prepared"] or 0),
+                         int(r["delivered"] or 0)) for r in rows]
+
+
+def format_delivered(rows: list[DeliveredRow]) -> list[str]:
+    lines = [f"{'mass step':<30} {'planned':>8} {'prepared':>9} {'delivered':>10}"]
+    for r in rows:
+        lines.append(f"{r.playbook + '/' + r.step:<30} {r.planned:>8} {r.prepared:>9} {r.delivered:>10}")
+    return lines
 
 
 def format_execution(rows: list[ExecutionRow], by: str) -> list[str]:

@@ -12,8 +12,9 @@ from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.lease import lease
-from bot.outbox import send_once, send_once_or_skip
+from bot.outbox import send_once
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
+from campaigns import service as campaigns
 from customers.models import Customer, Guide, SyncState
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
@@ -116,36 +117,41 @@ async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
 
 
 async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
-    """``mass`` steps: one add_msg_template per (guide, step) for the guide to confirm in WeCom."""
+    """``mass`` steps: each (guide, step) batch is a campaign (campaigns/): one add_msg_template per guide for
+    them to confirm in WeCom, its msgid and fail_list kept and its results synced like every campaign's, the
+    frequency cap applied. The SOP's own holdout (control rows) is the campaign's: the campaign holds none out."""
     conn = connection()
     dialect = Dialect.of(conn)
     now = deps.clock.now()
     sql = SqlParams(dialect)
     rows = await conn.execute_query_dict(
-        "SELECT t.id, t.playbook, t.step, g.userid, c.external_userid FROM sop_task t "
-        "JOIN guide g ON g.id = t.guide_id JOIN customer c ON c.id = t.customer_id "
+        "SELECT t.id, t.playbook, t.step, t.guide_id, t.customer_id, t.detail FROM sop_task t "
         f"WHERE t.status = 'open' AND t.action = 'mass' AND t.prepared_at IS NULL AND t.due_at <= {sql.add(now)} "
         f"ORDER BY t.id LIMIT {int(limit)}",
         sql.values,
     )
-    groups: dict[tuple[str, str, str], list[dict[str, object]]] = defaultdict(list)
+    groups: dict[tuple[int, str, str], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
-        groups[(str(row["userid"]), str(row["playbook"]), str(row["step"]))].append(row)
-    for (userid, playbook_id, step_id), members in groups.items():
+        groups[(int(str(row["guide_id"])), str(row["playbook"]), str(row["step"]))].append(row)
+    for (guide_id, playbook_id, step_id), members in groups.items():
         playbook = deps.config.sop.get(playbook_id)
         step = next((s for s in playbook.steps if s.id == step_id), None) if playbook else None
         if step is not None:
             text = deps.config.templates.render(
                 step.template, customer_name="", coupon=step.coupon, holiday=str(members[0].get("detail", "") or "")
             )
-            customers = [str(m["external_userid"]) for m in members][:10000]
-
-            async def send(sender: str = userid, to: list[str] = customers, body: str = text) -> None:
-                await deps.wecom.add_msg_template(sender, to, body)
-
-            await send_once_or_skip(
-                f"sop-mass:{playbook_id}:{step_id}:{userid}:{members[0]['id']}", "sop_mass", userid, send, deps.clock
+            spec = campaigns.CampaignSpec(
+                f"sop:{playbook_id[:30]}:{step_id[:16]}:{members[0]['id']}", campaigns.Audience(),
+                text.replace("{", "{{").replace("}", "}}"), holdout_pct=0.0, source="sop", playbook=playbook_id,
+                step=step_id,
             )
+            try:
+                campaign = await campaigns.create(deps, spec)
+            except campaigns.ContentError as err:
+                log.error("sop_mass_refused", playbook=playbook_id, step=step_id, reason=str(err))
+                continue
+            await campaigns.plan_pairs(deps, campaign, guide_id, [int(str(m["customer_id"])) for m in members])
+            await campaigns.dispatch(deps, campaign)
         ids = [int(str(m["id"])) for m in members]
         sql = SqlParams(dialect)
         await conn.execute_query(

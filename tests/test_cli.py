@@ -72,7 +72,8 @@ def test_help_lists_the_engine_commands_and_every_features_own() -> None:
     assert result.returncode == 0, result.stderr
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()}
     assert listed >= {"serve", "migrate", "simulator", "demo", "events",  # the engine's
-                      "sync", "import", "tags", "leads", "sop", "channels", "sidebar", "predict"}  # the features'
+                      "sync", "import", "tags", "leads", "sop", "channels", "sidebar", "predict",  # the features'
+                      "campaign", "moments"}
 
 
 @pytest.mark.parametrize("command", [("leads", "report"), ("channels", "report")])

@@ -10,8 +10,10 @@ from simulator.apis import (
     contacts,
     contactways,
     groupchat,
+    groupmsg,
     jsapi,
     messages,
+    moments,
     oauth,
     outreach,
     tags,
@@ -37,4 +39,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     *oauth.ENDPOINTS,
     *jsapi.ENDPOINTS,
     *acquisition.ENDPOINTS,
+
+    *groupmsg.ENDPOINTS,
+    *moments.ENDPOINTS,
 )

@@ -15,6 +15,7 @@ from simulator.apis.base import (
 )
 from simulator.errors import ApiError, ErrCode
 from simulator.models import MsgTemplate, WelcomeMessage
+from simulator.reach import CustomerResult, MassTask
 from simulator.state import WELCOME_CODE_TTL
 
 __all__ = ["ENDPOINTS"]
@@ -82,6 +83,11 @@ def add_msg_template(request: ApiRequest) -> dict[str, Any]:
         state.ids.make("msg", 24), chat_type, sender, external_userids, content, attachments, request.now, fail_list
     )
     state.msg_templates.append(template)
+    if chat_type == "single" and sender:  # the task its sender confirms (simulator/apis/groupmsg.py)
+        failed = set(fail_list)
+        state.reach.mass[template.msgid] = MassTask(
+            template.msgid, sender, request.now, [CustomerResult(ext) for ext in external_userids if ext not in failed]
+        )
     return {"fail_list": fail_list, "msgid": template.msgid}
 
 

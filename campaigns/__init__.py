@@ -1,0 +1,1 @@
+"""Campaigns: every push a guide confirms in WeCom (customer mass sends, moments), followed to the customer."""

@@ -1,0 +1,423 @@
+"""Campaigns with plain inputs: create one (content checked first), preview its audience, plan it (targets,
+holdout, cap), send it through each customer's guide, sync the results, remind, cancel. Every step may be
+run again: planning inserts each customer once (a unique key), and each WeCom task is sent once (the outbox)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.deps import Deps
+from bot.outbox import send_once_or_skip
+from bot.sqldialect import Dialect, SqlParams, connection
+from bot.wecom.errors import WeComPermanentError
+from campaigns import wecomapi
+from campaigns.audience import Audience, arm_sql, cap_for, capped_sql, picked_sql, typed
+from campaigns.delivery import ContentError, attachments_payload, check_content, render_text
+from campaigns.models import Arm, Campaign, CampaignTarget, CampaignTask, TargetStatus, TaskState
+from customers.models import Customer, Guide
+
+__all__ = [
+    "Audience", "CampaignSpec", "ContentError", "Dispatched", "Preview", "Reminded", "SyncResult", "by_name", "cancel",
+    "check_content", "create", "dispatch", "plan", "plan_pairs", "preview", "remind", "send", "sync",
+]
+
+log = structlog.get_logger(__name__)
+
+# add_msg_template takes at most 10,000 customers a call.
+CHUNK = 10_000
+# Tasks synced at once.
+SYNC_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    name: str
+    audience: Audience
+    text: str
+    attachments: tuple[str, ...] = ()  # sidebar library item ids
+    holdout_pct: float | None = None  # None: the setting
+    source: str = "cli"
+    created_by: str = ""
+    playbook: str = ""
+    step: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    by_guide: dict[str, int]  # userid -> customers pushed through them
+    holdout: int
+    capped: int
+
+    @property
+    def customers(self) -> int:
+        return sum(self.by_guide.values())
+
+
+def _cap(deps: Deps) -> tuple[int, datetime]:
+    settings = deps.settings
+    return cap_for(settings.scrm_campaign_cap_period, settings.scrm_campaign_cap_count, deps.clock.now(),
+                   settings.scrm_timezone)
+
+
+async def preview(deps: Deps, name: str, audience: Audience, holdout_pct: float | None = None) -> Preview:
+    """How many customers the audience is, per guide, held out and at the cap: nothing is written."""
+    conn = connection()
+    sql = SqlParams(Dialect.of(conn))
+    cap, period_start = _cap(deps)
+    pct = deps.settings.scrm_campaign_holdout_pct if holdout_pct is None else holdout_pct
+    picked = picked_sql(audience, sql)
+    capped = capped_sql(sql, period_start)
+    arm = arm_sql(name, pct, cap, sql)
+    rows = await conn.execute_query_dict(
+        f"WITH {picked}, {capped} SELECT g.userid, {arm} AS arm, COUNT(*) AS n FROM picked p "
+        "JOIN guide g ON g.id = p.guide_id LEFT JOIN capped k ON k.customer_id = p.customer_id GROUP BY 1, 2",
+        sql.values,
+    )
+    by_guide: dict[str, int] = {}
+    holdout = capped_n = 0
+    for row in rows:
+        n = int(row["n"])
+        if row["arm"] == Arm.TREATED:
+            by_guide[str(row["userid"])] = n
+        elif row["arm"] == Arm.HOLDOUT:
+            holdout += n
+        else:
+            capped_n += n
+    return Preview(dict(sorted(by_guide.items())), holdout, capped_n)
+
+
+async def create(deps: Deps, spec: CampaignSpec) -> Campaign:
+    """The campaign row (its content checked against WeCom's limits); the existing one on a re-run."""
+    existing = await Campaign.get_or_none(name=spec.name)
+    if existing is not None:
+        return existing
+    check_content(deps, spec.text, spec.attachments)
+    pct = deps.settings.scrm_campaign_holdout_pct if spec.holdout_pct is None else spec.holdout_pct
+    try:
+        return await Campaign.create(
+            name=spec.name, source=spec.source, text=spec.text, attachments=[{"item": i} for i in spec.attachments],
+            audience=spec.audience.as_json(), holdout_pct=pct, window_days=deps.settings.scrm_campaign_window_days,
+            playbook=spec.playbook, step=spec.step, created_by=spec.created_by, created_at=deps.clock.now(),
+        )
+    except IntegrityError:  # the same campaign created at the same moment by another process
+        return await Campaign.get(name=spec.name)
+
+
+async def plan(deps: Deps, campaign: Campaign) -> int:
+    """One target row per customer of the audience (treated, holdout or capped); a re-run adds nothing."""
+    conn = connection()
+    dialect = Dialect.of(conn)
+    sql = SqlParams(dialect)
+    cap, period_start = _cap(deps)
+    now = deps.clock.now().replace(microsecond=0)
+    picked = picked_sql(Audience.from_json(campaign.audience), sql)
+    capped = capped_sql(sql, period_start)
+    arm = arm_sql(campaign.name, campaign.holdout_pct, cap, sql)
+    before = await CampaignTarget.filter(campaign_id=campaign.id).count()
+    await conn.execute_query(
+        f"WITH {picked}, {capped} INSERT INTO campaign_target "
+        "(campaign_id, customer_id, guide_id, arm, status, msgid, counted_at) "
+        f"SELECT {int(campaign.id)}, p.customer_id, p.guide_id, {arm}, 'planned', '', {typed(sql, now)} "
+        "FROM picked p LEFT JOIN capped k ON k.customer_id = p.customer_id WHERE 1 = 1 "
+        "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+        sql.values,
+    )
+    await _mark_sent_at(campaign, now)
+    return await CampaignTarget.filter(campaign_id=campaign.id).count() - before
+
+
+async def plan_pairs(deps: Deps, campaign: Campaign, guide_id: int, customer_ids: list[int]) -> int:
+    """Targets chosen elsewhere (an SOP step's tasks): these customers through this guide, the cap applied."""
+    conn = connection()
+    sql = SqlParams(Dialect.of(conn))
+    cap, period_start = _cap(deps)
+    now = deps.clock.now().replace(microsecond=0)
+    capped = capped_sql(sql, period_start)
+    arm = arm_sql(campaign.name, campaign.holdout_pct, cap, sql)
+    listed = ",".join(str(int(i)) for i in customer_ids) or "NULL"
+    await conn.execute_query(
+        f"WITH picked AS (SELECT c.id AS customer_id, {int(guide_id)} AS guide_id FROM customer c "
+        f"WHERE c.id IN ({listed})), {capped} INSERT INTO campaign_target "
+        "(campaign_id, customer_id, guide_id, arm, status, msgid, counted_at) "
+        f"SELECT {int(campaign.id)}, p.customer_id, p.guide_id, {arm}, 'planned', '', {typed(sql, now)} "
+        "FROM picked p LEFT JOIN capped k ON k.customer_id = p.customer_id WHERE 1 = 1 "
+        "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+        sql.values,
+    )
+    await _mark_sent_at(campaign, now)
+    return len(customer_ids)
+
+
+async def _mark_sent_at(campaign: Campaign, now: datetime) -> None:
+    if campaign.sent_at is None:
+        campaign.sent_at = now
+        await Campaign.filter(id=campaign.id, sent_at=None).update(sent_at=now)
+
+
+@dataclass(slots=True)
+class Dispatched:
+    tasks: int = 0
+    customers: int = 0
+    failed: int = 0  # in a task's fail_list
+    refused: list[str] = field(default_factory=list)  # guides WeCom refused a task for
+
+
+async def dispatch(deps: Deps, campaign: Campaign) -> Dispatched:
+    """One add_msg_template per guide (≤ 10,000 customers each) for the treated targets not in a task yet."""
+    result = Dispatched()
+    if campaign.cancelled_at is not None:
+        return result
+    rows = await CampaignTarget.filter(campaign_id=campaign.id, arm=Arm.TREATED, msgid="", status=TargetStatus.PLANNED
+                                       ).order_by("guide_id", "customer_id").values_list(
+        "id", "guide_id", "customer__external_userid")
+    by_guide: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for target_id, guide_id, external_userid in rows:
+        by_guide[int(guide_id)].append((int(target_id), str(external_userid)))
+    if not by_guide:
+        return result
+    guides = {g.id: g for g in await Guide.filter(id__in=list(by_guide)).prefetch_related("store")}
+    attachments = await attachments_payload(deps, [str(a["item"]) for a in campaign.attachments])
+    for guide_id, targets in by_guide.items():
+        guide = guides[guide_id]
+        text = render_text(campaign.text, guide)
+        done = await CampaignTask.filter(campaign_id=campaign.id, sender=guide.userid).count()
+        for index, start in enumerate(range(0, len(targets), CHUNK)):
+            chunk = targets[start:start + CHUNK]
+            sent = await _send_task(deps, campaign, guide.userid, done + index, chunk, text, attachments)
+            if sent is None:
+                result.refused.append(guide.userid)
+                continue
+            result.tasks += 1
+            result.customers += len(chunk) - sent
+            result.failed += sent
+    log.info("campaign_dispatched", campaign=campaign.name, tasks=result.tasks, customers=result.customers,
+             failed=result.failed, refused=len(result.refused))
+    return result
+
+
+async def _send_task(
+    deps: Deps, campaign: Campaign, sender: str, chunk_no: int, chunk: list[tuple[int, str]], text: str,
+    attachments: list[dict[str, Any]],
+) -> int | None:
+    """One WeCom task, once: its msgid on the targets, its fail_list as not friends. The fail count, or None."""
+    failed: list[str] = []
+
+    async def send() -> None:
+        answer = await deps.wecom.add_msg_template(sender, [ext for _, ext in chunk], text, attachments)
+        msgid = str(answer.get("msgid") or "")
+        failed.extend(str(ext) for ext in answer.get("fail_list") or [])
+        await CampaignTask.create(
+            campaign_id=campaign.id, sender=sender, chunk=chunk_no, msgid=msgid, fail_list=failed,
+            customers=len(chunk), created_at=deps.clock.now(),
+        )
+        ids = [target_id for target_id, _ in chunk]
+        for start in range(0, len(ids), 1000):
+            await CampaignTarget.filter(id__in=ids[start:start + 1000]).update(msgid=msgid)
+        if failed:
+            await CampaignTarget.filter(campaign_id=campaign.id, customer_id__in=await _customer_ids(failed)).update(
+                status=TargetStatus.NOT_FRIEND)
+
+    key = f"campaign:{campaign.id}:{sender}:{chunk_no}"
+    if not await send_once_or_skip(key, "campaign_mass", sender, send, deps.clock):
+        return None
+    return len(failed)
+
+
+async def send(deps: Deps, spec: CampaignSpec) -> tuple[Campaign, Dispatched]:
+    """Create (or find), plan and dispatch: what ``scrm campaign send`` and a confirmed 群发 do."""
+    campaign = await create(deps, spec)
+    await plan(deps, campaign)
+    return campaign, await dispatch(deps, campaign)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+_RESULT = {0: TargetStatus.UNSENT, 1: TargetStatus.SENT, 2: TargetStatus.NOT_FRIEND, 3: TargetStatus.OVER_LIMIT}
+
+
+@dataclass(slots=True)
+class SyncResult:
+    tasks: int = 0
+    sent: int = 0  # tasks found sent by their guide
+    expired: int = 0
+    results: int = 0  # customer results read
+    unknown: int = 0  # mass messages WeCom lists that no campaign made
+    refused: int = 0  # tasks WeCom refused to tell about (logged)
+
+
+async def _open_tasks(campaign: Campaign | None) -> list[CampaignTask]:
+    query = CampaignTask.filter(state=TaskState.OPEN).exclude(msgid="")
+    if campaign is not None:
+        query = query.filter(campaign_id=campaign.id)
+    return await query.order_by("id")
+
+
+async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
+    """Read each open task's status and, once its guide sent it, every customer's result (all pages);
+    a task not sent within the sync window expires. The tick runs it for all campaigns."""
+    result = SyncResult()
+    now = deps.clock.now()
+    tasks = await _open_tasks(campaign)
+    if not tasks:
+        return result
+    result.unknown = await _count_unknown(deps, tasks, now)
+    expire_before = now - timedelta(days=deps.settings.scrm_campaign_sync_days)
+    # A few tasks at once, so reading WeCom's pages and writing ours overlap: the sync goes at WeCom's pace.
+    gate = asyncio.Semaphore(SYNC_CONCURRENCY)
+
+    async def one(task: CampaignTask) -> None:
+        async with gate:
+            try:
+                await _sync_task(deps, task, now, expire_before, result)
+            except WeComPermanentError as err:  # this task only (an msgid WeCom no longer knows): the rest go on
+                log.warning("campaign_task_sync_refused", msgid=task.msgid, sender=task.sender, error=str(err)[:200])
+                result.refused += 1
+
+    async with asyncio.TaskGroup() as group:
+        for task in tasks:
+            group.create_task(one(task))
+    log.info("campaign_synced", tasks=result.tasks, sent=result.sent, expired=result.expired, results=result.results,
+             unknown=result.unknown)
+    return result
+
+
+async def _sync_task(deps: Deps, task: CampaignTask, now: datetime, expire_before: datetime, result: SyncResult
+                     ) -> None:
+    result.tasks += 1
+    send_time = await _sender_sent_at(deps, task)
+    if send_time is None:
+        if task.created_at < expire_before:
+            await _close(task, TaskState.EXPIRED, now)
+            result.expired += 1
+        else:
+            await CampaignTask.filter(id=task.id).update(synced_at=now)
+        return
+    pages = [page async for page in wecomapi.groupmsg_send_result(deps, task.msgid, task.sender)]
+    by_status: dict[TargetStatus, list[str]] = defaultdict(list)
+    for rows in pages:
+        for row in rows:
+            by_status[_RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)].append(str(row["external_userid"]))
+    # One commit per task: its customers' results and the task's state together.
+    async with in_transaction() as conn:
+        for status, externals in by_status.items():
+            for start in range(0, len(externals), 1000):
+                await _set_status(conn, task.campaign_id, status, externals[start:start + 1000])
+        await CampaignTask.filter(id=task.id).using_db(conn).update(state=TaskState.SENT, send_time=send_time,
+                                                                     synced_at=now)
+    result.results += sum(len(rows) for rows in pages)
+    result.sent += 1
+
+
+async def _count_unknown(deps: Deps, tasks: list[CampaignTask], now: datetime) -> int:
+    """get_groupmsg_list_v2 over the open tasks' months: the mass messages made outside the product."""
+    ours = {task.msgid for task in tasks} | set(
+        await CampaignTask.filter(created_at__gte=min(t.created_at for t in tasks)).values_list("msgid", flat=True))
+    start = int(min(t.created_at for t in tasks).timestamp()) - 60
+    unknown = 0
+    while start < int(now.timestamp()):
+        end = min(start + 30 * 86400, int(now.timestamp()))
+        async for rows in wecomapi.groupmsg_list(deps, start, end):
+            unknown += sum(1 for row in rows if str(row.get("msgid")) not in ours)
+        start = end + 1
+    return unknown
+
+
+async def _sender_sent_at(deps: Deps, task: CampaignTask) -> datetime | None:
+    async for rows in wecomapi.groupmsg_task(deps, task.msgid):
+        for row in rows:
+            if row.get("userid") == task.sender and int(row.get("status") or 0) == 2:
+                return datetime.fromtimestamp(int(row.get("send_time") or 0), tz=deps.clock.now().tzinfo)
+    return None
+
+
+async def _set_status(
+    conn: BaseDBAsyncClient, campaign_id: int, status: TargetStatus, external_userids: list[str]
+) -> None:
+    """One statement per status and thousand customers, found by the (campaign, customer) key."""
+    sql = SqlParams(Dialect.of(conn))
+    await conn.execute_query(
+        f"UPDATE campaign_target SET status = {sql.add(status.value)} WHERE campaign_id = {sql.add(campaign_id)} "
+        f"AND customer_id IN (SELECT id FROM customer WHERE external_userid IN {sql.in_list(external_userids)})",
+        sql.values,
+    )
+
+
+async def _customer_ids(external_userids: list[str]) -> list[int]:
+    rows = await Customer.filter(external_userid__in=external_userids).values_list("id", flat=True)
+    return [int(str(i)) for i in rows]
+
+
+async def _close(task: CampaignTask, state: TaskState, now: datetime) -> None:
+    """A task that will never be sent: its customers still waiting were not reached."""
+    await CampaignTask.filter(id=task.id).update(state=state, synced_at=now)
+    await CampaignTarget.filter(campaign_id=task.campaign_id, msgid=task.msgid, status=TargetStatus.PLANNED).update(
+        status=TargetStatus.UNSENT)
+
+
+# --- reminders and cancelling -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reminded:
+    userid: str
+    msgid: str
+    reminded: bool
+    reason: str = ""  # why not: the day's reminders are used up
+
+
+async def remind(deps: Deps, campaign: Campaign) -> list[Reminded]:
+    """remind_groupmsg_send for each task its guide has not sent (synced first), at most the day's allowance
+    per task (WeCom allows 3 in 24 h: a 4th is refused here, with the reason); each guide also gets an app
+    message."""
+    await sync(deps, campaign)
+    now = deps.clock.now()
+    allowed = deps.settings.scrm_campaign_reminders_per_day
+    out: list[Reminded] = []
+    for task in await _open_tasks(campaign):
+        recent = [t for t in task.reminders if datetime.fromisoformat(t) > now - timedelta(days=1)]
+        if len(recent) >= allowed:
+            again = min(datetime.fromisoformat(t) for t in recent) + timedelta(days=1)
+            out.append(Reminded(task.sender, task.msgid, False,
+                                f"WeCom allows {allowed} reminders per task in 24 hours; {len(recent)} sent, "
+                                f"the next is possible after {again.isoformat(timespec='minutes')}"))
+            continue
+        await wecomapi.remind_groupmsg_send(deps, task.msgid)
+        await CampaignTask.filter(id=task.id).update(reminders=[*task.reminders, now.isoformat()])
+        waiting = await CampaignTarget.filter(campaign_id=campaign.id, msgid=task.msgid,
+                                              status=TargetStatus.PLANNED).count()
+        text = deps.config.templates.render("campaign_remind_guide", name=campaign.name, customers=waiting)
+
+        async def notify(to: str = task.sender, body: str = text) -> None:
+            await deps.wecom.send_text([to], body)
+
+        key = f"campaign-remind:{task.id}:{len(task.reminders)}"
+        await send_once_or_skip(key, "campaign_remind", task.sender, notify, deps.clock)
+        out.append(Reminded(task.sender, task.msgid, True))
+    log.info("campaign_reminded", campaign=campaign.name, reminded=sum(r.reminded for r in out),
+             refused=sum(not r.reminded for r in out))
+    return out
+
+
+async def cancel(deps: Deps, campaign: Campaign) -> int:
+    """cancel_groupmsg_send for every open task; no new task is made for it afterwards. How many were open."""
+    now = deps.clock.now()
+    await Campaign.filter(id=campaign.id).update(cancelled_at=now)
+    tasks = await _open_tasks(campaign)
+    for task in tasks:
+        await wecomapi.cancel_groupmsg_send(deps, task.msgid)
+        await _close(task, TaskState.CANCELLED, now)
+    log.info("campaign_cancelled", campaign=campaign.name, tasks=len(tasks))
+    return len(tasks)
+
+
+async def by_name(name: str) -> Campaign | None:
+    return await Campaign.get_or_none(name=name)

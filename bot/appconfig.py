@@ -13,6 +13,7 @@ from boards.config import LeaderboardConf
 from bot.features import FEATURES, resolve
 from bot.templates import Templates
 from customers.config import Org
+from groups.config import GroupsConfig
 from leads.config import LeadsConfig
 from sidebar.config import Library
 from sop.config import PlaybookSet
@@ -73,6 +74,7 @@ class AppConfig:
     leaderboard: LeaderboardConf
     sop: PlaybookSet
     sidebar: Library
+    groups: GroupsConfig
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

@@ -156,6 +156,15 @@ FEATURES: tuple[Feature, ...] = (
         cli=("predict.cli:add_command",),
         templates=("predict.config:TEMPLATES",),
     ),
+    Feature(
+        "groups",
+        config=(("groups", "groups.config:load"),),
+        handlers=("handlers.groups",),
+        kinds=("groups.kinds",),
+        ticks=("handlers.groups:GROUP_CODES_CHECK",),
+        cli=("groups.cli:add_command",),
+        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES"),
+    ),
 )
 
 

@@ -49,6 +49,9 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     # A channel code's name and its report line (channels/).
     "channel": frozenset({"name", "state", "store", "adds", "losses", "net_adds", "lost_7d", "lost_share",
                           "bought_30d", "sales"}),
+    # Customer groups (groups/): a code's name, what the owner is told, the report's and the daily line's words.
+    "group": frozenset({"name", "store", "code", "state", "count", "members", "full_at", "text", "welcome", "owner",
+                        "date", "joins", "groups", "sent", "lines", "detail", "pushes", "rate", "total"}),
 }
 
 

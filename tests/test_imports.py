@@ -12,9 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "customers", "boards", "operators", "tagging", "leads", "sop", "channels", "orgsync",
-            "sidebar", "predict", "simulator", "config")
+            "sidebar", "predict", "groups", "simulator", "config")
 DOMAIN = ("customers", "boards", "operators", "tagging", "leads", "sop", "channels", "orgsync", "sidebar", "predict",
-          "handlers", "simulator")
+          "groups", "handlers", "simulator")
 # The root that composes the features, and the places that must name them, are not the engine.
 # (bot.cli is engine: features add their sub-commands through the table; `scrm simulator` and
 # `scrm demo` import the simulator package inside those two commands only, which is not an edge here.)

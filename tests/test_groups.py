@@ -1,0 +1,174 @@
+"""Customer groups: group codes made from WeCom join ways, one per store; customers joining through
+them attributed to code and store; full groups rolled over so a code never lists a full group.
+
+A corp of 2 stores (南京西路店 d11, 湖滨店 d12), each with a manager who owns the store's groups and
+3 guides; org.yaml says only where the stores are and who the operator is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import create_app
+from bot.crypto import CallbackCrypto
+from config.settings import Settings
+from customers.models import Store
+from groups.models import GroupCode, GroupCodeChat, GroupJoin
+from groups.service import store_code_state
+from orgsync.service import sync_org
+from simulator.addressbook import add_department, seed_member
+from simulator.callbacks import CallbackSender
+from simulator.groupjoins import customer_joins_via_way, owner_creates_group
+from simulator.models import ChatMember
+from simulator.state import SimulatorState
+from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.test_org_channels import say, scrm
+
+REPO = Path(__file__).resolve().parent.parent
+FULL_AT = 190
+ORG_YAML = """\
+store_root: 门店
+members:
+  - {userid: ops_a, role: operator}
+"""
+
+
+def build_corp(state: SimulatorState) -> None:
+    add_department(state, 2, "门店")
+    add_department(state, 11, "南京西路店", parentid=2)
+    add_department(state, 12, "湖滨店", parentid=2)
+    add_department(state, 3, "运营部")
+    for department, prefix in ((11, "nj"), (12, "hb")):
+        seed_member(state, f"{prefix}_mgr", f"{prefix}店长", [department], leader=True)
+        for i in range(3):
+            seed_member(state, f"{prefix}_g{i}", f"{prefix}导购{i}", [department])
+    seed_member(state, "ops_a", "运营甲", [3])
+    # Each manager made the store's first member group in the client before the product ran.
+    state.add_group_chat("nj_mgr", "南京西路店会员1群")
+    state.add_group_chat("hb_mgr", "湖滨店会员1群")
+
+
+@pytest.fixture
+def groups_config(tmp_path: Path) -> Path:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    (config / "org.yaml").write_text(ORG_YAML, encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+async def corp(make_settings: Callable[..., Settings], sim: Any, groups_config: Path) -> AsyncIterator[Stack]:
+    build_corp(sim.state)
+    settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=groups_config, scrm_quiet_hours="")
+    async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
+                                clock=sim.state.clock.now)
+        await sync_org(app.deps)
+        yield Stack(app, sim, sender, http)
+
+
+def join_way(state: SimulatorState, way_state: str) -> Any:
+    return next(w for w in state.join_ways.values() if w.state == way_state)
+
+
+async def join(stack: Stack, way_state: str, external_userid: str) -> None:
+    """A customer scans the store's group code in WeChat and joins the group WeCom puts them in."""
+    for event in customer_joins_via_way(stack.state, join_way(stack.state, way_state).config_id, external_userid):
+        await stack.deliver(event)
+
+
+def listed_sizes(state: SimulatorState, way_state: str) -> dict[str, int]:
+    return {c: len(state.group_chats[c].members) for c in join_way(state, way_state).chat_id_list}
+
+
+# --- the acceptance story ----------------------------------------------------------------------------
+
+
+async def test_codes_sync_makes_one_join_way_per_store_and_nothing_the_second_time(corp: Stack) -> None:
+    out = await scrm(corp, "groups", "codes", "sync")
+    assert "2 created, 0 updated, 0 deleted, 0 unchanged" in out
+    ways = list(corp.state.join_ways.values())
+    assert sorted(w.state for w in ways) == [store_code_state("d11"), store_code_state("d12")]
+    for way in ways:
+        assert way.scene == 2 and way.auto_create_room == 1 and len(way.state) <= 30
+        owner = corp.state.group_chats[way.chat_id_list[0]].owner
+        assert owner == ("nj_mgr" if way.state.endswith("d11") else "hb_mgr")
+        assert way.room_base_name in ("南京西路店会员群", "湖滨店会员群") and way.qr_code
+    calls = corp.state.count_calls("externalcontact/groupchat/add_join_way")
+
+    out = await scrm(corp, "groups", "codes", "sync")
+    assert "0 created, 0 updated, 0 deleted, 2 unchanged" in out
+    assert corp.state.count_calls("externalcontact/groupchat/add_join_way") == calls
+    assert corp.state.count_calls("externalcontact/groupchat/update_join_way") == 0
+    listed = await scrm(corp, "groups", "codes", "list")
+    assert len(listed.strip().splitlines()) == 2 and store_code_state("d12") in listed
+
+    # The store's manager asks for the code in the app: it comes back as a picture.
+    reply = await say(corp, "hb_mgr", "群码 湖滨店会员群码")
+    assert "湖滨店会员群码" in reply and store_code_state("d12") in reply
+    images = [m for m in corp.state.messages_to("hb_mgr") if m.msgtype == "image"]
+    assert len(images) == 1
+
+
+@pytest.mark.timeout(420)  # 400 joins through the whole stack; a shared CI host is slow
+async def test_400_customers_join_a_store_code_and_no_listed_group_is_ever_full(corp: Stack) -> None:
+    await scrm(corp, "groups", "codes", "sync")
+    state = corp.state
+    code_state = store_code_state("d12")
+    # The manager opens two more member groups ahead of the weekend: the code takes them in.
+    for name in ("湖滨店会员2群", "湖滨店会员3群"):
+        _, created = owner_creates_group(state, "hb_mgr", name)
+        await corp.deliver(created)
+    await corp.settle()
+    assert len(join_way(state, code_state).chat_id_list) == 3
+
+    for batch in range(40):
+        for i in range(10):
+            await join(corp, code_state, f"wmJoin{batch * 10 + i:04d}")
+        await corp.settle(within=30)
+        sizes = listed_sizes(state, code_state)
+        assert sizes and all(size < FULL_AT for size in sizes.values()), (batch, sizes)
+
+    code = await GroupCode.get(state=code_state)
+    store = await Store.get(code="d12")
+    # Every joiner is attributed to the code and its store.
+    joins = await GroupJoin.filter(code_id=code.id)
+    assert len(joins) == 400 and {j.store_id for j in joins} == {store.id}
+    assert not await GroupJoin.filter(store_id__not=store.id).exists()
+    # Two groups filled to the mark and left the list within 20 s of the callback that filled them.
+    full = await GroupCodeChat.filter(code_id=code.id, full_at__not_isnull=True)
+    assert len(full) == 2
+    for chat in full:
+        assert not chat.listed and chat.unlisted_at is not None and chat.full_at is not None
+        assert chat.unlisted_at - chat.full_at <= timedelta(seconds=20)
+        assert len(state.group_chats[chat.chat_id].members) == FULL_AT + 1  # the owner and 190 customers
+    assert listed_sizes(state, code_state) == {join_way(state, code_state).chat_id_list[0]: 1 + 20}
+
+
+async def test_when_every_group_is_full_wecom_opens_one_and_the_code_lists_it(corp: Stack) -> None:
+    state = corp.state
+    first = next(c for c in state.group_chats.values() if c.owner == "hb_mgr")
+    for i in range(195):  # a busy group already, from before the code
+        state.add_external_contact(f"wmOld{i:03d}")
+        first.members[f"wmOld{i:03d}"] = ChatMember(f"wmOld{i:03d}", 2, state.clock.now_int(), 1)
+    await scrm(corp, "groups", "codes", "sync")
+    code_state = store_code_state("d12")
+    assert join_way(state, code_state).chat_id_list == [first.chat_id]  # nothing else to list yet
+
+    for i in range(10):
+        await join(corp, code_state, f"wmNew{i}")
+    await corp.settle()
+    opened = next(c for c in state.group_chats.values() if c.name == "湖滨店会员群1")
+    assert join_way(state, code_state).chat_id_list == [opened.chat_id]
+    assert len(first.members) == 200 and len(opened.members) == 1 + 6
+    code = await GroupCode.get(state=code_state)
+    assert code.room_base_id == 2  # WeCom's next number, so an update does not rename the next group
+    assert await GroupJoin.filter(code_id=code.id).count() == 10
+    assert await GroupJoin.filter(code_id=code.id, chat_id=opened.chat_id).count() == 6

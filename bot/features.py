@@ -163,7 +163,7 @@ FEATURES: tuple[Feature, ...] = (
         kinds=("groups.kinds",),
         ticks=("handlers.groups:GROUP_CODES_CHECK",),
         cli=("groups.cli:add_command",),
-        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES"),
+        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES", "groups.welcome:TEMPLATES"),
     ),
 )
 

@@ -10,6 +10,7 @@ from bot.clikit import SubParsers, setup, with_deps
 
 if TYPE_CHECKING:
     from bot.deps import Deps
+    from groups.welcome import WelcomeSyncResult
 
 __all__ = ["add_command"]
 
@@ -21,6 +22,33 @@ def add_command(sub: SubParsers) -> None:
     codes = actions.add_parser("codes", help="group codes (群活码)")
     codes.add_argument("codes_action", choices=["sync", "list"])
     codes.set_defaults(run=_codes)
+    welcome = actions.add_parser("welcome", help="group welcome templates (入群欢迎语素材)")
+    welcome.add_argument("welcome_action", choices=["sync"])
+    welcome.set_defaults(run=_welcome)
+
+
+def _print_welcomes(result: WelcomeSyncResult) -> None:
+    from groups.welcome import LIBRARY_MAX
+
+    print(f"group welcomes: {result.created} created, {result.updated} updated, {result.deleted} deleted, "
+          f"{result.unchanged} unchanged (WeCom keeps at most {LIBRARY_MAX})")
+    if result.over_limit:
+        print(f"not made, WeCom's library of {LIBRARY_MAX} is full: {', '.join(result.over_limit)}", file=sys.stderr)
+    for key, errmsg in result.failed:
+        print(f"refused by WeCom: {key}: {errmsg}", file=sys.stderr)
+
+
+def _welcome(args: argparse.Namespace) -> int:
+    from groups.welcome import sync_welcomes
+
+    settings = setup()
+
+    async def run(deps: Deps) -> int:
+        result = await sync_welcomes(deps)
+        _print_welcomes(result)
+        return 1 if result.failed or result.over_limit else 0
+
+    return with_deps(settings, run)
 
 
 def _codes(args: argparse.Namespace) -> int:
@@ -35,6 +63,8 @@ def _codes(args: argparse.Namespace) -> int:
             result = await sync_codes(deps, progress=Progress("group codes", enabled=sys.stderr.isatty()))
             print(f"group codes: {result.created} created, {result.updated} updated, {result.deleted} deleted, "
                   f"{result.unchanged} unchanged, {len(result.skipped)} waiting for a group")
+            if result.welcomes is not None:
+                _print_welcomes(result.welcomes)
             for name in result.skipped:
                 print(f"no group to list yet (the owner makes one): {name}", file=sys.stderr)
             for name, errmsg in result.failed:

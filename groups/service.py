@@ -33,7 +33,7 @@ from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from customers.models import GroupChat, Guide, Role, Store
 from customers.service import utc_from_unix
-from groups import wecomapi
+from groups import wecomapi, welcome
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
 
 __all__ = [
@@ -70,6 +70,7 @@ class CodeSyncResult:
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # codes whose owner has no group yet
     failed: list[tuple[str, str]] = field(default_factory=list)
+    welcomes: welcome.WelcomeSyncResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +239,9 @@ async def ensure_code(deps: Deps, desired: Desired, result: CodeSyncResult | Non
             await code.refresh_from_db()
             result.created += 1
             log.info("group_code_created", code=desired.state, kind=desired.kind, groups=len(chat_ids))
-            return code
+        for chat in await GroupChat.filter(chat_id__in=chat_ids):
+            await welcome.hint_owner(deps, code, chat.chat_id, chat.name)
+        return code
     except WeComPermanentError as err:
         result.failed.append((desired.name, err.errmsg))
         log.warning("group_code_refused", code=desired.state, errcode=err.errcode, errmsg=err.errmsg)
@@ -260,7 +263,7 @@ async def _delete(deps: Deps, code: GroupCode, result: CodeSyncResult) -> None:
 async def sync_codes(deps: Deps, *, progress: Progress | None = None) -> CodeSyncResult:
     """Every wanted group code made or updated in WeCom; codes no longer wanted deleted. Safe to re-run."""
     async with _one_at_a_time(deps, "writer", wait_s=30):
-        result = CodeSyncResult()
+        result = CodeSyncResult(welcomes=await welcome.sync_welcomes(deps))
         wanted = await _desired(deps)
         new_owners = [d.owner for d in wanted
                       if not await GroupCode.exists(state=d.state, config_id__not_isnull=True)]
@@ -371,6 +374,7 @@ async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | Non
         return None
     async with _one_at_a_time(deps, f"code:{code.id}"):
         await code.refresh_from_db()
+        attached = link is None
         if link is None:
             link = await _attach(deps, code, change.chat_id, detail, change.at)
         members = len(detail.get("member_list", []))
@@ -383,6 +387,8 @@ async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | Non
         await link.save(update_fields=["members", "full_at"])
         joined = await _attribute(code, change.chat_id, detail)
         rolled = await relist(deps, code)
+        if attached:
+            await welcome.hint_owner(deps, code, change.chat_id, str(detail.get("name", "")))
         log.info("group_changed", code=code.state, chat_id=change.chat_id, members=members, attributed=joined,
                  rolled_over=rolled)
     return link

@@ -25,6 +25,7 @@ from groups.service import store_code_state
 from orgsync.service import sync_org
 from simulator.addressbook import add_department, seed_member
 from simulator.callbacks import CallbackSender
+from simulator import groupjoins as simulator_groupjoins
 from simulator.groupjoins import customer_joins_via_way, owner_creates_group
 from simulator.models import ChatMember
 from simulator.state import SimulatorState
@@ -72,6 +73,30 @@ async def corp(make_settings: Callable[..., Settings], sim: Any, groups_config: 
                                 clock=sim.state.clock.now)
         await sync_org(app.deps)
         yield Stack(app, sim, sender, http)
+
+
+async def scrm_failing(stack: Stack, *args: str) -> str:
+    """``scrm …`` expected to exit non-zero: its stdout and stderr together."""
+    import asyncio
+    import os
+    import sys
+
+    settings = stack.deps.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "SCRM_", "DATABASE_", "REDIS_"))}
+    env |= {
+        "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(settings.wecom_agent_id),
+        "WECOM_SECRET": settings.wecom_secret.get_secret_value(), "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY,
+        "WECOM_API_BASE": settings.wecom_api_base, "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url, "SCRM_REDIS_PREFIX": settings.scrm_redis_prefix,
+        "SCRM_CONFIG_DIR": str(settings.scrm_config_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=env, cwd="/tmp",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode != 0
+    return out.decode() + err.decode()
 
 
 def join_way(state: SimulatorState, way_state: str) -> Any:
@@ -172,3 +197,34 @@ async def test_when_every_group_is_full_wecom_opens_one_and_the_code_lists_it(co
     assert code.room_base_id == 2  # WeCom's next number, so an update does not rename the next group
     assert await GroupJoin.filter(code_id=code.id).count() == 10
     assert await GroupJoin.filter(code_id=code.id, chat_id=opened.chat_id).count() == 6
+
+
+async def test_a_newcomer_gets_the_store_groups_welcome(corp: Stack) -> None:
+    out = await scrm(corp, "groups", "codes", "sync")
+    assert "group welcomes: 2 created" in out
+    state = corp.state
+    templates = {t.text: t for t in state.group_welcome_templates.values()}
+    hubin = next(t for text, t in templates.items() if text.startswith("欢迎加入湖滨店会员群"))
+    assert "image" in hubin.attachment and hubin.attachment["image"]["media_id"] in state.media
+    # The owner is told which welcome to pick for the group (WeCom has no API to set it) …
+    hint = next(str(m.content["content"]) for m in state.messages_to("hb_mgr") if m.msgtype == "text")
+    assert "湖滨店会员1群" in hint and "入群欢迎语" in hint and "欢迎加入湖滨店会员群" in hint
+    # … picks it in the group's settings, and WeCom posts it to the next customer who joins.
+    chat_id = join_way(state, store_code_state("d12")).chat_id_list[0]
+    simulator_groupjoins.owner_picks_group_welcome(state, chat_id, hubin.template_id)
+    await join(corp, store_code_state("d12"), "wmNewcomer")
+    await corp.settle()
+    sent = [w for w in state.group_welcomes_sent if w.external_userid == "wmNewcomer"]
+    assert [(w.chat_id, w.text) for w in sent] == [(chat_id, hubin.text)]
+    # Synced again: nothing new in the library, and the owner is not told twice.
+    hints = len(state.messages_to("hb_mgr"))
+    assert "group welcomes: 0 created, 0 updated, 0 deleted, 2 unchanged" in await scrm(corp, "groups", "codes", "sync")
+    assert len(state.messages_to("hb_mgr")) == hints
+
+
+async def test_the_welcome_library_stays_within_wecoms_100(corp: Stack, groups_config: Path) -> None:
+    lines = ["welcome:"] + [f"  - {{id: w{i:02d}, text: '欢迎{{store}}{i}', stores: [d11, d12]}}" for i in range(51)]
+    (groups_config / "groups.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    process_out = await scrm_failing(corp, "groups", "welcome", "sync")
+    assert "100 created" in process_out and "library of 100 is full: w50:d11, w50:d12" in process_out
+    assert len(corp.state.group_welcome_templates) == 100

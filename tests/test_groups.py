@@ -23,9 +23,9 @@ from customers.models import Store
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
 from groups.service import store_code_state
 from orgsync.service import sync_org
+from simulator import groupjoins as simulator_groupjoins
 from simulator.addressbook import add_department, seed_member
 from simulator.callbacks import CallbackSender
-from simulator import groupjoins as simulator_groupjoins
 from simulator.groupjoins import customer_joins_via_way, owner_creates_group
 from simulator.models import ChatMember
 from simulator.state import SimulatorState

@@ -161,9 +161,12 @@ FEATURES: tuple[Feature, ...] = (
         config=(("groups", "groups.config:load"),),
         handlers=("handlers.groups",),
         kinds=("groups.kinds",),
-        ticks=("handlers.groups:GROUP_CODES_CHECK",),
+        ticks=("handlers.groups:GROUP_CODES_CHECK", "handlers.groups:GROUP_PUSH", "handlers.groups:GROUP_RESULTS",
+               "handlers.groups:GROUP_STATS"),
+        metrics=("groups.report",),
         cli=("groups.cli:add_command",),
-        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES", "groups.welcome:TEMPLATES"),
+        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES", "groups.welcome:TEMPLATES",
+                   "groups.delivery:TEMPLATES", "groups.report:TEMPLATES"),
     ),
 )
 

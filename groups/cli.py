@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from bot.clikit import SubParsers, setup, with_deps
+from bot.clikit import SubParsers, add_period_arguments, period, setup, with_deps
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -25,6 +25,13 @@ def add_command(sub: SubParsers) -> None:
     welcome = actions.add_parser("welcome", help="group welcome templates (入群欢迎语素材)")
     welcome.add_argument("welcome_action", choices=["sync"])
     welcome.set_defaults(run=_welcome)
+    report = actions.add_parser("report", help="groups' figures per store and owner")
+    add_period_arguments(report)
+    report.add_argument("--json", action="store_true", help="one JSON object: stores and owners")
+    report.set_defaults(run=_report)
+    stats = actions.add_parser("stats", help="read the groups' daily statistics from WeCom")
+    stats.add_argument("--days", type=int, default=1, help="the last N days (default: yesterday)")
+    stats.set_defaults(run=_stats)
 
 
 def _print_welcomes(result: WelcomeSyncResult) -> None:
@@ -75,6 +82,55 @@ def _codes(args: argparse.Namespace) -> int:
             store = code.store.code if code.store else "-"
             print(f"{code.kind:<6} {code.state:<30} {store:<8} {code.owner_userid:<16} {len(listed)} listed  "
                   f"{code.name}  {code.qr_code}")
+        return 0
+
+    return with_deps(settings, run)
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+    from zoneinfo import ZoneInfo
+
+    from groups.report import format_report, group_figures
+
+    settings = setup()
+    since, until = period(args)
+    zone = ZoneInfo(settings.scrm_timezone)
+
+    async def run(deps: Deps) -> int:
+        first, last = since.astimezone(zone).date(), until.astimezone(zone).date()
+        stores, owners = await group_figures(first, last, settings.scrm_timezone)
+        if args.json:
+            print(json.dumps({"since": first.isoformat(), "until": last.isoformat(),
+                              "stores": [r.as_json() for r in stores], "owners": [r.as_json() for r in owners]},
+                             ensure_ascii=False))
+            return 0
+        print(f"groups {first} – {last} ({settings.scrm_timezone})")
+        print("stores:")
+        print("\n".join(format_report(deps.config.templates, stores)))
+        print("owners:")
+        print("\n".join(format_report(deps.config.templates, owners)))
+        return 0
+
+    return with_deps(settings, run)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from groups.report import sync_stats
+
+    settings = setup()
+    if not 1 <= args.days <= 180:
+        print("--days: 1 to 180 (WeCom keeps 180 days)", file=sys.stderr)
+        return 2
+
+    async def run(deps: Deps) -> int:
+        today = deps.clock.now().astimezone(ZoneInfo(settings.scrm_timezone)).date()
+        for back in range(args.days, 0, -1):
+            rows = await sync_stats(deps, today - timedelta(days=back))
+            print(f"{today - timedelta(days=back)}: {rows} owners")
         return 0
 
     return with_deps(settings, run)

@@ -47,13 +47,12 @@ class WelcomeConf:
 
 @dataclass(frozen=True, slots=True)
 class GroupTarget:
-    stores: tuple[str, ...] = ()
-    codes: tuple[str, ...] = ()
-    owner_tags: tuple[str, ...] = ()  # the owner carries one of these tags (operators' tags on members)
+    stores: tuple[str, ...] = ()  # the groups of these stores' codes and of their members
+    codes: tuple[str, ...] = ()  # the groups of these codes (by name)
 
     @property
     def everything(self) -> bool:
-        return not (self.stores or self.codes or self.owner_tags)
+        return not (self.stores or self.codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +152,10 @@ def _step(reader: Reader, node: Mapping[str, Any], seen: set[str], library: set[
 def _playbook(reader: Reader, node: Mapping[str, Any], seen: set[str], library: set[str]) -> GroupPlaybook:
     playbook_id = _id(reader, node, seen, "playbook")
     target_node = reader.section(node, "groups")
-    target = GroupTarget(_names(reader, target_node, "stores"), _names(reader, target_node, "codes"),
-                         _names(reader, target_node, "owner_tags"))
+    unknown = set(target_node) - {"stores", "codes", "__line__"}
+    if unknown:
+        raise reader.fail(target_node, f"unknown groups key(s) {sorted(unknown)}; known: stores, codes")
+    target = GroupTarget(_names(reader, target_node, "stores"), _names(reader, target_node, "codes"))
     trigger_node = reader.section(node, "trigger")
     trigger_type = trigger_node.get("type")
     if trigger_type not in TRIGGERS:

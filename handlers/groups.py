@@ -1,5 +1,6 @@
 """Customer groups (客户群): member changes roll group codes over and attribute newcomers; the
-群码 / 新建群码 commands; the backstop check — thin adapters to groups/."""
+群码 / 新建群码 commands; the backstop check, group playbook pushes and their results, the daily
+statistics and the store managers' line — thin adapters to groups/."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from bot.commands import Arg, Call, command
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from bot.scheduler import every
+from bot.scheduler import cron, every
 from customers.service import utc_from_unix
-from groups import chat, service
+from groups import chat, delivery, report, service
 from operators.roles import MANAGERS, OPERATORS
 
 router = Router("groups")
@@ -31,6 +32,30 @@ GROUP_CODES_CHECK = every("group_codes_check", "scrm_group_codes_check_every_s")
 @router.tick(GROUP_CODES_CHECK)
 async def on_group_codes_check(event: Event, deps: Deps) -> None:
     await service.check_codes(deps)
+
+
+GROUP_PUSH = cron("group_push", "scrm_group_push_cron")
+
+
+@router.tick(GROUP_PUSH)
+async def on_group_push(event: Event, deps: Deps) -> None:
+    await delivery.run_pushes(deps)
+
+
+GROUP_RESULTS = every("group_results", "scrm_group_results_every_s")
+
+
+@router.tick(GROUP_RESULTS)
+async def on_group_results(event: Event, deps: Deps) -> None:
+    await delivery.sync_push_results(deps)
+
+
+GROUP_STATS = cron("group_stats", "scrm_group_stats_cron")
+
+
+@router.tick(GROUP_STATS)
+async def on_group_stats(event: Event, deps: Deps) -> None:
+    await report.sync_yesterday(deps)
 
 
 @command("群码", "groupcode", args=[Arg("名称")], roles=MANAGERS, help="发送群活码图片")

@@ -7,20 +7,26 @@ A corp of 2 stores (南京西路店 d11, 湖滨店 d12), each with a manager who
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
+from bot.features import attributes
+from bot.scheduler import fire
 from config.settings import Settings
 from customers.models import Store
+from groups.delivery import run_pushes
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
+from groups.report import sync_stats
 from groups.service import store_code_state
 from orgsync.service import sync_org
 from simulator import groupjoins as simulator_groupjoins
@@ -228,3 +234,63 @@ async def test_the_welcome_library_stays_within_wecoms_100(corp: Stack, groups_c
     process_out = await scrm_failing(corp, "groups", "welcome", "sync")
     assert "100 created" in process_out and "library of 100 is full: w50:d11, w50:d12" in process_out
     assert len(corp.state.group_welcome_templates) == 100
+
+
+@pytest.fixture
+def weekly_push(groups_config: Path) -> None:
+    """A weekly step for 湖滨店's groups, due today at midnight (so the next sweep pushes it)."""
+    weekday = datetime.now(ZoneInfo("Asia/Shanghai")).isoweekday()
+    (groups_config / "groups.yaml").write_text(f"""\
+welcome:
+  - {{id: store_default, text: "欢迎加入{{store}}会员群"}}
+playbooks:
+  - id: weekly_arrivals
+    name: 每周上新
+    groups: {{stores: [d12]}}
+    trigger: {{type: weekly, weekday: {weekday}}}
+    steps:
+      - {{id: arrivals, at: "00:00", send: mass, text: "本周新品已到{{store}}，点开看看～", attachment: member_day}}
+""", encoding="utf-8")
+
+
+async def fire_tick(stack: Stack, name: str) -> None:
+    schedule = next(s for s in attributes("ticks") if s.name == name)
+    assert await fire(stack.deps, schedule.tick(stack.deps.settings))
+    await stack.settle()
+
+
+async def test_a_weekly_group_step_is_one_push_per_owner_and_its_delivery_shows_in_the_report(
+    weekly_push: None, corp: Stack
+) -> None:
+    state = corp.state
+    state.add_group_chat("hb_mgr", "湖滨店会员2群")
+    await scrm(corp, "groups", "codes", "sync")
+    _, created = owner_creates_group(state, "hb_g0", "湖滨店导购0的客户群")  # a guide's own group
+    await corp.deliver(created)
+    await corp.settle()
+
+    await fire_tick(corp, "group_push")
+    pushes = [t for t in state.msg_templates if t.chat_type == "group"]
+    by_sender = {t.sender: t for t in pushes}
+    assert sorted(by_sender) == ["hb_g0", "hb_mgr"]  # one push per owner; 南京西路店's groups get none
+    manager_groups = sorted(c.chat_id for c in state.group_chats.values() if c.owner == "hb_mgr")
+    assert sorted(by_sender["hb_mgr"].chat_ids) == manager_groups and len(manager_groups) == 2
+    assert by_sender["hb_mgr"].text == "本周新品已到湖滨店，点开看看～"
+    assert by_sender["hb_mgr"].attachments[0]["msgtype"] == "link"
+    assert await run_pushes(corp.deps) == 0 and len(state.msg_templates) == 2  # swept again: nothing more
+
+    # The manager confirms in the client; the guide has not yet. WeCom's results come back.
+    simulator_groupjoins.member_confirms_group_send(state, by_sender["hb_mgr"].msgid)
+    await fire_tick(corp, "group_results")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    await sync_stats(corp.deps, today)
+
+    report = json.loads(await scrm(corp, "groups", "report", "--since", "1d", "--json"))
+    hubin = next(row for row in report["stores"] if row["key"] == "d12")
+    assert (hubin["pushes"], hubin["pushes_sent"], hubin["groups_reached"]) == (2, 1, 2)
+    assert hubin["groups"] == 3 and hubin["groups_with_messages"] == 2 and hubin["messages"] == 2
+    owners = {row["key"]: row for row in report["owners"]}
+    assert owners["hb_mgr"]["pushes_sent"] == 1 and owners["hb_g0"]["pushes_sent"] == 0
+    assert not any(row["key"] == "d11" and row["pushes"] for row in report["stores"])
+    text = await scrm(corp, "groups", "report", "--since", "1d")
+    assert "群发 1/2 已发出，送达 2 个群" in text

@@ -160,11 +160,13 @@ async def sync_push_results(deps: Deps) -> int:
 
 
 async def mark_task_sent(deps: Deps, push_id: int, owner: str, chat_id: str) -> bool:
-    """The owner sent a task's text into one of its groups from the sidebar."""
+    """The owner sent a task's text into one of its groups from the sidebar; False: not theirs, or sent."""
     push = await GroupPush.get_or_none(id=push_id, owner_userid=owner, mode=TASK)
-    if push is None or chat_id not in push.chat_ids:
+    if push is None or chat_id not in push.chat_ids or chat_id in push.sent_chat_ids:
         return False
-    push.sent_chats += 1
+    push.sent_chat_ids = [*push.sent_chat_ids, chat_id]
+    push.sent_chats = len(push.sent_chat_ids)
     push.sent_at = push.sent_at or deps.clock.now()
-    await push.save(update_fields=["sent_chats", "sent_at"])
+    await push.save(update_fields=["sent_chat_ids", "sent_chats", "sent_at"])
+    log.info("group_task_sent", push=push.id, chat_id=chat_id)
     return True

@@ -110,6 +110,7 @@ class GroupPush(Model):
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)  # the owner confirmed (mass) or sent it from the sidebar (task)
     sent_chats = fields.IntField(default=0)
+    sent_chat_ids: fields.Field[list[str]] = fields.JSONField(default=list)  # a task: the groups it was sent to
     synced_at = fields.DatetimeField(null=True)
 
     class Meta:

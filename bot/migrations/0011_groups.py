@@ -101,6 +101,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('sent_chats', fields.IntField(default=0)),
+                ('sent_chat_ids', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
                 ('synced_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'group_push', 'app': 'scrm', 'unique_together': (('playbook', 'step', 'occurrence', 'owner_userid'),), 'indexes': [Index(fields=['sent_at', 'created_at'])], 'pk_attr': 'id', 'table_description': "One group step for one owner's groups: a group mass send (``msgid``) or a task in the sidebar."},

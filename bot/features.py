@@ -164,6 +164,7 @@ FEATURES: tuple[Feature, ...] = (
         ticks=("handlers.groups:GROUP_CODES_CHECK", "handlers.groups:GROUP_PUSH", "handlers.groups:GROUP_RESULTS",
                "handlers.groups:GROUP_STATS"),
         metrics=("groups.report",),
+        demo=("groups.demo:chapter",),
         cli=("groups.cli:add_command",),
         templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES", "groups.welcome:TEMPLATES",
                    "groups.delivery:TEMPLATES", "groups.report:TEMPLATES"),

@@ -13,7 +13,8 @@ from groups.models import GroupCode, GroupCodeChat
 __all__ = ["TEMPLATES", "code_reply", "new_code_reply"]
 
 TEMPLATES = ("cmd_group_code", "cmd_group_not_found", "cmd_group_created", "cmd_group_exists",
-             "cmd_group_unknown_store", "cmd_group_no_owner_group", "cmd_group_name_too_long", "cmd_group_busy")
+             "cmd_group_unknown_store", "cmd_group_no_owner", "cmd_group_waiting", "cmd_group_name_too_long",
+             "cmd_group_busy")
 MAX_NAME = 64
 
 
@@ -33,6 +34,10 @@ async def code_reply(deps: Deps, userid: str, name: str, event_key: str) -> str:
     code = await service.code_named(name)
     if code is None:
         raise refuse(deps, "cmd_group_not_found", name=name)
+    if not code.config_id:
+        store = await store_of(code.store_id)
+        return say(deps, "cmd_group_waiting", name=code.name, store=store.name if store else "-",
+                   detail=code.owner_userid)
     await send_code_image(deps, userid, code, event_key)
     return await _describe(deps, code, "cmd_group_code")
 
@@ -51,6 +56,8 @@ async def new_code_reply(deps: Deps, userid: str, name: str, store_word: str, ev
     except service.CodeBusy:
         raise refuse(deps, "cmd_group_busy") from None
     if code is None:
-        raise refuse(deps, "cmd_group_no_owner_group", store=store.name)
+        raise refuse(deps, "cmd_group_no_owner", store=store.name)
+    if not code.config_id:
+        return say(deps, "cmd_group_waiting", name=code.name, store=store.name, detail=code.owner_userid)
     await send_code_image(deps, userid, code, event_key)
     return await _describe(deps, code, "cmd_group_created")

@@ -226,19 +226,11 @@ async def ensure_code(deps: Deps, desired: Desired, result: CodeSyncResult | Non
                     result.unchanged += 1
                 return code
             await _adopt_owner_groups(deps, code)
-            chat_ids = await listing(deps, code)
+            chat_ids = await _make_way(deps, code)
             if not chat_ids:
                 result.skipped.append(desired.name)
-                log.info("group_code_waits_for_a_group", code=desired.state, owner=desired.owner)
                 return None
-            config_id = await wecomapi.add_join_way(deps, _body(code, chat_ids))
-            way = await wecomapi.get_join_way(deps, config_id)
-            await GroupCode.filter(id=code.id).update(config_id=config_id, qr_code=str(way.get("qr_code", "")),
-                                                      deleted_at=None, media_id="")
-            await GroupCodeChat.filter(code_id=code.id, chat_id__in=chat_ids).update(listed=True)
-            await code.refresh_from_db()
             result.created += 1
-            log.info("group_code_created", code=desired.state, kind=desired.kind, groups=len(chat_ids))
         for chat in await GroupChat.filter(chat_id__in=chat_ids):
             await welcome.hint_owner(deps, code, chat.chat_id, chat.name)
         return code
@@ -246,6 +238,22 @@ async def ensure_code(deps: Deps, desired: Desired, result: CodeSyncResult | Non
         result.failed.append((desired.name, err.errmsg))
         log.warning("group_code_refused", code=desired.state, errcode=err.errcode, errmsg=err.errmsg)
         return None
+
+
+async def _make_way(deps: Deps, code: GroupCode) -> list[str]:
+    """``add_join_way`` over the code's groups (under its lock); the groups listed, none: it waits."""
+    chat_ids = await listing(deps, code)
+    if not chat_ids:
+        log.info("group_code_waits_for_a_group", code=code.state, owner=code.owner_userid)
+        return []
+    config_id = await wecomapi.add_join_way(deps, _body(code, chat_ids))
+    way = await wecomapi.get_join_way(deps, config_id)
+    await GroupCode.filter(id=code.id).update(config_id=config_id, qr_code=str(way.get("qr_code", "")),
+                                              deleted_at=None, media_id="")
+    await GroupCodeChat.filter(code_id=code.id, chat_id__in=chat_ids).update(listed=True)
+    await code.refresh_from_db()
+    log.info("group_code_created", code=code.state, kind=code.kind, groups=len(chat_ids))
+    return chat_ids
 
 
 async def _delete(deps: Deps, code: GroupCode, result: CodeSyncResult) -> None:
@@ -279,6 +287,8 @@ async def sync_codes(deps: Deps, *, progress: Progress | None = None) -> CodeSyn
         for code in await GroupCode.filter(deleted_at__isnull=True, config_id__not_isnull=True):
             if code.state not in states:
                 await _delete(deps, code, result)
+        waiting = GroupCode.filter(deleted_at__isnull=True, config_id__isnull=True)
+        await waiting.exclude(state__in=sorted(states)).update(deleted_at=deps.clock.now())  # no longer wanted
         if progress is not None:
             progress.finish()
         log.info("group_codes_synced", created=result.created, updated=result.updated, deleted=result.deleted,
@@ -287,16 +297,20 @@ async def sync_codes(deps: Deps, *, progress: Progress | None = None) -> CodeSyn
 
 
 async def new_chat_code(deps: Deps, creator: str, name: str, store: Store) -> GroupCode | None:
-    """``新建群码``: a code for one store's owner, made now (None: the owner has no group yet)."""
+    """``新建群码``: a code for one store's owner over their newest group no code has; without one, the
+    code waits for the owner's next group (``config_id`` empty). None: the store has nobody to own it,
+    or WeCom refused."""
     owner = await store_owner(store.id)
     if owner is None:
         return None
     desired = Desired(name, CHAT, config_code_state(f"chat:{name}"), store.id, owner, name[:40], created_by=creator)
     await _mirror_owner_groups(deps, [owner])
-    code = await ensure_code(deps, desired)
-    if code is None:  # nothing made in WeCom: the name stays free
+    result = CodeSyncResult()
+    code = await ensure_code(deps, desired, result)
+    if result.failed:  # refused by WeCom: the name stays free
         await GroupCode.filter(state=desired.state, config_id__isnull=True).delete()
-    return code
+        return None
+    return code if code is not None else await GroupCode.get(state=desired.state)
 
 
 # --- member changes: attribution and rollover --------------------------------------------------------
@@ -360,6 +374,24 @@ async def _attribute(code: GroupCode, chat_id: str, detail: dict[str, Any]) -> i
     return len(rows)
 
 
+async def _start_waiting_code(deps: Deps, detail: dict[str, Any], change: ChatChange) -> bool:
+    """A new group of an owner whose code waits for one (made by chat or config before any group):
+    the code takes it and its join way is made now. True when one did."""
+    owner = str(detail.get("owner", ""))
+    waiting = await GroupCode.filter(owner_userid=owner, config_id__isnull=True, deleted_at__isnull=True).order_by(
+        "id").first()
+    if waiting is None:
+        return False
+    async with _one_at_a_time(deps, f"code:{waiting.id}"):
+        await waiting.refresh_from_db()
+        if waiting.config_id:
+            return False  # another group of the owner started it a moment ago
+        await _attach(deps, waiting, change.chat_id, detail, change.at)
+        chat_ids = await _make_way(deps, waiting)
+    await welcome.hint_owner(deps, waiting, change.chat_id, str(detail.get("name", "")))
+    return bool(chat_ids)
+
+
 async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | None:
     """A group was created or its members changed: attribute newcomers, and roll the code over when
     the group reached the full mark. None when the group belongs to no code."""
@@ -369,6 +401,8 @@ async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | Non
         log.info("group_gone", chat_id=change.chat_id, errcode=err.errcode)
         return None
     link = await GroupCodeChat.get_or_none(chat_id=change.chat_id).prefetch_related("code")
+    if link is None and change.change_type == "create" and await _start_waiting_code(deps, detail, change):
+        return await GroupCodeChat.get_or_none(chat_id=change.chat_id)
     code = link.code if link is not None else await _code_of_new_chat(detail, change)
     if code is None or code.deleted_at is not None:
         return None
@@ -440,6 +474,6 @@ async def live_codes() -> list[GroupCode]:
 
 
 async def code_named(name: str) -> GroupCode | None:
-    """A live code by its name, else its state."""
-    live = GroupCode.filter(deleted_at__isnull=True, config_id__not_isnull=True)
+    """A code by its name, else its state: live, or waiting for its first group."""
+    live = GroupCode.filter(deleted_at__isnull=True)
     return await live.filter(name=name).first() or await live.filter(state=name).first()

@@ -19,11 +19,13 @@ import aiohttp
 import pytest
 
 from bot.app import create_app
+from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
 from bot.features import attributes
 from bot.scheduler import fire
 from config.settings import Settings
 from customers.models import Store
+from groups.config import load_groups
 from groups.delivery import run_pushes
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
 from groups.report import sync_stats
@@ -294,3 +296,62 @@ async def test_a_weekly_group_step_is_one_push_per_owner_and_its_delivery_shows_
     assert not any(row["key"] == "d11" and row["pushes"] for row in report["stores"])
     text = await scrm(corp, "groups", "report", "--since", "1d")
     assert "群发 1/2 已发出，送达 2 个群" in text
+
+
+async def test_codes_follow_the_config_the_chat_and_the_owners_new_groups(corp: Stack, groups_config: Path) -> None:
+    state = corp.state
+    await scrm(corp, "groups", "codes", "sync")
+    # A campaign code in config/groups.yaml: its owner has no free group yet, so it waits.
+    (groups_config / "groups.yaml").write_text(
+        "codes:\n  - {name: 春季快闪群, store: d11, campaign: 春季快闪}\n", encoding="utf-8")
+    assert "0 created, 0 updated, 0 deleted, 2 unchanged, 1 waiting for a group" in await scrm(
+        corp, "groups", "codes", "sync")
+    # The manager makes the campaign's group in the client: the code takes it and goes live.
+    spring, created = owner_creates_group(state, "nj_mgr", "春季快闪1群")
+    await corp.deliver(created)
+    await corp.settle()
+    campaign = await GroupCode.get(name="春季快闪群")
+    assert campaign.config_id and state.join_ways[campaign.config_id].chat_id_list == [spring.chat_id]
+    assert campaign.state.startswith("gc_") and len(campaign.state) <= 30
+
+    # A lost callback: 湖滨店's first group fills without WeCom telling us; the periodic check sees it.
+    second, created = owner_creates_group(state, "hb_mgr", "湖滨店会员2群")
+    await corp.deliver(created)
+    await corp.settle()
+    store_way = join_way(state, store_code_state("d12"))
+    first_id = store_way.chat_id_list[0]
+    assert store_way.chat_id_list == [first_id, second.chat_id]
+    for i in range(FULL_AT):
+        state.add_external_contact(f"wmQuiet{i:03d}")
+        state.group_chats[first_id].members[f"wmQuiet{i:03d}"] = ChatMember(f"wmQuiet{i:03d}", 2, 0, 3)
+    await fire_tick(corp, "group_codes_check")
+    assert join_way(state, store_code_state("d12")).chat_id_list == [second.chat_id]
+
+    # An operator makes a code by chat; it waits for 湖滨店's owner's next group, then answers with its picture.
+    reply = await say(corp, "ops_a", "新建群码 周末群 d12")
+    assert "周末群" in reply and "已登记" in reply
+    weekend, created = owner_creates_group(state, "hb_mgr", "周末1群")
+    await corp.deliver(created)
+    await corp.settle()
+    reply = await say(corp, "ops_a", "群码 周末群")
+    assert "周末群" in reply and "列出 1 个群" in reply
+    assert any(m.msgtype == "image" for m in state.messages_to("ops_a"))
+    code = await GroupCode.get(name="周末群")
+    assert code.config_id and state.join_ways[code.config_id].chat_id_list == [weekend.chat_id]
+    assert (await say(corp, "ops_a", "新建群码 周末群 d12")).startswith("已有名为「周末群」")
+
+    # The campaign leaves the file: its join way is deleted; the chat-made code stays.
+    (groups_config / "groups.yaml").write_text("codes: []\n", encoding="utf-8")
+    assert "1 deleted, 3 unchanged" in await scrm(corp, "groups", "codes", "sync")
+    assert campaign.config_id not in state.join_ways and code.config_id in state.join_ways
+
+
+async def test_a_bad_groups_file_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "groups.yaml"
+    path.write_text("group_full_at: 199\ncodes: []\nplaybooks:\n  - id: p1\n    trigger: {type: monthly}\n"
+                    "    steps: [{id: s, text: hi}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"groups.yaml: line 5: unknown trigger 'monthly'; known: date, new_group"):
+        load_groups(path)
+    path.write_text("group_full_at: 250\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="at most 200"):
+        load_groups(path)

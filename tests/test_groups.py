@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from boards.kinds import compute
 from bot.app import create_app
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
@@ -28,7 +29,7 @@ from customers.models import Store
 from groups.config import load_groups
 from groups.delivery import run_pushes
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
-from groups.report import sync_stats
+from groups.report import daily_lines, sync_stats
 from groups.service import store_code_state
 from orgsync.service import sync_org
 from simulator import groupjoins as simulator_groupjoins
@@ -183,6 +184,10 @@ async def test_400_customers_join_a_store_code_and_no_listed_group_is_ever_full(
         assert chat.unlisted_at - chat.full_at <= timedelta(seconds=20)
         assert len(state.group_chats[chat.chat_id].members) == FULL_AT + 1  # the owner and 190 customers
     assert listed_sizes(state, code_state) == {join_way(state, code_state).chat_id_list[0]: 1 + 20}
+    # The store's board counts them.
+    now = datetime.now(ZoneInfo("UTC"))
+    assert await compute("group_new_members", "store", now - timedelta(days=1), now + timedelta(days=1)) == {
+        store.id: 400}
 
 
 async def test_when_every_group_is_full_wecom_opens_one_and_the_code_lists_it(corp: Stack) -> None:
@@ -296,6 +301,15 @@ async def test_a_weekly_group_step_is_one_push_per_owner_and_its_delivery_shows_
     assert not any(row["key"] == "d11" and row["pushes"] for row in report["stores"])
     text = await scrm(corp, "groups", "report", "--since", "1d")
     assert "群发 1/2 已发出，送达 2 个群" in text
+
+    # The boards and the store manager's daily line read the same figures.
+    start = datetime.combine(today, datetime.min.time(), ZoneInfo("Asia/Shanghai"))
+    hubin_store = await Store.get(code="d12")
+    active = await compute("group_active_rate", "store", start, start + timedelta(days=1))
+    assert active[hubin_store.id] == pytest.approx(2 / 3)
+    assert await daily_lines(corp.deps, today) == 2
+    line = str(state.messages_to("hb_mgr")[-1].content["content"])
+    assert line.startswith(f"{today.isoformat()} 湖滨店客户群：") and "活跃群 67%" in line and "消息 2 条" in line
 
 
 async def test_codes_follow_the_config_the_chat_and_the_owners_new_groups(corp: Stack, groups_config: Path) -> None:

@@ -174,10 +174,12 @@ async def _adopt_owner_groups(deps: Deps, code: GroupCode) -> None:
 
 
 async def listing(deps: Deps, code: GroupCode) -> list[str]:
-    """The groups the code should list: those under the full mark, oldest first; none left, the newest."""
+    """The groups the code should list: those under the full mark that never rolled over, oldest first;
+    none left, the newest."""
     full_at = deps.config.groups.group_full_at
     chats = await GroupCodeChat.filter(code_id=code.id).order_by("added_at", "id")
-    room = [c.chat_id for c in chats if c.members < full_at]
+    # A group that rolled over stays out, even when a few leave it: joiners go to the newer groups.
+    room = [c.chat_id for c in chats if c.members < full_at and c.unlisted_at is None]
     if room:
         return room[:LIST_MAX]
     return [chats[-1].chat_id] if chats else []
@@ -357,7 +359,7 @@ async def _attach(deps: Deps, code: GroupCode, chat_id: str, detail: dict[str, A
     return link
 
 
-async def _attribute(code: GroupCode, chat_id: str, detail: dict[str, Any]) -> int:
+async def _attribute(code: GroupCode, chat_id: str, detail: dict[str, Any], at: datetime) -> int:
     """Customers who came in through this code's join way (their ``state``): one row each."""
     came = [m for m in detail.get("member_list", [])
             if int(m.get("type", 1) or 1) == 2 and m.get("state") == code.state and m.get("userid")]
@@ -367,7 +369,7 @@ async def _attribute(code: GroupCode, chat_id: str, detail: dict[str, Any]) -> i
     rows = [GroupJoin(chat_id=chat_id, external_userid=str(m["userid"]), code_id=code.id, store_id=code.store_id,
                       owner_userid=str(detail.get("owner", "")), state=code.state,
                       join_scene=int(m.get("join_scene", 0) or 0),
-                      joined_at=utc_from_unix(m.get("join_time")) or utc_from_unix(detail.get("create_time")))
+                      joined_at=utc_from_unix(m.get("join_time")) or at)
             for m in came if str(m["userid"]) not in known]
     if rows:
         await GroupJoin.bulk_create(rows, ignore_conflicts=True)
@@ -395,6 +397,8 @@ async def _start_waiting_code(deps: Deps, detail: dict[str, Any], change: ChatCh
 async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | None:
     """A group was created or its members changed: attribute newcomers, and roll the code over when
     the group reached the full mark. None when the group belongs to no code."""
+    if change.change_type != "create" and not change.state and not await GroupCodeChat.exists(chat_id=change.chat_id):
+        return None  # no code's group, and nobody came in through a code: nothing to ask WeCom
     try:
         detail = await deps.wecom.groupchat_get(change.chat_id)
     except WeComPermanentError as err:  # dismissed since: its dismiss event follows
@@ -415,11 +419,11 @@ async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | Non
         full_at = deps.config.groups.group_full_at
         if members >= full_at and link.full_at is None:
             link.full_at = change.at
-        elif members < full_at:
+        elif members < full_at and link.unlisted_at is None:
             link.full_at = None
         link.members = members
         await link.save(update_fields=["members", "full_at"])
-        joined = await _attribute(code, change.chat_id, detail)
+        joined = await _attribute(code, change.chat_id, detail, change.at)
         rolled = await relist(deps, code)
         if attached:
             await welcome.hint_owner(deps, code, change.chat_id, str(detail.get("name", "")))
@@ -459,7 +463,7 @@ async def check_codes(deps: Deps) -> int:
                     link.members = members
                     link.full_at = link.full_at or (now if members >= full_at else None)
                     await link.save(update_fields=["members", "full_at"])
-                await _attribute(code, chat_id, detail)
+                await _attribute(code, chat_id, detail, now)
             if await relist(deps, code):
                 changed += 1
     return changed

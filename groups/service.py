@@ -379,11 +379,14 @@ async def _attribute(code: GroupCode, chat_id: str, detail: dict[str, Any], at: 
 async def _start_waiting_code(deps: Deps, detail: dict[str, Any], change: ChatChange) -> bool:
     """A new group of an owner whose code waits for one (made by chat or config before any group):
     the code takes it and its join way is made now. True when one did."""
-    owner = str(detail.get("owner", ""))
+    owner, name = str(detail.get("owner", "")), str(detail.get("name", ""))
     waiting = await GroupCode.filter(owner_userid=owner, config_id__isnull=True, deleted_at__isnull=True).order_by(
         "id").first()
     if waiting is None:
         return False
+    live = await GroupCode.filter(owner_userid=owner, deleted_at__isnull=True, config_id__not_isnull=True)
+    if any(_auto_number(code, name) is not None for code in live):
+        return False  # WeCom opened it for a full code of this owner: it belongs to that code
     async with _one_at_a_time(deps, f"code:{waiting.id}"):
         await waiting.refresh_from_db()
         if waiting.config_id:

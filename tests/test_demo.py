@@ -77,3 +77,17 @@ def test_the_churn_alert_weeks_later_says_how_long_the_customer_stayed(told: str
     alert = chapter(told, "deletes 王小美")
     assert "添加时长：23天" in alert and "添加时长：0天" not in alert
 
+
+
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_the_group_chapter_rolls_a_full_group_over_and_pushes_one_group_step(told: str) -> None:
+    made = chapter(told, "Group codes are WeCom join ways")
+    assert "1 group codes created (1 add_join_way calls)" in made and "state=gs_hz01" in made
+    rolled = chapter(told, "at 190 members the first group leaves the list")
+    assert "now lists [('湖滨店会员2群', " in rolled
+    assert "湖滨店会员1群 reached 190 at the callback and left the list" in rolled
+    pushed = chapter(told, "the weekly group step goes to the store's groups")
+    assert "add_msg_template (chat_type group) to 2 groups" in pushed and "sent to 2 groups" in pushed
+    assert "joins through codes 8, pushes sent 1/1, groups reached 2" in pushed

@@ -15,6 +15,7 @@ from bot.features import FEATURES, resolve
 from bot.templates import Templates
 from campaigns.config import ScheduledCampaigns
 from customers.config import Org
+from groups.config import GroupsConfig
 from leads.config import LeadsConfig
 from sidebar.config import Library
 from sop.config import PlaybookSet
@@ -78,6 +79,8 @@ class AppConfig:
     acquisition: AcquisitionConfig
 
     campaigns: ScheduledCampaigns
+
+    groups: GroupsConfig
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
 

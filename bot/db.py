@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "orgsync.models",
     "channels.models",
     "sidebar.models",
+    "groups.models",
     "predict.models",
     "acquisition.models",
 

@@ -180,6 +180,19 @@ FEATURES: tuple[Feature, ...] = (
         cli=("campaigns.cli:add_command",),
         templates=("campaigns.chat:TEMPLATES",),
     ),
+    Feature(
+        "groups",
+        config=(("groups", "groups.config:load"),),
+        handlers=("handlers.groups",),
+        kinds=("groups.kinds",),
+        ticks=("handlers.groups:GROUP_CODES_CHECK", "handlers.groups:GROUP_PUSH", "handlers.groups:GROUP_RESULTS",
+               "handlers.groups:GROUP_STATS"),
+        metrics=("groups.report",),
+        demo=("groups.demo:chapter",),
+        cli=("groups.cli:add_command",),
+        templates=("groups.service:TEMPLATES", "groups.chat:TEMPLATES", "groups.welcome:TEMPLATES",
+                   "groups.delivery:TEMPLATES", "groups.report:TEMPLATES"),
+    ),
 )
 
 

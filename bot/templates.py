@@ -57,6 +57,10 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "campaign": frozenset({"name", "guide_name", "store_name", "count", "items", "userid", "reason", "lines",
                            "customers", "published", "tasks", "rate", "date", "text", "guides", "holdout", "capped",
                            "previous"}),
+
+    # Customer groups (groups/): a code's name, what the owner is told, the report's and the daily line's words.
+    "group": frozenset({"name", "store", "code", "state", "count", "members", "full_at", "text", "welcome", "owner",
+                        "date", "joins", "groups", "sent", "lines", "detail", "pushes", "rate", "total"}),
 }
 
 

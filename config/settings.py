@@ -405,6 +405,17 @@ class Settings(BaseSettings):
         "A guide whose reply rate fell by at least this many points against the week before is named "
         "in the store manager's daily summary."))] = 10.0
 
+    # Customer groups (groups/).
+    scrm_group_codes_check_every_s: Annotated[int, Field(ge=10, description=(
+        "How often every group code's groups are counted from WeCom and listed again, in case a member-change "
+        "callback was lost."))] = 300
+    scrm_group_push_cron: Annotated[str, Field(description=(
+        "When group playbook steps are looked at and pushed (crontab in scrm_timezone)."))] = "* * * * *"
+    scrm_group_results_every_s: Annotated[int, Field(ge=60, description=(
+        "How often the results of recent group mass sends are read from WeCom (get_groupmsg_*)."))] = 1800
+    scrm_group_stats_cron: Annotated[str, Field(description=(
+        "When yesterday's group statistics are read from WeCom (crontab in scrm_timezone)."))] = "0 6 * * *"
+
     # WeCom client
     scrm_wecom_timeout_s: Annotated[float, Field(description="Seconds one WeCom API call may take.")] = 10.0
     scrm_wecom_max_retries: Annotated[

@@ -32,6 +32,8 @@ async def refresh_chat(deps: Deps, chat_id: str) -> GroupChat:
     )
     current = {m["userid"] for m in members if m.get("userid")}
     await GroupChatMember.filter(chat_id=chat.id).exclude(userid__in=current).delete()
+    # Only the newcomers are written: a 200-member group's every join is one short insert, not 200.
+    kept = set(await GroupChatMember.filter(chat_id=chat.id).values_list("userid", flat=True))
     await GroupChatMember.bulk_create(
         [
             GroupChatMember(
@@ -42,7 +44,7 @@ async def refresh_chat(deps: Deps, chat_id: str) -> GroupChat:
                 join_scene=int(m.get("join_scene", 0) or 0),
             )
             for m in members
-            if m.get("userid")
+            if m.get("userid") and m["userid"] not in kept
         ],
         ignore_conflicts=True,
     )

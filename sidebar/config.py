@@ -46,7 +46,8 @@ LABEL_KEYS = (
     "note_saved", "notes_meta", "none", "avatar_letter", "header_channel", "header_added", "header_days",
     "header_guides", "library_title", "library_search", "library_search_label", "library_none",
     "group_members", "group_owner", "group_customers", "group_customers_count", "group_customer_orders",
-    "group_tasks", "connecting", "open_in_wecom", "wecom_signature_failed", "open_in_chat",
+    "group_tasks", "group_code", "group_code_none", "group_code_size", "group_steps", "group_step_send",
+    "connecting", "open_in_wecom", "wecom_signature_failed", "open_in_chat",
     "wecom_unreachable",
 )
 _COUNT, _REASON, _WHEN = frozenset({"count"}), frozenset({"reason"}), frozenset({"when"})
@@ -56,7 +57,9 @@ LABEL_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "group_customer_orders": _COUNT, "orders_last": _WHEN, "header_added": _WHEN,
     "tag_remove": frozenset({"tag"}), "orders_average": frozenset({"average"}),
     "notes_meta": frozenset({"talk", "note"}), "header_channel": frozenset({"channel"}),
-    "header_days": frozenset({"days"}), "header_guides": frozenset({"guides"}), "group_owner": frozenset({"owner"}),
+    "header_days": frozenset({"days"}),
+    "group_code_size": frozenset({"count", "full"}), "header_guides": frozenset({"guides"}),
+    "group_owner": frozenset({"owner"}),
 }
 KINDS = ("text", "image", "file", "link", "miniprogram")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,47}$")

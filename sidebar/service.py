@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from customers.models import Customer, GroupChatMember, Guide, Store
+from groups.sidebar import group_view, step_sent
 from sidebar import actions
 from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
 from sidebar.config import Library
@@ -25,8 +26,8 @@ from sidebar.session import SessionSigner
 from sop.models import SopTask, TaskStatus
 
 __all__ = [
-    "ID_MAX", "Sidebar", "audit_refused", "confirm_sent", "group_card", "library_items", "open_card", "run_action",
-    "send_item", "sign",
+    "ID_MAX", "Sidebar", "audit_refused", "confirm_sent", "group_card", "group_step_sent", "library_items",
+    "open_card", "run_action", "send_item", "sign",
 ]
 
 
@@ -86,7 +87,16 @@ async def group_card(sb: Sidebar, userid: str, chat_id: str) -> dict[str, Any]:
              "text": t["suggested_text"]}
             for t in tasks
         ],
+        # The group's code, its size against the full mark, and the group steps due for it (groups/).
+        "group": await group_view(sb.deps, viewer.userid, chat.chat_id, chat.member_count),
     }
+
+
+async def group_step_sent(sb: Sidebar, userid: str, push_id: int, chat_id: str) -> bool:
+    """The viewer sent a group step's text into one of their groups (groups/sidebar.py)."""
+    viewer = await viewer_of(userid)
+    chat = await chat_for(viewer, chat_id)
+    return await step_sent(sb.deps, viewer.userid, push_id, chat.chat_id)
 
 
 async def _store_name(viewer: Viewer) -> str:

@@ -369,6 +369,16 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
                                                  str(body.get("status", "")))}
 
 
+@_api(write=True)
+async def group_step_sent(request: web.Request, session: GuideSession) -> Any:
+    body = await _json(request)
+    push_id = body.get("step_id")
+    if not isinstance(push_id, int) or isinstance(push_id, bool):
+        raise BadAction("step_id must be a number")
+    return {"result": await service.group_step_sent(request.app[SIDEBAR], session.userid, push_id,
+                                                    str(body.get("chat_id", "")))}
+
+
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes (the library loads with every config file: bot/appconfig.py)."""
     import_modules("card_sections")  # a duplicate section id stops the start
@@ -410,6 +420,7 @@ def setup_sidebar(app: web.Application, settings: Settings) -> None:
     app.router.add_post("/sidebar/api/action", action)
     app.router.add_post("/sidebar/api/send", send)
     app.router.add_post("/sidebar/api/sent", sent)
+    app.router.add_post("/sidebar/api/group_step_sent", group_step_sent)
 
 
 async def _redirect_index(request: web.Request) -> web.StreamResponse:

@@ -215,9 +215,10 @@ async def post_verify_url(request: web.Request) -> web.Response:
 
 
 async def get_qr_png(request: web.Request) -> web.Response:
-    """The picture behind a contact way's ``qr_code`` (404 once the code is deleted)."""
+    """The picture behind a contact way's or join way's ``qr_code`` (404 once the code is deleted)."""
     config_id = request.match_info["config_id"]
-    if config_id not in request.app[STATE_KEY].contact_ways:
+    state = request.app[STATE_KEY]
+    if config_id not in state.contact_ways and config_id not in state.join_ways:
         raise web.HTTPNotFound()
     return web.Response(body=qr_png(config_id), content_type="image/png")
 

@@ -54,6 +54,7 @@ class ErrCode(IntEnum):
     USERID_NOT_FOUND = 60111
     INVALID_PARTY_ID = 60123
     ALL_RECIPIENTS_INVALID = 81013
+    STATISTIC_RANGE_TOO_WIDE = 81017
     NOT_EXTERNAL_CONTACT = 84061
     INVALID_TICKET_TYPE = 91040
     INVALID_WEBHOOK_URL = 93000
@@ -104,6 +105,7 @@ _MESSAGES: dict[int, str] = {
     ErrCode.USERID_NOT_FOUND: "userid not found",
     ErrCode.INVALID_PARTY_ID: "invalid party id",
     ErrCode.ALL_RECIPIENTS_INVALID: "all touser invalid",
+    ErrCode.STATISTIC_RANGE_TOO_WIDE: "the visible range is too wide, filter by owner",
     ErrCode.NOT_EXTERNAL_CONTACT: "not external contact",
     ErrCode.INVALID_TICKET_TYPE: "invalid ticket type",
     ErrCode.INVALID_WEBHOOK_URL: "invalid webhook url",

@@ -88,8 +88,10 @@ def change_external_chat(
     member_change_list: Sequence[str] | None = None,
     last_mem_ver: str | None = None,
     cur_mem_ver: str | None = None,
+    state: str | None = None,
 ) -> str:
-    """``Event=change_external_chat``: create / update (with ``UpdateDetail``) / dismiss."""
+    """``Event=change_external_chat``: create / update (with ``UpdateDetail``) / dismiss; ``State``
+    is a join way's state when the members came in through one."""
     fields: list[Field] = [
         ("Event", "change_external_chat"),
         ("ChatId", chat_id),
@@ -97,6 +99,7 @@ def change_external_chat(
         ("UpdateDetail", update_detail),
         ("JoinScene", join_scene),
         ("QuitScene", quit_scene),
+        ("State", state),
     ]
     xml = _document(corp_id, SYS_SENDER, create_time, "event", fields)
     if member_change_list is None:

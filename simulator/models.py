@@ -19,6 +19,9 @@ __all__ = [
     "ExternalContact",
     "FollowRelation",
     "GroupChat",
+    "GroupWelcomeSent",
+    "GroupWelcomeTemplate",
+    "JoinWay",
     "Member",
     "MsgTemplate",
     "RobotMessage",
@@ -103,6 +106,7 @@ class ChatMember:
     join_time: int
     join_scene: int = 1  # 1 invited directly, 2 by link, 3 by QR code
     invitor: str = ""
+    state: str = ""  # the join way's state, when the member came in through one (groupchat/get)
 
 
 @dataclass
@@ -174,6 +178,9 @@ class MsgTemplate:
     attachments: list[dict[str, Any]]
     created_at: float
     fail_list: list[str] = field(default_factory=list)
+    chat_ids: list[str] = field(default_factory=list)  # chat_type group: the groups it goes to
+    # The sender confirmed in the client (send_time), and per group whether it went out.
+    sent_at: float | None = None
 
 
 @dataclass
@@ -188,6 +195,43 @@ class ContactWay:
     remark: str = ""
     parties: list[int] = field(default_factory=list)
     scans: int = 0
+
+
+@dataclass
+class JoinWay:
+    """A group join way (加入群聊, ``groupchat/add_join_way``): a QR code over ≤ 5 groups."""
+
+    config_id: str
+    scene: int
+    chat_id_list: list[str]
+    state: str = ""
+    remark: str = ""
+    auto_create_room: int = 1
+    room_base_name: str = ""
+    room_base_id: int = 1
+    qr_code: str = ""
+    scans: int = 0
+
+
+@dataclass
+class GroupWelcomeTemplate:
+    """An entry of the group welcome library (``group_welcome_template``, ≤ 100 a corp)."""
+
+    template_id: str
+    text: str
+    attachment: dict[str, Any]  # {"image": {...}} / {"link": {...}} / {"miniprogram": {...}} or empty
+    created_at: float
+
+
+@dataclass
+class GroupWelcomeSent:
+    """WeCom posting a group's chosen welcome template when a customer joins."""
+
+    chat_id: str
+    external_userid: str
+    template_id: str
+    text: str
+    sent_at: float
 
 
 @dataclass

@@ -32,8 +32,9 @@ from simulator.apis.acquisition import customer_opens_link, guide_adds_by_phone
 from simulator.apis.groupmsg import guide_sends_mass
 from simulator.callbacks import CallbackSender
 from simulator.clock import SimFollowingClock
+from simulator.groupjoins import customer_joins_via_way, member_confirms_group_send, owner_creates_group
 from simulator.jsbridge import play_config, play_invoke
-from simulator.models import DeliveredMessage, RobotMessage
+from simulator.models import ChatMember, DeliveredMessage, RobotMessage
 from simulator.qrcodes import scan_contact_way
 from simulator.state import SimulatorState
 
@@ -229,6 +230,38 @@ class Narrator:
         """A customer opens an acquisition link (获客助手) from an SMS and adds the guide it gives them."""
         await self._sender.send(customer_opens_link(self._state, url, external_userid, name=name))
         await self.settle()
+
+    # --- customer groups ---------------------------------------------------------------------------
+
+    async def owner_creates_group(self, owner: str, name: str) -> str:
+        """A member makes a customer group in the client; its chat_id."""
+        chat, created = owner_creates_group(self._state, owner, name)
+        await self._sender.send(created)
+        await self.settle()
+        return chat.chat_id
+
+    def group_had_members(self, chat_id: str, count: int) -> None:
+        """``count`` customers were in the group already, from before the product (no callbacks)."""
+        chat = self._state.group_chats[chat_id]
+        for i in range(count):
+            external_userid = f"wmEarly{chat_id[-6:]}{i:03d}"
+            self._state.add_external_contact(external_userid)
+            chat.members[external_userid] = ChatMember(external_userid, 2, self._state.clock.now_int(), 1)
+
+    async def customer_joins_group(self, config_id: str, external_userid: str, name: str = "") -> None:
+        """A customer scans a group code (join way) and WeCom puts them in one of its groups."""
+        for event in customer_joins_via_way(self._state, config_id, external_userid, name=name or None):
+            await self._sender.send(event)
+        await self.settle()
+
+    def join_way_groups(self, config_id: str) -> list[tuple[str, int]]:
+        """The groups a join way lists in WeCom now: (name, members)."""
+        chats = self._state.group_chats
+        return [(chats[c].name, len(chats[c].members)) for c in self._state.join_ways[config_id].chat_id_list]
+
+    def owner_confirms_group_send(self, msgid: str) -> int:
+        """The sender confirms a group mass send in the client; the groups it went to."""
+        return len(member_confirms_group_send(self._state, msgid))
 
     async def customer_deletes(self, guide: str, external_userid: str) -> None:
         """The customer deletes the guide from WeChat (流失)."""

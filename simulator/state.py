@@ -29,6 +29,9 @@ from simulator.models import (
     ExternalContact,
     FollowRelation,
     GroupChat,
+    GroupWelcomeSent,
+    GroupWelcomeTemplate,
+    JoinWay,
     Member,
     MsgTemplate,
     RobotMessage,
@@ -112,6 +115,13 @@ class SimulatorState:
         self.welcome_messages: list[WelcomeMessage] = []
         self.msg_templates: list[MsgTemplate] = []
         self.contact_ways: dict[str, ContactWay] = {}
+        # Customer groups (simulator/apis/groupways.py, simulator/groupjoins.py): join ways, the group
+        # welcome library, the template each group's owner picked in the client, and what WeCom posted.
+        self.join_ways: dict[str, JoinWay] = {}
+        self.group_welcome_templates: dict[str, GroupWelcomeTemplate] = {}
+        self.group_welcome_choice: dict[str, str] = {}  # chat_id -> template_id
+        self.group_welcomes_sent: list[GroupWelcomeSent] = []
+        self.group_messages: dict[str, list[tuple[str, int]]] = {}  # chat_id -> [(sender, time)] (statistics)
         self.transfers: list[CustomerTransfer] = []
         self.transfer_refusals: dict[str, str] = {}  # external_userid -> FailReason
         self.robot_messages: dict[str, list[RobotMessage]] = {}

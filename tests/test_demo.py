@@ -90,3 +90,14 @@ def test_the_member_list_becomes_friends_of_the_right_guides(told: str) -> None:
     assert "VIP0001 吴女士: added guide_sh01_a, recognised by phone, came by guide, task done" in story
     assert "VIP0002 郑先生: added guide_sh01_a, recognised by state, came by link, task done" in story
     assert "total: imported 4, assigned 4, added 2 (link 1, phone 1), open 2" in story
+
+
+def test_the_group_chapter_rolls_a_full_group_over_and_pushes_one_group_step(told: str) -> None:
+    made = chapter(told, "Group codes are WeCom join ways")
+    assert "1 group codes created (1 add_join_way calls)" in made and "state=gs_hz01" in made
+    rolled = chapter(told, "at 190 members the first group leaves the list")
+    assert "now lists [('湖滨店会员2群', " in rolled
+    assert "湖滨店会员1群 reached 190 at the callback and left the list" in rolled
+    pushed = chapter(told, "the weekly group step goes to the store's groups")
+    assert "add_msg_template (chat_type group) to 2 groups" in pushed and "sent to 2 groups" in pushed
+    assert "joins through codes 8, pushes sent 1/1, groups reached 2" in pushed

@@ -12,9 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "customers", "boards", "operators", "tagging", "leads", "sop", "channels", "orgsync",
-            "sidebar", "predict", "acquisition", "campaigns", "simulator", "config")
+            "sidebar", "predict", "acquisition", "campaigns", "groups", "simulator", "config")
 DOMAIN = ("customers", "boards", "operators", "tagging", "leads", "sop", "channels", "orgsync", "sidebar", "predict",
-          "acquisition", "campaigns",
+          "acquisition", "campaigns", "groups",
           "handlers", "simulator")
 # The root that composes the features, and the places that must name them, are not the engine.
 # (bot.cli is engine: features add their sub-commands through the table; `scrm simulator` and

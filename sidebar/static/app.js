@@ -242,6 +242,27 @@
   }
   function withId(node, id) { node.id = "section-" + id; return node; }
 
+  function groupCodeSection(info, chatId) {
+    var size = t("group_code_size", {count: info.members, full: info.full_at});
+    var code = info.code ? el("div", {"class": "item"}, [el("span", {text: info.code.name}), el("span", {"class": "muted", text: size})])
+      : el("div", {"class": "muted", text: t("group_code_none")});
+    var steps = info.steps.map(function (step) {
+      var b = el("button", {"class": "b p", text: t("group_step_send")});
+      b.addEventListener("click", function () { sendStep(step, chatId, b); });
+      return el("div", {"class": "item"}, [el("div", {"class": "text", text: step.text}), b]);
+    });
+    return section(t("group_code"), null, [code].concat(steps.length ? [el("h3", {text: t("group_steps")})].concat(steps) : []));
+  }
+  function sendStep(step, chatId, button) {
+    button.disabled = true;
+    invoke("sendChatMessage", {msgtype: "text", enterChat: false, text: {content: step.text}}).then(function (res) {
+      if (!ok(res, "sendChatMessage")) { throw {errMsg: res.err_msg}; }
+      return api("POST", "/sidebar/api/group_step_sent", {step_id: step.id, chat_id: chatId}).then(function () {
+        toast(t("sent")); return loadGroup(chatId);
+      });
+    }).catch(showError).then(function () { button.disabled = false; });
+  }
+
   function loadGroup(chatId) {
     current.chat_id = chatId;
     return api("GET", "/sidebar/api/group?chat_id=" + encodeURIComponent(chatId)).then(function (g) {
@@ -249,6 +270,7 @@
       app.appendChild(section(g.chat.name, t("group_members", {count: g.chat.member_count}), [el("div", {"class": "muted", text: t("group_owner", {owner: g.chat.owner})})]));
       app.appendChild(section(t("group_customers"), t("group_customers_count", {count: g.customers.length}), g.customers.map(function (c) {
         return el("div", {"class": "item"}, [el("span", {text: c.name}), el("span", {"class": "muted", text: t("group_customer_orders", {count: c.orders})})]); })));
+      if (g.group) { app.appendChild(groupCodeSection(g.group, chatId)); }
       app.appendChild(section(t("group_tasks"), null, g.tasks.length ? g.tasks.map(function (task) {
         return el("div", {"class": "item"}, [el("div", {"class": "t", text: task.customer + " · " + task.reason}), task.text ? el("div", {"class": "text", text: task.text}) : null]);
       }) : [el("div", {"class": "muted", text: t("tasks_none")})]));

@@ -52,6 +52,8 @@ def _member_view(state: SimulatorState, member: ChatMember, *, need_name: bool) 
         "invitor": {"userid": member.invitor},
         "group_nickname": "",
     }
+    if member.state:
+        view["state"] = member.state
     if need_name:
         person = state.members.get(member.userid) or state.contacts.get(member.userid)
         view["name"] = person.name if person else ""

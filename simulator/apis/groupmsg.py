@@ -12,6 +12,7 @@ import calendar
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from simulator.apis import groupmsgs
 from simulator.apis.base import (
     ApiRequest,
     Endpoint,
@@ -82,8 +83,11 @@ def guide_sends_mass(state: SimulatorState, userid: str, msgid: str | None = Non
 
 def get_groupmsg_list_v2(request: ApiRequest) -> dict[str, Any]:
     body = request.body
-    if optional_str(body, "chat_type", "single") not in ("single", "group"):
+    chat_type = optional_str(body, "chat_type", "single")
+    if chat_type not in ("single", "group"):
         raise ApiError(ErrCode.INVALID_PARAMETER, "chat_type")
+    if chat_type == "group":
+        return groupmsgs.group_list_v2(request)
     start, end = optional_int(body, "start_time", 0), optional_int(body, "end_time", 0)
     if not start or not end or end < start or end - start > _MONTH_S:
         raise ApiError(ErrCode.INVALID_PARAMETER, "start_time/end_time: a window of at most one month")
@@ -110,6 +114,8 @@ def get_groupmsg_list_v2(request: ApiRequest) -> dict[str, Any]:
 
 
 def get_groupmsg_task(request: ApiRequest) -> dict[str, Any]:
+    if groupmsgs.is_group_send(request):
+        return groupmsgs.group_task(request)
     task = _task(request)
     limit = bounded_limit(request.body, 500, 1000)
     offset = decode_cursor(request.body)
@@ -119,6 +125,8 @@ def get_groupmsg_task(request: ApiRequest) -> dict[str, Any]:
 
 
 def get_groupmsg_send_result(request: ApiRequest) -> dict[str, Any]:
+    if groupmsgs.is_group_send(request):
+        return groupmsgs.group_send_result(request)
     task = _task(request)
     userid = require_str(request.body, "userid")
     limit = bounded_limit(request.body, 500, 1000)

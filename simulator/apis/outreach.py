@@ -23,6 +23,7 @@ __all__ = ["ENDPOINTS"]
 _ATTACHMENT_TYPES = frozenset({"image", "link", "miniprogram", "video", "file"})
 _MAX_ATTACHMENTS = 9
 _TEXT_MAX_BYTES = 4000
+_GROUPS_MAX = 2000  # chat_id_list of a group mass send
 
 
 def _text_and_attachments(request: ApiRequest) -> tuple[str, list[dict[str, Any]]]:
@@ -70,9 +71,12 @@ def add_msg_template(request: ApiRequest) -> dict[str, Any]:
     if chat_type not in ("single", "group"):
         raise ApiError(ErrCode.INVALID_PARAMETER, "chat_type")
     external_userids = str_list(request.body, "external_userid", max_items=10000)
+    chat_ids = str_list(request.body, "chat_id_list", max_items=_GROUPS_MAX) if chat_type == "group" else []
     sender = optional_str(request.body, "sender")
     if sender:
         require_member(state, sender)
+    elif chat_type == "group":
+        raise ApiError(ErrCode.INVALID_PARAMETER, "a group mass send needs its sender")
     elif not external_userids:
         raise ApiError(ErrCode.INVALID_PARAMETER, "sender and external_userid are both empty")
     content, attachments = _text_and_attachments(request)
@@ -80,7 +84,10 @@ def add_msg_template(request: ApiRequest) -> dict[str, Any]:
         ext for ext in external_userids if ext not in state.contacts or (sender and state.relation(sender, ext) is None)
     ]
     template = MsgTemplate(
-        state.ids.make("msg", 24), chat_type, sender, external_userids, content, attachments, request.now, fail_list
+        state.ids.make("msg", 24), chat_type, sender, external_userids, content, attachments, request.now, fail_list,
+        # A group send goes to the sender's groups among chat_id_list (all of them when none is named).
+        [c for c in chat_ids or state.group_chats if c in state.group_chats and state.group_chats[c].owner == sender]
+        if chat_type == "group" else [],
     )
     state.msg_templates.append(template)
     if chat_type == "single" and sender:  # the task its sender confirms (simulator/apis/groupmsg.py)

@@ -226,6 +226,27 @@ async def test_a_new_leader_becomes_manager_and_a_chat_role_change_sticks(corp: 
     assert (await Guide.get(userid="hb_mgr")).role == Role.GUIDE
 
 
+async def test_a_role_an_admin_set_in_chat_outlives_the_address_book(corp: Stack) -> None:
+    """The leader stays a guide after leading again, and a chat-made manager stays one after leading stops."""
+    await synced(corp)
+    await Guide.filter(userid="ops_a").update(role=Role.ADMIN)  # as SCRM_ADMIN_USERIDS or org.yaml would
+    await corp.deliver(move_member(corp.state, "sl_g01", [13], leader=True))
+    await corp.settle()
+    assert (await Guide.get(userid="sl_g01")).role == Role.STORE_MANAGER
+    assert "导购" in await say(corp, "ops_a", "角色 sl_g01 导购")
+    for leads in (False, True):  # WeCom's leader flag goes off, then on again
+        await corp.deliver(move_member(corp.state, "sl_g01", [13], leader=leads))
+        await corp.settle()
+    await synced(corp)
+    assert (await Guide.get(userid="sl_g01")).role == Role.GUIDE
+    # The other way: a leader made manager by the address book, then confirmed as manager in chat.
+    assert "店长" in await say(corp, "ops_a", "角色 hb_mgr 店长")
+    await corp.deliver(move_member(corp.state, "hb_mgr", [12], leader=False))
+    await corp.settle()
+    await synced(corp)
+    assert (await Guide.get(userid="hb_mgr")).role == Role.STORE_MANAGER
+
+
 async def test_deleting_a_member_with_customers_notifies_their_manager_once(corp: Stack) -> None:
     await synced(corp)
     for i in range(3):

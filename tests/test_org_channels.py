@@ -301,6 +301,27 @@ async def test_channel_code_in_chat_answers_with_the_code_image(corp: Stack) -> 
     assert "仅限" in await say(corp, "nj_g00", "渠道码 湖滨店门店码")
 
 
+async def test_a_store_manager_gets_their_stores_codes_only(corp: Stack) -> None:
+    """渠道码 answers a manager for their store's codes and their own; another store's is "not found"."""
+    await synced(corp)
+    assert "没有找到渠道码" in await say(corp, "nj_mgr", "渠道码 湖滨店门店码")
+    assert "没有找到渠道码" in await say(corp, "nj_mgr", f"渠道码 {personal_state('hb_g03')}")
+    assert not any(m.msgtype == "image" for m in corp.state.messages_to("nj_mgr"))
+    assert store_state("d11") in await say(corp, "nj_mgr", "渠道码 南京西路店门店码")
+    assert personal_state("nj_g03") in await say(corp, "nj_mgr", f"渠道码 {personal_state('nj_g03')}")
+    assert personal_state("nj_mgr") in await say(corp, "nj_mgr", f"渠道码 {personal_state('nj_mgr')}")
+    assert "湖滨店门店码" in await say(corp, "ops_a", "渠道码 湖滨店门店码")  # operators: any store's
+
+
+async def test_a_manager_without_a_store_sees_no_stores_channel_figures(corp: Stack) -> None:
+    await synced(corp)
+    await scan(corp, store_state("d13"), "wmFigAll")
+    await Guide.filter(userid="region_a").update(role=Role.STORE_MANAGER)  # as an admin set in chat; no store
+    answer = await say(corp, "region_a", "渠道数据")
+    assert "没有所属门店" in answer and "三里屯店门店码" not in answer
+    assert "三里屯店门店码" in await say(corp, "ops_a", "渠道数据")
+
+
 async def test_new_channel_code_by_chat_is_checked_audited_and_attributes_its_campaign(corp: Stack) -> None:
     await synced(corp)
     refused = await say(corp, "nj_g00", "新建渠道码 春季快闪 d11 春季活动")

@@ -16,10 +16,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = [
+    "MIN_SECRET_LENGTH", "PUBLIC_SAMPLE_AES_KEYS", "PUBLIC_SAMPLE_TOKENS", "Settings", "SettingsError", "load_settings",
+]
 
 _CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{6,32}$")
 _TOKEN = re.compile(r"^[0-9a-zA-Z]{1,32}$")
+# Tencent's published sample app (its callback library's docs; tests/data/wecom_test_vectors.json): public
+# values, so a Token or EncodingAESKey equal to one of them protects nothing.
+PUBLIC_SAMPLE_TOKENS = frozenset({"hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"})
+PUBLIC_SAMPLE_AES_KEYS = frozenset({"6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"})
+# A WeCom app secret is 43 random characters; anything much shorter or plainer was typed by hand.
+MIN_SECRET_LENGTH = 32
+_MIN_SECRET_DISTINCT = 8
+_LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
 
 
 class SettingsError(Exception):
@@ -224,6 +234,31 @@ class Settings(BaseSettings):
                 f"SCRM_DEDUP_TTL_S ({self.scrm_dedup_ttl_s}): a replay inside the window would be taken as new"
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_weak_or_public_credentials(self) -> Settings:
+        """WECOM_SECRET=x or Tencent's sample Token/AES key stop the start, unless WeCom is the simulator."""
+        if self.uses_simulator:
+            return self
+        problems = []
+        secret = self.wecom_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < _MIN_SECRET_DISTINCT:
+            problems.append(f"WECOM_SECRET is too short or plain for a WeCom app secret (at least "
+                            f"{MIN_SECRET_LENGTH} characters; copy it from the WeCom admin console)")
+        if self.wecom_token.get_secret_value() in PUBLIC_SAMPLE_TOKENS:
+            problems.append("WECOM_TOKEN is Tencent's public sample Token: set your app's own")
+        if self.wecom_aes_key.get_secret_value() in PUBLIC_SAMPLE_AES_KEYS:
+            problems.append("WECOM_AES_KEY is Tencent's public sample EncodingAESKey: generate your app's own")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def uses_simulator(self) -> bool:
+        """WeCom is a stand-in on this machine (``scrm demo``, ``scrm simulator``, tests, benchmarks): plain
+        http on a loopback address, which the real qyapi.weixin.qq.com never is."""
+        base = self.wecom_api_base.removeprefix("http://")
+        return base != self.wecom_api_base and base.startswith(_LOOPBACK_HOSTS)
 
     @property
     def quiet_hours(self) -> QuietHours:

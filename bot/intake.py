@@ -6,12 +6,13 @@ Authentication per source: ``X-Source`` names it, ``X-Timestamp`` (unix seconds)
 
 - ``v2=<hex>`` over ``"v2\n" + METHOD + "\n" + path + "\n" + timestamp + "\n" + body``: one signed
   body is good for one endpoint only;
-- ``<hex>`` over ``timestamp + "." + body`` (the first scheme; accepted unless
-  ``SCRM_INTAKE_LEGACY_SIGNATURES=false``).
+- ``<hex>`` over ``timestamp + "." + body`` (the first scheme; refused unless
+  ``SCRM_INTAKE_LEGACY_SIGNATURES=true``).
 
-Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"); ``SCRM_INTAKE_ENDPOINTS`` may limit
-each source to its paths. Malformed headers get 400 or 401, never 500. One bad item never sinks
-its batch, and the sender is part of every de-duplication key.
+Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"); ``SCRM_INTAKE_ENDPOINTS`` lists the paths
+each source may post to (closed by default: a source not listed posts nowhere, 403 naming the setting).
+Malformed headers get 400 or 401, never 500. One bad item never sinks its batch, and the sender is part
+of every de-duplication key.
 """
 
 from __future__ import annotations
@@ -85,10 +86,9 @@ def parse_secrets(spec: str) -> dict[str, bytes]:
     return secrets
 
 
-def parse_endpoints(spec: str) -> dict[str, frozenset[str]] | None:
-    """``SCRM_INTAKE_ENDPOINTS`` ("shop=/signals /intake/orders,pos=/intake/orders"); None: no limits."""
-    if not spec.strip():
-        return None
+def parse_endpoints(spec: str) -> dict[str, frozenset[str]]:
+    """``SCRM_INTAKE_ENDPOINTS`` ("shop=/signals /intake/orders,pos=/intake/orders"): a source posts only to
+    the paths listed for it (none listed: nowhere)."""
     allowed: dict[str, frozenset[str]] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, _, paths = part.partition("=")
@@ -158,9 +158,9 @@ def _authenticate(request: web.Request, deps: Deps, body: bytes) -> str | web.Re
     # ASCII only from here (checked above): compare_digest refuses non-ASCII str.
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         return _refused(401, "bad or stale signature, or unknown source", request)
-    allowed = parse_endpoints(settings.scrm_intake_endpoints)
-    if allowed is not None and request.path not in allowed.get(source, frozenset()):
-        return _refused(403, f"source {source!r} may not post to {request.path}", request)
+    if request.path not in parse_endpoints(settings.scrm_intake_endpoints).get(source, frozenset()):
+        return _refused(403, f"source {source!r} may not post to {request.path}: the operator lists the paths of "
+                        f"each source in SCRM_INTAKE_ENDPOINTS (e.g. {source}={request.path})", request)
     return source
 
 

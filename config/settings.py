@@ -73,12 +73,14 @@ class Settings(BaseSettings):
 
     # Signed intake from the brand's systems: "shop=secret1,pos=secret2" (never in a committed file).
     scrm_signal_secrets: SecretStr = SecretStr("")
-    # The intake paths each source may post to: "shop=/signals /intake/orders,pos=/intake/orders".
-    # Empty: every source may post to every intake path. Once set, a source not named may post to none.
-    scrm_intake_endpoints: str = ""
-    # Accept the unversioned signature (HMAC over timestamp + "." + body, which does not cover the
-    # method and path). False: only "v2=…" signatures are accepted.
-    scrm_intake_legacy_signatures: bool = True
+    scrm_intake_endpoints: Annotated[str, Field(description=(
+        "The intake paths each source may post to, e.g. \"shop=/signals /intake/orders,pos=/intake/orders\"; "
+        "closed by default: a source not listed may post to none (403 naming this setting)."
+    ))] = ""
+    scrm_intake_legacy_signatures: Annotated[bool, Field(description=(
+        "Also accept the first, unversioned intake signature (HMAC over timestamp + \".\" + body, not covering "
+        "the method and path); off by default: only \"v2=…\" signatures are accepted."
+    ))] = False
 
     # Ingest
     scrm_callback_max_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024

@@ -35,6 +35,7 @@ CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
 SECRET = "test-secret-Ao6b95HKuWrpphrCxv0UkFJHxOQBkw5zM0b"
 METRICS_TOKEN = "test-metrics-token"  # /metrics answers only its bearer
+INTAKE_PATHS = "/signals /intake/orders /intake/chat-archive"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -160,6 +161,8 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_sync_tags_on_start": False,
             "scrm_scheduler": False,
             "scrm_signal_secrets": "shop=test-shop-secret,pos=test-pos-secret",
+            # Closed by default: each source posts only to the paths listed for it, as an operator sets them.
+            "scrm_intake_endpoints": f"shop={INTAKE_PATHS},pos={INTAKE_PATHS}",
             "scrm_metrics_token": METRICS_TOKEN,
         }
         values.update(overrides)

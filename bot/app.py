@@ -160,13 +160,25 @@ async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """``ok`` (200) or ``unavailable`` (503) for anyone, e.g. a load balancer; the details (queue depth,
+    dead letters, the Redis error) only for the bearer of ``SCRM_METRICS_TOKEN``, like ``/metrics``."""
     deps = request.app[DEPS]
+    detailed = _bearer_of_metrics_token(request, deps.settings.scrm_metrics_token.get_secret_value())
     try:
         await deps.redis.ping()
     except Exception as err:  # noqa: BLE001 - a health probe reports, it does not raise
-        return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
-    depth = await deps.queue.depth()
-    return web.json_response({"ok": True, "queue": depth})
+        if detailed:
+            return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
+        return web.Response(text="unavailable", status=503)
+    if not detailed:
+        return web.Response(text="ok")
+    return web.json_response({"ok": True, "queue": await deps.queue.depth()})
+
+
+def _bearer_of_metrics_token(request: web.Request, token: str) -> bool:
+    # Bytes, and any header text (non-ASCII too) made bytes: compare_digest refuses non-ASCII str.
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    return bool(token) and hmac.compare_digest(given, f"Bearer {token}".encode())
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -175,8 +187,7 @@ async def metrics(request: web.Request) -> web.Response:
     token = deps.settings.scrm_metrics_token.get_secret_value()
     if not token:
         raise web.HTTPNotFound(text="metrics are off: set SCRM_METRICS_TOKEN")
-    given = request.headers.get("Authorization", "").encode()
-    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+    if not _bearer_of_metrics_token(request, token):
         raise web.HTTPUnauthorized(text="bearer token required", headers={"WWW-Authenticate": "Bearer"})
     await observe_queue(deps)
     return web.Response(body=deps.metrics.render(), content_type="text/plain")

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lock demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean chaos
+.PHONY: install lock lock-hashes demo test test-real test-embedded lint format bench-ingest serve simulator migrations clean chaos
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,12 @@ clean:
 ## chaos: web + 2 workers, private PostgreSQL and Redis, workers/PostgreSQL/Redis/WeCom failing mid-burst (~3 min; not part of make test)
 chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos
+
+## lock-hashes: requirements.lock, the runtime dependencies at constraints.txt's versions with their sha256
+# hashes, for production installs (pip install --require-hashes; docs/dependencies.md). Only pip: it
+# downloads the files this machine's Python and platform install (CPython 3.11, linux x86_64 as in the image).
+lock-hashes: $(STAMP)
+	rm -rf .lock-wheels
+	$(BIN)/pip download --quiet -c constraints.txt -d .lock-wheels .
+	$(BIN)/python deploy/lock_hashes.py .lock-wheels > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-wheels

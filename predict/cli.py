@@ -153,16 +153,16 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     except ValueError as err:
         print(f"scrm predict: {err}", file=sys.stderr)
         return 2
-    if args.scores:
-        _write_scores(Path(args.scores), evaluation)
-    if args.chart:
-        from boards.chart import chart_font_path
+    try:
+        if args.scores:
+            _write_scores(Path(args.scores), evaluation)
+        if args.chart:
+            from boards.chart import chart_font_path
 
-        try:
             _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font), config_dir)
-        except ConfigError as err:
-            print(f"scrm predict: {err}", file=sys.stderr)
-            return 2
+    except (OSError, ConfigError) as err:  # a directory that does not exist, a broken templates file
+        print(f"scrm predict: {err}", file=sys.stderr)
+        return 2
     if args.json:
         import orjson
 

@@ -136,3 +136,12 @@ def test_the_help_states_the_caps_the_reader_applies() -> None:
     text = " ".join(parser.format_help().split())
     assert f"{MAX_ORDERS_BYTES >> 30} GiB" in text and f"{MAX_ORDERS_ROWS:,} rows" in text
     assert f"{MAX_LINE_BYTES >> 10} KiB a line" in text
+
+
+def test_a_scores_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.txt"
+    orders.write_text("".join(f"{i % 50:05d} 1997{1 + i % 12:02d}{1 + i % 28:02d} 1 {10 + i % 7}.50\n"
+                              for i in range(600)))
+    done = scrm("predict", "evaluate", "--orders", str(orders), "--scores", str(tmp_path / "no" / "scores.csv"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "No such file or directory" in done.stderr

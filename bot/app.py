@@ -28,6 +28,7 @@ from bot.dispatch import Dispatcher, Router, feature_routers
 from bot.eventlog import ProcessedLog
 from bot.features import attributes, import_modules
 from bot.ingest import receive_callback, verify_url
+from bot.intake import closed_intake_sources
 from bot.metrics import Metrics
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
@@ -145,6 +146,8 @@ def create_app(
         app.router.add_post("/wecom/callback", receive_callback)
         for add_routes in attributes("routes"):  # each feature's intake endpoints and pages
             add_routes(app, settings)
+        for source in closed_intake_sources(settings):  # intake is closed by default: say so once, at start
+            log.warning("intake_source_has_no_paths", source=source, setting="SCRM_INTAKE_ENDPOINTS")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

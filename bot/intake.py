@@ -34,9 +34,11 @@ from redis.exceptions import RedisError
 from bot.appkeys import DEPS
 from bot.deps import Deps
 from bot.httpbody import BodyTooLarge, read_body
+from config.settings import Settings
 
 __all__ = [
     "IntakeKind",
+    "closed_intake_sources",
     "intake_handler",
     "parse_secrets",
     "parse_endpoints",
@@ -94,6 +96,13 @@ def parse_endpoints(spec: str) -> dict[str, frozenset[str]]:
         name, _, paths = part.partition("=")
         allowed[name.strip()] = frozenset(paths.split())
     return allowed
+
+
+def closed_intake_sources(settings: Settings) -> list[str]:
+    """Sources with a secret but no path in ``SCRM_INTAKE_ENDPOINTS``: every post of theirs is a 403."""
+    allowed = parse_endpoints(settings.scrm_intake_endpoints)
+    return [source for source in parse_secrets(settings.scrm_signal_secrets.get_secret_value())
+            if not allowed.get(source)]
 
 
 def signature_for(secret: bytes, timestamp: str, body: bytes) -> str:

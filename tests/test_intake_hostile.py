@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from bot.app import create_app
-from bot.intake import signed_headers
+from bot.intake import closed_intake_sources, signed_headers
 from config.settings import Settings
 from customers.models import Customer, Order, Signal
 from tests.conftest import Stack, serve_app
@@ -170,6 +170,8 @@ async def test_intake_endpoints_are_closed_until_listed_for_a_source(
     body = orjson.dumps({"orders": [order("CLOSED-1")]})
     headers = signed_headers("shop", b"test-shop-secret", body, time.time(), path="/intake/orders")
     settings = make_settings(wecom_api_base=sim.url, scrm_intake_endpoints="")
+    assert closed_intake_sources(settings) == ["shop", "pos"]  # logged at start: intake_source_has_no_paths
+    assert closed_intake_sources(make_settings(scrm_intake_endpoints="shop=/signals")) == ["pos"]
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
         async with http.post(app.url + "/intake/orders", data=body, headers=headers) as resp:
             assert resp.status == 403

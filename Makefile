@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lock demo test test-real test-embedded lint format docs bench-ingest serve simulator migrations clean chaos deploy-drill failover-drill soak
+.PHONY: install lock lock-hashes demo test test-real test-embedded lint format docs bench-ingest serve simulator migrations clean chaos deploy-drill failover-drill soak
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -85,3 +85,12 @@ failover-drill: $(STAMP)
 ## soak: one hour at a steady rate, every tick each minute, a fault every 5 min; RSS, p99, Redis, tables (PNG + CSV)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
+
+## lock-hashes: requirements.lock, the runtime dependencies at constraints.txt's versions with their sha256
+# hashes, for production installs (pip install --require-hashes; docs/dependencies.md). Only pip: it
+# downloads the files this machine's Python and platform install (CPython 3.11, linux x86_64 as in the image).
+lock-hashes: $(STAMP)
+	rm -rf .lock-wheels
+	$(BIN)/pip download --quiet -c constraints.txt -d .lock-wheels .
+	$(BIN)/python deploy/lock_hashes.py .lock-wheels > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-wheels

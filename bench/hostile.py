@@ -113,6 +113,7 @@ def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ) | {
         "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "x", "WECOM_TOKEN": TOKEN,
         "WECOM_AES_KEY": AES_KEY, "LOG_LEVEL": "ERROR", "REDIS_URL": "memory://",
+        "WECOM_API_BASE": "http://127.0.0.1:9",  # no WeCom here: a loopback stand-in, so the sample keys are allowed
         "DATABASE_URL": f"sqlite://{workdir}/bench.sqlite3",
     }
     scrm = ROOT / ".venv" / "bin" / "scrm"

@@ -156,6 +156,7 @@ def base_env() -> dict[str, str]:
         WECOM_SECRET="x",
         WECOM_TOKEN=TOKEN,
         WECOM_AES_KEY=AES_KEY,
+        WECOM_API_BASE="http://127.0.0.1:9",  # no WeCom here: a loopback stand-in, so the sample keys are allowed
         LOG_LEVEL="WARNING",
         SCRM_METRICS_TOKEN=METRICS_TOKEN,  # /metrics is off without one
     )

@@ -61,7 +61,8 @@ TARGET_P95_S = 3.0
 def app_env(config_dir: Path) -> dict[str, str]:
     """What this bench sets beyond bench/welcome.py's start_app: the copied config, the shop's secret."""
     return {"SCRM_CONFIG_DIR": str(config_dir), "SCRM_SIGNAL_SECRETS": f"bench={SHOP_SECRET.decode()}",
-            "SCRM_SYNC_TAGS_ON_START": "false", "SCRM_QUIET_HOURS": ""}  # cards at any hour of the run
+            "SCRM_INTAKE_ENDPOINTS": "bench=/signals", "SCRM_SYNC_TAGS_ON_START": "false",
+            "SCRM_QUIET_HOURS": ""}  # cards at any hour of the run
 
 
 Launch = Callable[[str], "tuple[subprocess.Popen[bytes], int, Path]"]  # role â†’ (process, port, log)
@@ -70,7 +71,7 @@ Launch = Callable[[str], "tuple[subprocess.Popen[bytes], int, Path]"]  # role â†
 def signed_request(port: int, signals: list[dict[str, object]]) -> bytes:
     body = orjson.dumps({"signals": signals})
     signed = "".join(f"{name}: {value}\r\n" for name, value in
-                     signed_headers("bench", SHOP_SECRET, body, time.time()).items())
+                     signed_headers("bench", SHOP_SECRET, body, time.time(), path="/signals").items())
     head = f"POST /signals HTTP/1.1\r\nHost: {HOST}:{port}\r\n{signed}Content-Length: {len(body)}\r\n\r\n"
     return head.encode() + body
 
@@ -175,7 +176,7 @@ async def card_run(args: argparse.Namespace, launch: Launch, state: SimulatorSta
             customer = n % DORMANT
             guide = f"bench_g{customer % GUIDES:03d}"
             body = orjson.dumps({"signals": [browse(f"trig-{n}", f"wmBENCH{customer:08d}", 7, datetime.now(UTC))]})
-            headers = signed_headers("bench", SHOP_SECRET, body, time.time())
+            headers = signed_headers("bench", SHOP_SECRET, body, time.time(), path="/signals")
             trigger = Trigger(guide, time.time())
             async with http.post(url, data=body, headers=headers) as response:
                 if response.status != 202:

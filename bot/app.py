@@ -28,6 +28,7 @@ from bot.dispatch import Dispatcher, Router, feature_routers
 from bot.eventlog import ProcessedLog
 from bot.features import attributes, import_modules
 from bot.ingest import receive_callback, verify_url
+from bot.intake import closed_intake_sources
 from bot.metrics import Metrics
 from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
@@ -152,6 +153,8 @@ def create_app(
         app.router.add_post("/wecom/callback", receive_callback)
         for add_routes in attributes("routes"):  # each feature's intake endpoints and pages
             add_routes(app, settings)
+        for source in closed_intake_sources(settings):  # intake is closed by default: say so once, at start
+            log.warning("intake_source_has_no_paths", source=source, setting="SCRM_INTAKE_ENDPOINTS")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -167,15 +170,28 @@ async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    if request.app[STOPPING].is_set():  # draining before a stop: the proxy takes us out of rotation
-        return web.json_response({"ok": False, "stopping": True}, status=503)
+    """``ok`` (200) or ``unavailable`` (503) for anyone, e.g. a load balancer; the details (queue depth,
+    dead letters, the Redis error) only for the bearer of ``SCRM_METRICS_TOKEN``, like ``/metrics``.
+    ``stopping`` (503) while a stopping process drains, so the proxy takes it out of rotation."""
+    if request.app[STOPPING].is_set():
+        return web.Response(text="stopping", status=503)
     deps = request.app[DEPS]
+    detailed = _bearer_of_metrics_token(request, deps.settings.scrm_metrics_token.get_secret_value())
     try:
         await deps.redis.ping()
     except Exception as err:  # noqa: BLE001 - a health probe reports, it does not raise
-        return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
-    depth = await deps.queue.depth()
-    return web.json_response({"ok": True, "queue": depth})
+        if detailed:
+            return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
+        return web.Response(text="unavailable", status=503)
+    if not detailed:
+        return web.Response(text="ok")
+    return web.json_response({"ok": True, "queue": await deps.queue.depth()})
+
+
+def _bearer_of_metrics_token(request: web.Request, token: str) -> bool:
+    # Bytes, and any header text (non-ASCII too) made bytes: compare_digest refuses non-ASCII str.
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    return bool(token) and hmac.compare_digest(given, f"Bearer {token}".encode())
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -184,8 +200,7 @@ async def metrics(request: web.Request) -> web.Response:
     token = deps.settings.scrm_metrics_token.get_secret_value()
     if not token:
         raise web.HTTPNotFound(text="metrics are off: set SCRM_METRICS_TOKEN")
-    given = request.headers.get("Authorization", "").encode()
-    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+    if not _bearer_of_metrics_token(request, token):
         raise web.HTTPUnauthorized(text="bearer token required", headers={"WWW-Authenticate": "Bearer"})
     await observe_queue(deps)
     return web.Response(body=deps.metrics.render(), content_type="text/plain")

@@ -6,12 +6,13 @@ Authentication per source: ``X-Source`` names it, ``X-Timestamp`` (unix seconds)
 
 - ``v2=<hex>`` over ``"v2\n" + METHOD + "\n" + path + "\n" + timestamp + "\n" + body``: one signed
   body is good for one endpoint only;
-- ``<hex>`` over ``timestamp + "." + body`` (the first scheme; accepted unless
-  ``SCRM_INTAKE_LEGACY_SIGNATURES=false``).
+- ``<hex>`` over ``timestamp + "." + body`` (the first scheme; refused unless
+  ``SCRM_INTAKE_LEGACY_SIGNATURES=true``).
 
-Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"); ``SCRM_INTAKE_ENDPOINTS`` may limit
-each source to its paths. Malformed headers get 400 or 401, never 500. One bad item never sinks
-its batch, and the sender is part of every de-duplication key.
+Secrets come from ``SCRM_SIGNAL_SECRETS`` ("shop=…,pos=…"); ``SCRM_INTAKE_ENDPOINTS`` lists the paths
+each source may post to (closed by default: a source not listed posts nowhere, 403 naming the setting).
+Malformed headers get 400 or 401, never 500. One bad item never sinks its batch, and the sender is part
+of every de-duplication key.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from redis.exceptions import RedisError
 from bot.appkeys import DEPS
 from bot.deps import Deps
 from bot.httpbody import BodyTooLarge, read_body
+from config.settings import Settings
 
 __all__ = [
     "IntakeKind",
+    "closed_intake_sources",
     "intake_handler",
     "parse_secrets",
     "parse_endpoints",
@@ -85,15 +88,21 @@ def parse_secrets(spec: str) -> dict[str, bytes]:
     return secrets
 
 
-def parse_endpoints(spec: str) -> dict[str, frozenset[str]] | None:
-    """``SCRM_INTAKE_ENDPOINTS`` ("shop=/signals /intake/orders,pos=/intake/orders"); None: no limits."""
-    if not spec.strip():
-        return None
+def parse_endpoints(spec: str) -> dict[str, frozenset[str]]:
+    """``SCRM_INTAKE_ENDPOINTS`` ("shop=/signals /intake/orders,pos=/intake/orders"): a source posts only to
+    the paths listed for it (none listed: nowhere)."""
     allowed: dict[str, frozenset[str]] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, _, paths = part.partition("=")
         allowed[name.strip()] = frozenset(paths.split())
     return allowed
+
+
+def closed_intake_sources(settings: Settings) -> list[str]:
+    """Sources with a secret but no path in ``SCRM_INTAKE_ENDPOINTS``: every post of theirs is a 403."""
+    allowed = parse_endpoints(settings.scrm_intake_endpoints)
+    return [source for source in parse_secrets(settings.scrm_signal_secrets.get_secret_value())
+            if not allowed.get(source)]
 
 
 def signature_for(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -158,9 +167,9 @@ def _authenticate(request: web.Request, deps: Deps, body: bytes) -> str | web.Re
     # ASCII only from here (checked above): compare_digest refuses non-ASCII str.
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         return _refused(401, "bad or stale signature, or unknown source", request)
-    allowed = parse_endpoints(settings.scrm_intake_endpoints)
-    if allowed is not None and request.path not in allowed.get(source, frozenset()):
-        return _refused(403, f"source {source!r} may not post to {request.path}", request)
+    if request.path not in parse_endpoints(settings.scrm_intake_endpoints).get(source, frozenset()):
+        return _refused(403, f"source {source!r} may not post to {request.path}: the operator lists the paths of "
+                        f"each source in SCRM_INTAKE_ENDPOINTS (e.g. {source}={request.path})", request)
     return source
 
 

@@ -14,7 +14,8 @@ from channels.image import send_code_image
 from channels.models import ContactWay
 from channels.report import channel_figures, format_figures
 from channels.service import CHAT, GUIDE, ChannelSyncBusy, Desired, ensure_code, new_state, one_writer, personal_state
-from customers.models import Guide, Role, Store
+from customers.models import Guide, Store
+from customers.scope import Scope
 
 __all__ = [
     "Targets", "channel_code_reply", "channel_report_reply", "create_code", "find_code", "my_code", "my_code_reply",
@@ -124,12 +125,19 @@ async def my_code(deps: Deps, userid: str) -> ContactWay:
     return way
 
 
+def _scope(caller: Caller) -> Scope:
+    return Scope.of(caller.userid, caller.role, caller.guide_id, caller.store_id)
+
+
 # --- the replies (one per command) --------------------------------------------------------------------
 
 
-async def channel_code_reply(deps: Deps, userid: str, name: str, event_key: str) -> str:
-    """``渠道码 <名称>``: the code's picture, then what it is."""
+async def channel_code_reply(deps: Deps, caller: Caller, name: str, event_key: str) -> str:
+    """``渠道码 <名称>``: the code's picture, then what it is; a code outside the caller's scope is not found."""
     way = await find_code(deps, name)
+    if not _scope(caller).sees_code(way.channel.store_id, way.channel.guide_userid):
+        raise refuse(deps, "cmd_channel_not_found", name=name)
+    userid = caller.userid
     await show_code(deps, userid, way, event_key)
     store = await service.store_of(way.channel.store_id)
     return say(deps, "cmd_channel_code", name=way.channel.name, detail=way.channel.state,
@@ -158,15 +166,18 @@ async def my_code_reply(deps: Deps, caller: Caller, event_key: str) -> str:
 
 
 async def channel_report_reply(deps: Deps, caller: Caller, days_text: str) -> str:
-    """``渠道数据 [天数]``: each code's figures over the last days (a store manager: their store's codes)."""
+    """``渠道数据 [天数]``: each code's figures over the last days (a store manager: their store's codes; a
+    member who sees no store: a refusal)."""
     raw = days_text.removesuffix("天")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
         raise refuse(deps, "cmd_channel_days")
     days = int(raw)
-    store = None
-    if caller.role == Role.STORE_MANAGER and caller.store_id is not None:
-        own = await service.store_of(caller.store_id)
-        store = own.code if own else None
+    scope, store = _scope(caller), None
+    if not scope.sees_all_stores():
+        own = await service.store_of(scope.store)
+        if own is None:
+            raise refuse(deps, "cmd_channel_report_no_store")
+        store = own.code
     now = deps.clock.now()
     rows = await channel_figures(now - timedelta(days=days), now, store=store)
     lines = "\n".join(format_figures(deps.config.templates, rows[:REPORT_ROWS]))

@@ -28,10 +28,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.quiet import QuietHours
 
-__all__ = ["Settings", "SettingsError", "check_role", "load_settings", "unknown_variables"]
+__all__ = [
+    "MIN_SECRET_LENGTH", "PUBLIC_SAMPLE_AES_KEYS", "PUBLIC_SAMPLE_TOKENS", "Settings", "SettingsError", "check_role",
+    "load_settings", "unknown_variables",
+]
 
 _CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{6,32}$")
 _TOKEN = re.compile(r"^[0-9a-zA-Z]{1,32}$")
+# Tencent's published sample app (its callback library's docs; tests/data/wecom_test_vectors.json): public
+# values, so a Token or EncodingAESKey equal to one of them protects nothing.
+PUBLIC_SAMPLE_TOKENS = frozenset({"hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"})
+PUBLIC_SAMPLE_AES_KEYS = frozenset({"6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"})
+# A WeCom app secret is 43 random characters; anything much shorter or plainer was typed by hand.
+MIN_SECRET_LENGTH = 32
+_MIN_SECRET_DISTINCT = 8
+_LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
 
 
 class SettingsError(Exception):
@@ -125,21 +136,14 @@ class Settings(BaseSettings):
         Field(description="The signed intake's sources and their secrets, `shop=secret1,pos=secret2` "
                           "(never in a committed file)."),
     ] = SecretStr("")
-    # The intake paths each source may post to: "shop=/signals /intake/orders,pos=/intake/orders".
-    # Empty: every source may post to every intake path. Once set, a source not named may post to none.
-    scrm_intake_endpoints: Annotated[
-        str,
-        Field(description="The intake paths each source may post to, `shop=/signals /intake/orders,"
-                          "pos=/intake/orders`; empty: any source to any path, once set an unnamed source "
-                          "to none."),
-    ] = ""
-    # Accept the unversioned signature (HMAC over timestamp + "." + body, which does not cover the
-    # method and path). False: only "v2=…" signatures are accepted.
-    scrm_intake_legacy_signatures: Annotated[
-        bool,
-        Field(description="Also accept the first, unversioned intake signature (timestamp + \".\" + body, "
-                          "which does not cover method and path); false: only `v2=` signatures."),
-    ] = True
+    scrm_intake_endpoints: Annotated[str, Field(description=(
+        "The intake paths each source may post to, e.g. \"shop=/signals /intake/orders,pos=/intake/orders\"; "
+        "closed by default: a source not listed may post to none (403 naming this setting)."
+    ))] = ""
+    scrm_intake_legacy_signatures: Annotated[bool, Field(description=(
+        "Also accept the first, unversioned intake signature (HMAC over timestamp + \".\" + body, not covering "
+        "the method and path); off by default: only \"v2=…\" signatures are accepted."
+    ))] = False
 
     # Ingest
     scrm_callback_max_bytes: Annotated[
@@ -599,6 +603,31 @@ class Settings(BaseSettings):
                 f"SCRM_DEDUP_TTL_S ({self.scrm_dedup_ttl_s}): a replay inside the window would be taken as new"
             )
         return self
+
+    @model_validator(mode="after")
+    def _no_weak_or_public_credentials(self) -> Settings:
+        """WECOM_SECRET=x or Tencent's sample Token/AES key stop the start, unless WeCom is the simulator."""
+        if self.uses_simulator:
+            return self
+        problems = []
+        secret = self.wecom_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < _MIN_SECRET_DISTINCT:
+            problems.append(f"WECOM_SECRET is too short or plain for a WeCom app secret (at least "
+                            f"{MIN_SECRET_LENGTH} characters; copy it from the WeCom admin console)")
+        if self.wecom_token.get_secret_value() in PUBLIC_SAMPLE_TOKENS:
+            problems.append("WECOM_TOKEN is Tencent's public sample Token: set your app's own")
+        if self.wecom_aes_key.get_secret_value() in PUBLIC_SAMPLE_AES_KEYS:
+            problems.append("WECOM_AES_KEY is Tencent's public sample EncodingAESKey: generate your app's own")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def uses_simulator(self) -> bool:
+        """WeCom is a stand-in on this machine (``scrm demo``, ``scrm simulator``, tests, benchmarks): plain
+        http on a loopback address, which the real qyapi.weixin.qq.com never is."""
+        base = self.wecom_api_base.removeprefix("http://")
+        return base != self.wecom_api_base and base.startswith(_LOOPBACK_HOSTS)
 
     @property
     def quiet_hours(self) -> QuietHours:

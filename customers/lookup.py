@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot.commands import Caller, CommandError, arg_kind, say
 from bot.deps import Deps
-from customers.models import Customer, Role
+from customers.models import Customer
+from customers.scope import Scope
 
 __all__ = ["CUSTOMER", "find_customer"]
 
@@ -17,17 +18,8 @@ CUSTOMER = "customer"
 
 @arg_kind(CUSTOMER)
 async def find_customer(deps: Deps, caller: Caller, token: str) -> Customer:
-    """A customer by external_userid or name, among those the caller may see."""
-    scope = Customer.all()
-    if caller.role == Role.GUIDE:
-        # Only customers they follow now: not one who deleted them, they deleted, or they handed over.
-        scope = scope.filter(
-            relationships__guide_id=caller.guide_id,
-            relationships__deleted_by_customer_at__isnull=True,
-            relationships__deleted_by_guide_at__isnull=True,
-        )
-    elif caller.role == Role.STORE_MANAGER:
-        scope = scope.filter(relationships__guide__store_id=caller.store_id)
+    """A customer by external_userid or name, among those the caller may see (``customers/scope.py``)."""
+    scope = Scope.of(caller.userid, caller.role, caller.guide_id, caller.store_id).customers()
     exact = await scope.filter(external_userid=token).distinct().first()
     if exact is not None:
         return exact

@@ -17,7 +17,7 @@ router = Router("channels")
 
 @command("渠道码", "channel", "qrcode", args=[Arg("名称")], roles=MANAGERS, help="发送渠道码图片")
 async def channel_code(call: Call) -> str:
-    return await chat.channel_code_reply(call.deps, call.caller.userid, call.args["名称"], call.event_key)
+    return await chat.channel_code_reply(call.deps, call.caller, call.args["名称"], call.event_key)
 
 
 @command("新建渠道码", "newchannel", args=[Arg("名称"), Arg("门店|导购… [活动]", REST)], roles=OPERATORS,

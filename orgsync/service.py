@@ -25,7 +25,7 @@ from bot.deps import Deps
 from bot.progress import Progress
 from bot.wecom.errors import WeComError
 from channels.service import sync_channels
-from customers.models import Guide, Relationship, Role, Store
+from customers.models import ROLE_FROM_CHAT, Guide, Relationship, Role, Store
 from orgsync.delivery import DepartureNotice, Member, send_departure_notice
 from orgsync.events import org_changed
 from orgsync.models import OrgDepartment, OrgMember
@@ -200,7 +200,9 @@ async def apply_member(deps: Deps, info: MemberInfo, store_of: Mapping[int, int]
     led_before = member is not None and not moved and any(store_of.get(d) == store_id for d in member.leads)
     from_leader = member.manager_from_leader if member is not None else False
     role = Role(guide.role)
-    if leads_store and not led_before and role == Role.GUIDE and store_id is not None \
+    if guide.role_source == ROLE_FROM_CHAT:
+        from_leader = False  # an admin decided this role in chat (角色): the address book no longer changes it
+    elif leads_store and not led_before and role == Role.GUIDE and store_id is not None \
             and not await _store_named_manager(deps, store_id):
         role, from_leader = Role.STORE_MANAGER, True
         log.info("org_leader_made_manager", userid=info.userid, store_id=store_id)
@@ -210,7 +212,9 @@ async def apply_member(deps: Deps, info: MemberInfo, store_of: Mapping[int, int]
     await guide.save(update_fields=["name", "store_id", "active", "updated_at"])
     if role != guide.role:
         # Compare-and-set: a role an admin sets in chat meanwhile is theirs, not ours to overwrite.
-        changed = await Guide.filter(id=guide.id, role=guide.role).update(role=role)
+        changed = await Guide.filter(id=guide.id, role=guide.role).exclude(role_source=ROLE_FROM_CHAT).update(
+            role=role
+        )
         from_leader = from_leader if changed else False
     values = {"departments": list(info.departments), "main_department": info.main_department,
               "leads": list(info.leads), "status": info.status, "manager_from_leader": from_leader,

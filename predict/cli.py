@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import math
 import sys
 from datetime import date, datetime
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import config
 from bot.clikit import SubParsers, settings, setup
 from bot.configfiles import ConfigError
+from bot.csvfiles import csv_writer
 
 if TYPE_CHECKING:  # numpy, scipy and LightGBM load only when a predict command runs, not for every ``scrm``
     from predict.backtest import Evaluation
@@ -59,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon", type=parse_days, default=90, help="the predicted window: 90d, 39w …")
     parser.add_argument("--train-horizon", type=parse_days, default=None,
                         help="the model's training-label window (default: the horizon); counts are scaled")
-    parser.add_argument("--orders", default="", help="back-test a file (CDNOW's format or ours), no database")
+    # The caps are predict/history.py's MAX_ORDERS_* (not imported here: it loads numpy for every ``scrm``).
+    parser.add_argument("--orders", default="", help="back-test a file (CDNOW's format or ours, gzip or not), no "
+                        "database; at most 1 GiB decompressed, 5,000,000 rows, 64 KiB a line")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     parser.add_argument("--scores", default="", help="write every customer's score per method to this CSV")
     parser.add_argument("--chart", default="", help="write the decile chart (PNG) here")
@@ -95,7 +97,7 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
     from predict.backtest import METHODS
 
     with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
+        writer = csv_writer(out)  # customer ids come from the brand's file: formulas escaped
         writer.writerow(["customer_id", *METHODS])
         columns = [evaluation.scores[name] for name in METHODS]
         for i, customer in enumerate(evaluation.ids):
@@ -151,16 +153,16 @@ def run(args: argparse.Namespace, *, timezone: str = "Asia/Shanghai", chart_font
     except ValueError as err:
         print(f"scrm predict: {err}", file=sys.stderr)
         return 2
-    if args.scores:
-        _write_scores(Path(args.scores), evaluation)
-    if args.chart:
-        from boards.chart import chart_font_path
+    try:
+        if args.scores:
+            _write_scores(Path(args.scores), evaluation)
+        if args.chart:
+            from boards.chart import chart_font_path
 
-        try:
             _write_chart(Path(args.chart), evaluation, chart_font_path(chart_font), config_dir)
-        except ConfigError as err:
-            print(f"scrm predict: {err}", file=sys.stderr)
-            return 2
+    except (OSError, ConfigError) as err:  # a directory that does not exist, a broken templates file
+        print(f"scrm predict: {err}", file=sys.stderr)
+        return 2
     if args.json:
         import orjson
 

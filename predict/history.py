@@ -9,7 +9,8 @@ Readers (``read_orders_file``):
   dollars``, with or without a header line (``CDNOW_master.txt`` / ``CDNOW_sample.txt``).
 - Ours: the ``scrm import orders`` CSV (order_id, external_userid or unionid, amount, paid_at …),
   one line per item; an order counts once.
-Either may be gzip-compressed (``.gz``).
+Either may be gzip-compressed (``.gz``). Both are read as a stream, line by line, within caps
+(``OrdersLimits``), and a bad line is refused by number and reason.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterable, Sequence
+import itertools
+import math
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -25,11 +30,20 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["History", "Events", "HistoryError", "read_orders_file", "day_of", "date_of", "EPOCH"]
+__all__ = [
+    "EPOCH", "MAX_LINE_BYTES", "MAX_ORDERS_BYTES", "MAX_ORDERS_ROWS", "Events", "History", "HistoryError",
+    "OrdersLimits", "date_of", "day_of", "read_orders_file",
+]
 
 EPOCH = date(1970, 1, 1)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+# An orders file's caps (``OrdersLimits``): 1 GiB of text once decompressed, 5 million rows (a few hundred
+# MB of arrays), 64 KiB a line. CDNOW's master file is 2.5 MB and 69,659 rows.
+MAX_ORDERS_BYTES = 1 << 30
+MAX_ORDERS_ROWS = 5_000_000
+MAX_LINE_BYTES = 64 * 1024
 
 
 class HistoryError(ValueError):
@@ -129,30 +143,96 @@ class History:
         return int(self.day.max()) if len(self.day) else day_of(EPOCH)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return io.StringIO(raw.decode("utf-8-sig"))
+@dataclass(frozen=True, slots=True)
+class OrdersLimits:
+    """Caps on an orders file, so that a small hostile file (a gzip bomb, one endless line) cannot take
+    the machine's memory: it is read line by line and refused, naming the line, past any of them."""
+
+    max_bytes: int = MAX_ORDERS_BYTES
+    max_rows: int = MAX_ORDERS_ROWS
+    max_line: int = MAX_LINE_BYTES
 
 
-def read_orders_file(path: Path, tz: tzinfo | None = None) -> History:
-    """Read CDNOW's format or ours (see the module docstring); raises ``HistoryError``."""
-    text = _open_text(path)
-    first = text.readline()
-    text.seek(0)
-    if "order_id" in first and "," in first:
-        return _read_ours(text, tz)
-    return _read_cdnow(text)
+# Its days must fall in these years: anything else is a typo or a placeholder (00010101, 9999-12-31).
+_FIRST_YEAR, _LAST_YEAR = 1970, 2100
 
 
-def _read_cdnow(text: io.TextIOBase) -> History:
+def read_orders_file(path: Path, tz: tzinfo | None = None, *, limits: OrdersLimits | None = None) -> History:
+    """Read CDNOW's format or ours (see the module docstring) as a stream, within ``limits``; raises
+    ``HistoryError`` naming the line and the reason (``OSError`` when the file cannot be opened)."""
+    with path.open("rb") as raw:
+        lines = _Lines(raw, limits or OrdersLimits())
+        try:
+            first = next(lines, "")
+            rest = itertools.chain([first], lines)
+            if "order_id" in first and "," in first:
+                return _read_ours(rest, lines, tz)
+            return _read_cdnow(rest, lines)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            raise HistoryError("the gzip stream is truncated or corrupt") from None
+        except csv.Error as err:
+            raise HistoryError(f"line {lines.number}: {err}") from None
+
+
+class _Lines:
+    """The file's lines as text, gunzipped on the fly when it starts with gzip's magic bytes; counts
+    lines (``number``), data rows and bytes, and raises ``HistoryError`` past ``limits``."""
+
+    def __init__(self, raw: io.BufferedReader, limits: OrdersLimits) -> None:
+        self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == b"\x1f\x8b" else raw
+        self._limits = limits
+        self.number = 0
+        self._rows = 0
+        self._bytes = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._stream.readline(self._limits.max_line + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        self._bytes += len(line)
+        if len(line) > self._limits.max_line:
+            raise HistoryError(f"line {self.number}: longer than {self._limits.max_line} bytes")
+        if self._bytes > self._limits.max_bytes:
+            raise HistoryError(f"line {self.number}: the file is larger than {self._limits.max_bytes} bytes "
+                               "(decompressed): split it")
+        if line.strip():
+            self._rows += 1
+            if self._rows > self._limits.max_rows:
+                raise HistoryError(f"line {self.number}: more than {self._limits.max_rows} rows: split the file")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HistoryError(f"line {self.number}: not UTF-8 text") from None
+        return text.removeprefix("\ufeff") if self.number == 1 else text
+
+
+def _number(what: str, text: str, number: int) -> float:
+    """A finite, non-negative number (``nan``, ``inf``, ``1e400`` and ``-5`` are not an order's)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise HistoryError(f"line {number}: {what} {text!r} is not a finite number ≥ 0")
+    return value
+
+
+def _in_range(what: str, text: str, when: date, number: int) -> date:
+    if not _FIRST_YEAR <= when.year <= _LAST_YEAR:
+        raise HistoryError(f"line {number}: {what} {text!r} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
+    return when
+
+
+def _read_cdnow(text: Iterator[str], lines: _Lines) -> History:
     index: dict[str, int] = {}
-    customer: list[int] = []
-    day: list[int] = []
-    amount: list[float] = []
-    quantity: list[float] = []
-    for number, line in enumerate(text, 1):
+    customer, day = array("q"), array("q")
+    amount, quantity = array("d"), array("d")
+    for line in text:
+        number = lines.number
         parts = line.split()
         if not parts:
             continue
@@ -164,36 +244,40 @@ def _read_cdnow(text: io.TextIOBase) -> History:
             raise HistoryError(f"line {number}: expected 4 or 5 columns, got {len(parts)}")
         cid, ymd, cds, dollars = parts[0], parts[-3], parts[-2], parts[-1]
         try:
+            if len(ymd) != 8 or not ymd.isascii() or not ymd.isdigit():
+                raise ValueError
             when = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:8]))
-            customer.append(index.setdefault(cid, len(index)))
-            day.append(day_of(when))
-            quantity.append(float(cds))
-            amount.append(float(dollars))
-        except ValueError as err:
-            raise HistoryError(f"line {number}: {err}") from None
+        except ValueError:
+            raise HistoryError(f"line {number}: date {ymd!r} is not a day (YYYYMMDD)") from None
+        day.append(day_of(_in_range("date", ymd, when, number)))
+        quantity.append(_number("quantity", cds, number))
+        amount.append(_number("amount", dollars, number))
+        customer.append(index.setdefault(cid, len(index)))
     return History.build(list(index), customer, day, amount, quantity)
 
 
-def _read_ours(text: io.TextIOBase, tz: tzinfo | None) -> History:
+def _read_ours(text: Iterator[str], lines: _Lines, tz: tzinfo | None) -> History:
     index: dict[str, int] = {}
     seen: set[str] = set()
-    customer: list[int] = []
-    day: list[int] = []
-    amount: list[float] = []
-    for number, row in enumerate(csv.DictReader(text), 2):
+    customer, day, amount = array("q"), array("q"), array("d")
+    for row in csv.DictReader(text):
+        number = lines.number
         order_id = (row.get("order_id") or "").strip()
         if not order_id or order_id in seen:
             continue  # one line per item: the order's amount repeats on each
         who = (row.get("external_userid") or "").strip() or (row.get("unionid") or "").strip()
         if not who:
             raise HistoryError(f"line {number}: external_userid or unionid is required")
+        paid_text = (row.get("paid_at") or "").strip()
         try:
-            paid_at = datetime.fromisoformat((row.get("paid_at") or "").strip())
-            value = float((row.get("amount") or "0").replace(",", "").replace("¥", "") or 0)
-        except ValueError as err:
-            raise HistoryError(f"line {number}: {err}") from None
+            paid_at = datetime.fromisoformat(paid_text)
+        except ValueError:
+            raise HistoryError(f"line {number}: paid_at {paid_text!r} is not a date and time") from None
         if paid_at.tzinfo is None:
             raise HistoryError(f"line {number}: paid_at needs a UTC offset")
+        _in_range("paid_at", paid_text, paid_at.date(), number)
+        amount_text = (row.get("amount") or "0").strip()
+        value = _number("amount", amount_text.replace(",", "").replace("¥", "") or "0", number)
         seen.add(order_id)
         customer.append(index.setdefault(who, len(index)))
         day.append(day_of(paid_at, tz))

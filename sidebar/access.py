@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from customers.models import Customer, GroupChat, GroupChatMember, Guide, Relationship, Role
+from customers.scope import SEE_ALL, Scope
 from sidebar.reads import money, params, rows, when
 
 __all__ = ["Forbidden", "Viewer", "chat_for", "customer_for", "viewer_and_customer", "viewer_of"]
-
-_SEE_ALL = (Role.OPERATOR, Role.HQ, Role.ADMIN)
 
 
 class Forbidden(Exception):
@@ -84,16 +83,9 @@ async def viewer_and_customer(userid: str, external_userid: str) -> tuple[Viewer
 
 
 async def _beyond_own(viewer: Viewer, customer: Customer) -> None:
-    """Not the viewer's own customer: operators see everyone, a store manager their store's."""
-    if viewer.role in _SEE_ALL:
-        return
-    if viewer.role == Role.STORE_MANAGER and viewer.store_id is not None:
-        in_store = await Relationship.filter(
-            customer_id=customer.id, guide__store_id=viewer.store_id, deleted_by_guide_at=None
-        ).exists()
-        if in_store:
-            return
-    raise Forbidden(f"{customer.external_userid} is not a customer of {viewer.userid}")
+    """Not the viewer's own customer: who sees whom is customers/scope.py's answer, as in chat."""
+    if not await Scope.of(viewer.userid, viewer.role, viewer.guide_id, viewer.store_id).sees_customer(customer.id):
+        raise Forbidden(f"{customer.external_userid} is not a customer of {viewer.userid}")
 
 
 async def _customer_for(
@@ -122,7 +114,7 @@ async def chat_for(viewer: Viewer, chat_id: str) -> GroupChat:
     chat = await GroupChat.get_or_none(chat_id=chat_id, dismissed_at=None)
     if chat is None or not chat_id:
         raise Forbidden("unknown group")
-    if chat.owner_userid == viewer.userid or viewer.role in _SEE_ALL:
+    if chat.owner_userid == viewer.userid or viewer.role in SEE_ALL:
         return chat
     if await GroupChatMember.filter(chat_id=chat.id, userid=viewer.userid).exists():
         return chat

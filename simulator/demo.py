@@ -41,6 +41,7 @@ def _settings(state: SimulatorState, sim_url: str, workdir: Path) -> Settings:
         redis_url="memory://",
         log_level="WARNING",
         scrm_signal_secrets=f"shop={DEMO_SHOP_SECRET.decode()}",
+        scrm_intake_endpoints="shop=/signals /intake/orders /intake/chat-archive",
         scrm_robot_keys="HQ群=demo-hq-robot-key",
         scrm_transfer_pause_s=0,
         # The guide's sidebar: WeCom's OAuth page and JS-SDK are the simulator's.

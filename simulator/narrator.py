@@ -275,7 +275,7 @@ class Narrator:
     async def shop_posts(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """The shop (store system, mini-program) POSTs signed JSON to the app's intake ``path``."""
         data = orjson.dumps(body)
-        headers = signed_headers("shop", DEMO_SHOP_SECRET, data, self.deps.clock.timestamp())
+        headers = signed_headers("shop", DEMO_SHOP_SECRET, data, self.deps.clock.timestamp(), path=path)
         async with self.http.post(f"{self.app_url}{path}", data=data, headers=headers) as resp:
             answer = await resp.json()
         await self.settle()

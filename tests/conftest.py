@@ -26,13 +26,16 @@ REDIS_URL = os.environ.get("SCRM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 BACKEND = os.environ.get("SCRM_TEST_BACKEND", "real")
 RUN_ID = uuid.uuid4().hex[:8]
 
-# Tencent's sample app (tests/data/wecom_test_vectors.json): public test values, not secrets.
-TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+# The test app's credentials: made up for these tests (valid in form, public, never a real corp's). Not
+# Tencent's sample Token/AES key, which the start refuses outside the simulator; the crypto-vector tests
+# (tests/test_crypto.py, tests/data/wecom_test_vectors.json) use those directly.
+TOKEN = "WAKCyygY5JXwuhBeh977Zo5mI21KO7C8"
+AES_KEY = "4TH14ukkpNVm5j2/2D2rXzVx369NdnOJn4J1/yuXNDQ"
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
-SECRET = "sim-secret-0001"
+SECRET = "test-secret-Ao6b95HKuWrpphrCxv0UkFJHxOQBkw5zM0b"
 METRICS_TOKEN = "test-metrics-token"  # /metrics answers only its bearer
+INTAKE_PATHS = "/signals /intake/orders /intake/chat-archive"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -158,6 +161,8 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             "scrm_sync_tags_on_start": False,
             "scrm_scheduler": False,
             "scrm_signal_secrets": "shop=test-shop-secret,pos=test-pos-secret",
+            # Closed by default: each source posts only to the paths listed for it, as an operator sets them.
+            "scrm_intake_endpoints": f"shop={INTAKE_PATHS},pos={INTAKE_PATHS}",
             "scrm_metrics_token": METRICS_TOKEN,
             "scrm_sidebar_local": True,  # the sidebar on the test server's own http://127.0.0.1 address
             "scrm_sidebar_secret": "test-sidebar-secret-of-32-bytes!",

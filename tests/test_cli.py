@@ -11,10 +11,12 @@ import pytest
 GOOD_ENV = {
     "WECOM_CORP_ID": "ww1436e0e65a779aee",
     "WECOM_AGENT_ID": "1000002",
-    "WECOM_SECRET": "s3cret-value",
-    "WECOM_TOKEN": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
-    "WECOM_AES_KEY": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    "WECOM_SECRET": "s3cret-value-Ao6b95HKuWrpphrCxv0UkFJHxOQBkw5z",
+    "WECOM_TOKEN": "WAKCyygY5JXwuhBeh977Zo5mI21KO7C8",
+    "WECOM_AES_KEY": "4TH14ukkpNVm5j2/2D2rXzVx369NdnOJn4J1/yuXNDQ",
 }
+# Tencent's sample app (tests/data/wecom_test_vectors.json): public, so refused for a real corp.
+SAMPLE_TOKEN, SAMPLE_AES_KEY = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 
 
 def run_scrm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -39,7 +41,34 @@ def test_bad_settings_stop_the_start_with_one_line_naming_the_variable(env: dict
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr
-    assert "s3cret-value" not in result.stderr
+    assert GOOD_ENV["WECOM_SECRET"] not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        (GOOD_ENV | {"WECOM_SECRET": "x"}, "WECOM_SECRET is too short or plain"),
+        (GOOD_ENV | {"WECOM_SECRET": "x" * 43}, "WECOM_SECRET is too short or plain"),
+        (GOOD_ENV | {"WECOM_TOKEN": SAMPLE_TOKEN}, "WECOM_TOKEN is Tencent's public sample Token"),
+        (GOOD_ENV | {"WECOM_AES_KEY": SAMPLE_AES_KEY}, "WECOM_AES_KEY is Tencent's public sample EncodingAESKey"),
+        # Pointed at a WeCom elsewhere than this machine, the sample values are no more acceptable.
+        (GOOD_ENV | {"WECOM_TOKEN": SAMPLE_TOKEN, "WECOM_API_BASE": "http://wecom-proxy.internal"}, "WECOM_TOKEN"),
+    ],
+)
+def test_a_weak_secret_or_tencents_sample_keys_stop_the_start(env: dict[str, str], named: str) -> None:
+    result = run_scrm("serve", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert SAMPLE_TOKEN not in result.stderr and SAMPLE_AES_KEY not in result.stderr
+
+
+def test_the_simulator_may_use_the_sample_values(tmp_path: object) -> None:
+    """``scrm simulator`` on this machine plays WeCom with Tencent's sample app: the app may use it too."""
+    sample = GOOD_ENV | {"WECOM_SECRET": "sim-app-secret", "WECOM_TOKEN": SAMPLE_TOKEN,
+                         "WECOM_AES_KEY": SAMPLE_AES_KEY, "WECOM_API_BASE": "http://127.0.0.1:8090"}
+    result = run_scrm("migrate", env=sample | {"DATABASE_URL": f"sqlite://{tmp_path}/x.sqlite3"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_migrate_creates_the_schema(tmp_path: object) -> None:

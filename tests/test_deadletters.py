@@ -27,7 +27,7 @@ from bot.models.eventlog import EventLog
 from config.settings import Settings
 from customers.models import Relationship
 from simulator.callbacks import CallbackSender
-from tests.conftest import AES_KEY, BACKEND, CORP_ID, TOKEN, Stack, serve_app
+from tests.conftest import AES_KEY, BACKEND, CORP_ID, SECRET, TOKEN, Stack, serve_app
 from tests.test_operators import say
 from tests.test_worker import deps_for, enqueue
 
@@ -55,7 +55,7 @@ async def scrm_events(deps: Deps, *args: str) -> tuple[int, str]:
         s = deps.settings
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "SCRM_", "DATABASE_", "REDIS_"))}
         env = keep | {
-            "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(s.wecom_agent_id), "WECOM_SECRET": "sim-secret-0001",
+            "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(s.wecom_agent_id), "WECOM_SECRET": SECRET,
             "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "DATABASE_URL": s.database_url,
             "REDIS_URL": s.redis_url, "SCRM_REDIS_PREFIX": s.scrm_redis_prefix,
             "SCRM_DEAD_LETTER_MAXLEN": str(s.scrm_dead_letter_maxlen),

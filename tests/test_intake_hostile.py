@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from bot.app import create_app
-from bot.intake import signed_headers
+from bot.intake import closed_intake_sources, signed_headers
 from config.settings import Settings
 from customers.models import Customer, Order, Signal
 from tests.conftest import Stack, serve_app
@@ -53,7 +53,7 @@ async def raw_post(url: str, path: str, headers: list[tuple[bytes, bytes]], body
 )
 async def test_malformed_headers_are_400_or_401_never_500(stack: Stack, header: bytes, value: bytes) -> None:
     body = orjson.dumps({"orders": [order("H1")]})
-    signed = signed_headers("shop", b"test-shop-secret", body, time.time())
+    signed = signed_headers("shop", b"test-shop-secret", body, time.time(), path="/intake/orders")
     headers = [(k.encode(), v.encode()) for k, v in signed.items() if k.encode() != header] + [(header, value)]
     status = await raw_post(stack.app.url, "/intake/orders", headers, body)
     assert status in (400, 401)
@@ -147,9 +147,36 @@ async def test_v2_signatures_cover_the_path_and_sources_keep_to_their_endpoints(
     assert await post(http, url, "/signals", pos, body) == 403  # pos may post orders only
 
 
-async def test_the_first_signature_scheme_is_still_accepted_by_default(stack: Stack) -> None:
-    status, _ = await post_signed(stack, "/intake/orders", {"orders": [order("OLD-1")]})
-    assert status == 202
+async def test_the_first_signature_scheme_is_refused_unless_turned_back_on(
+    make_settings: Callable[..., Settings], sim: Any
+) -> None:
+    """Unsigned-path signatures are off by default (a body signed for one endpoint would be good for all)."""
+    body = orjson.dumps({"orders": [order("OLD-1")]})
+    for legacy, status in ((None, 401), (True, 202)):
+        overrides: dict[str, Any] = {} if legacy is None else {"scrm_intake_legacy_signatures": legacy}
+        settings = make_settings(wecom_api_base=sim.url, scrm_intake_endpoints="shop=/intake/orders", **overrides)
+        async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
+            headers = signed_headers("shop", b"test-shop-secret", body, time.time())
+            async with http.post(app.url + "/intake/orders", data=body, headers=headers) as resp:
+                assert resp.status == status, await resp.text()
+                if status == 401:
+                    assert "v2" in (await resp.json())["error"]
+
+
+async def test_intake_endpoints_are_closed_until_listed_for_a_source(
+    make_settings: Callable[..., Settings], sim: Any
+) -> None:
+    """A source with a secret but no paths in SCRM_INTAKE_ENDPOINTS posts nowhere; the answer names the setting."""
+    body = orjson.dumps({"orders": [order("CLOSED-1")]})
+    headers = signed_headers("shop", b"test-shop-secret", body, time.time(), path="/intake/orders")
+    settings = make_settings(wecom_api_base=sim.url, scrm_intake_endpoints="")
+    assert closed_intake_sources(settings) == ["shop", "pos"]  # logged at start: intake_source_has_no_paths
+    assert closed_intake_sources(make_settings(scrm_intake_endpoints="shop=/signals")) == ["pos"]
+    async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
+        async with http.post(app.url + "/intake/orders", data=body, headers=headers) as resp:
+            assert resp.status == 403
+            assert "SCRM_INTAKE_ENDPOINTS" in (await resp.json())["error"]
+        assert (await app.deps.queue.depth())["stream"] == 0
 
 
 async def test_two_systems_may_use_the_same_signal_event_id(stack: Stack) -> None:

@@ -243,6 +243,28 @@ async def test_handover_moves_customers_and_reports_moved_and_failed(ops: Stack)
     assert await HandoverItem.filter(status="failed", reason="customer_refused").count() == 1
 
 
+async def test_a_customer_handed_over_to_another_store_is_theirs_in_chat(ops: Stack) -> None:
+    """The old store's manager no longer reads the profile; the new store's manager and guide do."""
+    deps: Deps = ops.deps
+    ops.state.add_member("guide_hz01_a", "陈静")
+    ops.state.add_member("manager_hz01", "刘店长")
+    await craft_customer(ops.state, {}, deps.clock.now(), external_userid="wmAcross01", name="郑女士")
+    assert "wmAcross01" in await say(ops, "manager_sh01", "客户 郑女士")
+    assert "没有找到客户" in await say(ops, "manager_hz01", "客户 wmAcross01")
+    assert "等待客户确认 1 位" in await say(ops, "operator01", "交接 王小美 陈静")
+    ops.state.advance(24 * 3600 + 1)
+    await fire(deps, Tick("handover_check", every_s=600))
+    await ops.settle()
+    await eventually(lambda: told(ops, "operator01", "交接完成"))
+    for userid in ("manager_sh01", "guide_sh01_a"):
+        answer = await say(ops, userid, "客户 wmAcross01")
+        assert "没有找到客户" in answer and "郑女士" not in answer
+        assert "没有找到客户" in await say(ops, userid, "客户 郑女士")
+    assert "wmAcross01" in await say(ops, "manager_hz01", "客户 郑女士")
+    assert "wmAcross01" in await say(ops, "guide_hz01_a", "客户 wmAcross01")
+    assert "wmAcross01" in await say(ops, "operator01", "客户 wmAcross01")
+
+
 async def test_handover_of_a_resigned_guide_uses_the_resigned_api_and_transfer_fail_marks_failure(
     ops: Stack,
 ) -> None:

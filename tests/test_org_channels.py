@@ -226,6 +226,27 @@ async def test_a_new_leader_becomes_manager_and_a_chat_role_change_sticks(corp: 
     assert (await Guide.get(userid="hb_mgr")).role == Role.GUIDE
 
 
+async def test_a_role_an_admin_set_in_chat_outlives_the_address_book(corp: Stack) -> None:
+    """The leader stays a guide after leading again, and a chat-made manager stays one after leading stops."""
+    await synced(corp)
+    await Guide.filter(userid="ops_a").update(role=Role.ADMIN)  # as SCRM_ADMIN_USERIDS or org.yaml would
+    await corp.deliver(move_member(corp.state, "sl_g01", [13], leader=True))
+    await corp.settle()
+    assert (await Guide.get(userid="sl_g01")).role == Role.STORE_MANAGER
+    assert "导购" in await say(corp, "ops_a", "角色 sl_g01 导购")
+    for leads in (False, True):  # WeCom's leader flag goes off, then on again
+        await corp.deliver(move_member(corp.state, "sl_g01", [13], leader=leads))
+        await corp.settle()
+    await synced(corp)
+    assert (await Guide.get(userid="sl_g01")).role == Role.GUIDE
+    # The other way: a leader made manager by the address book, then confirmed as manager in chat.
+    assert "店长" in await say(corp, "ops_a", "角色 hb_mgr 店长")
+    await corp.deliver(move_member(corp.state, "hb_mgr", [12], leader=False))
+    await corp.settle()
+    await synced(corp)
+    assert (await Guide.get(userid="hb_mgr")).role == Role.STORE_MANAGER
+
+
 async def test_deleting_a_member_with_customers_notifies_their_manager_once(corp: Stack) -> None:
     await synced(corp)
     for i in range(3):
@@ -278,6 +299,27 @@ async def test_channel_code_in_chat_answers_with_the_code_image(corp: Stack) -> 
     assert [m.content for m in corp.state.messages_to("ops_b") if m.msgtype == "image"] == [images[0].content]
     assert "没有找到渠道码" in await say(corp, "ops_a", "渠道码 不存在的码")
     assert "仅限" in await say(corp, "nj_g00", "渠道码 湖滨店门店码")
+
+
+async def test_a_store_manager_gets_their_stores_codes_only(corp: Stack) -> None:
+    """渠道码 answers a manager for their store's codes and their own; another store's is "not found"."""
+    await synced(corp)
+    assert "没有找到渠道码" in await say(corp, "nj_mgr", "渠道码 湖滨店门店码")
+    assert "没有找到渠道码" in await say(corp, "nj_mgr", f"渠道码 {personal_state('hb_g03')}")
+    assert not any(m.msgtype == "image" for m in corp.state.messages_to("nj_mgr"))
+    assert store_state("d11") in await say(corp, "nj_mgr", "渠道码 南京西路店门店码")
+    assert personal_state("nj_g03") in await say(corp, "nj_mgr", f"渠道码 {personal_state('nj_g03')}")
+    assert personal_state("nj_mgr") in await say(corp, "nj_mgr", f"渠道码 {personal_state('nj_mgr')}")
+    assert "湖滨店门店码" in await say(corp, "ops_a", "渠道码 湖滨店门店码")  # operators: any store's
+
+
+async def test_a_manager_without_a_store_sees_no_stores_channel_figures(corp: Stack) -> None:
+    await synced(corp)
+    await scan(corp, store_state("d13"), "wmFigAll")
+    await Guide.filter(userid="region_a").update(role=Role.STORE_MANAGER)  # as an admin set in chat; no store
+    answer = await say(corp, "region_a", "渠道数据")
+    assert "没有所属门店" in answer and "三里屯店门店码" not in answer
+    assert "三里屯店门店码" in await say(corp, "ops_a", "渠道数据")
 
 
 async def test_new_channel_code_by_chat_is_checked_audited_and_attributes_its_campaign(corp: Stack) -> None:

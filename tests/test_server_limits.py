@@ -173,6 +173,34 @@ async def test_metrics_answer_only_the_bearer_of_the_token(make_settings: Callab
                 assert "scrm_callbacks_total" in await resp.text()
 
 
+async def test_healthz_answers_anyone_ok_and_only_the_metrics_bearer_the_details(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A load balancer gets 200 "ok"; queue depth and dead letters are for the bearer of SCRM_METRICS_TOKEN."""
+    async with aiohttp.ClientSession() as http, limited_server(make_settings(scrm_metrics_token="m3trics-t0ken")) as (
+        host, port
+    ):
+        url = f"http://{host}:{port}/healthz"
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer é"}):
+            async with http.get(url, headers=headers) as resp:
+                assert resp.status == 200, headers
+                body = await resp.text()
+                assert body == "ok" and "dead" not in body and "stream" not in body
+        async with http.get(url, headers={"Authorization": "Bearer m3trics-t0ken"}) as resp:
+            assert resp.status == 200
+            details = await resp.json()
+            assert details["ok"] is True and set(details["queue"]) >= {"stream", "dead", "retry"}
+
+
+async def test_healthz_is_a_bare_503_when_redis_is_down(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(redis_url="redis://127.0.0.1:9/0", scrm_metrics_token="m3trics-t0ken")
+    async with aiohttp.ClientSession() as http, limited_server(settings) as (host, port):
+        async with http.get(f"http://{host}:{port}/healthz") as resp:
+            assert resp.status == 503 and await resp.text() == "unavailable"
+        async with http.get(f"http://{host}:{port}/healthz", headers={"Authorization": "Bearer m3trics-t0ken"}) as resp:
+            assert resp.status == 503 and (await resp.json())["redis"]
+
+
 def test_serve_listens_on_loopback_unless_told() -> None:
     assert _parser().parse_args(["serve"]).host == "127.0.0.1"
 

@@ -14,6 +14,7 @@ async def post_signed(
     timestamp: int | None = None, raw: bytes | None = None,
 ) -> tuple[int, Any]:
     body = raw if raw is not None else orjson.dumps(document)
-    headers = signed_headers(source, secret, body, timestamp if timestamp is not None else stack.deps.clock.timestamp())
+    at = timestamp if timestamp is not None else stack.deps.clock.timestamp()
+    headers = signed_headers(source, secret, body, at, path=path)  # v2: the signature covers the path
     async with stack.http.post(stack.app.url + path, data=body, headers=headers) as resp:
         return resp.status, await resp.json(content_type=None)

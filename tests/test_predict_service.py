@@ -71,7 +71,8 @@ async def test_every_buyer_gets_a_prediction_and_the_regular_ranks_above_the_lap
     assert top.why["n"] == 12 and top.why["recency"] == 5
     run = await PredictionRun.get(id=(await PredictionRun.all().order_by("-id").first()).id)  # type: ignore[union-attr]
     assert run.method == result.method and run.customers == len(buyers)
-    assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle", "ensemble"}
+    assert run.method == run.backtest["chosen"]
 
 
 @pytest.mark.timeout(240)  # model fits on a shared host
@@ -121,7 +122,8 @@ async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["at"] == at and result["horizon_days"] == 90
-    assert set(result["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    assert set(result["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle", "ensemble"}
+    assert result["chosen"] in result["methods"] and len(result["reliability"]) == 10
     assert result["methods"]["bgnbd"]["auc"] > 0.6
     with scores.open() as file:
         assert sum(1 for _ in csv.DictReader(file)) == result["customers"]

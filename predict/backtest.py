@@ -207,7 +207,7 @@ def evaluate(history: History, at: int, horizon: int, train_horizon: int | None 
         )
     gbm = train_gbm(train)
     fit = fit_bgnbd(test.x, test.t_x, test.T)
-    train_stack, train_fit = stacked(train, train_horizon)
+    train_stack, train_fit = stacked(train, train_horizon, near=fit)
     ensemble = train_gbm(train_stack, counts=False)
     test_stack, _ = stacked(test, train_horizon, fit)
     stage = lifecycle_stage(test)

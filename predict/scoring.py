@@ -107,7 +107,7 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
         p_alive = p_alive_peak = bg_p90 = bg_p30 = bg_count = np.full(n, np.nan)
         next_days = np.full(n, np.inf)
     train = snapshot(history.sample(TRAIN_CUSTOMERS), today - HORIZON, HORIZON)
-    train_stack, _ = stacked(train, HORIZON)
+    train_stack, _ = stacked(train, HORIZON, near=bg)
     now_stack, _ = stacked(now, HORIZON, bg)
     ensemble = train_gbm(train_stack, counts=chosen == "ensemble")
     ensemble_matrix = ensemble.matrix(now_stack)

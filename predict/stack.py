@@ -18,11 +18,13 @@ __all__ = ["STACK_FEATURES", "stacked", "subset"]
 STACK_FEATURES = ("bg_p_alive", "bg_expected", "r_quintile", "f_quintile", "m_quintile", "rfm")
 
 
-def stacked(snap: Snapshot, horizon_days: int, fit: BgNbd | None = None) -> tuple[Snapshot, BgNbd | None]:
-    """``snap`` with the stacked columns (NaN for BG/NBD's when there are too few customers to fit it)."""
+def stacked(snap: Snapshot, horizon_days: int, fit: BgNbd | None = None, *,
+            near: BgNbd | None = None) -> tuple[Snapshot, BgNbd | None]:
+    """``snap`` with the stacked columns, from ``fit`` or a BG/NBD fitted on it (started ``near`` another
+    fit); NaN for BG/NBD's when there are too few customers to fit it."""
     n = len(snap.rows)
     if fit is None and n >= 10:
-        fit = fit_bgnbd(snap.x, snap.t_x, snap.T)
+        fit = fit_bgnbd(snap.x, snap.t_x, snap.T, near=near)
     if fit is not None:
         alive = fit.p_alive(snap.x, snap.t_x, snap.T)
         expected = fit.expected(horizon_days / 7, snap.x, snap.t_x, snap.T)

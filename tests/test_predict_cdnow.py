@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(BACKEND == "embedded", reason="no database invol
 
 
 def scrm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=220,
                           check=False)
 
 

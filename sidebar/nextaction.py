@@ -126,5 +126,5 @@ async def lead(ctx: CardContext) -> list[NextAction]:
     title = patterns[row["pattern"]].title if row["pattern"] in patterns else row["pattern"]
     text = _library_text(ctx, LEAD_ITEM)
     return [NextAction("lead", URGENCY["lead"] * await value_weight(ctx.customer.id),
-                       ctx.library.text("next_lead", reason=f"{title}：{row['reason']}" if row["reason"] else title),
+                       ctx.library.text("next_lead", reason=row["reason"] or title),
                        text, LEAD_ITEM if text else "")]

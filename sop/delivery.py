@@ -91,11 +91,9 @@ async def open_tasks_by_guide(
     """The open tasks due before ``until``, overdue (before ``now``) first, then most valuable, at most ``top``
     per guide (without ``now``, by value alone)."""
     sql = SqlParams(Dialect.of(connection()))
-    # Placeholders in the order they appear in the statement (the window's ORDER BY comes first).
-    urgent = _typed(sql, now if now is not None else until)
-    until_sql = _typed(sql, until)
     condition = extra + (f" AND g.userid = {sql.add(userid)}" if userid is not None else "")
-    query = _OPEN_TASKS.format(until=until_sql, extra=condition, top=int(top), now=urgent,
+    query = _OPEN_TASKS.format(until=_typed(sql, until), extra=condition, top=int(top),
+                               now=_typed(sql, now if now is not None else until),
                                overdue=TASK_OVERDUE_URGENCY if now is not None else TASK_DUE_URGENCY,
                                due=TASK_DUE_URGENCY)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -178,7 +176,8 @@ async def _claim(column: str, due_before: datetime, now: datetime, start: dateti
     )
     sql = SqlParams(Dialect.of(conn))
     extra = f" AND t.{column} >= {_typed(sql, start)}"
-    query = _OPEN_TASKS.format(until=_typed(sql, now + timedelta(days=3650)), extra=extra, top=1000)
+    query = _OPEN_TASKS.format(until=_typed(sql, now + timedelta(days=3650)), extra=extra, top=1000,
+                               now=_typed(sql, now), overdue=TASK_OVERDUE_URGENCY, due=TASK_DUE_URGENCY)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in await conn.execute_query_dict(query, sql.values):
         grouped[str(row["userid"])].append(row)

@@ -146,14 +146,15 @@ def _calibrated(history: History, chosen: str, train: Snapshot, test: Snapshot, 
     """P(buy within ``horizon``) at the test cut from the chosen method's score, fitted on the training window.
 
     The fit is over the training horizon; a longer (or shorter) horizon follows each customer's BG/NBD
-    time profile (``calibration.stretch``), corrected by how well that profile stretched, inside the
-    training window, a shorter horizon to the training one in the same ratio.
+    time profile (``_stretch_exponent``), corrected by how well that profile stretched, inside the
+    training window, a shorter horizon to the training one in the same ratio (``_learn_weight``).
     """
     train_fit, test_fit = fits
     th = train.horizon
     if chosen in LEARNED:
-        train_snap, test_snap = (stacked(train, th, train_fit)[0], stacked(test, th, test_fit)[0]) \
-            if chosen == "ensemble" else (train, test)
+        train_snap, test_snap = train, test
+        if chosen == "ensemble":
+            train_snap, test_snap = stacked(train, th, train_fit)[0], stacked(test, th, test_fit)[0]
         train_score, test_score = out_of_fold(train_snap), models[chosen].p_buy(test_snap)
     else:
         train_score = _rule_scores(train, train_fit, th)[chosen]

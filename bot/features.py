@@ -141,7 +141,7 @@ FEATURES: tuple[Feature, ...] = (
         "sidebar",
         config=(("sidebar", "sidebar.config:load"),),
         routes=("sidebar.views:setup_sidebar",),
-        card_sections=("sidebar.kinds",),
+        card_sections=("sidebar.kinds", "sidebar.nextaction"),
         demo=("sidebar.demo:chapter",),
         cli=("sidebar.cli:add_command",),
     ),

@@ -38,7 +38,8 @@ TEMPLATE_KINDS: dict[str, frozenset[str]] = {
     "prediction": frozenset({"p_buy_90", "p_buy_30", "rank", "purchases_90", "spend_90", "p_alive", "next_date",
                              "method", "why"}),
     # The words of a prediction (predict/config.py lists the ids): why, the methods, HQ's chart and report.
-    "prediction_text": frozenset({"days", "count", "amount", "word", "items", "date", "number"}),
+    "prediction_text": frozenset({"days", "count", "amount", "word", "items", "date", "number", "brier", "change",
+                                  "reason", "share"}),
     # Why a customer has a tag (tagging/report.py and each rule type's ``explain``): 客户, 为什么, the sidebar.
     "tag_why": frozenset({"tag", "why", "rule", "description", "customer_name", "external_userid", "group", "guide",
                           "days", "threshold", "orders", "cycle", "factor", "count", "window", "signals", "target",

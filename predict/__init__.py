@@ -4,10 +4,14 @@
   stored figures; ``models``: one prediction row per customer, one row per run.
 - ``source``: the brand's history from the database; ``history`` / ``synthetic``: the same from a
   file or a seeded synthetic brand; ``features``: what is known at a cut day.
-- ``scoring``: back-test, then score with the winner; ``model`` (LightGBM), ``bgnbd`` (BG/NBD and
-  Gamma-Gamma) and ``baselines`` (recency, RFM, lifecycle) are the methods; ``backtest`` compares
-  them, ``accuracy`` holds its figures, ``chart`` draws its decile chart.
-- ``chat``: a prediction in words (the 客户 profile); ``sidebar``: the sidebar card's section;
+- ``scoring``: back-test, then score with the chosen method; ``model`` (LightGBM), ``stack`` (its
+  stacked inputs: BG/NBD's and RFM's outputs), ``bgnbd`` (BG/NBD and Gamma-Gamma) and ``baselines``
+  (recency, RFM, lifecycle) are the methods; ``backtest`` compares them, ``intervals`` (DeLong) says
+  how sure, ``choice`` picks the simplest the best cannot be told from, ``calibration`` turns a score
+  into P(buy), ``accuracy`` holds the figures, ``chart`` draws the deciles and the reliability plot,
+  ``reasons`` finds what moved each customer's score (LightGBM ``pred_contrib``).
+- ``chat``: a prediction in words (the 客户 profile); ``sidebar``: the sidebar card's section and the
+  next best action "a likely reorder" (``sidebar/nextaction.py``);
   ``report``: HQ's per-store figures and the board metric ``expected_sales_90``; ``value``: the
   weight leads and SOP give a customer's value; ``cli``: ``scrm predict``.
 """

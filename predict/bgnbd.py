@@ -76,11 +76,13 @@ class BgNbd:
         return result
 
 
-def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: int = 100_000) -> BgNbd:
+def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: int = 100_000,
+              near: BgNbd | None = None) -> BgNbd:
     """Maximum likelihood in log-parameters: Nelder-Mead from two starts, then L-BFGS-B.
 
     Four population parameters need no million customers: above ``max_customers`` the fit uses a
-    fixed-seed random sample of that many (a large brand's nightly fit stays in seconds).
+    fixed-seed random sample of that many (a large brand's nightly fit stays in seconds). ``near``: a
+    fit of the same brand at a nearby cut (the back-test's training window): L-BFGS-B from there only.
     """
     x, t_x, T = (np.asarray(v, np.float64) for v in (x, t_x, T))
     if len(x) > max_customers:
@@ -91,6 +93,11 @@ def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: i
         value = -float(np.sum(_log_likelihood(np.exp(log_params), x, t_x, T)))
         return value if np.isfinite(value) else 1e300
 
+    if near is not None:
+        result = minimize(objective, np.log([near.r, near.alpha, near.a, near.b]), method="L-BFGS-B")
+        if np.isfinite(result.fun) and result.fun < 1e299:
+            r, alpha, a, b = (float(v) for v in np.exp(result.x))
+            return BgNbd(r, alpha, a, b, -float(result.fun))
     best = None
     for start in (np.zeros(4), np.log([0.5, 5.0, 1.0, 3.0])):
         result = minimize(objective, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8,

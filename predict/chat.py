@@ -10,14 +10,44 @@ from typing import Any
 from bot.deps import Deps
 from bot.templates import Templates
 from customers.models import Customer
-from predict.config import METHOD_TEXTS, SIGNAL_TEXTS
+from predict.config import REASON_TEXTS, SIGNAL_TEXTS
 from predict.models import CustomerPrediction
 
-__all__ = ["prediction_lines", "prediction_json", "describe", "why_text"]
+__all__ = ["prediction_lines", "prediction_json", "describe", "why_text", "reason_texts"]
+
+
+def _figure(kind: str, value: float) -> str:
+    if kind == "amount":
+        return f"{value:,.0f}"
+    if kind == "share":
+        return f"{value:.0%}"
+    return f"{value:.0f}"
+
+
+def reason_texts(templates: Templates, reasons: list[dict[str, Any]]) -> list[str]:
+    """What moved the score, e.g. 「近30天加购3次（+18%）」「已超过平时复购间隔（−9%）」."""
+    out = []
+    for reason in reasons:
+        feature, value, change = str(reason["feature"]), float(reason["value"]), float(reason["change"])
+        if feature not in REASON_TEXTS:
+            continue
+        template_id, kind = REASON_TEXTS[feature]
+        if feature == "recency_over_gap" and value <= 1:
+            template_id = "predict_reason_not_due"
+        word = SIGNAL_TEXTS.get(feature.replace("_days_since", "_30d"), "")
+        word_text = templates.render(word) if word else ""
+        text = templates.render(template_id, **{kind: _figure(kind, value)}, word=word_text)
+        sign = "+" if change >= 0 else "−"
+        out.append(templates.render("predict_reason", reason=text, change=f"{sign}{abs(change):.0%}"))
+    return out
 
 
 def why_text(templates: Templates, why: dict[str, Any]) -> str:
-    """The facts behind a prediction, e.g. 「最近一次购买 12 天前，共 3 次，累计 ¥2,340，约每 20 天一次」."""
+    """What moved the score most (``reasons``, from the nightly run); without them, the facts behind it, e.g.
+    「最近一次购买 12 天前，共 3 次，累计 ¥2,340，约每 20 天一次」."""
+    reasons = reason_texts(templates, list(why.get("reasons") or []))
+    if reasons:
+        return "，".join(reasons)
     parts = []
     if "recency" in why:
         parts.append(templates.render("predict_why_recency", days=f"{why['recency']:.0f}"))
@@ -40,11 +70,10 @@ def describe(templates: Templates, p: CustomerPrediction) -> str:
     rank = max(1, round(p.rank_pct * 100 + 0.5))
     next_date = (templates.render("predict_next_date", date=f"{p.next_purchase_on:%Y-%m-%d}") if p.next_purchase_on
                  else templates.render("predict_no_next_date"))
-    method = templates.render(METHOD_TEXTS[p.method]) if p.method in METHOD_TEXTS else p.method
     return templates.render(
         "predict_profile", p_buy_90=f"{p.p_buy_90:.0%}", p_buy_30=f"{p.p_buy_30:.0%}", rank=f"{rank}%",
         purchases_90=f"{p.purchases_90:.1f}", spend_90=f"{p.spend_90:,.0f}", p_alive=f"{p.p_alive:.0%}",
-        next_date=next_date, method=method, why=why_text(templates, p.why) or "-",
+        next_date=next_date, why=why_text(templates, p.why) or "-",
     )
 
 

@@ -69,8 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_table(evaluation: Evaluation) -> str:
     from predict.backtest import METHODS
+    from predict.calibration import reliability
 
-    head = f"{'method':<12}{'AUC':>7}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}{'RMSE':>7}"
+    head = (f"{'method':<12}{'AUC':>7}{'95% interval':>16}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}"
+            f"{'RMSE':>7}")
     lines = [
         f"back-test at {evaluation.at_date}: {evaluation.customers} customers, {evaluation.buyers} bought in the next "
         f"{evaluation.horizon} days (model trained on the {evaluation.train_horizon} days before)",
@@ -82,14 +84,17 @@ def format_table(evaluation: Evaluation) -> str:
 
     for name in METHODS:
         m = evaluation.methods[name]
-        lines.append(f"{name:<12}{cell(m['auc'], '.3f', 7)}{cell(m['p10'], '.3f', 8)}{cell(m['lift10'], '.2f', 10)}"
-                     f"{cell(m['rev10'], '.3f', 9)}{cell(m['agg_err'], '+.1%', 9)}{cell(m['rmse'], '.3f', 7)}")
+        low, high = evaluation.intervals.interval(name)
+        interval = f"[{low:.3f}, {high:.3f}]" if not math.isnan(low) else "-"
+        lines.append(f"{name:<12}{cell(m['auc'], '.3f', 7)}{interval:>16}{cell(m['p10'], '.3f', 8)}"
+                     f"{cell(m['lift10'], '.2f', 10)}{cell(m['rev10'], '.3f', 9)}{cell(m['agg_err'], '+.1%', 9)}"
+                     f"{cell(m['rmse'], '.3f', 7)}")
     p = evaluation.bgnbd
     lines.append(f"BG/NBD fit: r={p.r:.3f} alpha={p.alpha:.3f} a={p.a:.3f} b={p.b:.3f} LL={p.log_likelihood:.1f}")
-    if evaluation.uses_model:
-        lines.append("verdict: the model beats the rules on this back-test; predictions rank customers by the model")
-    else:
-        lines.append("verdict: the model does not beat the rules on this back-test; customers are ranked by RFM")
+    lines.append(f"chosen: {evaluation.chosen} ({evaluation.choice.reason})")
+    lines.append(f"calibrated P(buy within {evaluation.horizon} days): Brier {evaluation.brier:.4f}; by tenths, "
+                 "predicted / observed: " + ", ".join(f"{r['predicted']:.0%}/{r['observed']:.0%}"
+                                                      for r in reliability(evaluation.p_buy, evaluation.y_buy)))
     return "\n".join(lines)
 
 
@@ -98,15 +103,16 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
 
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv_writer(out)  # customer ids come from the brand's file: formulas escaped
-        writer.writerow(["customer_id", *METHODS])
-        columns = [evaluation.scores[name] for name in METHODS]
+        writer.writerow(["customer_id", *METHODS, "p_buy"])
+        columns = [*(evaluation.scores[name] for name in METHODS), evaluation.p_buy]
         for i, customer in enumerate(evaluation.ids):
             writer.writerow([customer, *(f"{column[i]:.6g}" for column in columns)])
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path) -> None:
     from bot.templates import load as load_templates  # every feature's ids checked, these among them
-    from predict.chart import ChartWords, render_deciles
+    from predict.calibration import reliability
+    from predict.chart import ChartWords, render_chart
     from predict.config import LABEL_TEXTS
 
     templates = load_templates(config_dir, {})
@@ -115,8 +121,11 @@ def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path
         note=templates.render("predict_chart_note"),
         labels={name: templates.render(template_id) for name, template_id in LABEL_TEXTS.items()},
         deciles=[templates.render("predict_chart_decile", number=n) for n in range(1, 11)],
+        reliability_title=templates.render("predict_chart_reliability_title", days=evaluation.horizon,
+                                           brier=f"{evaluation.brier:.3f}"),
+        reliability_note=templates.render("predict_chart_reliability_note"),
     )
-    path.write_bytes(render_deciles(evaluation.deciles, words, font))
+    path.write_bytes(render_chart(evaluation.deciles, reliability(evaluation.p_buy, evaluation.y_buy), words, font))
 
 
 def _day(text: str, tz: ZoneInfo) -> int:

@@ -56,9 +56,13 @@ async def chapter(n: Narrator) -> None:
     result = await predict_everyone(deps)
     methods = result.backtest.get("methods", {})
     n.show(f"nightly run: {result.customers} customers scored in {result.seconds:.1f}s; back-test on this brand's "
-           f"last 90 days (AUC): " + ", ".join(f"{name} {m['auc']:.3f}" for name, m in methods.items() if m.get("auc")))
-    n.show("the model ranks customers" if result.method == "model"
-           else "the model did not beat the rules on this brand's back-test: customers are ranked by RFM")
+           f"last 90 days (AUC, 95% interval): " + ", ".join(
+               f"{name} {m['auc']:.3f} [{m['auc_ci'][0]:.3f}, {m['auc_ci'][1]:.3f}]"
+               for name, m in methods.items() if m.get("auc")))
+    n.show(f"customers are ranked by {result.method}: {result.backtest.get('why_chosen', '')}")
+    if "brier" in result.backtest:
+        n.show(f"calibrated P(buy in 90 days): Brier {result.backtest['brier']:.3f} (the base rate alone: "
+               f"{result.backtest['base_rate_brier']:.3f})")
     prediction = await CustomerPrediction.get(customer_id=zhou.id)
     n.say("客户 周小姐 — what 王小美 reads in her profile")
     for line in describe(deps.config.templates, prediction).split("\n"):

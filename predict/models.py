@@ -28,7 +28,7 @@ class CustomerPrediction(Model):
     # The day a purchase becomes more likely than not; NULL: not within a year.
     next_purchase_on = fields.DateField(null=True)
     rank_pct = fields.FloatField()  # share of customers ranked above (0 = the best), by the method in use
-    method = fields.CharField(max_length=8)  # model / rfm: what ranked them (the model only where it won the back-test)
+    method = fields.CharField(max_length=16)  # the method that ranked them, chosen on the back-test (predict/choice.py)
     why: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)  # the facts behind it, for explain / demo
     computed_at = fields.DatetimeField()
 
@@ -42,7 +42,7 @@ class PredictionRun(Model):
 
     id = fields.IntField(primary_key=True)
     computed_at = fields.DatetimeField()
-    method = fields.CharField(max_length=8)
+    method = fields.CharField(max_length=16)
     customers = fields.IntField()
     backtest: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)  # Evaluation.as_json(), or {"note": …}
     seconds = fields.FloatField(default=0)

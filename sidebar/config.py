@@ -34,9 +34,12 @@ TEXT_KEYS = (
     "card_relation_deleted", "card_tag_by_guide", "card_tag_in_wecom", "card_group_name",
     "bad_request", "bad_note_empty", "bad_note_too_long", "bad_rule_tag", "bad_task_no_text", "bad_library_item",
     "rate_limited",
+    "next_task_overdue", "next_task", "next_lead", "next_reorder",
 )
 # The placeholders a text may use (the others take none).
-TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"}), "bad_note_too_long": frozenset({"count"})}
+TEXT_PLACEHOLDERS = {"card_days_ago": frozenset({"days"}), "bad_note_too_long": frozenset({"count"}),
+                     "next_task_overdue": frozenset({"reason"}), "next_task": frozenset({"reason"}),
+                     "next_lead": frozenset({"reason"}), "next_reorder": frozenset({"date", "share"})}
 # What the page shows (sidebar/static/app.js gets them in the page), and the {names} each may use.
 LABEL_KEYS = (
     "unavailable", "error", "sent", "cancelled", "send_failed", "send", "tag_remove", "tag_removed", "tag_add",
@@ -48,7 +51,7 @@ LABEL_KEYS = (
     "group_members", "group_owner", "group_customers", "group_customers_count", "group_customer_orders",
     "group_tasks", "group_code", "group_code_none", "group_code_size", "group_steps", "group_step_send",
     "connecting", "open_in_wecom", "wecom_signature_failed", "open_in_chat",
-    "wecom_unreachable",
+    "wecom_unreachable", "next_send", "tags_why",
 )
 _COUNT, _REASON, _WHEN = frozenset({"count"}), frozenset({"reason"}), frozenset({"when"})
 LABEL_PLACEHOLDERS: dict[str, frozenset[str]] = {

@@ -64,13 +64,20 @@ class SectionSpec:
 SECTIONS: dict[str, SectionSpec] = {}
 
 
-def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
-    """Register a card section (refuses a duplicate id)."""
+def card_section(section_id: str, title: str, *, first: bool = False) -> Callable[[Section], Section]:
+    """Register a card section (refuses a duplicate id); ``first``: above every other (the next best action)."""
 
     def register(build: Section) -> Section:
         if section_id in SECTIONS:
             raise ValueError(f"card section {section_id!r} is already registered")
-        SECTIONS[section_id] = SectionSpec(section_id, title, build)
+        spec = SectionSpec(section_id, title, build)
+        if first:
+            others = dict(SECTIONS)
+            SECTIONS.clear()
+            SECTIONS[section_id] = spec
+            SECTIONS.update(others)
+        else:
+            SECTIONS[section_id] = spec
         return build
 
     return register

@@ -19,11 +19,11 @@ MAX_LISTED = 10
 
 
 async def tasks_reply(deps: Deps, userid: str) -> str:
-    """``待办``: the guide's open tasks due by tonight, most valuable first."""
+    """``待办``: the guide's open tasks due by tonight, overdue first, then most valuable (the digest's order)."""
     tz = deps.settings.scrm_timezone
     today = deps.clock.now().astimezone(ZoneInfo(tz)).date()
     _start, end = day_bounds(today, tz)
-    rows = (await open_tasks_by_guide(end, MAX_LISTED, userid=userid)).get(userid, [])
+    rows = (await open_tasks_by_guide(end, MAX_LISTED, userid=userid, now=deps.clock.now())).get(userid, [])
     templates = deps.config.templates
     members = await todo_lines(deps, userid)  # the members to add (添加会员), after the SOP tasks
     if not rows:

@@ -35,6 +35,8 @@ __all__ = [
     "run_pending_notices",
     "task_line",
     "BUTTON_PREFIX",
+    "TASK_OVERDUE_URGENCY",
+    "TASK_DUE_URGENCY",
 ]
 
 log = structlog.get_logger(__name__)
@@ -63,10 +65,16 @@ def task_line(templates: Templates, row: Mapping[str, Any], tz: str) -> str:
     )
 
 
+# The next best action's urgency of a task (sidebar/nextaction.py puts every kind on this scale): an
+# overdue one first, then the rest; within each, the most valuable (playbook priority, then the
+# customer's expected spend). The digest, ``待办`` and the sidebar card use the same order.
+TASK_OVERDUE_URGENCY, TASK_DUE_URGENCY = 3.0, 2.0
+
 _OPEN_TASKS = (
     "SELECT * FROM (SELECT t.id, t.guide_id, t.reason, t.suggested_text, t.action, t.due_at, "
     "c.name AS customer_name, g.userid, g.name AS guide_name, "
-    "ROW_NUMBER() OVER (PARTITION BY t.guide_id ORDER BY t.value DESC, t.due_at, t.id) AS rank_in_guide, "
+    "ROW_NUMBER() OVER (PARTITION BY t.guide_id ORDER BY CASE WHEN t.due_at < {now} THEN {overdue} ELSE {due} END "
+    "DESC, t.value DESC, t.due_at, t.id) AS rank_in_guide, "
     "COUNT(*) OVER (PARTITION BY t.guide_id) AS total "
     "FROM sop_task t JOIN customer c ON c.id = t.customer_id JOIN guide g ON g.id = t.guide_id "
     "WHERE t.status = 'open' AND t.due_at < {until}{extra} "
@@ -78,12 +86,16 @@ _OPEN_TASKS = (
 
 
 async def open_tasks_by_guide(
-    until: datetime, top: int, *, userid: str | None = None, extra: str = ""
+    until: datetime, top: int, *, userid: str | None = None, extra: str = "", now: datetime | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """The open tasks due before ``until``, most valuable first, at most ``top`` per guide."""
+    """The open tasks due before ``until``, overdue (before ``now``) first, then most valuable, at most ``top``
+    per guide (without ``now``, by value alone)."""
     sql = SqlParams(Dialect.of(connection()))
     condition = extra + (f" AND g.userid = {sql.add(userid)}" if userid is not None else "")
-    query = _OPEN_TASKS.format(until=_typed(sql, until), extra=condition, top=int(top))
+    query = _OPEN_TASKS.format(until=_typed(sql, until), extra=condition, top=int(top),
+                               now=_typed(sql, now if now is not None else until),
+                               overdue=TASK_OVERDUE_URGENCY if now is not None else TASK_DUE_URGENCY,
+                               due=TASK_DUE_URGENCY)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in await connection().execute_query_dict(query, sql.values):
         grouped[str(row["userid"])].append(row)
@@ -138,7 +150,8 @@ async def send_digests(deps: Deps) -> int:
     day, _start, end = _today(deps)
     tz = deps.settings.scrm_timezone
     sent = 0
-    for userid, items in (await open_tasks_by_guide(end, deps.settings.scrm_sop_digest_top)).items():
+    by_guide = await open_tasks_by_guide(end, deps.settings.scrm_sop_digest_top, now=deps.clock.now())
+    for userid, items in by_guide.items():
         card = digest_card(deps.config.templates, items[0], items, day, tz)
 
         async def send(to: str = userid, body: dict[str, Any] = card) -> None:
@@ -163,7 +176,8 @@ async def _claim(column: str, due_before: datetime, now: datetime, start: dateti
     )
     sql = SqlParams(Dialect.of(conn))
     extra = f" AND t.{column} >= {_typed(sql, start)}"
-    query = _OPEN_TASKS.format(until=_typed(sql, now + timedelta(days=3650)), extra=extra, top=1000)
+    query = _OPEN_TASKS.format(until=_typed(sql, now + timedelta(days=3650)), extra=extra, top=1000,
+                               now=_typed(sql, now), overdue=TASK_OVERDUE_URGENCY, due=TASK_DUE_URGENCY)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in await conn.execute_query_dict(query, sql.values):
         grouped[str(row["userid"])].append(row)

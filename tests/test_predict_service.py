@@ -69,9 +69,15 @@ async def test_every_buyer_gets_a_prediction_and_the_regular_ranks_above_the_lap
     assert top.next_purchase_on is not None and top.next_purchase_on <= (NOW + timedelta(days=60)).date()
     assert bottom.next_purchase_on is None
     assert top.why["n"] == 12 and top.why["recency"] == 5
+    from predict.config import REASON_TEXTS
+
+    reasons = top.why["reasons"]  # what moved her score most, largest first, for the guide's words
+    assert 1 <= len(reasons) <= 3 and all(r["feature"] in REASON_TEXTS for r in reasons)
+    assert [abs(r["change"]) for r in reasons] == sorted((abs(r["change"]) for r in reasons), reverse=True)
     run = await PredictionRun.get(id=(await PredictionRun.all().order_by("-id").first()).id)  # type: ignore[union-attr]
     assert run.method == result.method and run.customers == len(buyers)
-    assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    assert set(run.backtest["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle", "ensemble"}
+    assert run.method == run.backtest["chosen"]
 
 
 @pytest.mark.timeout(240)  # model fits on a shared host
@@ -121,7 +127,8 @@ async def test_evaluate_from_the_database_back_tests_the_brands_own_history(deps
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["at"] == at and result["horizon_days"] == 90
-    assert set(result["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle"}
+    assert set(result["methods"]) == {"model", "bgnbd", "rfm", "recency", "lifecycle", "ensemble"}
+    assert result["chosen"] in result["methods"] and len(result["reliability"]) == 10
     assert result["methods"]["bgnbd"]["auc"] > 0.6
     with scores.open() as file:
         assert sum(1 for _ in csv.DictReader(file)) == result["customers"]
@@ -160,3 +167,31 @@ async def test_the_nightly_tick_queues_a_run_that_a_worker_does(stack: Any) -> N
     await stack.settle(within=60)
     assert await CustomerPrediction.all().count() == await Customer.filter(order_count__gt=0).count() > 100
     assert await PredictionRun.all().count() == 1
+
+
+def _intervals(aucs: dict[str, float], spread: float) -> Any:
+    """Methods scored on independent noise around the given AUCs: ``spread`` is each AUC's standard error."""
+    import numpy as np
+
+    from predict.intervals import AucIntervals
+
+    names = tuple(aucs)
+    return AucIntervals(names, np.array([aucs[n] for n in names]), np.eye(len(names)) * spread**2)
+
+
+def test_the_simplest_method_the_best_cannot_be_told_from_ranks() -> None:
+    from predict.choice import choose
+
+    tied = {"model": 0.767, "ensemble": 0.767, "bgnbd": 0.763, "rfm": 0.766, "recency": 0.759, "lifecycle": 0.731}
+    choice = choose(_intervals(tied, 0.002))
+    assert (choice.best, choice.chosen) == ("model", "rfm")  # recency and lifecycle lie clearly below
+
+    clear = dict(tied, ensemble=0.80, model=0.795)
+    choice = choose(_intervals(clear, 0.003))
+    # The ensemble is best but the model is within its interval and simpler, and it beats every rule clearly.
+    assert choice.chosen == "model" and "within its 95% interval" in choice.reason
+
+    wide = dict(tied, ensemble=0.80, model=0.70)
+    assert choose(_intervals(wide, 0.003)).chosen == "ensemble"
+    # A small brand: nothing can be told apart, so the simplest of all ranks.
+    assert choose(_intervals(tied, 0.05)).chosen == "recency"

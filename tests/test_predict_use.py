@@ -10,7 +10,7 @@ import pytest
 
 from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
-from customers.models import Customer
+from customers.models import Customer, Guide
 from predict.models import PredictionRun
 from tagging.report import explain_customer
 from tagging.service import retag_everyone
@@ -79,6 +79,19 @@ def test_a_templates_file_without_a_prediction_text_stops_the_start_naming_it(tm
     templates.write_text(text.replace("predict_signal_add_to_cart:", "predict_signal_to_cart:"), "utf-8")
     with pytest.raises(ConfigError, match=r"template\(s\) predict_signal_add_to_cart missing \(the predict"):
         load_app_config(tmp_path / "config")
+
+
+async def test_the_profile_says_what_moved_the_score_and_no_method_words(ops: Stack) -> None:
+    now = ops.deps.clock.now()
+    why = {**WHY, "reasons": [{"feature": "add_to_cart_30d", "value": 3, "change": 0.18},
+                              {"feature": "recency_over_gap", "value": 1.4, "change": -0.09}]}
+    given = {"orders": [{"days_ago": 12, "amount": 800}], "prediction": {"p_buy_90": 0.62, "why": why, "method": "rfm"}}
+    customer = await craft_customer(ops.state, given, now, external_userid="wmPredict02")
+    await Customer.filter(id=customer.id).update(name="韩女士")
+    answer = await say(ops, "guide_sh01_a", "客户 韩女士")
+    assert "依据：近30天加购3次（+18%），已超过平时复购间隔（−9%）" in answer
+    for jargon in ("RFM", "模型", "回测", "排名："):
+        assert jargon not in answer
 
 
 async def test_no_prediction_yet_no_section(ops: Stack) -> None:
@@ -150,3 +163,28 @@ async def test_the_guides_todo_puts_the_customer_expected_to_spend_most_first(so
     await run_tick(sop)
     listed = (await open_tasks_by_guide(MONDAY_8AM + timedelta(days=1), 5, userid="guide_sh01_a"))["guide_sh01_a"]
     assert [row["customer_name"] for row in listed][:2] == ["大额客", "小额客"]
+
+
+async def test_the_guides_todo_and_digest_put_the_overdue_task_first_as_the_sidebar_does(sop: Any, sim: Any) -> None:
+    """Yesterday's task for a modest customer before today's for a valuable one: overdue is the next best
+    action (sidebar/nextaction.py), in 待办 and in the morning digest alike."""
+    from datetime import timedelta
+
+    from sop.chat import tasks_reply
+    from sop.delivery import send_digests
+    from sop.models import SopTask
+    from tests.test_sop import customer
+
+    now = sop.clock.now()
+    modest = await customer(added=now - timedelta(days=30), name="逾期客")
+    valued = await customer(added=now - timedelta(days=30), name="大额客")
+    guide = await Guide.get(userid="guide_sh01_a")
+    for who, due, value, reason in ((valued, now + timedelta(hours=2), 100_000 + 2400, "今天回访"),
+                                    (modest, now - timedelta(days=1), 100_000 + 120, "昨天的回访")):
+        await SopTask.create(playbook="post_purchase", step="d7_follow", customer=who, guide=guide,
+                             occurrence=f"t{who.id}", due_at=due, reason=reason, value=value, created_at=now)
+    reply = await tasks_reply(sop, "guide_sh01_a")
+    assert reply.index("逾期客") < reply.index("大额客")
+    assert await send_digests(sop) == 1
+    card = next(m.content for m in sim.state.messages_to("guide_sh01_a") if m.msgtype == "template_card")
+    assert [row["keyname"][-3:] for row in card["horizontal_content_list"]] == ["逾期客", "大额客"]

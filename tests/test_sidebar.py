@@ -17,6 +17,7 @@ import pytest
 from bot.configfiles import ConfigError
 from customers.models import GroupChat, GroupChatMember, Guide
 from leads.models import Lead, LeadStatus
+from predict.models import CustomerPrediction
 from sidebar import config as sidebar_config
 from sidebar.jssdk import Tickets, jsapi_signature
 from sidebar.models import ScriptSend, SidebarAudit
@@ -305,6 +306,72 @@ async def test_the_card_shows_the_customers_prediction_where_one_exists(world: S
         assert "最近一次购买 12 天前，共 3 次" in shown
         _, card = await phone.get("/sidebar/api/card", external_userid=not_yet.external_userid)
         assert "prediction" not in {s["id"] for s in card["sections"]}
+
+
+async def test_the_card_opens_on_the_one_thing_to_do_now(world: SidebarWorld) -> None:
+    """An overdue task beats an open lead; done, the lead is next; handled, a likely reorder is; with nothing
+    to do the card has no such line. Each comes with its text and what the one-tap send sends."""
+    from datetime import timedelta
+
+    from sop.models import SopTask, TaskStatus
+
+    customer = await world.customer_with_history("wmNEXT001", "褚女士")
+    now = world.deps.clock.now()
+    next_week = (now + timedelta(days=5)).date()
+    await craft_prediction(customer, {"p_buy_90": 0.7, "p_buy_30": 0.45, "spend_90": 800}, now)
+    await CustomerPrediction.filter(customer_id=customer.id).update(next_purchase_on=next_week)
+
+    async def first_line() -> dict[str, Any] | None:
+        _, card = await phone.get("/sidebar/api/card", external_userid=customer.external_userid)
+        assert card["sections"][0]["id"] == "next" or all(s["id"] != "next" for s in card["sections"])
+        return next((s["action"] for s in card["sections"] if s["id"] == "next"), None)
+
+    async with guide_client(world, "guide_sh01_a") as phone:
+        action = await first_line()
+        assert action is not None and action["kind"] == "sop_task"
+        assert action["title"] == "逾期待办：第7天跟进" and action["text"] == "褚女士，上次的鞋子穿着还合脚吗？"
+        assert action["send_item"].startswith("task:")
+
+        await SopTask.filter(customer_id=customer.id).update(status=TaskStatus.DONE)
+        action = await first_line()
+        assert action is not None and action["kind"] == "lead"
+        assert action["title"] == "热线索：加购未付款「轻羽拖鞋」¥199"
+        assert action["send_item"] == "lead_follow_up" and action["text"].startswith("褚女士您好")
+        prepared = await phone.post("/sidebar/api/send", {"item": action["send_item"],
+                                                          "external_userid": customer.external_userid})
+        assert prepared[0] == 200 and prepared[1]["message"]["text"]["content"] == action["text"]
+
+        await Lead.filter(customer_id=customer.id).update(status=LeadStatus.CONTACTED)
+        action = await first_line()
+        assert action is not None and action["kind"] == "reorder"
+        assert action["title"] == f"复购时机：预计{next_week:%m-%d}前后再次购买（30天内45%）"
+        assert action["send_item"] == "reorder_nudge"
+
+        await CustomerPrediction.filter(customer_id=customer.id).update(p_buy_30=0.1)
+        assert await first_line() is None
+
+
+def test_a_next_action_kind_is_one_registered_function() -> None:
+    from sidebar.nextaction import ACTION_KINDS, action_kind
+
+    assert {"sop_task", "lead", "reorder"} <= set(ACTION_KINDS)
+    with pytest.raises(ValueError, match="already registered"):
+        action_kind("lead")(ACTION_KINDS["lead"])
+
+
+async def test_the_card_says_what_moved_the_score_in_plain_words(world: SidebarWorld) -> None:
+    customer = await world.customer_with_history("wmWHY001", "卫女士")
+    why = {"recency": 12, "n": 3, "reasons": [
+        {"feature": "add_to_cart_30d", "value": 3, "change": 0.18},
+        {"feature": "recency_over_gap", "value": 1.6, "change": -0.09},
+        {"feature": "bg_expected", "value": 1.4, "change": 0.04}]}
+    await craft_prediction(customer, {"p_buy_90": 0.62, "why": why, "method": "rfm"}, world.deps.clock.now())
+    async with guide_client(world, "guide_sh01_a") as phone:
+        _, card = await phone.get("/sidebar/api/card", external_userid=customer.external_userid)
+    shown = "\n".join(item["text"] for s in card["sections"] if s["id"] == "prediction" for item in s["items"])
+    assert "依据：近30天加购3次（+18%），已超过平时复购间隔（−9%），按以往节奏预计再买1次（+4%）" in shown
+    for jargon in ("RFM", "模型", "回测", "BG/NBD", "rfm"):
+        assert jargon not in shown
 
 
 async def test_a_lead_marked_contacted_or_not_suitable(world: SidebarWorld) -> None:

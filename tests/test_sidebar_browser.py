@@ -62,6 +62,7 @@ async def test_guide_sees_the_customer_of_the_chat_and_sends_a_script_with_one_t
     assert cookie["httpOnly"]
 
     assert "周姐 老客" in await browser.wait_text("#customer-name", "周晓雯")
+    await browser.click("//section[@id='section-tags']//summary")  # the evidence is folded: one tap opens it
     tags = await browser.wait_text("#section-tags", "RFM")
     assert "重要价值客户" in tags or "规则" in tags, tags
     orders = await browser.text("#section-orders")
@@ -80,6 +81,43 @@ async def test_guide_sees_the_customer_of_the_chat_and_sends_a_script_with_one_t
     assert (sent.userid, sent.external_userid, sent.msgtype) == ("guide_sh01_a", customer.external_userid, "text")
     assert sent.payload["content"].startswith("周姐 老客您好，我是上海南京西路店的导购王小美")
     await world.wait_counted("hello_first", "sent")
+
+
+async def test_the_next_best_action_is_the_first_thing_on_a_small_phone_and_sends_with_one_tap(
+    make_settings: Callable[..., Any], sim: Any
+) -> None:
+    """At 360×640 the card opens on one line — the overdue task, worth more than the open cart lead — with
+    its suggested text and a send button above the fold; the tags' evidence is folded away."""
+    if not chromium_available():
+        pytest.fail("chromium and chromium-driver are not installed")
+    async with open_world(make_settings, sim) as world:
+        small = Browser(width=360, height=640)
+        try:
+            customer = await world.customer_with_history("wmSIDEBAR0006", "冯女士")
+            world.open_chat("guide_sh01_a", customer.external_userid)
+            await small.open(world.page_url)
+            line = await small.wait_text("#section-next", "逾期待办：第7天跟进")
+            assert "冯女士，上次的鞋子穿着还合脚吗？" in line
+            shot = Path(SCREENSHOTS or "/tmp") / "sidebar-next-action.png"
+            await small.screenshot(shot)
+            placed = await small.call(small.driver.execute_script, """
+                const next = document.getElementById('section-next').getBoundingClientRect();
+                const button = document.querySelector('#section-next button').getBoundingClientRect();
+                const name = document.getElementById('customer-name').getBoundingClientRect();
+                const why = document.querySelector('#section-tags details');
+                return {button_bottom: button.bottom, height: window.innerHeight, next_top: next.top,
+                        name_top: name.top, folded: why !== null && !why.open,
+                        why_visible: why !== null && why.querySelector('.why').checkVisibility()};""")
+            assert placed["button_bottom"] <= placed["height"], placed  # the viewport of a 360×640 window
+            assert placed["next_top"] < placed["name_top"], placed  # first on the card, above the header
+            assert placed["folded"] and not placed["why_visible"], placed
+
+            await small.click("//section[@id='section-next']//button[text()='一键发送']")
+            await world.wait_sent(1)
+            sent = world.sim.state.browser.sent[0]
+            assert sent.payload["content"] == "冯女士，上次的鞋子穿着还合脚吗？"
+        finally:
+            await small.close()
 
 
 async def test_task_done_and_note_kept(world: SidebarWorld, browser: Browser) -> None:

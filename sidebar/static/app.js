@@ -122,6 +122,12 @@
   }
 
   var RENDER = {
+    next: function (s) {  /* the next best action: one line, its suggested text, one tap to send */
+      var a = s.action;
+      return [el("div", {"class": "t", id: "next-action", text: a.title}),
+        a.text ? el("div", {"class": "text", text: a.text}) : null,
+        a.send_item ? el("div", {"class": "row"}, [sendButton(t("next_send"), a.send_item)]) : null];
+    },
     tags: function (s) {
       var chips = s.tags.map(function (tag) {
         var c = el("span", {"class": tag.removable ? "chip own" : "chip", title: tag.why, text: tag.name});
@@ -136,7 +142,8 @@
         sel.addEventListener("change", function () { if (sel.value) { act("tag_add", {tag_id: Number(sel.value)}, t("tag_added")); } });
         add = el("div", {"class": "row"}, [sel]);
       }
-      return [el("div", {}, chips.length ? chips : [el("span", {"class": "muted", text: t("tags_none")})])].concat(whys, [add]);
+      var folded = whys.length ? el("details", {}, [el("summary", {"class": "muted", text: t("tags_why")})].concat(whys)) : null;
+      return [el("div", {}, chips.length ? chips : [el("span", {"class": "muted", text: t("tags_none")})]), folded, add];
     },
     orders: function (s) {
       var kv = el("div", {"class": "kv"}, [
@@ -230,11 +237,13 @@
     current.external_userid = externalUserid;
     return api("GET", "/sidebar/api/card?external_userid=" + encodeURIComponent(externalUserid)).then(function (card) {
       app.textContent = "";
-      app.appendChild(header(card.customer));
+      var head = header(card.customer);
+      app.appendChild(head);
       card.sections.forEach(function (s) {
         var render = RENDER[s.id] || generic;
         var extra = s.id === "tasks" && s.tasks.length ? t("tasks_count", {count: s.tasks.length}) : null;
-        app.appendChild(withId(section(s.title, extra, render(s)), s.id));
+        var node = withId(section(s.title, extra, render(s)), s.id);
+        if (s.id === "next") { node.className += " next"; app.insertBefore(node, head); } else { app.appendChild(node); }
       });
       app.appendChild(librarySection());
       statusBox.hidden = true; app.hidden = false;

@@ -4,7 +4,7 @@ Every worker process runs the same schedule, and the event key is the tick's sch
 (minute for cron ticks, the interval's bucket otherwise), so however many processes fire a tick,
 the queue keeps one event per slot and one worker does the job (with retries and dead letters).
 A new periodic job is a ``cron(...)`` or ``every(...)`` declared beside the handler subscribed to
-its name, plus one line in its feature's ``ticks`` in bot/features.py.
+its name, plus one line in its feature's ``ticks`` (its package's __init__.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from bot.features import attributes
+from bot.feature import attributes
 from bot.publish import publish
 from config.settings import Settings
 

@@ -23,6 +23,7 @@ from bot.lease import exclusive
 from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from channels.models import ContactWay
+from customers.config import ORG
 from customers.models import ChannelCode, Guide, Role, Store
 from orgsync.models import OrgDepartment
 
@@ -162,7 +163,7 @@ def personal_code_name(deps: Deps, guide: Guide) -> str:
 
 
 async def _desired(deps: Deps) -> list[Desired]:
-    org = deps.config.org
+    org = deps.config[ORG]
     store_ids = {store.code: store.id for store in await Store.all()}
     wanted: list[Desired] = []
     users: tuple[str, ...]

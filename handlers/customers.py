@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from bot.commands import Arg, Call, command
+from bot.commands import Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from customers import chat, delivery, groupchats, service
+from customers.config import ORG
 from customers.events import (
     MESSAGE,
     ORDER,
@@ -170,8 +171,8 @@ async def on_corp_tag_sync_requested(request: CorpTagSyncRequested, deps: Deps, 
 
 
 async def apply_configured_org(deps: Deps) -> None:
-    """At start, in every process (bot/features.py ``startup``): config/org.yaml into the database."""
-    await apply_org(deps.config.org)
+    """At start, in every process (customers/__init__.py ``startup``): config/org.yaml into the database."""
+    await apply_org(deps.config[ORG])
 
 
 async def sync_corp_tags_at_start(deps: Deps) -> None:
@@ -187,14 +188,14 @@ async def on_corp_tags_changed(event: Event, deps: Deps) -> None:
     await sync_corp_tags(deps)
 
 
-@command("客户", "customer", "查客户", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE,
-         help="客户档案：来源渠道、标签及原因、最近购买")
+@router.command("客户", "customer", "查客户", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE,
+                help="客户档案：来源渠道、标签及原因、最近购买")
 async def customer(call: Call) -> str:
     found: Customer = call.args["名字|id"]
     return await chat.profile_text(call, found)
 
 
-@command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
+@router.command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
 async def sync(call: Call) -> str:
     return await start_once(call, BackfillRequested, "cmd_sync_started", "同步客户")
 

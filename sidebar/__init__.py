@@ -12,3 +12,7 @@
   ``config/sidebar.yaml``; ``store``: the library in use, reloaded after ``重载话术库`` (``chat``).
 - ``report``: which scripts guides use and what followed (``scrm sidebar report``).
 """
+
+from bot.feature import Feature
+
+FEATURE = Feature("sidebar", routes=("sidebar.views:setup_sidebar",), card_sections=("sidebar.kinds",))

@@ -3,7 +3,7 @@
 A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
 draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
 ``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
-its own module, named in its feature's ``card_sections`` (bot/features.py), and no page change. Every section reads by
+its own module, named in its feature's ``card_sections`` (bot/feature.py), and no page change. Every section reads by
 customer id through an index; they run concurrently. Their SQL is plain (``sidebar/reads.py``), its
 parameters bound through one ``SqlParams`` per statement.
 """
@@ -20,12 +20,15 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from bot.deps import Deps
+from bot.registry import Registry
 from customers.models import Customer, Relationship, TagSource
+from leads.config import LEADS
 from leads.models import OPEN_STATUSES
 from sidebar.access import Viewer
 from sidebar.config import Library
 from sidebar.reads import money, params, rows, when
 from sop.models import TaskStatus
+from tagging.config import TAG_RULES
 from tagging.report import explain_row
 
 __all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header", "known_sections"]
@@ -61,16 +64,16 @@ class SectionSpec:
     build: Section
 
 
-SECTIONS: dict[str, SectionSpec] = {}
+SECTIONS: Registry[SectionSpec] = Registry("card section")
 
 
 def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
     """Register a card section (refuses a duplicate id)."""
 
     def register(build: Section) -> Section:
-        if section_id in SECTIONS:
-            raise ValueError(f"card section {section_id!r} is already registered")
-        SECTIONS[section_id] = SectionSpec(section_id, title, build)
+        known = SECTIONS.get(section_id)
+        if known is None or known.build is not build:
+            SECTIONS.add(section_id, SectionSpec(section_id, title, build))
         return build
 
     return register
@@ -78,7 +81,7 @@ def card_section(section_id: str, title: str) -> Callable[[Section], Section]:
 
 def known_sections() -> list[str]:
     """The registered section ids, in the order the card shows them."""
-    return list(SECTIONS)
+    return SECTIONS.names()
 
 
 async def customer_header(ctx: CardContext) -> dict[str, Any]:
@@ -149,7 +152,7 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
             q,
         ) if ctx.relation is not None and own_groups else _nothing(),
     )
-    rules = ctx.deps.config.tag_rules
+    rules = ctx.deps.config[TAG_RULES]
     by_tag: dict[int, dict[str, Any]] = {}
     for row in sorted(found, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
         if row["tag_id"] in by_tag:
@@ -178,7 +181,7 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
 
 @card_section("orders", "订单")
 async def orders(ctx: CardContext) -> dict[str, Any]:
-    rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
+    rfm_rules = [rule.id for rule in ctx.deps.config[TAG_RULES].rules if rule.type_name == "rfm"]
     p, q = params(), params()
     last, segment = await asyncio.gather(
         rows(
@@ -219,7 +222,7 @@ async def leads(ctx: CardContext) -> dict[str, Any] | None:
             ORDER BY created_at DESC LIMIT 10""",
         p,
     )
-    patterns = ctx.deps.config.leads.patterns
+    patterns = ctx.deps.config[LEADS].patterns
     return {
         "leads": [
             {

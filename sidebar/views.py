@@ -20,13 +20,13 @@ import structlog
 from aiohttp import web
 
 from bot.appkeys import DEPS
-from bot.features import import_modules
+from bot.feature import load_features
 from bot.wecom.errors import WeComError
 from config.settings import Settings
 from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
-from sidebar.config import Library
+from sidebar.config import LIBRARY, Library
 from sidebar.jssdk import TicketBudgetSpent, Tickets
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
 from sidebar.service import Sidebar
@@ -45,7 +45,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _texts(request: web.Request) -> Library:
-    return request.app[DEPS].config.sidebar
+    return request.app[DEPS].config[LIBRARY]
 
 
 def _page(request: web.Request, key: str, status: int) -> web.Response:
@@ -178,7 +178,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     settings = sb.deps.settings
     sdk = [u.strip() for u in settings.scrm_sidebar_jssdk_urls.split(",") if u.strip()]
     page = await asyncio.to_thread((_STATIC / "index.html").read_text, "utf-8")
-    library = sb.deps.config.sidebar
+    library = sb.deps.config[LIBRARY]
     labels = json.dumps(library.labels, ensure_ascii=False, separators=(",", ":"))
     for mark, value in (
         ("{{csrf}}", sb.signer.csrf_token(session)),
@@ -266,7 +266,7 @@ async def sent(request: web.Request, session: GuideSession) -> Any:
 
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes (the library loads with every config file: bot/appconfig.py)."""
-    import_modules("card_sections")  # a duplicate section id stops the start
+    load_features()  # a duplicate section id stops the start
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         deps = app[DEPS]

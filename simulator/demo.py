@@ -2,7 +2,7 @@
 against the WeCom simulator, narrated. Nothing to configure; nothing leaves this machine.
 
 This module only starts things and plays the chapters: each feature's ``demo.py`` names one
-``chapter(n: Narrator)`` in its ``demo`` entry of bot/features.py, played in the table's order.
+``chapter(n: Narrator)`` in its feature's ``demo`` slot (bot/feature.py), played in bot/features.py's order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
-from bot.features import attributes
+from bot.feature import attributes
 from bot.models.eventlog import EventLog
 from config.settings import Settings
 from simulator.callbacks import CallbackSender

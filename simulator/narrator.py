@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.appkeys import DEPS
 from bot.deps import Deps
-from bot.features import attributes
+from bot.feature import attributes
 from bot.intake import signed_headers
 from bot.scheduler import Schedule, fire
 from simulator.addressbook import add_department

@@ -18,6 +18,7 @@ from bot.configfiles import ConfigError
 from customers.models import GroupChat, GroupChatMember, Guide
 from leads.models import Lead, LeadStatus
 from sidebar import config as sidebar_config
+from sidebar.config import LIBRARY
 from sidebar.jssdk import Tickets, jsapi_signature
 from sidebar.models import ScriptSend, SidebarAudit
 from sidebar.oauth import safe_next
@@ -437,12 +438,12 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
         library_file.write_text(library_file.read_text("utf-8").replace("以后您有任何", "{oops}以后您有任何"), "utf-8")
         reply = await say("重载话术库")
         assert "有误，未生效" in reply and "hello_first" in reply and "oops" in reply
-        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候"
+        assert world.deps.config[LIBRARY].items["hello_first"].title == "初次问候"
 
         fixed = library_file.read_text("utf-8").replace("{oops}", "").replace("初次问候", "初次问候（新）")
         library_file.write_text(fixed, "utf-8")
         assert "已重新加载" in await say("重载话术库")
-        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候（新）"
+        assert world.deps.config[LIBRARY].items["hello_first"].title == "初次问候（新）"
 
 
 async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: SidebarWorld) -> None:

@@ -155,7 +155,7 @@ async def test_orders_csv_import_feeds_rfm(deps: Deps, sim: Any, tmp_path: Path)
 
 
 BROKEN = {
-    "unknown type": ("type: rfm\n", "type: magic\n", "unknown type 'magic'"),
+    "unknown type": ("type: rfm\n", "type: magic\n", "unknown tag rule type 'magic'"),
     "bad parameter": ("    min_count: 3\n", "    min_count: lots\n", "min_count must be a number"),
     "duplicate id": ("  - id: interest_gift\n", "  - id: interest_slippers\n", "duplicate id"),
     "undeclared group": ("    group: 活动\n", "    group: 促销\n", "group '促销' is not declared"),

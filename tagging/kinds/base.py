@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from bot.registry import Registry
 from bot.sqldialect import Dialect, ids_filter
 from bot.templates import Templates
 from customers.lifecycle import Lifecycle
@@ -75,16 +76,14 @@ class RuleType(Protocol):
         ...
 
 
-RULE_TYPES: dict[str, type[RuleType]] = {}
+RULE_TYPES: Registry[type[RuleType]] = Registry("tag rule type")
 T = TypeVar("T", bound=type[Any])
 
 
 def rule_type(name: str) -> Callable[[T], T]:
     def register(cls: T) -> T:
-        if name in RULE_TYPES:
-            raise ValueError(f"rule type {name} registered twice")
         cls.name = name
-        RULE_TYPES[name] = cls
+        RULE_TYPES.add(name, cls)
         return cls
 
     return register

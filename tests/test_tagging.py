@@ -232,7 +232,7 @@ async def test_scan_to_tags_in_wecom_end_to_end(stack: Any) -> None:
 
 
 async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> None:
-    from bot.sqldialect import Dialect, connection
+    from bot.sqldialect import Dialect, SqlParams, connection
     from tagging.kinds.base import QueryContext
     from tagging.kinds.rfm import RfmRule
 
@@ -244,8 +244,9 @@ async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> N
     await rule.prepare(ctx)
     recency, frequency, monetary = ctx.run_values["rfm"]
     assert 10 <= recency <= 300 and frequency == 2 and 200 <= monetary <= 5000
-    sql, args = rule.select(ctx)
-    rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, args)}
+    params = SqlParams(ctx.dialect)
+    sql = rule.select(ctx, params)
+    rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, params.values)}
     assert rows[spenders[0].id] == "一般发展客户"
     assert rows[spenders[3].id] == "重要挽留客户"
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from bot.registry import Registry
-from bot.sqldialect import Dialect, ids_filter
+from bot.sqldialect import Dialect, SqlParams, ids_filter
 from bot.templates import Templates
 from customers.lifecycle import Lifecycle
 
@@ -37,16 +37,13 @@ class QueryContext:
     dialect: Dialect
     now: datetime
     # Restricts ``customer.id`` (as ``{column}``) to the customers being re-tagged; None = all.
-    # Ids are our own integers, inlined, so every rule's parameters number from 1.
+    # Ids are our own integers, inlined (not parameters).
     customer_ids: Sequence[int] | None
     # Values computed once per run and shared by rules (e.g. RFM quantile thresholds).
     run_values: dict[str, Any]
 
     def scope(self, column: str) -> str:
         return ids_filter(column, self.customer_ids)
-
-    def placeholders(self, count: int) -> list[str]:
-        return [self.dialect.param(i + 1) for i in range(count)]
 
 
 class RuleType(Protocol):
@@ -67,8 +64,9 @@ class RuleType(Protocol):
         """Compute run-wide values (optional: ``RuleBase`` does nothing here)."""
         ...
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        """SQL yielding (customer_id, tag_name, evidence_json) for matching customers."""
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        """SQL yielding (customer_id, tag_name, evidence_json) for matching customers; its values
+        bound through ``params`` (each ``params.add(value)`` is the placeholder)."""
         ...
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:

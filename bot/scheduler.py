@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.deps import Deps
 from bot.feature import attributes
 from bot.publish import publish
+from bot.registry import Registry
 from config.settings import Settings
 
 __all__ = ["Schedule", "Tick", "cron", "every", "ticks", "running_scheduler", "fire"]
@@ -61,8 +62,11 @@ def every(name: str, setting: str) -> Schedule:
 
 
 def ticks(settings: Settings) -> list[Tick]:
-    """Every feature's ticks, from the feature table."""
-    return [schedule.tick(settings) for schedule in attributes("ticks")]
+    """Every feature's ticks (their ``ticks`` slots); two with one name are refused (one job id each)."""
+    schedules: Registry[Schedule] = Registry("scheduled tick", process_wide=False)
+    for schedule in attributes("ticks"):
+        schedules.add(schedule.name, schedule)
+    return [schedule.tick(settings) for schedule in schedules.values()]
 
 
 def slot_key(tick: Tick, now: float) -> str:

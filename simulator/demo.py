@@ -65,7 +65,7 @@ async def run_demo(*, serve: bool = False, port: int = 8080) -> int:
         try:
             async with aiohttp.ClientSession() as http:
                 crypto = CallbackCrypto(state.callback_token, state.encoding_aes_key, state.corp_id)
-                sender = CallbackSender(crypto, f"{app_url}/wecom/callback", http, clock=state.clock.now,
+                sender = CallbackSender(crypto, f"{app_url}/wecom/callback", http,
                                         timestamp_clock=state.clock.now)
                 n = Narrator(app, state, sender, http, app_url)
                 try:

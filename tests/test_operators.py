@@ -21,6 +21,7 @@ from customers.models import Customer, Guide, Relationship, Role
 from operators.models import HandoverItem, RobotSubscription
 from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.support.chat import say
 from tests.support.facts import craft_customer
 from tests.support.waiting import eventually
 
@@ -37,8 +38,7 @@ async def running(make_settings: Callable[..., Settings], sim: Any,
     settings = make_settings(wecom_api_base=sim.url, scrm_robot_keys="HQ群=hq-robot-key", scrm_transfer_pause_s=0,
                              scrm_command_per_minute=30)
     async with serve_app(create_app(settings, routers=routers)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         yield Stack(app, sim, sender, http)
 
 
@@ -46,15 +46,6 @@ async def running(make_settings: Callable[..., Settings], sim: Any,
 async def ops(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Stack]:
     async with running(make_settings, sim) as stack:
         yield stack
-
-
-async def say(stack: Stack, userid: str, text: str) -> str:
-    """``userid`` types ``text`` to the app; the bot's answer (all parts), as the member reads it."""
-    before = len(stack.state.messages_to(userid))
-    await stack.deliver(stack.state.guide_sends_text(userid, text))
-    await stack.settle()
-    await eventually(lambda: len(stack.state.messages_to(userid)) > before)
-    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
 
 
 def told(stack: Stack, userid: str, words: str) -> bool:
@@ -165,8 +156,7 @@ async def test_admin_sets_a_role_and_the_first_admin_comes_from_config(
         sim.state.add_member(userid, name)
     settings = make_settings(wecom_api_base=sim.url, scrm_admin_userids="guide_sh01_b")
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         stack = Stack(app, sim, sender, http)
         assert "已将 王小美 的角色设为店长" in await say(stack, "guide_sh01_b", "角色 王小美 店长")
         assert (await Guide.get(userid="guide_sh01_a")).role == Role.STORE_MANAGER
@@ -206,8 +196,7 @@ async def test_rate_limit_answers_once_then_stays_quiet(
     sim.state.add_member("guide_sh01_a", "王小美")
     settings = make_settings(wecom_api_base=sim.url, scrm_command_per_minute=2)
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         stack = Stack(app, sim, sender, http)
         for _ in range(4):
             await stack.deliver(sim.state.guide_sends_text("guide_sh01_a", "帮助"))

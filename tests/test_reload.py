@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from leads.config import LEADS
 from sidebar.config import LIBRARY
 from tagging.config import TAG_RULES
 from tests.conftest import serve_app
-from tests.support.chat import member_chat
+from tests.support import chat
+from tests.support.chat import stack_of
 from tests.support.sidebar import open_world, sidebar_settings
 from tests.support.waiting import eventually
 
@@ -34,7 +36,7 @@ async def test_an_edit_reaches_every_process_and_a_broken_file_changes_nothing_a
     async with open_world(make_settings, sim, scrm_config_dir=config) as world, \
             serve_app(create_app(sidebar_settings(make_settings, sim.url, scrm_config_dir=config), role="web")) as web:
         processes = [world.deps, web.deps]
-        say = member_chat(sim, world.app.callback_url, world.http, "operator01")
+        say = partial(chat.say, stack_of(world.app, sim, world.http), "operator01")
 
         def rule(deps: Any) -> str:
             return str(next(r.description for r in deps.config[TAG_RULES].rules if r.id == "channel_store"))

@@ -97,7 +97,7 @@ async def test_customer_added_by_callback_gets_the_day0_task_once(
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir, scrm_quiet_hours="")
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(
-            CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http, clock=sim.state.clock.now
+            CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http
         )
         # The add (WeCom's time) is in the sweep's past: set once the app is up, since a start on a
         # busy machine can take longer than the margin.
@@ -275,7 +275,7 @@ async def test_quiet_hours_hold_the_digest_and_the_card_closes_a_task(
         assert (await SopTask.get(id=task_id)).customer_id == rich.id
         # Our clock is moved, WeCom's is not: the click is signed at our time, as a fresh callback is.
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now, timestamp_clock=deps.clock.timestamp)
+                                timestamp_clock=deps.clock.timestamp)
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], first_key))
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], "lead:other:1"))
         await eventually(lambda: SopTask.filter(id=task_id, status=TaskStatus.DONE).exists())

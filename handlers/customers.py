@@ -10,14 +10,13 @@ from bot.commands import Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from customers import chat, delivery, groupchats, service
+from customers import adds, chat, delivery, groupchats, service
 from customers.config import ORG
 from customers.events import (
     MESSAGE,
     ORDER,
     ContactToRecord,
     CorpTagSyncRequested,
-    contact_to_record,
     corp_tag_sync_requested,
     customer_changed,
 )
@@ -25,7 +24,7 @@ from customers.lookup import CUSTOMER
 from customers.messages import ArchivedMessage, record_app_text, record_archived
 from customers.models import Customer
 from customers.orders import OrderIn, OrderLine, record_orders
-from customers.service import apply_org, utc_from_unix
+from customers.service import AddCause, ContactAdded, apply_org, utc_from_unix
 from customers.tags import sync_corp_tags
 from operators.jobs import BackfillRequested, start_once
 from operators.roles import EVERYONE, OPERATORS
@@ -40,14 +39,14 @@ def event_time(event: Event, deps: Deps) -> datetime:
     return service.utc_from_unix(event.get("CreateTime")) or deps.clock.now()
 
 
-def contact_added(event: Event, deps: Deps, *, half: bool) -> service.ContactAdded:
-    return service.ContactAdded(
+def contact_added(event: Event, deps: Deps, cause: AddCause) -> ContactAdded:
+    return ContactAdded(
         userid=event.get("UserID"),
         external_userid=event.get("ExternalUserID"),
         at=event_time(event, deps),
         state=event.get("State"),
         welcome_code=event.get("WelcomeCode"),
-        half=half,
+        cause=cause,
     )
 
 
@@ -56,30 +55,19 @@ async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
     await customer_changed(deps, customer_id, event.route[2], event.key)
 
 
-async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> None:
-    added = contact_added(event, deps, half=half)
-    contact = await service.fetch_added_contact(deps, added)
-    if contact is None:
-        return
-    await contact_to_record(deps, added, contact, event.key)
-    await delivery.welcome_added(deps, added, contact)
-
-
-@router.event(EVENT, "add_external_contact")
+@router.event(EVENT, AddCause.ADDED)
 async def on_add_external_contact(event: Event, deps: Deps) -> None:
-    await welcome_and_queue_record(event, deps, half=False)
+    await adds.contact_added(deps, contact_added(event, deps, AddCause.ADDED), event.key)
 
 
-@router.event(EVENT, "add_half_external_contact")
+@router.event(EVENT, AddCause.HALF)
 async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
-    await welcome_and_queue_record(event, deps, half=True)
+    await adds.contact_added(deps, contact_added(event, deps, AddCause.HALF), event.key)
 
 
 @router.internal(ContactToRecord)
 async def on_contact_added(record: ContactToRecord, deps: Deps, key: str) -> None:
-    added = record.value
-    customer = await service.record_added(deps, added, record.contact)
-    await customer_changed(deps, customer.id, added.cause, key)
+    await adds.record_contact(deps, record, key)
 
 
 @router.event(EVENT, "edit_external_contact")

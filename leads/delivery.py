@@ -37,8 +37,8 @@ ACTIONS = {"contacted": LeadStatus.CONTACTED, "snooze": LeadStatus.SNOOZED, "dis
 async def guide_lock(deps: Deps, userid: str, *, ttl_s: float = 30.0, wait_s: float = 20.0) -> AsyncIterator[None]:
     """One delivery pass per guide at a time, across processes (budgets are read, then spent)."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:leads:guide:{userid}"
-    busy = TimeoutError(f"guide {userid} is busy (another worker is delivering): retry")
-    async with exclusive(deps.redis, key, ttl_s, busy, wait_s=wait_s):
+    async with exclusive(deps.redis, key, ttl_s, f"guide {userid} is busy (another worker is delivering)",
+                         wait_s=wait_s):
         yield
 
 

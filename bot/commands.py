@@ -157,6 +157,9 @@ class CommandTable:
         self.spellings.freeze()
         self._longest_first = sorted(((tuple(s.split(" ")), c) for s, c in self.spellings.items()),
                                      key=lambda pair: len(pair[0]), reverse=True)
+        # One-word Chinese spellings, longest first: what a command glued to its argument starts with.
+        self._glued = sorted(((s[0], c) for s, c in self._longest_first if len(s) == 1 and not s[0].isascii()),
+                             key=lambda pair: len(pair[0]), reverse=True)
         known = {TEXT, REST, *ARG_KINDS}
         for spec in self.commands.values():
             for arg in spec.args:
@@ -174,9 +177,8 @@ class CommandTable:
             if tuple(lowered[: len(spelling)]) == spelling:
                 return spec, words[len(spelling) :]
         # Glued to its argument: 客户王小美, 排行周 (Chinese names only: "helpme" stays unknown).
-        for spelling, spec in sorted(self._longest_first, key=lambda pair: len(pair[0][0]), reverse=True):
-            head = spelling[0]
-            if len(spelling) == 1 and not head.isascii() and lowered[0].startswith(head) and lowered[0] != head:
+        for head, spec in self._glued:
+            if lowered[0].startswith(head) and lowered[0] != head:
                 return spec, [words[0][len(head) :], *words[1:]]
         return None, words
 

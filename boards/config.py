@@ -39,7 +39,7 @@ class LeaderboardConf:
 
 
 def load_metric_modules() -> None:
-    """Import the board-metric modules the feature table names: each ``@metric`` registers itself."""
+    """Every feature loaded (bot/feature.py): each board metric (``@metric``) is registered."""
     load_features()
 
 

@@ -70,7 +70,7 @@ async def run_demo(*, serve: bool = False, port: int = 8080) -> int:
                 n = Narrator(app, state, sender, http, app_url)
                 try:
                     n.say(f"wecom-scrm demo: SQLite + in-process Redis, WeCom played by the simulator at {sim.url}")
-                    for chapter in attributes("demo"):  # each feature's chapter, in the feature table's order
+                    for chapter in attributes("demo"):  # each feature's chapter, in the order of bot/features.py
                         await chapter(n)
                     await _summary(n)
                     await _serve(n, serve=serve)

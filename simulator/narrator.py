@@ -157,7 +157,7 @@ class Narrator:
         """A scheduled job comes due now (the demo does not wait for the scheduler's real clock)."""
         schedules: list[Schedule] = [s for s in attributes("ticks") if s.name == name]
         if not schedules:
-            raise KeyError(f"no tick named {name!r} in the feature table")
+            raise KeyError(f"no tick named {name!r} in any feature's ticks")
         await fire(self.deps, schedules[0].tick(self.deps.settings))
         await self.settle()
 

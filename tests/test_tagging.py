@@ -19,7 +19,8 @@ from bot.deps import Deps
 from config.settings import Settings
 from customers.models import Customer, CustomerTag, Tag, TagSource
 from customers.orders import read_orders_csv, record_orders
-from tagging.config import load_rules
+from leads.config import LEADS
+from tagging.config import TAG_RULES, load_rules
 from tagging.delivery import push_pending, reconcile
 from tagging.report import explain_customer
 from tagging.service import retag_customers, retag_everyone
@@ -204,11 +205,11 @@ def test_one_dormancy_threshold_for_tags_leads_and_boards(tmp_path: Path) -> Non
     assert text.count("    dormant_days: 180\n") == 1, "set once, on the lifecycle rule"
     rules.write_text(text.replace("    dormant_days: 180\n", "    dormant_days: 120\n"), encoding="utf-8")
     loaded = load_app_config(config)
-    assert "（≥120天）" in loaded.tag_rules.rule("lifecycle").kind.explain("沉睡", {"days": 150})
-    assert loaded.tag_rules.rule("reactivation_potential").kind.explain("唤醒潜力", {"p90": 0.3}).startswith(
+    assert "（≥120天）" in loaded[TAG_RULES].rule("lifecycle").kind.explain("沉睡", {"days": 150})
+    assert loaded[TAG_RULES].rule("reactivation_potential").kind.explain("唤醒潜力", {"p90": 0.3}).startswith(
         "沉睡（120天未购）")
-    assert loaded.leads.patterns["dormant_wakeup"].params["dormant_days"] == 120
-    assert dormant_days_of(loaded.tag_rules) == 120
+    assert loaded[LEADS].patterns["dormant_wakeup"].params["dormant_days"] == 120
+    assert dormant_days_of(loaded[TAG_RULES]) == 120
 
 
 def test_a_lead_pattern_with_its_own_dormancy_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ on the guide's own request, and the lines 待办 adds. Rendered from config/temp
 
 from __future__ import annotations
 
+from acquisition.config import ACQUISITION
 from acquisition.service import AddTask, open_tasks, task_phone
 from bot.deps import Deps
 from bot.templates import Templates
@@ -27,7 +28,7 @@ def greeting(templates: Templates, task: AddTask, guide_name: str) -> str:
 async def tasks_reply(deps: Deps, userid: str) -> str:
     """``添加会员``: the guide's members to add, oldest first, and the greeting to send."""
     templates = deps.config.templates
-    total, tasks = await open_tasks(userid, deps.config.acquisition.digest_top * 2)
+    total, tasks = await open_tasks(userid, deps.config[ACQUISITION].digest_top * 2)
     if not tasks:
         return templates.render("acquire_tasks_none")
     guide = await Guide.get_or_none(userid=userid)
@@ -49,7 +50,7 @@ async def phone_reply(deps: Deps, userid: str, task_text: str) -> str:
 async def todo_lines(deps: Deps, userid: str) -> str:
     """The 添加会员 part of 待办 ("" when the guide has none)."""
     templates = deps.config.templates
-    total, tasks = await open_tasks(userid, deps.config.acquisition.digest_top)
+    total, tasks = await open_tasks(userid, deps.config[ACQUISITION].digest_top)
     if not tasks:
         return ""
     return templates.render("acquire_todo", count=total, items="\n".join(task_line(templates, t) for t in tasks))

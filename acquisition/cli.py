@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from acquisition.config import ACQUISITION
 from bot.clikit import SubParsers, moment, setup, with_deps
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ async def _funnel(deps: Deps, args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"scrm acquisition funnel: {err}", file=sys.stderr)
         return 2
-    figures = await funnel(now, deps.config.acquisition.acquire_due_days, since=since)
+    figures = await funnel(now, deps.config[ACQUISITION].acquire_due_days, since=since)
     if args.json:
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
 
 __all__ = ["AcquisitionConfig", "Campaign", "load", "load_acquisition"]
@@ -68,3 +69,6 @@ def load(config_dir: Path, loaded: Mapping[str, Any]) -> AcquisitionConfig:
             raise ConfigError(f"{config_dir / 'acquisition.yaml'}: campaign {campaign.name!r}: default "
                               f"{campaign.default!r} is no channel state of org.yaml")
     return conf
+
+
+ACQUISITION = ConfigKey("acquisition", AcquisitionConfig)  # deps.config[ACQUISITION]

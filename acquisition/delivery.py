@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from acquisition.chat import greeting, task_line
+from acquisition.config import ACQUISITION
 from acquisition.models import Member, TaskStatus
 from acquisition.report import funnel
 from acquisition.service import assign_open, open_tasks, recycle
@@ -43,7 +44,7 @@ async def send_guide_digests(deps: Deps) -> int:
     userids = await Member.filter(task_status=TaskStatus.OPEN, guide__active=True).distinct().values_list(
         "guide__userid", flat=True)
     for userid in sorted(str(u) for u in userids):
-        total, tasks = await open_tasks(userid, deps.config.acquisition.digest_top)
+        total, tasks = await open_tasks(userid, deps.config[ACQUISITION].digest_top)
         if not tasks:
             continue
         guide = await Guide.get(userid=userid)
@@ -65,7 +66,7 @@ async def send_store_lines(deps: Deps) -> int:
     templates = deps.config.templates
     day = _day(deps)
     figures = {row["store"]: row for row in (await funnel(deps.clock.now(),
-                                                          deps.config.acquisition.acquire_due_days))["stores"]}
+                                                          deps.config[ACQUISITION].acquire_due_days))["stores"]}
     sent = 0
     for store in await Store.filter(code__in=list(figures)):
         row = figures[store.code]

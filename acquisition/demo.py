@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from acquisition.config import ACQUISITION
 from acquisition.links import member_url, sync_links
 from acquisition.models import AcquisitionLink, Member
 from acquisition.report import funnel
@@ -53,7 +54,7 @@ async def chapter(n: Narrator) -> None:
                f"came by {member.came_by}, task {member.task_status.value}")
 
     n.say("The funnel (scrm acquisition funnel)")
-    figures = await funnel(n.now(), n.deps.config.acquisition.acquire_due_days)
+    figures = await funnel(n.now(), n.deps.config[ACQUISITION].acquire_due_days)
     total = figures["total"]
     n.show(f"total: imported {total['imported']}, assigned {total['assigned']}, added {total['added']} "
            f"(link {total['added_via_link']}, phone {total['added_via_phone']}), open {total['open']}")

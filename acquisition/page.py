@@ -18,12 +18,12 @@ import orjson
 import structlog
 from aiohttp import web
 
-from acquisition.config import Campaign
+from acquisition.config import ACQUISITION, Campaign
 from bot.appkeys import DEPS
 from bot.deps import Deps
 from bot.ratelimit import SharedRateLimiter
 from channels.models import ContactWay
-from customers.config import StoreConf
+from customers.config import ORG, StoreConf
 
 __all__ = ["TEMPLATES", "StoreCode", "add_page_routes", "nearest_store"]
 
@@ -168,12 +168,12 @@ async def _over_limit(request: web.Request, deps: Deps) -> float:
     """Seconds until this address may ask again (0: it may now)."""
     address = request.remote or "unknown"
     limiter = SharedRateLimiter(deps.redis, f"{{{deps.settings.scrm_redis_prefix}}}:acq:page:{address}",
-                                deps.config.acquisition.page_requests_per_minute, window_s=60)
+                                deps.config[ACQUISITION].page_requests_per_minute, window_s=60)
     return await limiter.try_acquire()
 
 
 def _campaign(request: web.Request, deps: Deps) -> Campaign | None:
-    return deps.config.acquisition.campaigns.get(request.match_info["campaign"])
+    return deps.config[ACQUISITION].campaigns.get(request.match_info["campaign"])
 
 
 async def _page(request: web.Request) -> web.Response:
@@ -186,7 +186,7 @@ async def _page(request: web.Request) -> web.Response:
         return _message_page(deps, 404, "acquire_page_unknown")
     templates = deps.config.templates
     places: dict[str, list[str]] = {}
-    for store in deps.config.org.stores.values():
+    for store in deps.config[ORG].stores.values():
         if store.city:
             districts = places.setdefault(store.city, [])
             if store.district and store.district not in districts:
@@ -220,7 +220,7 @@ async def _store(request: web.Request) -> web.Response:
         return web.json_response({"text": templates.render("acquire_page_unknown")}, status=404)
     query = request.query
     lat, lng = _coordinate(query.get("lat", ""), 90), _coordinate(query.get("lng", ""), 180)
-    found = await nearest_store(deps.config.org.stores, campaign, lat=lat, lng=lng,
+    found = await nearest_store(deps.config[ORG].stores, campaign, lat=lat, lng=lng,
                                 city=query.get("city", "")[:32], district=query.get("district", "")[:32])
     if found is None:
         return web.json_response({"text": templates.render("acquire_page_none")})

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from tortoise.functions import Count, Sum
 
+from acquisition.config import ACQUISITION
 from acquisition.models import Member, TaskStatus
 from acquisition.phones import PhoneRejected, mask, normalise
 from bot.deps import Deps
@@ -383,7 +384,7 @@ async def recycle(deps: Deps) -> RecycleResult:
     """Open tasks older than ``acquire_recycle_days`` go to another active guide of the same store (the
     one with fewest open tasks who has not had it), at most ``acquire_max_recycles`` times, then park.
     A moved task starts its days again, so one run moves a task once."""
-    conf = deps.config.acquisition
+    conf = deps.config[ACQUISITION]
     now = deps.clock.now()
     result = RecycleResult()
     stale = await Member.filter(task_status=TaskStatus.OPEN,

@@ -48,8 +48,7 @@ def new_corp() -> tuple[SimulatorState, list[str], list[str]]:
 
 def callback_sender(state: SimulatorState, url: str, http: aiohttp.ClientSession, **options: Any) -> CallbackSender:
     """WeCom delivering callbacks to the app at ``url`` (signed and encrypted, re-sent on no answer)."""
-    return CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), f"{url}/wecom/callback", http,
-                          clock=state.clock.now, **options)
+    return CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), f"{url}/wecom/callback", http, **options)
 
 
 def _scrm() -> Path:

@@ -8,10 +8,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
-from bot.features import import_modules
+from bot.feature import load_features
 
-__all__ = ["LeaderboardConf", "PkConf", "TeamConf", "load", "load_leaderboard", "load_metric_modules"]
+__all__ = ["LEADERBOARD", "LeaderboardConf", "PkConf", "TeamConf", "load", "load_leaderboard", "load_metric_modules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +39,15 @@ class LeaderboardConf:
 
 
 def load_metric_modules() -> None:
-    """Import the board-metric modules the feature table names: each ``@metric`` registers itself."""
-    import_modules("metrics")
+    """Every feature loaded (bot/feature.py): each board metric (``@metric``) is registered."""
+    load_features()
 
 
 def _metric(reader: Reader, item: Any, value: Any) -> str:
     from boards.kinds import METRICS
 
     if value not in METRICS:
-        raise reader.fail(item, f"unknown metric {value!r} (known: {', '.join(sorted(METRICS))})")
+        raise reader.fail(item, str(METRICS.unknown(str(value))))
     return str(value)
 
 
@@ -98,5 +99,8 @@ def load_leaderboard(path: Path) -> LeaderboardConf:
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> LeaderboardConf:
-    """The feature table's loader (bot/features.py): config/leaderboard.yaml."""
+    """The feature's config loader (bot/feature.py): config/leaderboard.yaml."""
     return load_leaderboard(config_dir / "leaderboard.yaml")
+
+
+LEADERBOARD = ConfigKey("leaderboard", LeaderboardConf)  # deps.config[LEADERBOARD]

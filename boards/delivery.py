@@ -16,6 +16,7 @@ from functools import partial
 import structlog
 
 from boards.chart import chart_font_path, render_chart
+from boards.config import LEADERBOARD
 from boards.periods import Period, last_complete
 from boards.report import render_boards, render_guides_of_store
 from boards.service import Boards, build_boards
@@ -51,7 +52,7 @@ async def subscribe(robot: str, by: str, at: datetime) -> bool:
 
 
 async def chart_of(deps: Deps, boards: Boards) -> bytes:
-    conf = deps.config.leaderboard
+    conf = deps.config[LEADERBOARD]
     board = boards.stores if conf.chart == "store" else boards.guides
     templates = deps.config.templates
     title = templates.render(f"board_chart_title_{conf.chart}", period=templates.render(boards.period.template_id),
@@ -94,7 +95,7 @@ async def deliver_boards(deps: Deps, kind: str, at: datetime) -> Delivery:
 
 async def _deliver(deps: Deps, period: Period, slot: str) -> Delivery:
     kind = period.kind
-    conf = deps.config.leaderboard
+    conf = deps.config[LEADERBOARD]
     boards = await build_boards(deps, period)
     keys = deps.settings.robot_keys()
     robot_messages = 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from boards.chart import chart_font_path
+from boards.config import LEADERBOARD
 from boards.periods import last_complete
 from boards.service import build_boards
 
@@ -69,7 +70,7 @@ async def _week(n: Narrator) -> None:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     for userid, name in (("admin01", "系统管理员"), ("guide_sh01_b", "李晓"), ("manager_hz01", "刘店长")):
         n.add_member(userid, name)
     n.say("The admin subscribes HQ's group robot to the boards")
@@ -94,7 +95,7 @@ async def chapter(n: Narrator) -> None:
                 n.show(f"robot {robot_key[:6]}… image: {len(png):,} byte PNG bar chart, Chinese labels in "
                        f"{Path(chart_font_path(deps.settings.scrm_chart_font)).name} (saved to {path})")
     boards = await build_boards(deps, last_complete("weekly", n.now(), deps.settings.scrm_timezone))
-    board = boards.stores if deps.config.leaderboard.chart == "store" else boards.guides
+    board = boards.stores if deps.config[LEADERBOARD].chart == "store" else boards.guides
     n.show(f"the chart's bars ({board.metric.label}): "
            + "，".join(f"{row.label} {row.value:g}" for row in board.rows))
     managers = [m for m in n.messages_to("manager_sh01") if "排行" in str(m.content.get("content", ""))]

@@ -1,6 +1,6 @@
 """The boards' kinds: the metric registry and the built-in metrics. A metric is one registered
 function returning one SQL ``SELECT k, v``; a feature's own metrics live in its ``report.py``
-(``sop/report.py``), named in the ``metrics`` slot of bot/features.py.
+(``sop/report.py``), named in the ``metrics`` slot of boards/__init__.py.
 
 A metric is computed over a period ``[start, end)`` for each guide (``k`` = guide.id) or each
 store (``k`` = guide.store_id): the query joins ``guide g`` and groups by ``q.key``; ``q.start`` and
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.registry import Registry
 from bot.sqldialect import Dialect, SqlParams, connection
 from customers.lifecycle import DEFAULT as LIFECYCLE
 from customers.lifecycle import in_use
@@ -64,7 +65,7 @@ class Metric:
     percent: bool = False  # a rate in [0, 1], shown as a percentage
 
 
-METRICS: dict[str, Metric] = {}
+METRICS: Registry[Metric] = Registry("board metric")
 
 
 def metric(
@@ -73,9 +74,9 @@ def metric(
     """Register a leaderboard metric: one function returning its SQL; a name is registered once."""
 
     def register(func: MetricSql) -> MetricSql:
-        if name in METRICS and METRICS[name].sql is not func:
-            raise ValueError(f"two leaderboard metrics named {name!r}")
-        METRICS[name] = Metric(name, label, func, higher_is_better, percent)
+        known = METRICS.get(name)
+        if known is None or known.sql is not func:  # the same function again: a module imported twice
+            METRICS.add(name, Metric(name, label, func, higher_is_better, percent))
         return func
 
     return register

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from boards.config import LeaderboardConf, PkConf, load_metric_modules
+from boards.config import LEADERBOARD, LeaderboardConf, PkConf, load_metric_modules
 from boards.kinds import METRICS, Level, Metric, compute, dormant_days_of
 from boards.periods import Period, to_date
 from bot.deps import Deps
 from customers.models import Guide, Role, Store
+from tagging.config import TAG_RULES
 
 __all__ = [
     "Row", "Board", "PkScore", "Boards", "Figure", "build_boards", "build_board", "pk_scores", "ranks_of",
@@ -78,7 +79,7 @@ def _ranked(metric: Metric, values: dict[int, tuple[str, int | None, float, floa
 
 async def build_board(deps: Deps, metric_name: str, level: Level, period: Period) -> Board:
     metric = METRICS[metric_name]
-    dormant = dormant_days_of(deps.config.tag_rules)
+    dormant = dormant_days_of(deps.config[TAG_RULES])
     now = await compute(metric_name, level, period.start, period.end, dormant_days=dormant)
     before = await compute(metric_name, level, period.previous_start, period.start, dormant_days=dormant)
     entities = await _entities(level)
@@ -89,7 +90,7 @@ async def build_board(deps: Deps, metric_name: str, level: Level, period: Period
 async def pk_scores(deps: Deps, pks: Sequence[PkConf], until: datetime) -> list[PkScore]:
     """Each PK's teams with their running score: the metric summed over members since ``since``."""
     zone = ZoneInfo(deps.settings.scrm_timezone)
-    dormant = dormant_days_of(deps.config.tag_rules)
+    dormant = dormant_days_of(deps.config[TAG_RULES])
     scores = []
     for pk in pks:
         since = datetime.combine(pk.since, time(0), zone).astimezone(UTC)
@@ -104,7 +105,7 @@ async def pk_scores(deps: Deps, pks: Sequence[PkConf], until: datetime) -> list[
 
 
 async def build_boards(deps: Deps, period: Period, conf: LeaderboardConf | None = None) -> Boards:
-    conf = conf or deps.config.leaderboard
+    conf = conf or deps.config[LEADERBOARD]
     stores = await build_board(deps, conf.metric, "store", period)
     guides = await build_board(deps, conf.metric, "guide", period)
     return Boards(period, stores, guides, await pk_scores(deps, conf.pk, period.end))
@@ -117,7 +118,7 @@ async def ranks_of(deps: Deps, level: Level, key: int, kinds: Sequence[str]) -> 
     found = []
     for kind in kinds:
         period = to_date(kind, deps.clock.now(), deps.settings.scrm_timezone)
-        board = await build_board(deps, deps.config.leaderboard.metric, level, period)
+        board = await build_board(deps, deps.config[LEADERBOARD].metric, level, period)
         mine = next((r for r in board.rows if r.key == key), None)
         if mine is None:
             return None

@@ -26,7 +26,7 @@ from bot.deadletters import observe_queue
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router, feature_routers
 from bot.eventlog import ProcessedLog
-from bot.features import attributes, import_modules
+from bot.feature import attributes, load_features
 from bot.ingest import receive_callback, verify_url
 from bot.intake import closed_intake_sources
 from bot.metrics import Metrics
@@ -47,9 +47,17 @@ log = structlog.get_logger(__name__)
 
 @asynccontextmanager
 async def open_deps(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool | None = None,
+    routers: Sequence[Router] | None = None,
 ) -> AsyncIterator[Deps]:
-    """Connect Redis, the database and an HTTP session; close them on exit, in reverse order."""
+    """Connect Redis, the database and an HTTP session; close them on exit, in reverse order.
+
+    ``routers``: whose chat commands and hooks this process runs (every feature's by default)."""
+    load_features()  # every registry complete and frozen before anything runs
+    chosen = tuple(routers if routers is not None else feature_routers())
     config = load_app_config(settings.scrm_config_dir)  # before any connection: bad config, no start
     redis = connect_redis(settings.redis_url, max_connections=settings.scrm_redis_max_connections,
                           sentinels=settings.sentinel_addresses if settings.redis_sentinels else None,
@@ -85,7 +93,8 @@ async def open_deps(
                     settings.wecom_aes_key.get_secret_value(),
                     settings.wecom_corp_id,
                 )
-                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, metrics, config)
+                deps = Deps(settings, clock or SystemClock(), redis, queue, crypto, http, wecom, metrics, config,
+                            routers=chosen)
                 for startup in attributes("startup"):  # each feature's start, e.g. config/org.yaml into the db
                     await startup(deps)
                 yield deps
@@ -122,11 +131,12 @@ def create_app(
     app = web.Application(client_max_size=max(settings.scrm_callback_max_bytes, 2 * 1024 * 1024 + 1))
     app[SETTINGS] = settings
     app[STOPPING] = asyncio.Event()
-    app[DISPATCHER] = Dispatcher(routers if routers is not None else feature_routers())
-    import_modules("handlers")  # chat commands and hand-over hooks, whichever routers this app was given
+    load_features()
+    chosen = list(routers if routers is not None else feature_routers())
+    app[DISPATCHER] = Dispatcher(chosen)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with open_deps(settings, clock=clock) as deps, watching_config(deps):
+        async with open_deps(settings, clock=clock, routers=chosen) as deps, watching_config(deps):
             app[DEPS] = deps
             yield
 

@@ -7,21 +7,15 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from acquisition.config import AcquisitionConfig
-from boards.config import LeaderboardConf
-from bot.features import FEATURES, resolve
+from bot.feature import features, resolve
 from bot.templates import Templates
-from campaigns.config import ScheduledCampaigns
-from customers.config import Org
-from groups.config import GroupsConfig
-from leads.config import LeadsConfig
-from sidebar.config import Library
-from sop.config import PlaybookSet
-from tagging.config import RuleSet
+from bot.templates import load as load_templates
 
-__all__ = ["AppConfig", "Loaded", "Watch", "config_signature", "load_app_config"]
+__all__ = ["AppConfig", "ConfigKey", "Loaded", "Watch", "config_signature", "load_app_config"]
+
+T = TypeVar("T")
 
 Signature = tuple[tuple[str, int, int], ...]
 
@@ -64,25 +58,35 @@ class Watch:
     announced: dict[str, str] = field(default_factory=dict)  # the files' digests at start or the last 重载配置
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigKey(Generic[T]):
+    """A feature's config value, typed (as aiohttp's ``web.AppKey``): declared beside its loader,
+    ``RULES = ConfigKey("tag_rules", RuleSet)``, read as ``deps.config[RULES]``. The name is the
+    attribute of the feature's ``config`` slot (bot/feature.py)."""
+
+    name: str
+    type: type[T]
+
+
 @dataclass(slots=True)
 class AppConfig:
     """The running config; ``replace_with`` swaps all of it at once, so every reader of
-    ``deps.config`` sees either the old files or the new ones, never a mix."""
+    ``deps.config`` sees either the old files or the new ones, never a mix. The templates are the
+    engine's; each feature's value is ``config[KEY]``."""
 
     templates: Templates
-    org: Org
-    tag_rules: RuleSet
-    leads: LeadsConfig
-    leaderboard: LeaderboardConf
-    sop: PlaybookSet
-    sidebar: Library
-    acquisition: AcquisitionConfig
-
-    campaigns: ScheduledCampaigns
-
-    groups: GroupsConfig
+    values: dict[str, Any] = field(default_factory=dict)  # each feature's config, by its slot's attribute
     loaded: Loaded = field(default_factory=Loaded)
     watch: Watch = field(default_factory=Watch)
+
+    def __getitem__(self, key: ConfigKey[T]) -> T:
+        try:
+            value = self.values[key.name]
+        except KeyError:
+            raise KeyError(f"unknown config {key.name!r} (known: {', '.join(sorted(self.values))})") from None
+        if not isinstance(value, key.type):
+            raise TypeError(f"config {key.name!r} is a {type(value).__name__}, not a {key.type.__name__}")
+        return value
 
     def replace_with(self, fresh: AppConfig) -> None:
         for item in fields(self):
@@ -103,12 +107,16 @@ def _digests(config_dir: Path, signature: Signature) -> dict[str, str]:
 def load_app_config(config_dir: Path) -> AppConfig:
     """Load all of it or nothing: a ConfigError names the file, line and id at fault.
 
-    Each feature's loaders come from the feature table (bot/features.py), in table order. The files
-    are looked at first, so a file changed while loading makes the next check load again."""
+    The templates first, then each feature's loaders (its ``config`` slot, bot/feature.py), in the
+    order bot/features.py lists them. The files are looked at first, so a file changed while
+    loading makes the next check load again."""
     signature = config_signature(config_dir)
-    loaded: dict[str, Any] = {}
-    for feature in FEATURES:
+    loaded: dict[str, Any] = {"templates": load_templates(config_dir, {})}
+    for feature in features():
         for attribute, loader in feature.config:
+            if attribute in loaded:
+                raise ValueError(f"two configs named {attribute!r} (feature {feature.name})")
             loaded[attribute] = resolve(loader)(config_dir, loaded)
     digests = _digests(config_dir, signature)
-    return AppConfig(**loaded, loaded=Loaded(signature, digests), watch=Watch(announced=digests))
+    templates = loaded.pop("templates")
+    return AppConfig(templates, loaded, loaded=Loaded(signature, digests), watch=Watch(announced=digests))

@@ -2,7 +2,7 @@
 
 The engine's are here: serve (web, worker or all roles), migrate, events; and the two that start the
 simulator package (``simulator``, ``demo``). A feature's sub-command is its ``<feature>/cli.py``
-``add_command(subparsers)``, listed in the ``cli`` slot of bot/features.py; what they share (settings,
+``add_command(subparsers)``, its feature's ``cli`` slot (bot/feature.py); what they share (settings,
 logging, the app's dependencies, ``--since``/``--until``) is bot/clikit.py.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.clikit import setup, with_deps
-from bot.features import attributes
+from bot.feature import attributes
 from bot.logs import configure_logging
 from config.settings import SettingsError, check_role
 
@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--since", default="", help="dead: failed since 30m, 2h, 7d or an ISO date")
     events.set_defaults(run=_events)
 
-    for add_command in attributes("cli"):  # the features' own sub-commands, in table order (bot/features.py)
+    for add_command in attributes("cli"):  # the features' own sub-commands, in bot/features.py's order
         add_command(sub)
     return parser
 

@@ -1,7 +1,7 @@
 """What every ``scrm`` sub-command shares: settings checked, logging, the app's dependencies, periods.
 
 The engine's commands (bot/cli.py) and the features' own (``<feature>/cli.py``, listed in the ``cli``
-slot of bot/features.py) both use these, so a feature's sub-command is its parser and its runner only.
+slot of its feature, bot/feature.py) both use these, so a feature's sub-command is its parser and its runner only.
 A sub-command's runner is set on its parser: ``parser.set_defaults(run=runner)``; ``scrm`` calls it
 with the parsed arguments and exits with what it returns.
 """

@@ -1,39 +1,44 @@
 """Chat commands: members type to the app, the bot answers by app message (``message/send``).
 
-Each command is one registered function::
+Each command is one function registered on its feature's router (bot/dispatch.py)::
 
-    @command("客户", "customer", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE, help="客户档案")
+    @router.command("客户", "customer", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE, help="客户档案")
     async def customer(call: Call) -> str: ...
 
 It names its aliases (Chinese and English), its arguments, the roles allowed and its help line;
 ``帮助`` lists what the caller's role may use. Parsing forgives full-width spaces and punctuation,
 quotes of either kind, and a command glued to its argument (``客户王小美``). Every command leaves
 an audit row (who, what, result); a member gets ``SCRM_COMMAND_PER_MINUTE`` commands a minute
-across all processes. Commands live in the modules named by each feature's ``handlers`` in
-bot/features.py (imported on first use).
+across all processes. An app answers the commands of its routers (``deps.routers``): the
+``CommandTable`` of those routers, built once.
 
 This module is the machinery only. What a role is, who the caller is and how an argument such as
 a customer or a member is found belong to the domain, which registers them here (``EVERYONE`` and
 ``CUSTOMER`` above are theirs): ``use_access`` and the ``member`` kind in operators/roles.py, the
-``customer`` kind (``@arg_kind``) in customers/lookup.py, each named by its feature's ``kinds`` in
-bot/features.py.
+``customer`` kind (``@arg_kind``) in customers/lookup.py, each named by its feature's ``kinds``
+(bot/feature.py), loaded and frozen at start.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
-from bot.features import import_modules
+from bot.feature import load_features
 from bot.models.commands import CommandAudit
 from bot.outbox import send_once_or_skip
+from bot.registry import Registry
 from bot.wecom import limits
+
+if TYPE_CHECKING:
+    from bot.dispatch import Router
 
 __all__ = [
     "ARG_KINDS",
@@ -42,14 +47,15 @@ __all__ = [
     "Call",
     "Caller",
     "Command",
+    "CommandTable",
     "Reply",
     "CommandError",
-    "COMMANDS",
     "REST",
     "TEXT",
     "arg_kind",
-    "command",
     "commands_for",
+    "command_table",
+    "table_of",
     "handle_text",
     "parse",
     "tokenize",
@@ -136,30 +142,59 @@ class Command:
         return " ".join([self.name, *(a.usage for a in self.args)])
 
 
-COMMANDS: dict[str, Command] = {}
-_BY_SPELLING: dict[tuple[str, ...], str] = {}
+class CommandTable:
+    """The chat commands of some routers: by name, and by every spelling (name and aliases, lowered,
+    as words), in the order they were declared. Two commands may share neither."""
+
+    def __init__(self, commands: Iterable[Command]) -> None:
+        self.commands: Registry[Command] = Registry("chat command", process_wide=False)
+        self.spellings: Registry[Command] = Registry("chat command spelling", process_wide=False)
+        for spec in commands:
+            self.commands.add(spec.name, spec)
+            for spelling in (spec.name, *spec.aliases):
+                self.spellings.add(" ".join(tokenize(spelling.lower())), spec)
+        self.commands.freeze()
+        self.spellings.freeze()
+        self._longest_first = sorted(((tuple(s.split(" ")), c) for s, c in self.spellings.items()),
+                                     key=lambda pair: len(pair[0]), reverse=True)
+        # One-word Chinese spellings, longest first: what a command glued to its argument starts with.
+        self._glued = sorted(((s[0], c) for s, c in self._longest_first if len(s) == 1 and not s[0].isascii()),
+                             key=lambda pair: len(pair[0]), reverse=True)
+        known = {TEXT, REST, *ARG_KINDS}
+        for spec in self.commands.values():
+            for arg in spec.args:
+                if arg.kind not in known and not arg.choices:
+                    raise ValueError(f"command {spec.name!r}: unknown argument kind {arg.kind!r} "
+                                     f"(known: {', '.join(sorted(known))})")
+
+    def parse(self, text: str) -> tuple[Command | None, list[str]]:
+        """The command a line names and its argument words; (None, words) when none matches."""
+        words = tokenize(text)
+        if not words:
+            return None, []
+        lowered = [w.lower() for w in words]
+        for spelling, spec in self._longest_first:
+            if tuple(lowered[: len(spelling)]) == spelling:
+                return spec, words[len(spelling) :]
+        # Glued to its argument: 客户王小美, 排行周 (Chinese names only: "helpme" stays unknown).
+        for head, spec in self._glued:
+            if lowered[0].startswith(head) and lowered[0] != head:
+                return spec, [words[0][len(head) :], *words[1:]]
+        return None, words
+
+    def for_role(self, role: str) -> list[Command]:
+        return [c for c in self.commands.values() if c.allows(role)]
 
 
-def command(
-    name: str, *aliases: str, args: Sequence[Arg] = (), roles: Iterable[str] | None = None, help: str = ""
-) -> Callable[[CommandFunc], CommandFunc]:
-    """Register a chat command: one decorated function. A name may have several words (``SOP 列表``).
+@lru_cache(maxsize=16)
+def table_of(routers: tuple[Router, ...]) -> CommandTable:
+    load_features()  # the argument kinds and the Access the commands use
+    return CommandTable(spec for router in routers for spec in router.commands)
 
-    ``roles``: who may use it (the domain's role values, operators/roles.py); None: everyone."""
 
-    def register(func: CommandFunc) -> CommandFunc:
-        spellings = [tuple(tokenize(spelling.lower())) for spelling in (name, *aliases)]
-        for spelling in spellings:
-            owner = _BY_SPELLING.get(spelling)
-            if owner is not None and owner != name:
-                raise ValueError(f"command spelling {' '.join(spelling)!r} is used by {owner!r} already")
-        allowed = frozenset(roles) if roles is not None else None
-        COMMANDS[name] = Command(name, tuple(aliases), tuple(args), allowed, help, func)
-        for spelling in spellings:
-            _BY_SPELLING[spelling] = name
-        return func
-
-    return register
+def command_table(deps: Deps) -> CommandTable:
+    """The commands this app answers: its routers' (built once per set of routers)."""
+    return table_of(deps.routers)
 
 
 def say(deps: Deps, template_id: str, **values: Any) -> str:
@@ -169,20 +204,15 @@ def say(deps: Deps, template_id: str, **values: Any) -> str:
 # --- what the domain registers ---------------------------------------------------------------------
 
 ArgKind = Callable[[Deps, Caller, str], Awaitable[Any]]
-ARG_KINDS: dict[str, ArgKind] = {}
+ARG_KINDS: Registry[ArgKind] = Registry("argument kind")
 
 
 def arg_kind(name: str) -> Callable[[ArgKind], ArgKind]:
     """Register how an argument kind is found from the word the member typed; the function raises
     CommandError (the reply) when nothing or several things match."""
-
-    def register(find: ArgKind) -> ArgKind:
-        if name in (TEXT, REST) or ARG_KINDS.get(name, find) is not find:
-            raise ValueError(f"argument kind {name!r} is registered already")
-        ARG_KINDS[name] = find
-        return find
-
-    return register
+    if name in (TEXT, REST):  # the engine's own
+        raise ARG_KINDS.taken(name)
+    return ARG_KINDS.register(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,22 +224,17 @@ class Access:
     roles: tuple[str, ...]  # every role, in the order replies list them
 
 
-_access: list[Access] = []
+ACCESS: Registry[Access] = Registry("access")  # one: who writes and the roles, under "access"
 
 
 def use_access(access: Access) -> Access:
     """Register the one Access; a second, different one is refused."""
-    if _access and _access[0] is not access:
-        raise ValueError("an Access is registered already (operators/roles.py)")
-    _access[:] = [access]
-    return access
+    return ACCESS.add("access", access)
 
 
 def _the_access() -> Access:
-    _load_command_modules()
-    if not _access:
-        raise LookupError("no Access registered: name operators.roles in a feature's kinds (bot/features.py)")
-    return _access[0]
+    load_features()
+    return ACCESS["access"]
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -243,42 +268,9 @@ def tokenize(text: str) -> list[str]:
     return [t for t in (token.strip() for token in tokens) if t]
 
 
-def parse(text: str) -> tuple[Command | None, list[str]]:
-    """The command a line names and its argument words; (None, words) when none matches."""
-    _load_command_modules()
-    words = tokenize(text)
-    if not words:
-        return None, []
-    lowered = [w.lower() for w in words]
-    for spelling in sorted(_BY_SPELLING, key=len, reverse=True):
-        if tuple(lowered[: len(spelling)]) == spelling:
-            return COMMANDS[_BY_SPELLING[spelling]], words[len(spelling) :]
-    # Glued to its argument: 客户王小美, 排行周 (Chinese names only: "helpme" stays unknown).
-    for spelling in sorted(_BY_SPELLING, key=lambda s: len(s[0]), reverse=True):
-        head = spelling[0]
-        if len(spelling) == 1 and not head.isascii() and lowered[0].startswith(head) and lowered[0] != head:
-            return COMMANDS[_BY_SPELLING[spelling]], [words[0][len(head) :], *words[1:]]
-    return None, words
-
-
-_loaded = False
-
-
-def _load_command_modules() -> None:
-    """Import the chat-command modules the feature table names, once: each registers its commands;
-    and the kinds modules, which register the argument kinds and the Access those commands use."""
-    global _loaded
-    if _loaded:
-        return
-    import_modules("handlers")  # on first use: those modules import this one
-    import_modules("kinds")
-    known = {TEXT, REST, *ARG_KINDS}
-    for spec in COMMANDS.values():
-        for arg in spec.args:
-            if arg.kind not in known and not arg.choices:
-                raise ValueError(f"command {spec.name!r}: unknown argument kind {arg.kind!r} "
-                                 f"(known: {', '.join(sorted(known))})")
-    _loaded = True
+def parse(deps: Deps, text: str) -> tuple[Command | None, list[str]]:
+    """The command of this app that a line names, and its argument words (CommandTable.parse)."""
+    return command_table(deps).parse(text)
 
 
 # --- resolving arguments ---------------------------------------------------------------------------
@@ -313,9 +305,8 @@ async def _resolve(deps: Deps, caller: Caller, spec: Command, words: list[str]) 
 # --- running ---------------------------------------------------------------------------------------
 
 
-def commands_for(role: str) -> list[Command]:
-    _load_command_modules()
-    return [c for c in COMMANDS.values() if c.allows(role)]
+def commands_for(deps: Deps, role: str) -> list[Command]:
+    return command_table(deps).for_role(role)
 
 
 def role_names(deps: Deps, roles: Collection[str]) -> str:
@@ -346,7 +337,7 @@ class Outcome:
 
 async def run(deps: Deps, caller: Caller, text: str, event_key: str) -> Outcome:
     """Parse, check the role, resolve the arguments and run the command; never raises for bad input."""
-    spec, words = parse(text)
+    spec, words = parse(deps, text)
     if spec is None:
         return Outcome("unknown", say(deps, "cmd_unknown", command=(words or [""])[0][:20]))
     if not spec.allows(caller.role):

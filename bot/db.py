@@ -7,26 +7,16 @@ from typing import Any
 
 from tortoise import Tortoise
 
-__all__ = ["MODEL_MODULES", "tortoise_config", "init_db", "close_db", "migrate"]
+from bot.feature import model_modules as feature_models
 
-# One place to register model modules.
-MODEL_MODULES = [
-    "bot.models.commands",
-    "bot.models.eventlog",
-    "bot.models.outbox",
-    "customers.models",
-    "leads.models",
-    "operators.models",
-    "sop.models",
-    "orgsync.models",
-    "channels.models",
-    "sidebar.models",
-    "groups.models",
-    "predict.models",
-    "acquisition.models",
+__all__ = ["model_modules", "tortoise_config", "init_db", "close_db", "migrate"]
 
-    "campaigns.models",
-]
+# The engine's own; each feature's follow (its ``models`` slot, bot/feature.py).
+ENGINE_MODELS = ("bot.models.commands", "bot.models.eventlog", "bot.models.outbox")
+
+
+def model_modules() -> list[str]:
+    return [*ENGINE_MODELS, *feature_models()]
 
 
 # Tortoise's asyncpg pool holds 5 connections by default: fewer than the worker's concurrency.
@@ -48,7 +38,7 @@ def tortoise_config(database_url: str, timezone: str = "Asia/Shanghai") -> dict[
         "connections": {"default": database_url},
         "apps": {
             "scrm": {
-                "models": MODEL_MODULES,
+                "models": model_modules(),
                 "default_connection": "default",
                 "migrations": "bot.migrations",
             }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 from redis.asyncio import Redis
@@ -15,6 +16,9 @@ from bot.metrics import Metrics
 from bot.queue import EventQueue
 from bot.wecom.client import WeComClient
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.dispatch import Router
 
 __all__ = ["Deps"]
 
@@ -32,3 +36,5 @@ class Deps:
     config: AppConfig
     # One shared timer bounds every hot-path Redis wait (ingest and intake answer 503 past it).
     deadlines: Deadlines = field(default_factory=Deadlines)
+    # The routers this process was built with: their chat commands and hooks are the ones it runs.
+    routers: tuple[Router, ...] = ()

@@ -9,25 +9,31 @@ The source is part of the route: a handler subscribes either to WeCom callbacks
 source by name (``@router.on("internal", "retag_all")``, ``@router.on("signal")``). A WeCom
 callback whose MsgType happens to read "internal" or "order" is still a WeCom callback and can
 reach only WeCom handlers.
+
+A router also carries its feature's chat commands (``@router.command``, bot/commands.py) and
+hooks other features call (``@router.on_handover``, operators/handover.py): an app built from
+given routers has exactly their commands and hooks (``deps.routers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
 
+from bot.commands import Arg, Command, CommandFunc
 from bot.events import Event
-from bot.features import FEATURES, resolve
+from bot.feature import features, resolve
 from bot.internal import InternalEvent
+from bot.registry import Registry
 
 if TYPE_CHECKING:
     from bot.deps import Deps
 
-__all__ = ["WECOM", "Router", "Dispatcher", "DispatchOutcome", "Handler", "feature_routers"]
+__all__ = ["WECOM", "Router", "Dispatcher", "DispatchOutcome", "Handler", "feature_routers", "hooks"]
 
 WECOM = "wecom"
 # MsgTypes WeCom sends: a reminder that ``on`` is for the other sources.
@@ -36,6 +42,7 @@ _WECOM_MSG_TYPES = frozenset({WECOM, "event", "text", "image", "voice", "video",
 
 Handler = Callable[[Event, "Deps"], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
+F = TypeVar("F", bound=Callable[..., Any])
 IE = TypeVar("IE", bound=InternalEvent)
 TypedHandler = Callable[[IE, "Deps", str], Awaitable[None]]
 
@@ -72,6 +79,8 @@ class Router:
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscriptions: list[Subscription] = []
+        self.commands: list[Command] = []
+        self.hooks: list[tuple[str, str, Callable[..., Any]]] = []  # (kind, name, function)
 
     def _subscribe(self, source: str, kind: str, event: str | None, change: str | None) -> Callable[[H], H]:
         def register(handler: H) -> H:
@@ -118,6 +127,44 @@ class Router:
     def tick(self, schedule: Named) -> Callable[[H], H]:
         """Subscribe to a scheduled tick (``cron(...)`` / ``every(...)`` in bot/scheduler.py)."""
         return self.on("internal", schedule.name)
+
+    def command(
+        self, name: str, *aliases: str, args: Sequence[Arg] = (), roles: Iterable[str] | None = None, help: str = ""
+    ) -> Callable[[CommandFunc], CommandFunc]:
+        """A chat command: one decorated function. A name may have several words (``SOP 列表``);
+        ``roles``: who may use it (the domain's role values, operators/roles.py), None: everyone."""
+
+        def register(func: CommandFunc) -> CommandFunc:
+            allowed = frozenset(roles) if roles is not None else None
+            self.commands.append(Command(name, tuple(aliases), tuple(args), allowed, help, func))
+            return func
+
+        return register
+
+    def hook(self, kind: str, name: str) -> Callable[[F], F]:
+        """A function another feature calls by kind (``hooks(deps.routers, kind)``), labelled ``name``."""
+
+        def register(func: F) -> F:
+            self.hooks.append((kind, name, func))
+            return func
+
+        return register
+
+    def on_handover(self, label: str) -> Callable[[F], F]:
+        """A mover called with (deps, old_userid, new_userid, external_userids) once a hand-over moved
+        customers, returning how many records it moved (operators/handover.py reports them by ``label``)."""
+        return self.hook("handover", label)
+
+
+def hooks(routers: Iterable[Router], kind: str) -> Registry[Callable[..., Any]]:
+    """The ``kind`` hooks of these routers, by label; two with one label are refused."""
+    found: Registry[Callable[..., Any]] = Registry(f"{kind} hook", process_wide=False)
+    for router in routers:
+        for hook_kind, name, func in router.hooks:
+            if hook_kind == kind:
+                found.add(name, func)
+    found.freeze()
+    return found
 
 
 @dataclass(slots=True)
@@ -184,13 +231,13 @@ class Dispatcher:
 
 
 def feature_routers() -> list[Router]:
-    """The ``router`` of every handler module the feature table names, in module-name order (the
-    order handlers of one event start in)."""
-    names = sorted(name for feature in FEATURES for name in feature.handlers)
+    """The ``router`` of every feature's handlers module, in module-name order (the order handlers of
+    one event start in)."""
+    names = sorted(name for feature in features() for name in feature.handlers)
     routers: list[Router] = []
     for name in names:
         router = getattr(resolve(name), "router", None)
         if not isinstance(router, Router):
-            raise TypeError(f"{name} is listed under a feature's handlers in bot/features.py but defines no router")
+            raise TypeError(f"{name} is a feature's handlers module (bot/feature.py) but defines no router")
         routers.append(router)
     return routers

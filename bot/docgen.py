@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import AliasChoices, BaseModel, SecretStr
 
-from bot.commands import COMMANDS, role_names
-from bot.features import FEATURES, Slot, import_modules, resolve
+from bot.commands import role_names, table_of
+from bot.dispatch import feature_routers
+from bot.feature import load_features, resolve
+from bot.features import FEATURES
 from bot.templates import load_templates
 from config.settings import Settings
 
@@ -104,10 +106,10 @@ def command_rows() -> list[CommandRow]:
     """Every registered chat command, feature by feature in the table's order, each feature's in the
     order its module declares them (not the registry's order, which is whichever module a process
     imported first)."""
-    _load_features()
+    load_features()
     stand_in = _TemplatesOnly.shipped()
     rows = []
-    for spec in COMMANDS.values():
+    for spec in table_of(tuple(feature_routers())).commands.values():
         module = spec.func.__module__
         rows.append(CommandRow(
             feature=module.removeprefix("handlers.") if module.startswith("handlers.") else module,
@@ -121,7 +123,7 @@ def command_rows() -> list[CommandRow]:
 
 
 # Registries whose entries must say what they are: what an entry is, where the registry lives, and
-# how an entry documents itself. (Branch b23a gives them one registry type; adapt this table to it.)
+# how an entry documents itself (each a bot.registry.Registry).
 _KIND_REGISTRIES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("tag rule type", "tagging.kinds.base:RULE_TYPES", lambda cls: (cls, cls.__doc__)),
     ("SOP trigger", "sop.kinds:TRIGGERS", lambda trigger: (type(trigger), type(trigger).__doc__)),
@@ -129,12 +131,14 @@ _KIND_REGISTRIES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("lead pattern", "leads.kinds:PATTERNS", lambda spec: (spec.detect, spec.detect.__doc__)),
     ("board metric", "boards.kinds:METRICS", lambda metric: (metric.sql, _joined(metric.label, metric.sql.__doc__))),
     ("sidebar card section", "sidebar.kinds:SECTIONS", lambda section: (section.build, section.title)),
+    ("next-action kind", "sidebar.nextaction:ACTION_KINDS", lambda func: (func, func.__doc__)),
+    ("group trigger", "groups.kinds:TRIGGERS", lambda trigger: (type(trigger), type(trigger).__doc__)),
 )
 
 
 def kind_rows() -> list[KindRow]:
     """Every registered tag rule type, SOP trigger and goal, lead pattern, board metric and card section."""
-    _load_features()
+    load_features()
     rows = []
     for what, registry, describe in _KIND_REGISTRIES:
         for name, entry in sorted(resolve(registry).items()):
@@ -144,14 +148,8 @@ def kind_rows() -> list[KindRow]:
 
 
 def feature_names() -> list[str]:
-    """The features, in the table's order (bot/features.py)."""
-    return [feature.name for feature in FEATURES]
-
-
-def _load_features() -> None:
-    slots: tuple[Slot, ...] = ("handlers", "kinds", "metrics", "card_sections")
-    for slot in slots:
-        import_modules(slot)
+    """The features, in the list's order (bot/features.py)."""
+    return list(FEATURES)
 
 
 class _TemplatesOnly(SimpleNamespace):

@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from bot.errors import PermanentFailure
 from bot.publish import publish
+from bot.registry import Registry
 
 if TYPE_CHECKING:
     from bot.deps import Deps
 
 __all__ = ["InternalEvent", "internal_event", "known_events"]
 
-_EVENTS: dict[str, type[InternalEvent]] = {}
+_EVENTS: Registry[type[InternalEvent]] = Registry("internal event")
 _HINTS: dict[type[InternalEvent], dict[str, Any]] = {}
 _SIMPLE = (int, float, str, bool)
 
@@ -77,12 +78,11 @@ def internal_event(name: str) -> Callable[[type[E]], type[E]]:
     """Declare an internal event type (made a frozen dataclass); a name is declared once."""
 
     def declare(cls: type[E]) -> type[E]:
-        if name in _EVENTS:
-            earlier = _EVENTS[name].__qualname__
-            raise ValueError(f"internal event {name!r} is declared twice ({earlier}, {cls.__qualname__})")
+        if name in _EVENTS:  # the dataclass made of it is new each time: refused by name
+            raise _EVENTS.taken(name)
         cls.name = name
         declared = dataclasses.dataclass(frozen=True, slots=True)(cls)
-        _EVENTS[name] = declared
+        _EVENTS.add(name, declared)
         return declared
 
     return declare
@@ -97,7 +97,7 @@ def _hints(cls: type[InternalEvent]) -> dict[str, Any]:
 
 
 def known_events() -> dict[str, type[InternalEvent]]:
-    return dict(_EVENTS)
+    return dict(_EVENTS.items())
 
 
 def _fits(value: Any, hint: Any) -> bool:

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
+from bot.errors import RetryLater
+
 __all__ = ["lease", "exclusive", "claim", "release"]
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -38,13 +40,14 @@ async def lease(redis: Redis, key: str, ttl_s: float, *, wait_s: float = 0.0) ->
 
 @asynccontextmanager
 async def exclusive(
-    redis: Redis, key: str, ttl_s: float, busy: Exception, *, wait_s: float = 0.0
+    redis: Redis, key: str, ttl_s: float, busy: str, *, wait_s: float = 0.0, defer_s: float = 1.0
 ) -> AsyncIterator[None]:
     """Work that must not run beside another holder of ``key`` (a guide's card budget, the channel
-    codes' writer): ``lease``, raising ``busy`` when another process kept it for ``wait_s``."""
+    codes' writer): ``lease``, raising ``RetryLater(busy, defer_s)`` when another process kept it for
+    ``wait_s`` (the worker runs the event again then, without spending an attempt)."""
     async with lease(redis, key, ttl_s, wait_s=wait_s) as held:
         if not held:
-            raise busy
+            raise RetryLater(busy, defer_s)
         yield
 
 

@@ -2,7 +2,7 @@
 
 Each process (web and worker alike) looks at the config files' sizes and mtimes every
 ``CHECK_EVERY_S`` and, when one changed, loads every feature's config again (bot/appconfig.py, in
-the feature table's order) and swaps the whole ``AppConfig`` in place. The chat command 重载配置
+the order of bot/features.py) and swaps the whole ``AppConfig`` in place. The chat command 重载配置
 (handlers/operators.py) forces a reload and records the loaded version in Redis, so a process that
 did not see the files change (another host mounting the folder, a clock skew) loads them too.
 A broken file changes nothing anywhere: every process keeps the running config, the error (file and

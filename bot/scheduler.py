@@ -4,7 +4,7 @@ Every worker process runs the same schedule, and the event key is the tick's sch
 (minute for cron ticks, the interval's bucket otherwise), so however many processes fire a tick,
 the queue keeps one event per slot and one worker does the job (with retries and dead letters).
 A new periodic job is a ``cron(...)`` or ``every(...)`` declared beside the handler subscribed to
-its name, plus one line in its feature's ``ticks`` in bot/features.py.
+its name, plus one line in its feature's ``ticks`` (its package's __init__.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deps import Deps
-from bot.features import attributes
+from bot.feature import attributes
 from bot.publish import publish
+from bot.registry import Registry
 from bot.retention import trim
 from config.settings import Settings
 
@@ -62,8 +63,11 @@ def every(name: str, setting: str) -> Schedule:
 
 
 def ticks(settings: Settings) -> list[Tick]:
-    """Every feature's ticks, from the feature table."""
-    return [schedule.tick(settings) for schedule in attributes("ticks")]
+    """Every feature's ticks (their ``ticks`` slots); two with one name are refused (one job id each)."""
+    schedules: Registry[Schedule] = Registry("scheduled tick", process_wide=False)
+    for schedule in attributes("ticks"):
+        schedules.add(schedule.name, schedule)
+    return [schedule.tick(settings) for schedule in schedules.values()]
 
 
 def slot_key(tick: Tick, now: float) -> str:

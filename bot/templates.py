@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.configfiles import ConfigError, line_of, load_yaml, plain_fields
-from bot.features import FEATURES, resolve
+from bot.feature import features, resolve
 
 __all__ = ["Templates", "TEMPLATE_KINDS", "load", "load_templates", "plain_fields", "require"]
 
@@ -117,9 +117,9 @@ def load_templates(path: Path) -> Templates:
 
 
 def require(templates: Templates, path: Path) -> None:
-    """Every template id a feature renders (its ``templates`` in bot/features.py) is in the file:
+    """Every template id a feature renders (its ``templates`` slot, bot/feature.py) is in the file:
     a missing one stops the start (or the reload) here, naming it, not the first message that needs it."""
-    for feature in FEATURES:
+    for feature in features():
         for name in feature.templates:
             ids = resolve(name)  # a tuple of ids, or a mapping id → the kind it must be
             missing = [template_id for template_id in ids if template_id not in templates]
@@ -133,7 +133,7 @@ def require(templates: Templates, path: Path) -> None:
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> Templates:
-    """The feature table's loader (bot/features.py): config/templates.yaml, with every id a feature uses."""
+    """config/templates.yaml, with every id a feature uses: loaded first, by the engine (bot/appconfig.py)."""
     path = config_dir / "templates.yaml"
     templates = load_templates(path)
     require(templates, path)

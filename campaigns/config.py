@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
 from campaigns.audience import Audience
 from campaigns.content import MAX_ATTACHMENTS, PLACEHOLDERS
@@ -106,3 +107,6 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Scheduled
             if missing:
                 raise reader.fail(item, f"campaign {campaign.name}: {missing[0]} is not in the sidebar library")
     return ScheduledCampaigns(campaigns)
+
+
+CAMPAIGNS = ConfigKey("campaigns", ScheduledCampaigns)  # deps.config[CAMPAIGNS]

@@ -13,6 +13,7 @@ from bot.wecom import limits
 from bot.wecom.client import Upload
 from campaigns.content import ATTACHMENT_KINDS, MAX_ATTACHMENTS, PLACEHOLDERS
 from customers.models import Guide
+from sidebar.config import LIBRARY
 from sidebar.materials import media_id_for
 
 __all__ = ["ATTACHMENT_KINDS", "MAX_ATTACHMENTS", "PLACEHOLDERS", "ContentError", "attachments_payload",
@@ -39,7 +40,7 @@ def check_content(deps: Deps, text: str, items: Sequence[str]) -> None:
         raise ContentError(f"文字超过企业微信的 {limits.CUSTOMER_TEXT_MAX_BYTES} 字节上限")
     if len(items) > MAX_ATTACHMENTS:
         raise ContentError(f"附件最多 {MAX_ATTACHMENTS} 个")
-    library = deps.config.sidebar.items
+    library = deps.config[LIBRARY].items
     for item_id in items:
         item = library.get(item_id)
         if item is None:
@@ -59,7 +60,7 @@ async def attachments_payload(deps: Deps, items: Sequence[str]) -> list[dict[str
     """The attachments as WeCom takes them; media are uploaded when the campaign is sent (they last 3 days)."""
     out: list[dict[str, Any]] = []
     for item_id in items:
-        item = deps.config.sidebar.items[item_id]
+        item = deps.config[LIBRARY].items[item_id]
         if item.kind == "link":
             out.append({"msgtype": "link", "link": {"title": item.title, "url": item.url, "desc": item.desc,
                                                     "picurl": item.image_url}})

@@ -16,6 +16,7 @@ from campaigns import wecomapi
 from campaigns.delivery import ContentError, attachments_payload
 from campaigns.models import Moment, MomentGuide
 from customers.models import Guide, Role, Tag
+from sidebar.config import LIBRARY
 
 __all__ = ["MomentError", "MomentSpec", "by_name", "remind", "send", "sync"]
 
@@ -56,7 +57,7 @@ async def send(deps: Deps, spec: MomentSpec) -> Moment:
         raise MomentError(f"文字需要 1 到 {TEXT_MAX_CHARS} 个字")
     if len(spec.attachments) > 9:
         raise MomentError("附件最多 9 个")
-    unknown = [i for i in spec.attachments if i not in deps.config.sidebar.items]
+    unknown = [i for i in spec.attachments if i not in deps.config[LIBRARY].items]
     if unknown:
         raise MomentError(f"素材库里没有 {unknown[0]}")
     tags = {str(t.name): str(t.wecom_id) for t in await Tag.filter(name__in=list(spec.tags), deleted=False)}

@@ -8,6 +8,7 @@ import structlog
 
 from bot.deps import Deps
 from campaigns import service
+from campaigns.config import CAMPAIGNS
 from campaigns.models import Campaign
 
 __all__ = ["send_due"]
@@ -20,7 +21,7 @@ async def send_due(deps: Deps) -> list[str]:
     zone = ZoneInfo(deps.settings.scrm_timezone)
     now = deps.clock.now()
     sent: list[str] = []
-    for item in deps.config.campaigns.campaigns:
+    for item in deps.config[CAMPAIGNS].campaigns:
         if item.at.replace(tzinfo=zone) > now:
             continue
         existing = await Campaign.get_or_none(name=item.name)

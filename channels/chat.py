@@ -9,11 +9,12 @@ from datetime import timedelta
 
 from bot.commands import Caller, CommandError, say
 from bot.deps import Deps
+from bot.errors import RetryLater
 from channels import service
 from channels.image import send_code_image
 from channels.models import ContactWay
 from channels.report import channel_figures, format_figures
-from channels.service import CHAT, GUIDE, ChannelSyncBusy, Desired, ensure_code, new_state, one_writer, personal_state
+from channels.service import CHAT, GUIDE, Desired, ensure_code, new_state, one_writer, personal_state
 from customers.models import Guide, Store
 from customers.scope import Scope
 
@@ -82,7 +83,7 @@ async def _ensure(deps: Deps, desired: Desired) -> ContactWay | None:
     try:
         async with one_writer(deps, wait_s=10):
             return await ensure_code(deps, desired)
-    except ChannelSyncBusy:
+    except RetryLater:  # a chat answer cannot wait: the member is told to try again
         raise refuse(deps, "cmd_channel_busy") from None
 
 

@@ -15,7 +15,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm channels``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm channels``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     channels = sub.add_parser("channels", help="channel codes (渠道活码): sync with WeCom, list, report")
     channels.add_argument("action", choices=["sync", "list", "report"])
     channels.add_argument("--store", default="", help="one store code (report)")

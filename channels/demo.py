@@ -15,7 +15,7 @@ __all__ = ["chapter"]
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     deps = n.deps
     n.say("Channel codes are made in WeCom (scrm channels sync): add_contact_way with a state each")
     made = await sync_channels(deps)

@@ -23,6 +23,7 @@ from bot.lease import exclusive
 from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from channels.models import ContactWay
+from customers.config import ORG
 from customers.models import ChannelCode, Guide, Role, Store
 from orgsync.models import OrgDepartment
 
@@ -31,7 +32,6 @@ __all__ = [
     "STORE",
     "CHAT",
     "GUIDE",
-    "ChannelSyncBusy",
     "ChannelSyncResult",
     "one_writer",
     "Desired",
@@ -101,16 +101,13 @@ class ChannelSyncResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (state, errmsg)
 
 
-class ChannelSyncBusy(Exception):
-    """Another process is making codes right now; the event is retried (later, with backoff)."""
-
-
 @asynccontextmanager
 async def one_writer(deps: Deps, wait_s: float = 30.0) -> AsyncIterator[None]:
-    """One process at a time adds codes: two at once could each make the same code in WeCom."""
+    """One process at a time adds codes: two at once could each make the same code in WeCom.
+    RetryLater when another process kept the writer for ``wait_s``."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:channels:writer"
-    async with exclusive(deps.redis, key, 600, ChannelSyncBusy("another process is syncing channel codes"),
-                         wait_s=wait_s):
+    async with exclusive(deps.redis, key, 600, "another process is syncing channel codes", wait_s=wait_s,
+                         defer_s=wait_s):
         yield
 
 
@@ -162,7 +159,7 @@ def personal_code_name(deps: Deps, guide: Guide) -> str:
 
 
 async def _desired(deps: Deps) -> list[Desired]:
-    org = deps.config.org
+    org = deps.config[ORG]
     store_ids = {store.code: store.id for store in await Store.all()}
     wanted: list[Desired] = []
     users: tuple[str, ...]

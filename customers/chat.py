@@ -7,17 +7,18 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import Call, say, send_to_member
 from bot.deps import Deps
-from bot.features import attributes
+from bot.feature import attributes
 from customers.backfill import backfill_contacts
 from customers.models import Customer
 from customers.service import relationships_of
 from operators.jobs import BackfillRequested, job_lease
+from tagging.config import TAG_RULES
 from tagging.report import explain_customer
 
 __all__ = ["ProfileSection", "profile_text", "run_sync"]
 
 # More lines for the 客户 profile (e.g. open tasks, leads): one function each, named by its
-# feature's ``profile`` in bot/features.py.
+# feature's ``profile`` (bot/feature.py).
 ProfileSection = Callable[[Deps, Customer], Awaitable[list[str]]]
 
 
@@ -39,7 +40,7 @@ async def profile_text(call: Call, found: Customer) -> str:
     else:
         lines.append(say(deps, "profile_no_purchase"))
     lines.append(say(deps, "profile_tags"))
-    lines += (await explain_customer(deps.config.tag_rules, found.external_userid))[1:]
+    lines += (await explain_customer(deps.config[TAG_RULES], found.external_userid))[1:]
     section: ProfileSection
     for section in attributes("profile"):
         lines += await section(deps, found)

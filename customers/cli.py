@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.clikit import SubParsers, setup, with_deps
+from leads.config import LEADS
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -21,7 +22,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm sync`` and ``scrm import``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm sync`` and ``scrm import``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     sync = sub.add_parser("sync", help="pull data from WeCom: contacts (resumable backfill), tags, or org "
                           "(departments and members)")
     sync.add_argument("what", choices=["contacts", "tags", "org"])
@@ -97,7 +98,7 @@ def _import_orders(settings: Settings, path: Path, args: argparse.Namespace) -> 
             affected.update(await record_orders(batch))
             progress.advance(len(batch))
         progress.finish()
-        await attribute_orders(affected, deps.config.leads.attribution_days)
+        await attribute_orders(affected, deps.config[LEADS].attribution_days)
         print(f"imported {len(orders)} orders ({len(errors)} bad rows skipped); {len(affected)} customers updated")
         if affected and not args.no_retag:
             retagged = await retag_everyone(deps, progress=sys.stderr.isatty())
@@ -114,7 +115,7 @@ def _import_signals(settings: Settings, path: Path, args: argparse.Namespace) ->
     total = path.read_bytes().count(b"\n")
 
     async def run(deps: Deps) -> Any:
-        return await import_signals(path, attribution_days=deps.config.leads.attribution_days,
+        return await import_signals(path, attribution_days=deps.config[LEADS].attribution_days,
                                     progress=Progress("signals", total, enabled=sys.stderr.isatty()))
 
     result = with_deps(settings, run)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
 from bot.templates import Templates
 from customers.models import Role
 
-__all__ = ["load", "Org", "StoreConf", "MemberConf", "ChannelConf", "load_org"]
+__all__ = ["ORG", "load", "Org", "StoreConf", "MemberConf", "ChannelConf", "load_org"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,5 +172,8 @@ def load_org(path: Path, templates: Templates) -> Org:
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> Org:
-    """The feature table's loader (bot/features.py): config/org.yaml, checked against the templates."""
+    """The feature's config loader (bot/feature.py): config/org.yaml, checked against the templates."""
     return load_org(config_dir / "org.yaml", loaded["templates"])
+
+
+ORG = ConfigKey("org", Org)  # deps.config[ORG]

@@ -15,7 +15,7 @@ from bot.outbox import send_once, send_once_or_skip
 from bot.templates import Templates
 from bot.wecom import limits
 from bot.wecom.errors import WelcomeCodeInvalid
-from customers.config import ChannelConf
+from customers.config import ORG, ChannelConf
 from customers.models import ChannelCode, Customer, Guide, Role, Store
 from customers.service import ContactAdded, Removal, ensure_guide
 
@@ -36,7 +36,7 @@ async def welcome_added(deps: Deps, added: ContactAdded, contact: Mapping[str, A
 async def _welcome_text(deps: Deps, added: ContactAdded, customer_name: str) -> tuple[str, str]:
     """(template id, text). Names come from the org config in memory; the database only for
     members the config does not list — the welcome code is short-lived, so no slow path first."""
-    org = deps.config.org
+    org = deps.config[ORG]
     channel = org.channels.get(added.state) if added.state else None
     member = org.members.get(added.userid)
     if member is not None and member.name:

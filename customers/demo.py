@@ -65,7 +65,7 @@ async def _churn(n: Narrator) -> None:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     status, body = await n.verify_url("demo-echo-1288432023552776189")
     n.show(f"URL verification: WeCom sent an encrypted echostr, we answered {body!r} (HTTP {status})")
     n.add_member("guide_sh01_a", "王小美")

@@ -4,11 +4,12 @@ its one publishing function."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.deps import Deps
 from bot.internal import InternalEvent, internal_event
-from customers.service import ContactAdded
+from customers.service import AddCause, ContactAdded
 
 __all__ = [
     "ContactToRecord",
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 # Causes a subscriber may act on; anything else is just "data changed".
-ADDED = frozenset({"add_external_contact", "add_half_external_contact"})
+ADDED = frozenset(AddCause)
 ORDER = "order"
 MESSAGE = "message"
 # One start-up sync per this many seconds, however many processes start (the event's key).
@@ -52,17 +53,23 @@ class ContactToRecord(InternalEvent):
     (the welcome code is short-lived, so the welcome does not wait for the writes)."""
 
     external_userid: str  # at the top: the worker keeps one customer's events in order by it
-    added: dict[str, Any]  # ContactAdded.to_payload()
+    userid: str
+    at: float  # the add's time, unix seconds
+    state: str
+    cause: str  # an AddCause
     contact: dict[str, Any]  # externalcontact/get's answer
 
     @property
-    def value(self) -> ContactAdded:
-        return ContactAdded.from_payload(self.added)
+    def added(self) -> ContactAdded:
+        """The add, as the handler read it (its welcome code aside: used already, and short-lived)."""
+        return ContactAdded(self.userid, self.external_userid, datetime.fromtimestamp(self.at, UTC), self.state,
+                            cause=AddCause(self.cause))
 
 
 async def contact_to_record(deps: Deps, added: ContactAdded, contact: Mapping[str, Any], key: str) -> None:
     """The one publisher of ContactToRecord; ``key`` is the add event's."""
-    await ContactToRecord(added.external_userid, added.to_payload(), dict(contact)).publish(deps, key)
+    await ContactToRecord(added.external_userid, added.userid, added.at.timestamp(), added.state, added.cause,
+                          dict(contact)).publish(deps, key)
 
 
 @internal_event("sync_corp_tags")

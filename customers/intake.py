@@ -115,6 +115,6 @@ CHAT_ARCHIVE = IntakeKind("chat", "messages", validate_chat)
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
-    """The intake endpoint(s), added by the app from the feature table (bot/features.py)."""
+    """The intake endpoint(s), added by the app from its feature's ``routes`` (bot/feature.py)."""
     app.router.add_post("/intake/orders", intake_handler(ORDERS))
     app.router.add_post("/intake/chat-archive", intake_handler(CHAT_ARCHIVE))

@@ -50,6 +50,6 @@ def moved(key: str, lifecycle: Lifecycle = DEFAULT) -> str:
 
 
 def in_use(tag_rules: object) -> Lifecycle:
-    """The thresholds the loaded tag rules set (``AppConfig.tag_rules``); the defaults without them."""
+    """The thresholds the loaded tag rules set (``deps.config[TAG_RULES]``); the defaults without them."""
     found = getattr(tag_rules, "lifecycle", None)
     return found if isinstance(found, Lifecycle) else DEFAULT

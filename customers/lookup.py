@@ -1,7 +1,7 @@
 """The ``customer`` argument kind of chat commands: a customer by name or id, among those the caller may see.
 
 Registered into the engine's command router (bot/commands.py); the customers feature's ``kinds`` in
-bot/features.py names this module. ``@command(..., args=[Arg("名字|id", CUSTOMER)])`` uses it.
+customers/__init__.py names this module. ``@router.command(..., args=[Arg("名字|id", CUSTOMER)])`` uses it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -29,6 +30,7 @@ from customers.orders import link_orders_to_customer
 from customers.tags import mirror_relation_tags, tag_ids_of_follow
 
 __all__ = [
+    "AddCause",
     "ContactAdded",
     "fetch_added_contact",
     "record_added",
@@ -177,37 +179,28 @@ async def upsert_contact(
     return customer, relationship, guide
 
 
+class AddCause(StrEnum):
+    """How a contact was added: WeCom's ChangeType, named once. ``HALF``: the customer added the
+    member, who has not accepted yet (免验证 off)."""
+
+    ADDED = "add_external_contact"
+    HALF = "add_half_external_contact"
+
+
 @dataclass(frozen=True, slots=True)
 class ContactAdded:
+    """A contact added, as the add event says it."""
+
     userid: str
     external_userid: str
     at: datetime
     state: str = ""
-    welcome_code: str = ""
-    half: bool = False
+    welcome_code: str = ""  # short-lived: used by the welcome, never queued
+    cause: AddCause = AddCause.ADDED
 
     @property
-    def cause(self) -> str:
-        return "add_half_external_contact" if self.half else "add_external_contact"
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "userid": self.userid,
-            "external_userid": self.external_userid,
-            "at": self.at.timestamp(),
-            "state": self.state,
-            "half": self.half,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> ContactAdded:
-        return cls(
-            userid=str(payload["userid"]),
-            external_userid=str(payload["external_userid"]),
-            at=datetime.fromtimestamp(float(payload["at"]), UTC),
-            state=str(payload.get("state", "")),
-            half=bool(payload.get("half", False)),
-        )
+    def half(self) -> bool:
+        return self.cause is AddCause.HALF
 
 
 async def fetch_added_contact(deps: Deps, added: ContactAdded) -> dict[str, Any] | None:

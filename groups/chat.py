@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from bot.commands import CommandError, say
 from bot.deps import Deps
+from bot.errors import RetryLater
 from channels.service import store_named, store_of
 from groups import service
+from groups.config import GROUPS
 from groups.image import send_code_image
 from groups.models import GroupCode, GroupCodeChat
 
@@ -26,7 +28,7 @@ async def _describe(deps: Deps, code: GroupCode, template_id: str) -> str:
     store = await store_of(code.store_id)
     listed = await GroupCodeChat.filter(code_id=code.id, listed=True).count()
     return say(deps, template_id, name=code.name, detail=code.state, store=store.name if store else "-",
-               count=listed, members=deps.config.groups.group_full_at)
+               count=listed, members=deps.config[GROUPS].group_full_at)
 
 
 async def code_reply(deps: Deps, userid: str, name: str, event_key: str) -> str:
@@ -53,7 +55,7 @@ async def new_code_reply(deps: Deps, userid: str, name: str, store_word: str, ev
         raise refuse(deps, "cmd_group_unknown_store", name=store_word)
     try:
         code = await service.new_chat_code(deps, userid, name, store)
-    except service.CodeBusy:
+    except RetryLater:
         raise refuse(deps, "cmd_group_busy") from None
     if code is None:
         raise refuse(deps, "cmd_group_no_owner", store=store.name)

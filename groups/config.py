@@ -10,6 +10,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
 from groups.kinds import TRIGGERS, known_triggers
 
@@ -157,7 +158,7 @@ def _playbook(reader: Reader, node: Mapping[str, Any], seen: set[str], library: 
         raise reader.fail(target_node, f"unknown groups key(s) {sorted(unknown)}; known: stores, codes")
     target = GroupTarget(_names(reader, target_node, "stores"), _names(reader, target_node, "codes"))
     trigger_node = reader.section(node, "trigger")
-    trigger_type = trigger_node.get("type")
+    trigger_type = str(trigger_node.get("type", ""))
     if trigger_type not in TRIGGERS:
         raise reader.fail(trigger_node, f"unknown trigger {trigger_type!r}; known: {', '.join(known_triggers())}")
 
@@ -217,3 +218,6 @@ def load(config_dir: Path, loaded: Mapping[str, Any]) -> GroupsConfig:
     library = loaded.get("sidebar")
     items = set(library.items) if library is not None else set()
     return load_groups(config_dir / FILE_NAME, items)
+
+
+GROUPS = ConfigKey("groups", GroupsConfig)  # deps.config[GROUPS]

@@ -23,7 +23,7 @@ from bot.outbox import send_once_or_skip
 from bot.wecom.errors import WeComPermanentError
 from customers.models import GroupChat, Guide
 from groups import wecomapi
-from groups.config import GroupPlaybook, GroupStep, GroupTarget
+from groups.config import GROUPS, GroupPlaybook, GroupStep, GroupTarget
 from groups.kinds import TRIGGERS, Occurrence
 from groups.materials import attachment_body
 from groups.models import GroupCodeChat, GroupPush
@@ -121,7 +121,7 @@ async def run_pushes(deps: Deps) -> int:
     tz = deps.settings.scrm_timezone
     catchup = timedelta(hours=deps.settings.scrm_sop_catchup_hours)
     made = 0
-    for playbook in deps.config.groups.playbooks:
+    for playbook in deps.config[GROUPS].playbooks:
         reach = timedelta(days=max(step.day for step in playbook.steps) + 1)
         occurrences = await TRIGGERS[playbook.trigger_type].occurrences(
             playbook.trigger_params, now - catchup - reach, now, tz)

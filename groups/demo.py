@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from groups.config import GROUPS
 from groups.delivery import run_pushes, sync_push_results
 from groups.models import GroupCode, GroupCodeChat, GroupPush
 from groups.report import group_figures
@@ -20,7 +21,7 @@ __all__ = ["chapter"]
 async def chapter(n: Narrator) -> None:
     """The demo chapter (bot/features.py)."""
     deps = n.deps
-    full_at = deps.config.groups.group_full_at
+    full_at = deps.config[GROUPS].group_full_at
     n.say("杭州湖滨店's manager runs two member groups; the first has been busy for months")
     first = await n.owner_creates_group("manager_hz01", "湖滨店会员1群")
     await n.owner_creates_group("manager_hz01", "湖滨店会员2群")

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.configfiles import ConfigError
+from bot.registry import Registry
 from customers.models import GroupChat
 
 __all__ = ["TRIGGERS", "Occurrence", "TriggerKind", "group_trigger", "known_triggers"]
@@ -34,7 +35,7 @@ class TriggerKind(Protocol):
         """What happened in ``(since, until]``, anchored so steps counting days from it can be dated."""
 
 
-TRIGGERS: dict[str, TriggerKind] = {}
+TRIGGERS: Registry[TriggerKind] = Registry("group trigger")
 T = TypeVar("T", bound=type)
 
 
@@ -42,16 +43,16 @@ def group_trigger(name: str) -> Callable[[T], T]:
     """Register a group trigger kind under ``name`` (a group playbook's ``trigger.type``); once."""
 
     def register(cls: T) -> T:
-        if name in TRIGGERS:
-            raise ValueError(f"two group triggers named {name!r}")
-        TRIGGERS[name] = cls()
+        if name in TRIGGERS:  # its instance is new each time: refused by name
+            raise TRIGGERS.taken(name)
+        TRIGGERS.add(name, cls())
         return cls
 
     return register
 
 
 def known_triggers() -> list[str]:
-    return sorted(TRIGGERS)
+    return sorted(TRIGGERS.names())
 
 
 def _local_days(since: datetime, until: datetime, tz: str) -> list[date]:

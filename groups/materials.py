@@ -8,6 +8,7 @@ from typing import Any
 from bot.configfiles import ConfigError
 from bot.deps import Deps
 from bot.wecom.client import Upload
+from sidebar.config import LIBRARY
 from sidebar.materials import media_id_for
 
 __all__ = ["attachment_body"]
@@ -17,7 +18,7 @@ async def attachment_body(deps: Deps, item_id: str) -> tuple[str, dict[str, Any]
     """(kind, fields) for the item, uploading a picture when it needs one; None: no item given."""
     if not item_id:
         return None
-    item = deps.config.sidebar.items.get(item_id)
+    item = deps.config[LIBRARY].items.get(item_id)
     if item is None:  # checked at load; removed by a reload since the step was read
         raise ConfigError(f"library item {item_id!r} is gone from sidebar.yaml")
     if item.kind in ("image", "file"):

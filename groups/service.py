@@ -27,13 +27,13 @@ import structlog
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
-from bot.errors import RetryLater
 from bot.lease import exclusive
 from bot.progress import Progress
 from bot.wecom.errors import WeComPermanentError
 from customers.models import GroupChat, Guide, Role, Store
 from customers.service import utc_from_unix
 from groups import wecomapi, welcome
+from groups.config import GROUPS
 from groups.models import GroupCode, GroupCodeChat, GroupJoin
 
 __all__ = [
@@ -97,15 +97,12 @@ def config_code_state(name: str) -> str:
     return _state("gc", hashlib.sha256(name.encode()).hexdigest()[:16])
 
 
-class CodeBusy(RetryLater):
-    """Another worker is changing this code's list: handle the event again in a moment."""
-
-
 @asynccontextmanager
 async def _one_at_a_time(deps: Deps, key: str, wait_s: float = 10.0) -> AsyncIterator[None]:
     # Two callbacks of one code handled at once could each list a different group.
     lock = f"{{{deps.settings.scrm_redis_prefix}}}:groups:{key}"
-    async with exclusive(deps.redis, lock, 60, CodeBusy(f"group code {key} is being changed", 0.5), wait_s=wait_s):
+    # Another worker changing this code's list: RetryLater, the event is handled again in a moment.
+    async with exclusive(deps.redis, lock, 60, f"group code {key} is being changed", wait_s=wait_s, defer_s=0.5):
         yield
 
 
@@ -117,11 +114,11 @@ async def store_owner(store_id: int) -> str | None:
 
 
 def _room_base(deps: Deps, store_name: str) -> str:
-    return deps.config.groups.room_base_name.replace("{store}", store_name)[:40]
+    return deps.config[GROUPS].room_base_name.replace("{store}", store_name)[:40]
 
 
 async def _desired(deps: Deps) -> list[Desired]:
-    conf = deps.config.groups
+    conf = deps.config[GROUPS]
     stores = {s.code: s for s in await Store.all().order_by("id")}
     wanted: list[Desired] = []
     if conf.store_codes:
@@ -176,7 +173,7 @@ async def _adopt_owner_groups(deps: Deps, code: GroupCode) -> None:
 async def listing(deps: Deps, code: GroupCode) -> list[str]:
     """The groups the code should list: those under the full mark that never rolled over, oldest first;
     none left, the newest."""
-    full_at = deps.config.groups.group_full_at
+    full_at = deps.config[GROUPS].group_full_at
     chats = await GroupCodeChat.filter(code_id=code.id).order_by("added_at", "id")
     # A group that rolled over stays out, even when a few leave it: joiners go to the newer groups.
     room = [c.chat_id for c in chats if c.members < full_at and c.unlisted_at is None]
@@ -419,7 +416,7 @@ async def on_chat_changed(deps: Deps, change: ChatChange) -> GroupCodeChat | Non
         if link is None:
             link = await _attach(deps, code, change.chat_id, detail, change.at)
         members = len(detail.get("member_list", []))
-        full_at = deps.config.groups.group_full_at
+        full_at = deps.config[GROUPS].group_full_at
         if members >= full_at and link.full_at is None:
             link.full_at = change.at
         elif members < full_at and link.unlisted_at is None:
@@ -439,7 +436,7 @@ async def check_codes(deps: Deps) -> int:
     """The backstop: every live code's groups counted from WeCom (and any group WeCom opened and
     listed by itself taken in), then listed as they should be. The number of codes changed."""
     changed = 0
-    full_at = deps.config.groups.group_full_at
+    full_at = deps.config[GROUPS].group_full_at
     for code in await GroupCode.filter(deleted_at__isnull=True, config_id__not_isnull=True).order_by("id"):
         assert code.config_id is not None
         try:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.deps import Deps
+from groups.config import GROUPS
 from groups.delivery import TASK, mark_task_sent
 from groups.models import GroupCodeChat, GroupPush
 
@@ -24,7 +25,7 @@ async def group_view(deps: Deps, viewer: str, chat_id: str, members: int) -> dic
     return {
         "code": {"name": link.code.name, "state": link.code.state, "listed": link.listed} if link else None,
         "members": members,
-        "full_at": deps.config.groups.group_full_at,
+        "full_at": deps.config[GROUPS].group_full_at,
         "steps": [{"id": p.id, "playbook": p.playbook, "text": p.text} for p in pushes
                   if chat_id in p.chat_ids and chat_id not in p.sent_chat_ids],
     }

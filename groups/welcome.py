@@ -20,7 +20,7 @@ from bot.outbox import send_once_or_skip
 from bot.wecom.errors import WeComPermanentError
 from customers.models import Store
 from groups import wecomapi
-from groups.config import WelcomeConf
+from groups.config import GROUPS, WelcomeConf
 from groups.materials import attachment_body
 from groups.models import GroupCode, GroupWelcome
 
@@ -53,8 +53,8 @@ def _applies(welcome: WelcomeConf, store: Store) -> bool:
 async def welcome_for(deps: Deps, code: GroupCode) -> tuple[WelcomeConf, str] | None:
     """The welcome a code's groups use and its key: the code's own, one naming the code, one naming its
     store, else the one for every store."""
-    welcomes = deps.config.groups.welcomes
-    chosen = deps.config.groups.welcome(code.welcome) if code.welcome else None
+    welcomes = deps.config[GROUPS].welcomes
+    chosen = deps.config[GROUPS].welcome(code.welcome) if code.welcome else None
     chosen = chosen or next((w for w in welcomes if code.name in w.codes), None)
     store = await Store.get_or_none(id=code.store_id) if code.store_id else None
     if chosen is None and store is not None:
@@ -69,7 +69,7 @@ async def _wanted(deps: Deps) -> dict[str, tuple[WelcomeConf, str, str]]:
     """key → (welcome, store name, code name) for every template the config asks for, in file order."""
     stores = await Store.all().order_by("id")
     wanted: dict[str, tuple[WelcomeConf, str, str]] = {}
-    for welcome in deps.config.groups.welcomes:
+    for welcome in deps.config[GROUPS].welcomes:
         if welcome.codes and not welcome.stores:
             wanted[_key(welcome, None)] = (welcome, "", welcome.codes[0])
             continue

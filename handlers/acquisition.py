@@ -7,7 +7,7 @@ import structlog
 
 from acquisition import chat, delivery, service
 from acquisition.phones import mask
-from bot.commands import TEXT, Arg, Call, command
+from bot.commands import TEXT, Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -41,12 +41,13 @@ async def on_acquire_daily(event: Event, deps: Deps) -> None:
     await delivery.morning(deps)
 
 
-@command("添加会员", "members", "addmembers", roles=EVERYONE, help="要添加为好友的会员（手机号已隐藏）和推荐开场白")
+@router.command("添加会员", "members", "addmembers", roles=EVERYONE,
+                help="要添加为好友的会员（手机号已隐藏）和推荐开场白")
 async def members_to_add(call: Call) -> str:
     return await chat.tasks_reply(call.deps, call.caller.userid)
 
 
-@command("会员电话", "memberphone", args=[Arg("编号", TEXT)], roles=EVERYONE,
+@router.command("会员电话", "memberphone", args=[Arg("编号", TEXT)], roles=EVERYONE,
          help="查看自己名下一位待添加会员的完整手机号，例如「会员电话 12」")
 async def member_phone(call: Call) -> str:
     return await chat.phone_reply(call.deps, call.caller.userid, str(call.args["编号"]))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from boards import chat
 from boards.delivery import deliver_boards
-from bot.commands import Arg, Call, Reply, command
+from bot.commands import Arg, Call, Reply
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -16,17 +16,18 @@ from operators.roles import ADMINS, EVERYONE, MANAGERS, OPERATORS
 router = Router("boards")
 
 
-@command("我的排名", "rank", "myrank", "排名", roles=EVERYONE, help="我今天和本周在排行榜上的名次")
+@router.command("我的排名", "rank", "myrank", "排名", roles=EVERYONE, help="我今天和本周在排行榜上的名次")
 async def my_rank(call: Call) -> str:
     return await chat.my_rank_reply(call.deps, call.caller)
 
 
-@command("门店", "store", args=[Arg("门店", optional=True)], roles=MANAGERS, help="门店今日数据（各项指标）")
+@router.command("门店", "store", args=[Arg("门店", optional=True)], roles=MANAGERS, help="门店今日数据（各项指标）")
 async def store_today(call: Call) -> str:
     return await chat.store_reply(call.deps, call.caller, call.args.get("门店"))
 
 
-@command("订阅排行", "subscribe", args=[Arg("群机器人名称")], roles=ADMINS, help="让群机器人每天/周/月接收排行榜")
+@router.command("订阅排行", "subscribe", args=[Arg("群机器人名称")], roles=ADMINS,
+                help="让群机器人每天/周/月接收排行榜")
 async def subscribe_board(call: Call) -> str:
     return await chat.subscribe_reply(call.deps, call.args["群机器人名称"], call.caller.userid)
 
@@ -36,8 +37,8 @@ PERIODS = {"日": "daily", "日榜": "daily", "今日": "daily", "day": "daily",
            "月": "monthly", "月榜": "monthly", "本月": "monthly", "month": "monthly", "monthly": "monthly"}
 
 
-@command("排行", "board", "leaderboard", "排行榜", args=[Arg("日|周|月", optional=True, choices=PERIODS)],
-         roles=OPERATORS, help="当前排行榜（默认今日）")
+@router.command("排行", "board", "leaderboard", "排行榜", args=[Arg("日|周|月", optional=True, choices=PERIODS)],
+                roles=OPERATORS, help="当前排行榜（默认今日）")
 async def board(call: Call) -> Reply:
     return Reply(await chat.board_reply(call.deps, call.args.get("日|周|月", "daily")))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import REST, Arg, Call, command
+from bot.commands import REST, Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -13,7 +13,7 @@ from operators.roles import OPERATORS
 router = Router("campaigns")
 
 
-@command("群发", "campaign", args=[Arg("内容", REST)], roles=OPERATORS,
+@router.command("群发", "campaign", args=[Arg("内容", REST)], roles=OPERATORS,
          help="预览一次客户群发：群发 <名称> 标签=<标签> 内容=<文字>；再发「确认群发 <名称>」才发送")
 async def campaign_preview(call: Call) -> str:
     # The message as typed: the text keeps its punctuation (the parsed argument has it normalised).
@@ -21,7 +21,7 @@ async def campaign_preview(call: Call) -> str:
     return await chat.preview_reply(call.deps, call.caller.userid, typed)
 
 
-@command("确认群发", "campaign confirm", args=[Arg("名称", REST)], roles=OPERATORS, help="发送已预览的群发")
+@router.command("确认群发", "campaign confirm", args=[Arg("名称", REST)], roles=OPERATORS, help="发送已预览的群发")
 async def campaign_confirm(call: Call) -> str:
     return await chat.confirm_reply(call.deps, call.caller.userid, str(call.args["名称"]))
 

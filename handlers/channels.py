@@ -3,7 +3,7 @@ the organisation (``OrgChanged``) — thin adapters to channels/."""
 
 from __future__ import annotations
 
-from bot.commands import REST, Arg, Call, command
+from bot.commands import REST, Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from channels import chat
@@ -15,13 +15,13 @@ from orgsync.events import OrgChanged
 router = Router("channels")
 
 
-@command("渠道码", "channel", "qrcode", args=[Arg("名称")], roles=MANAGERS, help="发送渠道码图片")
+@router.command("渠道码", "channel", "qrcode", args=[Arg("名称")], roles=MANAGERS, help="发送渠道码图片")
 async def channel_code(call: Call) -> str:
     return await chat.channel_code_reply(call.deps, call.caller, call.args["名称"], call.event_key)
 
 
-@command("新建渠道码", "newchannel", args=[Arg("名称"), Arg("门店|导购… [活动]", REST)], roles=OPERATORS,
-         help="新建渠道码：新建渠道码 春季快闪 sh01 春季活动")
+@router.command("新建渠道码", "newchannel", args=[Arg("名称"), Arg("门店|导购… [活动]", REST)], roles=OPERATORS,
+                help="新建渠道码：新建渠道码 春季快闪 sh01 春季活动")
 async def new_channel_code(call: Call) -> str:
     words = str(call.args["门店|导购… [活动]"]).split()
     return await chat.new_code_reply(call.deps, call.caller.userid, call.args["名称"], words, call.event_key)
@@ -31,13 +31,13 @@ async def new_channel_code(call: Call) -> str:
 SERVING = frozenset({Role.GUIDE, Role.STORE_MANAGER})
 
 
-@command("我的码", "mycode", "我的二维码", roles=SERVING, help="我的专属渠道码（客户扫码添加即归属于我）")
+@router.command("我的码", "mycode", "我的二维码", roles=SERVING, help="我的专属渠道码（客户扫码添加即归属于我）")
 async def my_channel_code(call: Call) -> str:
     return await chat.my_code_reply(call.deps, call.caller, call.event_key)
 
 
-@command("渠道数据", "channels", "channelreport", args=[Arg("天数", optional=True)], roles=MANAGERS,
-         help="各渠道码的新增、流失、净增、购买和销售额（默认近30天）")
+@router.command("渠道数据", "channels", "channelreport", args=[Arg("天数", optional=True)], roles=MANAGERS,
+                help="各渠道码的新增、流失、净增、购买和销售额（默认近30天）")
 async def channel_figures(call: Call) -> str:
     return await chat.channel_report_reply(call.deps, call.caller, str(call.args.get("天数", "30")))
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from bot.commands import Arg, Call, command
+from bot.commands import Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
-from customers import chat, delivery, groupchats, service
+from customers import adds, chat, delivery, groupchats, service
+from customers.config import ORG
 from customers.events import (
     MESSAGE,
     ORDER,
     ContactToRecord,
     CorpTagSyncRequested,
-    contact_to_record,
     corp_tag_sync_requested,
     customer_changed,
 )
@@ -24,7 +24,7 @@ from customers.lookup import CUSTOMER
 from customers.messages import ArchivedMessage, record_app_text, record_archived
 from customers.models import Customer
 from customers.orders import OrderIn, OrderLine, record_orders
-from customers.service import apply_org, utc_from_unix
+from customers.service import AddCause, ContactAdded, apply_org, utc_from_unix
 from customers.tags import sync_corp_tags
 from operators.jobs import BackfillRequested, start_once
 from operators.roles import EVERYONE, OPERATORS
@@ -39,14 +39,14 @@ def event_time(event: Event, deps: Deps) -> datetime:
     return service.utc_from_unix(event.get("CreateTime")) or deps.clock.now()
 
 
-def contact_added(event: Event, deps: Deps, *, half: bool) -> service.ContactAdded:
-    return service.ContactAdded(
+def contact_added(event: Event, deps: Deps, cause: AddCause) -> ContactAdded:
+    return ContactAdded(
         userid=event.get("UserID"),
         external_userid=event.get("ExternalUserID"),
         at=event_time(event, deps),
         state=event.get("State"),
         welcome_code=event.get("WelcomeCode"),
-        half=half,
+        cause=cause,
     )
 
 
@@ -55,30 +55,19 @@ async def changed(deps: Deps, event: Event, customer_id: int | None) -> None:
     await customer_changed(deps, customer_id, event.route[2], event.key)
 
 
-async def welcome_and_queue_record(event: Event, deps: Deps, *, half: bool) -> None:
-    added = contact_added(event, deps, half=half)
-    contact = await service.fetch_added_contact(deps, added)
-    if contact is None:
-        return
-    await contact_to_record(deps, added, contact, event.key)
-    await delivery.welcome_added(deps, added, contact)
-
-
-@router.event(EVENT, "add_external_contact")
+@router.event(EVENT, AddCause.ADDED)
 async def on_add_external_contact(event: Event, deps: Deps) -> None:
-    await welcome_and_queue_record(event, deps, half=False)
+    await adds.contact_added(deps, contact_added(event, deps, AddCause.ADDED), event.key)
 
 
-@router.event(EVENT, "add_half_external_contact")
+@router.event(EVENT, AddCause.HALF)
 async def on_add_half_external_contact(event: Event, deps: Deps) -> None:
-    await welcome_and_queue_record(event, deps, half=True)
+    await adds.contact_added(deps, contact_added(event, deps, AddCause.HALF), event.key)
 
 
 @router.internal(ContactToRecord)
 async def on_contact_added(record: ContactToRecord, deps: Deps, key: str) -> None:
-    added = record.value
-    customer = await service.record_added(deps, added, record.contact)
-    await customer_changed(deps, customer.id, added.cause, key)
+    await adds.record_contact(deps, record, key)
 
 
 @router.event(EVENT, "edit_external_contact")
@@ -170,8 +159,8 @@ async def on_corp_tag_sync_requested(request: CorpTagSyncRequested, deps: Deps, 
 
 
 async def apply_configured_org(deps: Deps) -> None:
-    """At start, in every process (bot/features.py ``startup``): config/org.yaml into the database."""
-    await apply_org(deps.config.org)
+    """At start, in every process (customers/__init__.py ``startup``): config/org.yaml into the database."""
+    await apply_org(deps.config[ORG])
 
 
 async def sync_corp_tags_at_start(deps: Deps) -> None:
@@ -187,14 +176,14 @@ async def on_corp_tags_changed(event: Event, deps: Deps) -> None:
     await sync_corp_tags(deps)
 
 
-@command("客户", "customer", "查客户", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE,
-         help="客户档案：来源渠道、标签及原因、最近购买")
+@router.command("客户", "customer", "查客户", args=[Arg("名字|id", CUSTOMER)], roles=EVERYONE,
+                help="客户档案：来源渠道、标签及原因、最近购买")
 async def customer(call: Call) -> str:
     found: Customer = call.args["名字|id"]
     return await chat.profile_text(call, found)
 
 
-@command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
+@router.command("同步客户", "sync", "backfill", roles=OPERATORS, help="从企业微信全量同步客户（可断点续传）")
 async def sync(call: Call) -> str:
     return await start_once(call, BackfillRequested, "cmd_sync_started", "同步客户")
 

@@ -4,7 +4,7 @@ statistics and the store managers' line — thin adapters to groups/."""
 
 from __future__ import annotations
 
-from bot.commands import Arg, Call, command
+from bot.commands import Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -58,12 +58,12 @@ async def on_group_stats(event: Event, deps: Deps) -> None:
     await report.sync_yesterday(deps)
 
 
-@command("群码", "groupcode", args=[Arg("名称")], roles=MANAGERS, help="发送群活码图片")
+@router.command("群码", "groupcode", args=[Arg("名称")], roles=MANAGERS, help="发送群活码图片")
 async def group_code(call: Call) -> str:
     return await chat.code_reply(call.deps, call.caller.userid, call.args["名称"], call.event_key)
 
 
-@command("新建群码", "newgroupcode", args=[Arg("名称"), Arg("门店")], roles=OPERATORS,
+@router.command("新建群码", "newgroupcode", args=[Arg("名称"), Arg("门店")], roles=OPERATORS,
          help="新建群活码：新建群码 春季快闪群 sh01")
 async def new_group_code(call: Call) -> str:
     return await chat.new_code_reply(call.deps, call.caller.userid, call.args["名称"], call.args["门店"],

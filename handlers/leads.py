@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.commands import Call, command
+from bot.commands import Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -13,13 +13,12 @@ from bot.scheduler import every
 from customers.events import CustomerChanged
 from leads import chat, delivery, service
 from leads.signals import SignalIn
-from operators.handover import on_handover
 from operators.roles import EVERYONE
 
 router = Router("leads")
 
 
-@command("线索", "leads", "我的线索", roles=EVERYONE, help="我还没跟进的线索（店长：全店），按优先级")
+@router.command("线索", "leads", "我的线索", roles=EVERYONE, help="我还没跟进的线索（店长：全店），按优先级")
 async def open_leads(call: Call) -> str:
     return await chat.open_leads_reply(call.deps, call.caller)
 
@@ -60,7 +59,7 @@ async def on_card_click(event: Event, deps: Deps) -> None:
     await delivery.handle_click(deps, event.get("FromUserName"), key, event.get("ResponseCode"))
 
 
-@on_handover("线索")
+@router.on_handover("线索")
 async def move_open_leads(deps: Deps, old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
     """Open leads follow their customers to the guide who takes them over."""
     return await service.move_open_leads(old_userid, new_userid, external_userids)

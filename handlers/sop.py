@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.commands import REST, TEXT, Arg, Call, command
+from bot.commands import REST, TEXT, Arg, Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron
 from customers.events import CustomerChanged
-from operators.handover import on_handover
 from operators.roles import EVERYONE, OPERATORS
 from sop import chat, service
 from sop.delivery import notice
@@ -18,27 +17,29 @@ from sop.delivery import notice
 router = Router("sop")
 
 
-@command("待办", "todo", "tasks", "今日待办", roles=EVERYONE, help="今天的 SOP 待办，最有价值的在前")
+@router.command("待办", "todo", "tasks", "今日待办", roles=EVERYONE, help="今天的 SOP 待办，最有价值的在前")
 async def todo(call: Call) -> str:
     return await chat.tasks_reply(call.deps, call.caller.userid)
 
 
-@command("完成", "done", args=[Arg("任务编号", TEXT)], roles=EVERYONE, help="把一项待办标记为完成，例如「完成 12」")
+@router.command("完成", "done", args=[Arg("任务编号", TEXT)], roles=EVERYONE,
+                help="把一项待办标记为完成，例如「完成 12」")
 async def done(call: Call) -> str:
     return await chat.complete_by_chat(call.deps, call.caller.userid, str(call.args["任务编号"]))
 
 
-@command("SOP 列表", "sop list", "sop", roles=OPERATORS, help="列出 SOP 剧本及其状态")
+@router.command("SOP 列表", "sop list", "sop", roles=OPERATORS, help="列出 SOP 剧本及其状态")
 async def sop_list(call: Call) -> str:
     return await chat.playbooks_reply(call.deps)
 
 
-@command("SOP 暂停", "sop pause", args=[Arg("名称", REST)], roles=OPERATORS, help="暂停一个 SOP（不再生成新任务）")
+@router.command("SOP 暂停", "sop pause", args=[Arg("名称", REST)], roles=OPERATORS,
+                help="暂停一个 SOP（不再生成新任务）")
 async def sop_pause(call: Call) -> str:
     return await chat.pause_reply(call.deps, str(call.args["名称"]), by=call.caller.userid)
 
 
-@command("SOP 恢复", "sop resume", args=[Arg("名称", REST)], roles=OPERATORS, help="恢复一个已暂停的 SOP")
+@router.command("SOP 恢复", "sop resume", args=[Arg("名称", REST)], roles=OPERATORS, help="恢复一个已暂停的 SOP")
 async def sop_resume(call: Call) -> str:
     return await chat.resume_reply(call.deps, str(call.args["名称"]), by=call.caller.userid)
 
@@ -86,7 +87,7 @@ async def on_card_click(event: Event, deps: Deps) -> None:
     await service.complete_from_card(deps, event.get("FromUserName"), event.get("EventKey"))
 
 
-@on_handover("SOP待办")
+@router.on_handover("SOP待办")
 async def move_open_tasks(deps: Deps, old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
     """Open SOP tasks follow their customers to the guide who takes them over."""
     return await service.move_open_tasks(old_userid, new_userid, list(external_userids))

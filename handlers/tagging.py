@@ -3,7 +3,7 @@ thin adapters to tagging/ (service, delivery, chat), all through the queue."""
 
 from __future__ import annotations
 
-from bot.commands import Call, command
+from bot.commands import Call
 from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
@@ -19,13 +19,13 @@ from tagging.events import RetagDirty
 router = Router("tagging")
 
 
-@command("标签规则", "rules", "tagrules", roles=OPERATORS, help="列出自动打标签规则")
+@router.command("标签规则", "rules", "tagrules", roles=OPERATORS, help="列出自动打标签规则")
 async def rules(call: Call) -> str:
     await refresh_config(call.deps)
     return chat.rules_reply(call.deps)
 
 
-@command("重算标签", "retag", roles=OPERATORS, help="后台重算全部客户标签，完成后通知")
+@router.command("重算标签", "retag", roles=OPERATORS, help="后台重算全部客户标签，完成后通知")
 async def retag(call: Call) -> str:
     return await start_once(call, RetagRequested, "cmd_retag_started", "重算标签")
 

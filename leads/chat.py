@@ -9,7 +9,7 @@ from bot.commands import Caller
 from bot.deps import Deps
 from customers.models import Customer, Role
 from leads import service
-from leads.config import LeadsConfig
+from leads.config import LEADS, LeadsConfig
 from leads.models import Lead
 
 __all__ = ["lead_lines", "open_leads_reply"]
@@ -23,7 +23,7 @@ def _status(config: LeadsConfig, lead: Lead) -> str:
 
 async def open_leads_reply(deps: Deps, caller: Caller) -> str:
     """``线索``: the caller's open leads of the last week (a store manager: the whole store's), best first."""
-    config = deps.config.leads
+    config = deps.config[LEADS]
     zone = ZoneInfo(deps.settings.scrm_timezone)
     store_wide = caller.role == Role.STORE_MANAGER and caller.store_id is not None
     leads = await service.open_leads(deps.clock.now(), caller.userid, caller.store_id if store_wide else None)
@@ -49,7 +49,7 @@ async def open_leads_reply(deps: Deps, caller: Caller) -> str:
 
 async def lead_lines(deps: Deps, customer: Customer) -> list[str]:
     """The 客户 profile's lines: the customer's newest open leads."""
-    config = deps.config.leads
+    config = deps.config[LEADS]
     return [
         config.text("chat.profile", reason=lead.reason or lead.pattern, status=_status(config, lead))
         for lead in await service.customer_open_leads(customer.id)

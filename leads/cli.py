@@ -14,7 +14,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm leads``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm leads``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     leads = sub.add_parser("leads", help="leads: report per guide and store (sent, contacted, converted, sales)")
     leads.add_argument("action", choices=["report"])
     leads.add_argument("--store", default="", help="one store code")

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
+from bot.registry import UnknownName
 from customers.lifecycle import DEFAULT, Lifecycle, in_use, moved
 from leads.kinds import PatternSpec, pattern_spec
 
-__all__ = ["LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
+__all__ = ["LEADS", "LeadsConfig", "PatternConf", "Delivery", "load", "load_leads_config"]
 
 # The placeholders each text may use.
 _TEXT_VARS: dict[str, frozenset[str]] = {
@@ -127,8 +129,8 @@ def load_leads_config(path: Path, lifecycle: Lifecycle = DEFAULT) -> LeadsConfig
             continue
         try:
             spec = pattern_spec(name)
-        except KeyError as err:
-            raise reader.fail(patterns_node, str(err.args[0])) from None
+        except UnknownName as err:
+            raise reader.fail(patterns_node, str(err)) from None
         if not isinstance(entry, dict):
             raise reader.fail(patterns_node, f"pattern {name}: expected a mapping")
         params_node = reader.section(entry, "params")
@@ -178,5 +180,8 @@ def _params(reader: Reader, node: Mapping[str, Any], spec: PatternSpec, lifecycl
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> LeadsConfig:
-    """The feature table's loader (bot/features.py): config/leads.yaml."""
+    """The feature's config loader (bot/feature.py): config/leads.yaml."""
     return load_leads_config(config_dir / "leads.yaml", in_use(loaded.get("tag_rules")))
+
+
+LEADS = ConfigKey("leads", LeadsConfig)  # deps.config[LEADS]

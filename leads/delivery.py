@@ -23,7 +23,7 @@ from bot.lease import exclusive
 from bot.outbox import send_once
 from bot.wecom import limits
 from customers.models import Customer, CustomerTag, Guide, Order, Relationship
-from leads.config import LeadsConfig
+from leads.config import LEADS, LeadsConfig
 from leads.models import Lead, LeadDigest, LeadStatus
 
 __all__ = ["deliver", "flush_due", "handle_click", "build_card", "ClickOutcome", "guides_with_work"]
@@ -37,8 +37,8 @@ ACTIONS = {"contacted": LeadStatus.CONTACTED, "snooze": LeadStatus.SNOOZED, "dis
 async def guide_lock(deps: Deps, userid: str, *, ttl_s: float = 30.0, wait_s: float = 20.0) -> AsyncIterator[None]:
     """One delivery pass per guide at a time, across processes (budgets are read, then spent)."""
     key = f"{{{deps.settings.scrm_redis_prefix}}}:leads:guide:{userid}"
-    busy = TimeoutError(f"guide {userid} is busy (another worker is delivering): retry")
-    async with exclusive(deps.redis, key, ttl_s, busy, wait_s=wait_s):
+    async with exclusive(deps.redis, key, ttl_s, f"guide {userid} is busy (another worker is delivering)",
+                         wait_s=wait_s):
         yield
 
 
@@ -73,7 +73,7 @@ async def _card_context(lead: Lead) -> dict[str, Any]:
 
 async def build_card(deps: Deps, lead: Lead, seq: int) -> dict[str, Any]:
     """The button_interaction card a guide receives for ``lead`` (``seq`` > 1: a reminder)."""
-    config = deps.config.leads
+    config = deps.config[LEADS]
     ctx = await _card_context(lead)
     customer: Customer = ctx["customer"]
     name = ctx["remark"] or customer.name or customer.external_userid
@@ -159,7 +159,7 @@ async def deliver(deps: Deps, guide_userid: str) -> DeliveryOutcome:
     outcome = DeliveryOutcome()
     if not guide_userid:
         return outcome
-    config = deps.config.leads
+    config = deps.config[LEADS]
     async with guide_lock(deps, guide_userid):
         now = deps.clock.now()
         held = await Lead.filter(guide_userid=guide_userid, status=LeadStatus.HELD).order_by(
@@ -296,7 +296,7 @@ async def handle_click(deps: Deps, userid: str, event_key: str, response_code: s
     if target is LeadStatus.CONTACTED:
         changes["contacted_at"] = now
     if target is LeadStatus.SNOOZED:
-        changes["remind_at"] = now + timedelta(hours=deps.config.leads.delivery.snooze_hours)
+        changes["remind_at"] = now + timedelta(hours=deps.config[LEADS].delivery.snooze_hours)
     moved = await Lead.filter(id=lead.id, status=LeadStatus.SENT, card_seq=seq).update(**changes)
     if not moved:
         await lead.refresh_from_db()
@@ -304,7 +304,7 @@ async def handle_click(deps: Deps, userid: str, event_key: str, response_code: s
         if not (lead.status is target and lead.card_seq == seq and target is not LeadStatus.SENT):
             log.info("lead_click_stale", lead_id=lead.id, seq=seq, status=lead.status.value)
             return ClickOutcome("stale", lead.id)
-    await _update_card(deps, lead.id, seq, userid, response_code, deps.config.leads.text(f"replies.{action}"))
+    await _update_card(deps, lead.id, seq, userid, response_code, deps.config[LEADS].text(f"replies.{action}"))
     log.info("lead_click", lead_id=lead.id, action=action, by=userid)
     return ClickOutcome("recorded" if moved else "repeated", lead.id)
 
@@ -326,7 +326,7 @@ async def _update_card(deps: Deps, lead_id: int, seq: int, userid: str, response
 
 async def _send_digest_list(deps: Deps, userid: str, first_id: int) -> None:
     """查看全部 on a digest: the folded leads, as one text message."""
-    config = deps.config.leads
+    config = deps.config[LEADS]
     first = await Lead.get_or_none(id=first_id)
     if first is None or first.guide_userid != userid or first.digest_id is None:
         return

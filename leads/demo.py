@@ -37,7 +37,7 @@ async def _night(n: Narrator) -> None:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py): leads from a shop's signals, found, sent, converted."""
+    """The demo chapter (bot/feature.py): leads from a shop's signals, found, sent, converted."""
     await _night(n)
     local = n.pass_until(9, 1)
     n.say(f"{local:%H:%M} next morning — the flush tick releases held cards, best first")

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.registry import Registry
 from customers.lifecycle import DEFAULT as LIFECYCLE
 from leads.scoring import Scores, SignalFact
 
@@ -64,27 +65,24 @@ class PatternSpec:
     sweep_hours: float = 0.0
 
 
-PATTERNS: dict[str, PatternSpec] = {}
+PATTERNS: Registry[PatternSpec] = Registry("lead pattern")
 
 
 def pattern(
     name: str, *, sweep_types: tuple[str, ...] = (), sweep_hours: float = 0.0, **params: float
 ) -> Callable[[Detector], Detector]:
     def register(detect: Detector) -> Detector:
-        if name in PATTERNS:
-            raise ValueError(f"lead pattern {name!r} registered twice")
-        PATTERNS[name] = PatternSpec(name, detect, params, sweep_types, sweep_hours)
+        if name in PATTERNS:  # its spec is new each time: refused by name
+            raise PATTERNS.taken(name)
+        PATTERNS.add(name, PatternSpec(name, detect, params, sweep_types, sweep_hours))
         return detect
 
     return register
 
 
 def pattern_spec(name: str) -> PatternSpec:
-    """The registered pattern ``name``; a KeyError naming the known ones for any other name."""
-    spec = PATTERNS.get(name)
-    if spec is None:
-        raise KeyError(f"unknown pattern {name!r} (known: {', '.join(sorted(PATTERNS))})")
-    return spec
+    """The registered pattern ``name``; UnknownName (a LookupError) naming the known ones for any other."""
+    return PATTERNS[name]
 
 
 def _is_dormant(activity: Activity, dormant_days: float) -> bool:

@@ -21,7 +21,7 @@ from customers.events import ORDER, CustomerChanged, customer_changed
 from customers.models import Customer, Guide, Relationship, Role, Signal
 from customers.orders import OrderIn, OrderLine, record_orders
 from leads import delivery
-from leads.config import LeadsConfig, PatternConf
+from leads.config import LEADS, LeadsConfig, PatternConf
 from leads.kinds import Activity, Finding, cart_amount, unpaid_cart
 from leads.models import OPEN_STATUSES, Lead, LeadStatus, MemberIdentity
 from leads.report import attribute_orders
@@ -273,7 +273,7 @@ async def evaluate_customer(
     Idempotent: the lead key is (customer, pattern, occurrence). A customer with a lead in the last
     ``cooldown_hours`` gets no new one unless the score jumped ``score_jump`` times.
     """
-    config = deps.config.leads
+    config = deps.config[LEADS]
     now = deps.clock.now()
     customer = facts or await _facts_of(customer_id)
     if customer is None:
@@ -355,7 +355,7 @@ async def _refresh_held(
 
 async def sweep_candidates(deps: Deps) -> list[int]:
     """Customers a time-based pattern may fire for now (a cart left for hours, a coupon about to expire)."""
-    config = deps.config.leads
+    config = deps.config[LEADS]
     now = deps.clock.now()
     found: set[int] = set()
     for conf in config.patterns.values():
@@ -397,7 +397,7 @@ async def signal_arrived(deps: Deps, signal: SignalIn, sender: str, key: str) ->
 async def follow_customer_change(deps: Deps, change: CustomerChanged) -> None:
     """An order may convert a contacted lead; a newly added customer takes the signals sent before."""
     if change.cause == ORDER:
-        await attribute_orders([change.customer_id], deps.config.leads.attribution_days)
+        await attribute_orders([change.customer_id], deps.config[LEADS].attribution_days)
     elif change.added:
         customer = await Customer.get_or_none(id=change.customer_id)
         if customer is not None:
@@ -406,7 +406,7 @@ async def follow_customer_change(deps: Deps, change: CustomerChanged) -> None:
 
 async def sweep(deps: Deps) -> None:
     """The periodic sweep: time-based patterns (a cart left for hours …), then due cards go out."""
-    time_based = [c.name for c in deps.config.leads.patterns.values() if c.spec.sweep_types]
+    time_based = [c.name for c in deps.config[LEADS].patterns.values() if c.spec.sweep_types]
     for customer_id in await sweep_candidates(deps):
         await evaluate_customer(deps, customer_id, patterns=time_based)
     await delivery.flush_due(deps)

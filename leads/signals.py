@@ -120,5 +120,5 @@ SIGNALS = IntakeKind("signal", "signals", validate_signal)
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
-    """The intake endpoint(s), added by the app from the feature table (bot/features.py)."""
+    """The intake endpoint(s), added by the app from its feature's ``routes`` (bot/feature.py)."""
     app.router.add_post("/signals", intake_handler(SIGNALS))

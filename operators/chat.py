@@ -14,7 +14,7 @@ __all__ = ["hand_over", "handover_text", "help_text", "queue_text", "set_role"]
 
 
 def help_text(call: Call) -> str:
-    lines = [f"· {c.usage} — {c.help}" for c in commands_for(call.caller.role)]
+    lines = [f"· {c.usage} — {c.help}" for c in commands_for(call.deps, call.caller.role)]
     return call.say("cmd_help", name=call.caller.name, role=role_name(call.deps, call.caller.role),
                     lines="\n".join(lines))
 

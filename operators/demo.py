@@ -20,7 +20,7 @@ async def _command(n: Narrator, userid: str, text: str, *, expect: str = "") -> 
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     n.add_member("operator01", "运营小赵")
     n.say("An operator runs the product from the WeCom app, by chat command")
     await _command(n, "operator01", "帮助")

@@ -9,7 +9,7 @@ a ``transfer_fail`` event marks a customer failed at once.
 
 Other features move their own records with one registered function (no import of theirs here)::
 
-    @on_handover("待办")
+    @router.on_handover("待办")
     async def move_tasks(deps: Deps, old_userid: str, new_userid: str, external_userids: Sequence[str]) -> int:
         ...  # return how many moved; must be idempotent (a failed check runs again)
 """
@@ -27,15 +27,14 @@ import structlog
 from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
+from bot.dispatch import hooks
 from bot.wecom.errors import WeComError
 from customers.models import Customer, Guide, Relationship
 from operators.models import Handover, HandoverItem
 
 __all__ = [
-    "HANDOVER_HOOKS",
     "HandoverError",
     "HandoverReport",
-    "on_handover",
     "start_handover",
     "check_handovers",
     "transfer_failed",
@@ -45,7 +44,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 HandoverHook = Callable[[Deps, str, str, Sequence[str]], Awaitable[int]]
-HANDOVER_HOOKS: dict[str, HandoverHook] = {}
 
 WAITING, MOVED, FAILED = "waiting", "moved", "failed"
 PER_CALL = 100
@@ -55,17 +53,6 @@ _RESULT = {1: (MOVED, ""), 2: (WAITING, ""), 3: (FAILED, "customer_refused"), 4:
 _RESIGNED_STATUS = 5  # user/get status of a member who left the company
 _USER_NOT_FOUND = 60111
 
-
-def on_handover(label: str) -> Callable[[HandoverHook], HandoverHook]:
-    """Register a mover called with (deps, old_userid, new_userid, external_userids) once customers moved."""
-
-    def register(hook: HandoverHook) -> HandoverHook:
-        if label in HANDOVER_HOOKS and HANDOVER_HOOKS[label] is not hook:
-            raise ValueError(f"two hand-over hooks labelled {label!r}")
-        HANDOVER_HOOKS[label] = hook
-        return hook
-
-    return register
 
 
 # Why a hand-over cannot start (the 交接 answer, cmd_handover_refused's {detail}).
@@ -228,7 +215,7 @@ async def _check(deps: Deps, handover: Handover) -> HandoverReport:
     records: dict[str, int] = {}
     if moved_ids:
         # Hooks first: a failing hook leaves the items waiting, so the next check runs them all again.
-        for label, hook in HANDOVER_HOOKS.items():
+        for label, hook in hooks(deps.routers, "handover").items():
             records[label] = await hook(deps, handover.handover_userid, handover.takeover_userid, moved_ids)
     async with in_transaction():
         await move_relationships(handover.handover_userid, handover.takeover_userid, moved_ids, deps.clock.now())

@@ -1,8 +1,8 @@
 """Roles: who may use which chat command, who a member writing to the app is, and how a member is named.
 
 The engine's command router (bot/commands.py) knows no roles. This module registers them (``use_access``)
-and the ``member`` argument kind; the operators feature's ``kinds`` in bot/features.py names it.
-Commands say who may use them with the sets below: ``@command(..., roles=OPERATORS)``.
+and the ``member`` argument kind; the operators feature's ``kinds`` (operators/__init__.py) names it.
+Commands say who may use them with the sets below: ``@router.command(..., roles=OPERATORS)``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ MEMBERS = (("guide_sh01_a", "王小美", 11), ("guide_sh01_b", "李晓", 11), ("
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     deps = n.deps
     n.say("The organisation comes from WeCom's address book (scrm sync org)")
     # WeCom's departments: 门店 → 南京西路店 (11), 湖滨店 (12); org.yaml ties them to sh01 / hz01.

@@ -25,6 +25,7 @@ from bot.deps import Deps
 from bot.progress import Progress
 from bot.wecom.errors import WeComError
 from channels.service import sync_channels
+from customers.config import ORG
 from customers.models import ROLE_FROM_CHAT, Guide, Relationship, Role, Store
 from orgsync.delivery import DepartureNotice, Member, send_departure_notice
 from orgsync.events import org_changed
@@ -128,7 +129,7 @@ def store_departments(store_root: int | str | None, departments: Sequence[Mappin
 
 async def apply_departments(deps: Deps, departments: Sequence[Mapping[str, Any]]) -> dict[int, int]:
     """Mirror the departments; make each store department a store. Returns department id → store id."""
-    org = deps.config.org
+    org = deps.config[ORG]
     listed = {int(d["id"]) for d in departments}
     stores = store_departments(org.store_root, departments) | (set(org.departments) & listed)
     store_of: dict[int, int] = {}
@@ -178,7 +179,7 @@ def _store_of(info: MemberInfo, store_of: Mapping[int, int]) -> int | None:
 
 async def _store_named_manager(deps: Deps, store_id: int) -> bool:
     """Whether org.yaml names a store manager for this store (then leaders do not become one)."""
-    org = deps.config.org
+    org = deps.config[ORG]
     codes = {m.store for m in org.members.values() if m.role == Role.STORE_MANAGER and m.store}
     if not codes:
         return False
@@ -187,7 +188,7 @@ async def _store_named_manager(deps: Deps, store_id: int) -> bool:
 
 async def apply_member(deps: Deps, info: MemberInfo, store_of: Mapping[int, int], at: datetime) -> MemberChange:
     """Upsert the guide row of one member; the store and name from org.yaml win over WeCom's."""
-    conf = deps.config.org.members.get(info.userid)
+    conf = deps.config[ORG].members.get(info.userid)
     store_id = _store_of(info, store_of)
     if conf is not None and conf.store:
         store_id = (await _configured_store_ids([conf.store])).get(conf.store, store_id)

@@ -15,3 +15,14 @@
   ``report``: HQ's per-store figures and the board metric ``expected_sales_90``; ``value``: the
   weight leads and SOP give a customer's value; ``cli``: ``scrm predict``.
 """
+
+from bot.feature import Feature
+
+FEATURE = Feature(
+    "predict",
+    config=(),  # predict/config.py holds the words of a prediction (TEMPLATES), no file of its own
+    ticks=("handlers.predict:PREDICT_NIGHTLY",),
+    profile=("predict.chat:prediction_lines",),
+    card_sections=("predict.sidebar",),
+    templates=("predict.config:TEMPLATES",),
+)

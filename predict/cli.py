@@ -37,7 +37,7 @@ def parse_days(text: str) -> int:
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm predict``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm predict``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     predict = sub.add_parser("predict", help="purchase predictions: evaluate (back-test), run, report, show")
     add_arguments(predict)
     predict.set_defaults(run=_predict)

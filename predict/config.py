@@ -1,7 +1,7 @@
 """The prediction's texts: every template id ``predict/`` renders, with its kind.
 
 The words live in config/templates.yaml (the 客户 profile, the sidebar card, HQ's chart and report); the
-feature table names ``TEMPLATES`` (bot/features.py), so a templates file without one of them, or with one
+feature names ``TEMPLATES`` (predict/__init__.py), so a templates file without one of them, or with one
 of another kind, stops the start naming the id rather than a guide's profile failing later.
 """
 

@@ -40,7 +40,7 @@ async def _history(now: datetime) -> None:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     deps = n.deps
     now = deps.clock.now()
     n.say(f"Purchase predictions: {BASE} customers with two years of orders (synthetic), plus 周小姐")

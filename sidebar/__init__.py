@@ -14,3 +14,8 @@
 - ``report``: which scripts guides use and what followed; ``cli``: ``scrm sidebar report``;
   ``demo``: its chapter of ``scrm demo``.
 """
+
+from bot.feature import Feature
+
+FEATURE = Feature("sidebar", routes=("sidebar.views:setup_sidebar",),
+                  card_sections=("sidebar.kinds", "sidebar.nextaction"))

@@ -15,7 +15,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm sidebar``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm sidebar``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     sidebar = sub.add_parser("sidebar", help="the guide's sidebar: report (scripts sent, orders within 7 days)")
     sidebar.add_argument("action", choices=["report"])
     sidebar.add_argument("--days", type=int, default=30, help="sends of the last N days")

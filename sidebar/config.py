@@ -5,7 +5,7 @@ Items are data: a text with placeholders, an image or file under ``config/``, a 
 or a mini-program card, each checked against WeCom's rules for ``sendChatMessage`` when loaded.
 A mistake raises ``ConfigError`` naming the file, the line and the item; nothing of it is used.
 
-Loaded with every other config file (``deps.config.sidebar``, bot/appconfig.py) and reloaded with
+Loaded with every other config file (``deps.config[LIBRARY]``, bot/appconfig.py) and reloaded with
 them, all or nothing (bot/reload.py: 重载配置, or each process's check of the files).
 """
 
@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml, plain_fields
 
-__all__ = [
+__all__ = ["LIBRARY",
     "LABEL_KEYS", "LABEL_PLACEHOLDERS", "PLACEHOLDERS", "TEXT_KEYS", "TEXT_PLACEHOLDERS", "Library", "LibraryItem",
     "load",
 ]
@@ -218,3 +219,6 @@ def load(config_dir: Path, loaded: Mapping[str, Any] | None = None) -> Library:
             items[item.id] = item
     return Library(items, tuple(groups), {k: str(texts[k]) for k in TEXT_KEYS}, tuple(tag_groups),
                    tuple(items), {k: str(labels[k]) for k in LABEL_KEYS})
+
+
+LIBRARY = ConfigKey("sidebar", Library)  # deps.config[LIBRARY]

@@ -44,7 +44,7 @@ def _summary(section: dict[str, Any]) -> str:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     external_userid, name = await _best_customer(GUIDE)
     n.say(f"王小美 opens the sidebar (聊天工具栏) in her chat with {name}")
     phone = await n.phone(GUIDE, external_userid=external_userid)

@@ -3,7 +3,7 @@
 A section is ``@card_section("id", "标题")`` on ``async (CardContext) -> dict | None``; the page
 draws the sections it knows (tags, orders, leads, tasks, notes) and any other as a plain list of
 ``{"items": [{"text": …, "sub": …}]}`` — so a new feature (predictions, say) adds one function in
-its own module, named in its feature's ``card_sections`` (bot/features.py), and no page change. Every section reads by
+its own module, named in its feature's ``card_sections`` (bot/feature.py), and no page change. Every section reads by
 customer id through an index; they run concurrently. Their SQL is plain (``sidebar/reads.py``), its
 parameters bound through one ``SqlParams`` per statement.
 """
@@ -20,12 +20,15 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from bot.deps import Deps
+from bot.registry import Registry
 from customers.models import Customer, Relationship, TagSource
+from leads.config import LEADS
 from leads.models import OPEN_STATUSES
 from sidebar.access import Viewer
 from sidebar.config import Library
 from sidebar.reads import money, params, rows, when
 from sop.models import TaskStatus
+from tagging.config import TAG_RULES
 from tagging.report import explain_row
 
 __all__ = ["SECTIONS", "CardContext", "build_card", "card_section", "customer_header", "known_sections"]
@@ -59,25 +62,24 @@ class SectionSpec:
     id: str
     title: str
     build: Section
+    first: bool = False  # above every other section (the next best action)
 
 
-SECTIONS: dict[str, SectionSpec] = {}
+SECTIONS: Registry[SectionSpec] = Registry("card section")
+
+
+def _in_order() -> list[SectionSpec]:
+    """The sections in registration order, those registered ``first`` before the others."""
+    return sorted(SECTIONS.values(), key=lambda spec: not spec.first)
 
 
 def card_section(section_id: str, title: str, *, first: bool = False) -> Callable[[Section], Section]:
     """Register a card section (refuses a duplicate id); ``first``: above every other (the next best action)."""
 
     def register(build: Section) -> Section:
-        if section_id in SECTIONS:
-            raise ValueError(f"card section {section_id!r} is already registered")
-        spec = SectionSpec(section_id, title, build)
-        if first:
-            others = dict(SECTIONS)
-            SECTIONS.clear()
-            SECTIONS[section_id] = spec
-            SECTIONS.update(others)
-        else:
-            SECTIONS[section_id] = spec
+        known = SECTIONS.get(section_id)
+        if known is None or known.build is not build:
+            SECTIONS.add(section_id, SectionSpec(section_id, title, build, first))
         return build
 
     return register
@@ -85,7 +87,7 @@ def card_section(section_id: str, title: str, *, first: bool = False) -> Callabl
 
 def known_sections() -> list[str]:
     """The registered section ids, in the order the card shows them."""
-    return list(SECTIONS)
+    return [spec.id for spec in _in_order()]
 
 
 async def customer_header(ctx: CardContext) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def _relation_state(ctx: CardContext, row: dict[str, Any]) -> str:
 
 
 async def build_card(ctx: CardContext) -> dict[str, Any]:
-    specs = list(SECTIONS.values())
+    specs = _in_order()
     header, *built = await asyncio.gather(customer_header(ctx), *(spec.build(ctx) for spec in specs))
     sections = [{"id": spec.id, "title": spec.title, **body} for spec, body in zip(specs, built, strict=True) if body]
     return {"customer": header, "sections": sections}
@@ -156,7 +158,7 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
             q,
         ) if ctx.relation is not None and own_groups else _nothing(),
     )
-    rules = ctx.deps.config.tag_rules
+    rules = ctx.deps.config[TAG_RULES]
     by_tag: dict[int, dict[str, Any]] = {}
     for row in sorted(found, key=lambda r: r["guide_id"] != ctx.viewer.guide_id):  # the viewer's rows first
         if row["tag_id"] in by_tag:
@@ -185,7 +187,7 @@ async def tags(ctx: CardContext) -> dict[str, Any]:
 
 @card_section("orders", "订单")
 async def orders(ctx: CardContext) -> dict[str, Any]:
-    rfm_rules = [rule.id for rule in ctx.deps.config.tag_rules.rules if rule.type_name == "rfm"]
+    rfm_rules = [rule.id for rule in ctx.deps.config[TAG_RULES].rules if rule.type_name == "rfm"]
     p, q = params(), params()
     last, segment = await asyncio.gather(
         rows(
@@ -226,7 +228,7 @@ async def leads(ctx: CardContext) -> dict[str, Any] | None:
             ORDER BY created_at DESC LIMIT 10""",
         p,
     )
-    patterns = ctx.deps.config.leads.patterns
+    patterns = ctx.deps.config[LEADS].patterns
     return {
         "leads": [
             {

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.registry import Registry
+from leads.config import LEADS
 from leads.models import OPEN_STATUSES
 from predict.value import value_weight
 from sidebar.kinds import CardContext, card_section
@@ -46,19 +48,12 @@ class NextAction:
 
 
 ActionKind = Callable[[CardContext], Awaitable[list[NextAction]]]
-ACTION_KINDS: dict[str, ActionKind] = {}
+ACTION_KINDS: Registry[ActionKind] = Registry("next-action kind")
 
 
 def action_kind(kind_id: str) -> Callable[[ActionKind], ActionKind]:
     """Register a kind of next action (refuses a duplicate id)."""
-
-    def register(build: ActionKind) -> ActionKind:
-        if kind_id in ACTION_KINDS:
-            raise ValueError(f"next-action kind {kind_id!r} is already registered")
-        ACTION_KINDS[kind_id] = build
-        return build
-
-    return register
+    return ACTION_KINDS.register(kind_id)
 
 
 async def best_action(ctx: CardContext) -> NextAction | None:
@@ -86,6 +81,7 @@ def _library_text(ctx: CardContext, item_id: str) -> str:
 
 @action_kind("sop_task")
 async def sop_task(ctx: CardContext) -> list[NextAction]:
+    """The viewer's open SOP task for this customer, overdue first, with its suggested text."""
     p = params()
     found = await rows(
         "SELECT id, reason, playbook, suggested_text, due_at FROM sop_task "
@@ -112,6 +108,7 @@ async def sop_task(ctx: CardContext) -> list[NextAction]:
 
 @action_kind("lead")
 async def lead(ctx: CardContext) -> list[NextAction]:
+    """The customer's open lead (a hot shop signal or chat pattern) for the viewer, with a follow-up text."""
     p = params()
     found = await rows(
         "SELECT id, pattern, reason FROM lead "
@@ -121,7 +118,7 @@ async def lead(ctx: CardContext) -> list[NextAction]:
     )
     if not found:
         return []
-    patterns = ctx.deps.config.leads.patterns
+    patterns = ctx.deps.config[LEADS].patterns
     row = found[0]
     title = patterns[row["pattern"]].title if row["pattern"] in patterns else row["pattern"]
     text = _library_text(ctx, LEAD_ITEM)

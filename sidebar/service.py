@@ -1,7 +1,7 @@
 """What the sidebar's views call: one function per request, plain inputs, plain answers.
 
 ``Sidebar`` holds what the process built once (the session signer, the tickets); the library is
-the running config's (``deps.config.sidebar``). The functions take the guide's userid from the
+the running config's (``deps.config[LIBRARY]``). The functions take the guide's userid from the
 session (never from the page) and check access before reading or writing anything.
 """
 
@@ -18,7 +18,7 @@ from customers.models import Customer, GroupChatMember, Guide, Store
 from groups.sidebar import group_view, step_sent
 from sidebar import actions
 from sidebar.access import Viewer, chat_for, customer_for, viewer_and_customer, viewer_of
-from sidebar.config import Library
+from sidebar.config import LIBRARY, Library
 from sidebar.jssdk import KINDS, SignedConfig, TicketKind, Tickets, sign_page
 from sidebar.kinds import CardContext, build_card
 from sidebar.models import SidebarAudit
@@ -41,7 +41,7 @@ class Sidebar:
 async def _context(sb: Sidebar, userid: str, external_userid: str) -> CardContext:
     viewer, customer, relation = await viewer_and_customer(userid, external_userid)
     return CardContext(
-        sb.deps, viewer, customer, relation, sb.deps.config.sidebar, sb.deps.clock.now(),
+        sb.deps, viewer, customer, relation, sb.deps.config[LIBRARY], sb.deps.clock.now(),
         ZoneInfo(sb.deps.settings.scrm_timezone),
     )
 
@@ -64,7 +64,7 @@ async def group_card(sb: Sidebar, userid: str, chat_id: str) -> dict[str, Any]:
     """A customer group: its owner, the customers in it, their open tasks (the viewer's)."""
     viewer = await viewer_of(userid)
     chat = await chat_for(viewer, chat_id)
-    library = sb.deps.config.sidebar
+    library = sb.deps.config[LIBRARY]
     owner = await Guide.get_or_none(userid=chat.owner_userid).values("name", "userid")
     external = await GroupChatMember.filter(chat_id=chat.id, type=2).values_list("userid", flat=True)
     customers = await Customer.filter(external_userid__in=list(external)).values(
@@ -109,7 +109,7 @@ async def _store_name(viewer: Viewer) -> str:
 async def library_items(sb: Sidebar, userid: str, query: str, external_userid: str = "") -> dict[str, Any]:
     """The library, searched, texts rendered for this customer (or with blanks in a group)."""
     viewer = await viewer_of(userid)
-    library: Library = sb.deps.config.sidebar
+    library: Library = sb.deps.config[LIBRARY]
     name = ""
     if external_userid:
         customer, relation = await customer_for(viewer, external_userid)
@@ -126,7 +126,7 @@ async def library_items(sb: Sidebar, userid: str, query: str, external_userid: s
 
 async def send_item(sb: Sidebar, userid: str, item_id: str, *, external_userid: str = "", chat_id: str = "") -> Any:
     viewer = await viewer_of(userid)
-    library = sb.deps.config.sidebar
+    library = sb.deps.config[LIBRARY]
     store = await _store_name(viewer)
     if chat_id:
         chat = await chat_for(viewer, chat_id)

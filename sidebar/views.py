@@ -23,7 +23,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.appkeys import DEPS
-from bot.features import import_modules
+from bot.feature import load_features
 from bot.httpbody import BodyTooLarge, read_body
 from bot.ratelimit import count_in_window
 from bot.wecom.budget import BudgetSpent, interactive
@@ -32,7 +32,7 @@ from config.settings import Settings
 from sidebar import service
 from sidebar.access import Forbidden
 from sidebar.actions import BadAction
-from sidebar.config import Library
+from sidebar.config import LIBRARY, Library
 from sidebar.jssdk import TicketBudgetSpent, Tickets
 from sidebar.oauth import STATE_COOKIE, STATE_TTL_S, BadState, InvalidCode, LoginError, begin_login, finish_login
 from sidebar.service import Sidebar
@@ -51,7 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _texts(request: web.Request) -> Library:
-    return request.app[DEPS].config.sidebar
+    return request.app[DEPS].config[LIBRARY]
 
 
 def _page(request: web.Request, key: str, status: int) -> web.Response:
@@ -271,7 +271,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     settings = sb.deps.settings
     sdk = [u.strip() for u in settings.scrm_sidebar_jssdk_urls.split(",") if u.strip()]
     page = await asyncio.to_thread((_STATIC / "index.html").read_text, "utf-8")
-    library = sb.deps.config.sidebar
+    library = sb.deps.config[LIBRARY]
     labels = json.dumps(library.labels, ensure_ascii=False, separators=(",", ":"))
     for mark, value in (
         ("{{csrf}}", sb.signer.csrf_token(session)),
@@ -381,14 +381,14 @@ async def group_step_sent(request: web.Request, session: GuideSession) -> Any:
 
 def setup_sidebar(app: web.Application, settings: Settings) -> None:
     """Add the sidebar's routes (the library loads with every config file: bot/appconfig.py)."""
-    import_modules("card_sections")  # a duplicate section id stops the start
+    load_features()  # a duplicate section id stops the start
     problem = settings.sidebar_url_problem()
     if problem:
         # Not served on whatever Host a request names (cookies not Secure, OAuth and signatures
         # for that host): every sidebar URL answers 503 until the operator sets the URL.
         async def not_configured(request: web.Request) -> web.StreamResponse:
             log.error("sidebar_not_configured", problem=problem)
-            texts = request.app[DEPS].config.sidebar
+            texts = request.app[DEPS].config[LIBRARY]
             return web.Response(status=503, text=texts.text("server_error"), content_type="text/plain")
 
         app.router.add_route("*", "/sidebar{tail:.*}", not_configured)

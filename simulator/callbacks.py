@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from bot.crypto import CallbackCrypto
-from simulator import eventxml
-from simulator.state import DEFAULT_AGENT_ID
 
 __all__ = ["CallbackSender", "DeliveryReport", "UrlVerification"]
 
@@ -61,9 +59,10 @@ class UrlVerification:
 class CallbackSender:
     """Sends encrypted callbacks for one app to ``target_url`` with WeCom's re-send behaviour.
 
-    The event helpers return inner XML only (so tests can also inspect it); ``send`` delivers it.
-    ``clock`` gives ``CreateTime`` for those helpers; ``timestamp_clock`` the query ``timestamp``
-    (real time, as WeCom signs; a demo or test that moves the receiver's clock moves this one too).
+    The events themselves (inner XML) come from the simulator's state (``state.customer_scans_qr``,
+    ``state.guide_sends_text`` …, built by simulator/eventxml.py); ``send`` delivers one.
+    ``timestamp_clock`` gives the query ``timestamp`` (real time, as WeCom signs; a demo or test that
+    moves the receiver's clock moves this one too).
     """
 
     def __init__(
@@ -75,8 +74,6 @@ class CallbackSender:
         timeout: float = 5.0,
         max_resends: int = 3,
         resend_delay: float = 0.0,
-        agent_id: int = DEFAULT_AGENT_ID,
-        clock: Callable[[], float] = time.time,
         timestamp_clock: Callable[[], float] = time.time,
     ) -> None:
         self.crypto = crypto
@@ -85,143 +82,11 @@ class CallbackSender:
         self.timeout = timeout
         self.max_resends = max_resends
         self.resend_delay = resend_delay
-        self.agent_id = agent_id
-        self._clock = clock
         self._timestamp_clock = timestamp_clock
 
     @property
     def corp_id(self) -> str:
         return self.crypto.corp_id
-
-    def _now(self) -> int:
-        return int(self._clock())
-
-    # --- inner XML of events (PROTOCOL.md section 2) -------------------------------------------
-
-    def add_external_contact(
-        self,
-        userid: str,
-        external_userid: str,
-        state: str | None = None,
-        welcome_code: str | None = None,
-        create_time: int | None = None,
-    ) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id,
-            create_time or self._now(),
-            "add_external_contact",
-            userid,
-            external_userid,
-            state=state,
-            welcome_code=welcome_code,
-        )
-
-    def add_half_external_contact(
-        self,
-        userid: str,
-        external_userid: str,
-        state: str | None = None,
-        welcome_code: str | None = None,
-        create_time: int | None = None,
-    ) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id,
-            create_time or self._now(),
-            "add_half_external_contact",
-            userid,
-            external_userid,
-            state=state,
-            welcome_code=welcome_code,
-        )
-
-    def edit_external_contact(self, userid: str, external_userid: str, create_time: int | None = None) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id, create_time or self._now(), "edit_external_contact", userid, external_userid
-        )
-
-    def del_external_contact(
-        self, userid: str, external_userid: str, source: str | None = None, create_time: int | None = None
-    ) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id, create_time or self._now(), "del_external_contact", userid, external_userid, source=source
-        )
-
-    def del_follow_user(self, userid: str, external_userid: str, create_time: int | None = None) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id, create_time or self._now(), "del_follow_user", userid, external_userid
-        )
-
-    def transfer_fail(
-        self, userid: str, external_userid: str, fail_reason: str = "customer_refused", create_time: int | None = None
-    ) -> str:
-        return eventxml.change_external_contact(
-            self.corp_id,
-            create_time or self._now(),
-            "transfer_fail",
-            userid,
-            external_userid,
-            fail_reason=fail_reason,
-        )
-
-    def external_chat(
-        self,
-        chat_id: str,
-        change_type: str,
-        update_detail: str | None = None,
-        member_change_list: Sequence[str] | None = None,
-        *,
-        join_scene: int | None = None,
-        quit_scene: int | None = None,
-        last_mem_ver: str | None = None,
-        cur_mem_ver: str | None = None,
-        create_time: int | None = None,
-    ) -> str:
-        return eventxml.change_external_chat(
-            self.corp_id,
-            create_time or self._now(),
-            chat_id,
-            change_type,
-            update_detail=update_detail,
-            join_scene=join_scene,
-            quit_scene=quit_scene,
-            member_change_list=member_change_list,
-            last_mem_ver=last_mem_ver,
-            cur_mem_ver=cur_mem_ver,
-        )
-
-    def external_tag(self, tag_id: str, tag_type: str, change_type: str, create_time: int | None = None) -> str:
-        return eventxml.change_external_tag(self.corp_id, create_time or self._now(), tag_id, tag_type, change_type)
-
-    def text_message(self, from_user: str, content: str, msg_id: str, create_time: int | None = None) -> str:
-        return eventxml.text_message(
-            self.corp_id, create_time or self._now(), from_user, content, msg_id, self.agent_id
-        )
-
-    def template_card_event(
-        self,
-        from_user: str,
-        event_key: str,
-        task_id: str,
-        response_code: str,
-        card_type: str = "button_interaction",
-        *,
-        selected_items: dict[str, list[str]] | None = None,
-        create_time: int | None = None,
-    ) -> str:
-        return eventxml.template_card_event(
-            self.corp_id,
-            create_time or self._now(),
-            from_user,
-            event_key=event_key,
-            task_id=task_id,
-            response_code=response_code,
-            card_type=card_type,
-            agent_id=self.agent_id,
-            selected_items=selected_items,
-        )
-
-    def enter_agent(self, from_user: str, create_time: int | None = None) -> str:
-        return eventxml.enter_agent(self.corp_id, create_time or self._now(), from_user, self.agent_id)
 
     # --- delivery ------------------------------------------------------------------------------
 

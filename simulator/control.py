@@ -185,8 +185,6 @@ def _sender(app: web.Application) -> CallbackSender:
         app[SESSION_KEY],
         timeout=target.timeout,
         max_resends=target.max_resends,
-        agent_id=state.agent_id,
-        clock=state.now,
     )
 
 

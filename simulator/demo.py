@@ -2,7 +2,7 @@
 against the WeCom simulator, narrated. Nothing to configure; nothing leaves this machine.
 
 This module only starts things and plays the chapters: each feature's ``demo.py`` names one
-``chapter(n: Narrator)`` in its ``demo`` entry of bot/features.py, played in the table's order.
+``chapter(n: Narrator)`` in its feature's ``demo`` slot (bot/feature.py), played in bot/features.py's order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.crypto import CallbackCrypto
-from bot.features import attributes
+from bot.feature import attributes
 from bot.models.eventlog import EventLog
 from config.settings import Settings
 from simulator.callbacks import CallbackSender
@@ -67,12 +67,12 @@ async def run_demo(*, serve: bool = False, port: int = 8080) -> int:
         try:
             async with aiohttp.ClientSession() as http:
                 crypto = CallbackCrypto(state.callback_token, state.encoding_aes_key, state.corp_id)
-                sender = CallbackSender(crypto, f"{app_url}/wecom/callback", http, clock=state.clock.now,
+                sender = CallbackSender(crypto, f"{app_url}/wecom/callback", http,
                                         timestamp_clock=state.clock.now)
                 n = Narrator(app, state, sender, http, app_url)
                 try:
                     n.say(f"wecom-scrm demo: SQLite + in-process Redis, WeCom played by the simulator at {sim.url}")
-                    for chapter in attributes("demo"):  # each feature's chapter, in the feature table's order
+                    for chapter in attributes("demo"):  # each feature's chapter, in the order of bot/features.py
                         await chapter(n)
                     await _summary(n)
                     await _serve(n, serve=serve)

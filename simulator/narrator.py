@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.appkeys import DEPS
 from bot.deps import Deps
-from bot.features import attributes
+from bot.feature import attributes
 from bot.intake import signed_headers
 from bot.scheduler import Schedule, fire
 from simulator.addressbook import add_department
@@ -160,7 +160,7 @@ class Narrator:
         """A scheduled job comes due now (the demo does not wait for the scheduler's real clock)."""
         schedules: list[Schedule] = [s for s in attributes("ticks") if s.name == name]
         if not schedules:
-            raise KeyError(f"no tick named {name!r} in the feature table")
+            raise KeyError(f"no tick named {name!r} in any feature's ticks")
         await fire(self.deps, schedules[0].tick(self.deps.settings))
         await self.settle()
 

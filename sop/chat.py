@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from acquisition.chat import todo_lines
 from bot.deps import Deps
 from customers.models import Customer
+from sop.config import PLAYBOOKS
 from sop.delivery import open_tasks_by_guide, task_line
 from sop.kinds.triggers import day_bounds
 from sop.service import Completion, complete_task, open_tasks_of, paused_playbooks, set_paused
@@ -60,16 +61,16 @@ async def playbooks_reply(deps: Deps) -> str:
             count=len(p.steps),
             holdout=templates.render("sop_playbook_holdout", holdout=f"{p.holdout_pct:g}") if p.holdout_pct else "",
         )
-        for p in deps.config.sop.playbooks
+        for p in deps.config[PLAYBOOKS].playbooks
     ]
     return templates.render("sop_playbooks", count=len(lines), items="\n".join(lines))
 
 
 async def _set(deps: Deps, name: str, paused: bool, by: str) -> str:
     templates = deps.config.templates
-    playbook = deps.config.sop.get(name.strip())
+    playbook = deps.config[PLAYBOOKS].get(name.strip())
     if playbook is None:
-        names = "、".join(p.name for p in deps.config.sop.playbooks)
+        names = "、".join(p.name for p in deps.config[PLAYBOOKS].playbooks)
         return templates.render("sop_playbook_unknown", name=name.strip()[:32], playbooks=names)
     await set_paused(playbook.id, paused, by)
     return templates.render("sop_paused" if paused else "sop_resumed", name=playbook.name)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.clikit import SubParsers, setup, with_deps
+from sop.config import PLAYBOOKS
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -15,7 +16,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm sop``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm sop``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     sop = sub.add_parser("sop", help="SOP playbooks: run-once (a sweep now), report [--lift], playbooks")
     sop.add_argument("action", choices=["run-once", "report", "playbooks"])
     sop.add_argument("--lift", action="store_true", help="treated vs holdout conversion, with a 95%% CI")
@@ -38,11 +39,11 @@ def _sop(args: argparse.Namespace) -> int:
                 print(f"sop: {result.created} tasks created ({result.statements} statements, "
                       f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
         elif args.action == "playbooks":
-            for p in deps.config.sop.playbooks:
+            for p in deps.config[PLAYBOOKS].playbooks:
                 print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
                       f"holdout={p.holdout_pct:g}%")
         elif args.lift:
-            print("\n".join(format_lift(await lift(deps.config.sop, now))))
+            print("\n".join(format_lift(await lift(deps.config[PLAYBOOKS], now))))
         else:
             rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
             print("\n".join(format_execution(rows, args.by)))

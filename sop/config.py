@@ -14,15 +14,16 @@ from typing import Any
 
 import structlog
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, load_yaml
-from bot.features import import_modules
+from bot.feature import load_features
 from bot.templates import Templates
 from customers.config import Org
 from customers.lifecycle import STAGES as LIFECYCLE_STAGES
 from sop.kinds import ACTIONS, GOALS, TRIGGERS, Fail, TriggerKind
 from sop.kinds.triggers import Holidays
 
-__all__ = ["Audience", "Step", "Playbook", "PlaybookSet", "load", "load_playbooks", "load_holidays"]
+__all__ = ["PLAYBOOKS", "Audience", "Step", "Playbook", "PlaybookSet", "load", "load_playbooks", "load_holidays"]
 
 log = structlog.get_logger(__name__)
 AUDIENCE_KEYS = ("tags", "exclude_tags", "stores", "lifecycle", "rfm")
@@ -219,7 +220,7 @@ def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays
     trigger_raw = raw.get("trigger")
     if not isinstance(trigger_raw, dict) or trigger_raw.get("type") not in TRIGGERS:
         got = trigger_raw.get("type") if isinstance(trigger_raw, dict) else trigger_raw
-        raise fail(f"unknown trigger {got!r}; known: {', '.join(sorted(TRIGGERS))}")
+        raise fail(str(TRIGGERS.unknown(str(got))))
     kind = TRIGGERS[trigger_raw["type"]]
     params = kind.check(trigger_raw, lambda message: fail(f"trigger: {message}"), {"holidays": holidays})
     steps_raw = raw.get("steps")
@@ -230,7 +231,7 @@ def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays
         raise fail("two steps share an id")
     goal = raw.get("goal", "") or ""
     if goal and goal not in GOALS:
-        raise fail(f"unknown goal {goal!r}; known: {', '.join(sorted(GOALS))}")
+        raise fail(str(GOALS.unknown(goal)))
     window = raw.get("lift_window_days", 14)
     if not isinstance(window, int) or not 1 <= window <= 365:
         raise fail("lift_window_days must be 1..365")
@@ -255,7 +256,7 @@ def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays
 
 def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> PlaybookSet:
     """Every playbook of ``config_dir/sop/*.yaml``, or a ConfigError naming file, line and what is wrong."""
-    import_modules("kinds")  # the trigger kinds and goals a playbook may name
+    load_features()  # the trigger kinds and goals a playbook may name
     holidays = load_holidays(config_dir / "holidays.yaml")
     playbooks: list[Playbook] = []
     for path in sorted((config_dir / "sop").glob("*.yaml")):
@@ -276,6 +277,9 @@ def load_playbooks(config_dir: Path, templates: Templates, org: Org) -> Playbook
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> PlaybookSet:
-    """The feature table's loader (bot/features.py): config/sop/*.yaml, reloaded with every config file
+    """The feature's config loader (bot/feature.py): config/sop/*.yaml, reloaded with every config file
     (bot/reload.py)."""
     return load_playbooks(config_dir, loaded["templates"], loaded["org"])
+
+
+PLAYBOOKS = ConfigKey("sop", PlaybookSet)  # deps.config[PLAYBOOKS]

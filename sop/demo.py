@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.deps import Deps
 from customers.models import Customer, Guide, Order
+from sop.config import PLAYBOOKS
 from sop.delivery import send_digests
 from sop.engine import in_holdout
 from sop.models import SopTask, TaskStatus
@@ -54,7 +55,7 @@ async def _digest(n: Narrator) -> str:
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     task = await _enter(n)
     if task is None:
         return
@@ -78,7 +79,7 @@ async def chapter(n: Narrator) -> None:
     now = deps.clock.now()
     for line in format_execution(await execution_rate(now - timedelta(days=7), now + timedelta(minutes=1)), "guide"):
         n.show(line)
-    for line in format_lift(await lift(deps.config.sop, now + timedelta(minutes=1))):
+    for line in format_lift(await lift(deps.config[PLAYBOOKS], now + timedelta(minutes=1))):
         n.show(line)
     n.show("(conversion = an order within the playbook's window after the step; the CI needs both arms)")
 
@@ -87,7 +88,7 @@ async def _seed_history(deps: Deps, count: int = 600) -> int:
     """Synthetic past exposures of 新客旅程 (so both arms of the lift report have customers): the
     treated convert a little more often than the control group, as a working playbook would."""
     rng = random.Random(7)
-    playbook = deps.config.sop.get("new_customer")
+    playbook = deps.config[PLAYBOOKS].get("new_customer")
     if playbook is None:
         return 0
     guide = await Guide.get(userid="guide_sh01_a")

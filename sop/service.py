@@ -16,6 +16,7 @@ from bot.outbox import send_once
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from campaigns import service as campaigns
 from customers.models import Customer, Guide, SyncState
+from sop.config import PLAYBOOKS
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
 from sop.models import SopPlaybookState, SopTask, TaskStatus
@@ -69,7 +70,7 @@ async def run_tick(deps: Deps) -> SweepResult | None:
         earliest = now - timedelta(hours=settings.scrm_sop_catchup_hours)
         state = await SyncState.get_or_none(name=WATERMARK)
         since = max(datetime.fromisoformat(state.data["until"]), earliest) if state else earliest
-        playbooks = deps.config.sop
+        playbooks = deps.config[PLAYBOOKS]
         overlap = timedelta(seconds=settings.scrm_sop_overlap_s)
         result = SweepResult()
         if since < now:
@@ -101,7 +102,7 @@ async def sweep_customers(deps: Deps, customer_ids: list[int]) -> SweepResult:
     settings = deps.settings
     now = deps.clock.now()
     since = now - timedelta(hours=settings.scrm_sop_catchup_hours)
-    playbooks = deps.config.sop
+    playbooks = deps.config[PLAYBOOKS]
     result = await sweep(
         playbooks,
         since=since,
@@ -134,7 +135,7 @@ async def prepare_mass(deps: Deps, limit: int = 5000) -> int:
     for row in rows:
         groups[(int(str(row["guide_id"])), str(row["playbook"]), str(row["step"]))].append(row)
     for (guide_id, playbook_id, step_id), members in groups.items():
-        playbook = deps.config.sop.get(playbook_id)
+        playbook = deps.config[PLAYBOOKS].get(playbook_id)
         step = next((s for s in playbook.steps if s.id == step_id), None) if playbook else None
         if step is not None:
             text = deps.config.templates.render(

@@ -7,3 +7,16 @@ one module per built-in type); ``engine.py`` turns rules into the tags each cust
 ``events.py`` declares the internal event tagging publishes; ``cli.py`` is ``scrm tags`` and ``demo.py``
 its demo chapter. (Rules reload with every config file: bot/reload.py, ``重载配置``.)
 """
+
+from bot.feature import Feature
+
+FEATURE = Feature(
+    "tagging",
+    config=(("tag_rules", "tagging.config:load"),),
+    kinds=("tagging.kinds.behaviour", "tagging.kinds.channel", "tagging.kinds.keyword", "tagging.kinds.lifecycle",
+           "tagging.kinds.prediction", "tagging.kinds.rfm"),
+    ticks=("handlers.tagging:RETAG_ALL", "handlers.tagging:RECONCILE_TAGS", "handlers.tagging:PUSH_TAGS"),
+    templates=("tagging.report:TEMPLATES", "tagging.kinds.behaviour:TEMPLATES", "tagging.kinds.channel:TEMPLATES",
+               "tagging.kinds.keyword:TEMPLATES", "tagging.kinds.lifecycle:TEMPLATES",
+               "tagging.kinds.prediction:TEMPLATES", "tagging.kinds.rfm:TEMPLATES"),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.commands import say, send_to_member
 from bot.deps import Deps
+from tagging.config import TAG_RULES
 from tagging.delivery import push_pending
 from tagging.service import retag_everyone
 
@@ -13,7 +14,7 @@ __all__ = ["rules_reply", "retag_job"]
 
 def rules_reply(deps: Deps) -> str:
     """``标签规则``: every rule in use, with its type and group."""
-    ruleset = deps.config.tag_rules
+    ruleset = deps.config[TAG_RULES]
     lines = [f"· {r.id}（{r.type_name}，{r.group}）：{r.description}" for r in ruleset.rules]
     return say(deps, "cmd_rules", count=len(ruleset.rules), lines="\n".join(lines))
 

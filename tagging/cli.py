@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from bot.clikit import SubParsers, setup, with_deps
+from tagging.config import TAG_RULES
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -15,7 +16,7 @@ __all__ = ["add_command"]
 
 
 def add_command(sub: SubParsers) -> None:
-    """``scrm tags``, added by the CLI from the feature table (bot/features.py)."""
+    """``scrm tags``, added by the CLI from its feature's ``cli`` slot (bot/feature.py)."""
     tags = sub.add_parser("tags", help="auto-tagging: rules, retag, explain, push, reconcile")
     tags.add_argument("action", choices=["rules", "retag", "explain", "push", "reconcile"])
     tags.add_argument("external_userid", nargs="?", default="")
@@ -32,7 +33,7 @@ def _tags(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
 
     async def run(deps: Deps) -> None:
-        rules = deps.config.tag_rules
+        rules = deps.config[TAG_RULES]
         if args.action == "rules":
             for rule in rules.rules:
                 print(f"{rule.id:<20} {rule.type_name:<10} {rule.group}: {rule.description}")

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.appconfig import ConfigKey
 from bot.configfiles import ConfigError, Reader, line_of, load_yaml
-from bot.features import import_modules
+from bot.feature import load_features
 from bot.templates import Templates, load_templates
 from customers.lifecycle import DEFAULT, Lifecycle, moved
 from tagging.kinds.base import NO_TEXTS, RULE_TYPES, RuleError, RuleType
 from tagging.kinds.lifecycle import NAME as LIFECYCLE_TYPE
 from tagging.kinds.lifecycle import THRESHOLDS, thresholds
 
-__all__ = ["TagRule", "TagGroupConf", "RuleSet", "load", "load_rules", "Example"]
+__all__ = ["TAG_RULES", "TagRule", "TagGroupConf", "RuleSet", "load", "load_rules", "Example"]
 
 _RULE_KEYS = {"id", "description", "type", "group", "examples", "__line__"}
 
@@ -75,7 +76,7 @@ class RuleSet:
 
 def load_rules(path: Path, templates: Templates | None = None) -> RuleSet:
     """``templates``: what the rules explain with; by default templates.yaml beside ``path``."""
-    import_modules("kinds")  # the rule types a rule may name
+    load_features()  # the rule types a rule may name
     if templates is None:
         templates = load_templates(path.with_name("templates.yaml"))
     reader = Reader(path)
@@ -133,9 +134,9 @@ def _rule(
     seen.add(rule_id)
     if not isinstance(item.get("description"), str) or not item["description"]:
         raise reader.fail(item, f"{where}: needs a description")
-    type_name = item.get("type")
+    type_name = str(item.get("type"))
     if type_name not in RULE_TYPES:
-        raise reader.fail(item, f"{where}: unknown type {type_name!r} (known: {', '.join(sorted(RULE_TYPES))})")
+        raise reader.fail(item, f"{where}: {RULE_TYPES.unknown(type_name)}")
     group = item.get("group")
     if group not in groups:
         raise reader.fail(item, f"{where}: group {group!r} is not declared under groups:")
@@ -168,5 +169,8 @@ def _examples(reader: Reader, item: Mapping[str, Any], where: str, kind: RuleTyp
 
 
 def load(config_dir: Path, loaded: Mapping[str, Any]) -> RuleSet:
-    """The feature table's loader (bot/features.py): config/tag_rules.yaml."""
+    """The feature's config loader (bot/feature.py): config/tag_rules.yaml."""
     return load_rules(config_dir / "tag_rules.yaml", loaded["templates"])
+
+
+TAG_RULES = ConfigKey("tag_rules", RuleSet)  # deps.config[TAG_RULES]

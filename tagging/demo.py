@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from tagging.config import TAG_RULES
 from tagging.report import explain_customer
 from tagging.service import retag_everyone
 
@@ -16,7 +17,7 @@ __all__ = ["chapter"]
 
 
 async def chapter(n: Narrator) -> None:
-    """The demo chapter (bot/features.py)."""
+    """The demo chapter (its feature's ``demo`` slot, bot/feature.py)."""
     now = n.now()
     n.say("She browsed 拖鞋 three times this week (shop signals); an old customer, 吴先生, adds 陈静 of 湖滨店")
     browses = [
@@ -44,7 +45,7 @@ async def chapter(n: Narrator) -> None:
     for who, userid, external_userid in (("周小姐", "guide_sh01_a", "wmDemoZhou01"),
                                          ("吴先生", "guide_hz01_a", "wmDemoSleep1")):
         n.show(f"{who} — why (scrm tags explain {external_userid}):")
-        for line in (await explain_customer(deps.config.tag_rules, external_userid))[1:]:
+        for line in (await explain_customer(deps.config[TAG_RULES], external_userid))[1:]:
             n.show(f"  {line}")
         n.show(f"  in WeCom (simulator) on {userid}'s profile: {n.wecom_tags(userid, external_userid)}")
     again = await retag_everyone(deps)

@@ -19,7 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.progress import Progress
-from bot.sqldialect import Dialect
+from bot.sqldialect import Dialect, SqlParams
 from customers.models import Tag
 from tagging.config import RuleSet
 from tagging.kinds.base import QueryContext
@@ -73,7 +73,8 @@ async def retag(
         await _create_desired(conn, dialect)
         for priority, rule in enumerate(rules.rules):
             await rule.kind.prepare(ctx)
-            select_sql, args = rule.kind.select(ctx)
+            params = SqlParams(dialect)
+            select_sql = rule.kind.select(ctx, params)
             group = rules.groups[rule.group]
             cases = " ".join(f"WHEN {_literal(name)} THEN {tag_ids[(rule.group, name)]}" for name in rule.kind.tags)
             await conn.execute_query(
@@ -81,7 +82,7 @@ async def retag(
                 f"SELECT q.customer_id, CASE q.tag {cases} END, {list(rules.groups).index(rule.group)}, "
                 f"{1 if group.exclusive else 0}, {priority}, {_literal(rule.id)}, q.evidence "
                 f"FROM ({select_sql}) q WHERE q.tag IS NOT NULL AND q.customer_id IS NOT NULL",
-                args,
+                params.values,
             )
             progress.advance()
         desired = await _apply(conn, dialect, ctx, now)

@@ -9,6 +9,7 @@ import structlog
 
 from bot.deps import Deps
 from bot.progress import Progress
+from tagging.config import TAG_RULES
 from tagging.delivery import SyncResult, ensure_rule_tags, push_pending, reconcile
 from tagging.engine import MissingTags, RetagResult, retag
 from tagging.events import retag_dirty_queued
@@ -27,7 +28,7 @@ class RetagRun:
 
 
 async def _retag(deps: Deps, customer_ids: Sequence[int] | None, progress: Progress | None) -> RetagResult:
-    rules = deps.config.tag_rules
+    rules = deps.config[TAG_RULES]
     try:
         return await retag(rules, now=deps.clock.now(), customer_ids=customer_ids, progress=progress)
     except MissingTags:
@@ -45,7 +46,7 @@ async def retag_customers(deps: Deps, customer_ids: Sequence[int]) -> RetagRun:
 
 async def retag_everyone(deps: Deps, *, push: bool = True, progress: bool = False) -> RetagRun:
     """The full re-tag (nightly, ``scrm tags retag``): set-based over every customer, then the push."""
-    await ensure_rule_tags(deps, deps.config.tag_rules)
+    await ensure_rule_tags(deps, deps.config[TAG_RULES])
     result = await _retag(deps, None, Progress("re-tag", enabled=progress))
     sync = None
     if push and result.pending_relations:

@@ -294,5 +294,5 @@ async def stack(make_settings: Callable[..., Settings], sim: Any, app_clock: Any
     async with serve_app(create_app(settings, clock=app_clock)) as app, aiohttp.ClientSession() as http:
         # Signed at the app's clock: tests that move time move WeCom's and the app's together.
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now, timestamp_clock=app.deps.clock.timestamp)
+                                timestamp_clock=app.deps.clock.timestamp)
         yield Stack(app, sim, sender, http)

@@ -17,11 +17,13 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from acquisition.config import ACQUISITION
 from acquisition.page import nearest_store
 from bot.app import create_app
 from channels.models import ContactWay
 from channels.service import sync_channels
 from config.settings import Settings
+from customers.config import ORG
 from tests.conftest import RunningApp, serve_app
 from tests.support.browser import Browser, chromium_available
 from tests.test_acquisition import acq_config, build_corp  # noqa: F401 - the same corp and config
@@ -119,8 +121,8 @@ async def test_far_from_every_store_the_brand_default_code(app: RunningApp, brow
 async def test_a_store_without_guides_is_not_open(app: RunningApp) -> None:
     # 西湖店's code loses its members (nobody would answer a scan): the nearest open store is shown instead.
     await ContactWay.filter(channel__state="s_sb").update(users=[])
-    conf = app.deps.config.acquisition.campaigns["spring"]
-    found = await nearest_store(app.deps.config.org.stores, conf, lat=NEAR_XIHU[0], lng=NEAR_XIHU[1])
+    conf = app.deps.config[ACQUISITION].campaigns["spring"]
+    found = await nearest_store(app.deps.config[ORG].stores, conf, lat=NEAR_XIHU[0], lng=NEAR_XIHU[1])
     assert found is not None and found.store == ""  # 静安店 is 160 km away: the default
 
 

@@ -30,6 +30,7 @@ from customers.models import ChatMessage, Customer, CustomerTag, Guide, Relation
 from customers.orders import OrderIn, record_orders
 from simulator.apis.groupmsg import guide_sends_mass
 from simulator.apis.moments import customer_comments, guide_publishes_moment
+from sop.config import PLAYBOOKS
 from sop.report import delivered_steps, lift
 from sop.service import run_tick
 from tests.test_operators import ops
@@ -254,7 +255,7 @@ async def test_an_sop_mass_step_counts_delivered_customers_and_lift_on_them(
     [row] = await delivered_steps(added - timedelta(hours=1), deps.clock.now() + timedelta(hours=1))
     assert (row.playbook, row.planned, row.prepared, row.delivered) == (
         "welcome_mass", len(treated), len(treated), len(treated) - 1)
-    [measured] = await lift(deps.config.sop, deps.clock.now() + timedelta(days=3))
+    [measured] = await lift(deps.config[PLAYBOOKS], deps.clock.now() + timedelta(days=3))
     assert (measured.treated, measured.treated_converted) == (len(treated) - 1, 1)
     assert measured.control == 30 - len(treated)
     await run_tick(deps)

@@ -96,7 +96,7 @@ def test_quiet_hours_come_from_one_setting_also_by_old_name(variable: str, monke
 
 
 def test_help_lists_the_engine_commands_and_every_features_own() -> None:
-    """The engine's sub-commands and those the features add through the table (bot/features.py)."""
+    """The engine's sub-commands and those the features add through their ``cli`` slot (bot/feature.py)."""
     result = run_scrm("--help", env={})
     assert result.returncode == 0, result.stderr
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ") and line.split()}

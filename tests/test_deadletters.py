@@ -40,8 +40,7 @@ async def ops(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator
         sim.state.add_member(userid, name)
     settings = make_settings(wecom_api_base=sim.url, scrm_command_per_minute=30, scrm_max_attempts=2)
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         yield Stack(app, sim, sender, http)
 
 

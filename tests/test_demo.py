@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.features import FEATURES
+from bot.feature import features
 from tests.conftest import BACKEND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,12 +26,12 @@ once = pytest.mark.skipif(BACKEND != "embedded", reason="the demo is the embedde
 def test_every_feature_chapter_is_told_through_the_narrator_alone() -> None:
     # A chapter imports its own feature's services, never the simulator (only the narrator's type).
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys\nfrom bot.features import attributes\nchapters = list(attributes('demo'))\n"
+        [sys.executable, "-c", "import sys\nfrom bot.feature import attributes\nchapters = list(attributes('demo'))\n"
          "print(len(chapters), sorted(m for m in sys.modules if m.split('.')[0] == 'simulator'))"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
     ).stdout.strip().split(maxsplit=1)
-    assert loaded == [str(sum(len(f.demo) for f in FEATURES)), "[]"]
-    assert {f.name for f in FEATURES if not f.demo} == set(), "every feature tells its part of the story"
+    assert loaded == [str(sum(len(f.demo) for f in features())), "[]"]
+    assert {f.name for f in features() if not f.demo} == set(), "every feature tells its part of the story"
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from config.settings import Settings
 from customers.models import Customer, Guide, Role
 from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.support.chat import say
 from tests.support.signing import post_signed
 from tests.support.waiting import eventually
 
@@ -43,8 +44,7 @@ def app_settings(make_settings: Callable[..., Settings], sim: Any) -> Settings:
 
 async def running(settings: Settings, sim: Any) -> AsyncIterator[Stack]:
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         yield Stack(app, sim, sender, http)
 
 
@@ -52,15 +52,6 @@ async def running(settings: Settings, sim: Any) -> AsyncIterator[Stack]:
 async def chat(app_settings: Settings, sim: Any) -> AsyncIterator[Stack]:
     async for stack in running(app_settings, sim):
         yield stack
-
-
-async def say(stack: Stack, userid: str, text: str) -> str:
-    """``userid`` types ``text`` to the app; the bot's answer, as the member reads it."""
-    before = len(stack.state.messages_to(userid))
-    await stack.deliver(stack.state.guide_sends_text(userid, text))
-    await stack.settle()
-    await eventually(lambda: len(stack.state.messages_to(userid)) > before)
-    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
 
 
 def texts(stack: Stack, userid: str) -> list[str]:

@@ -19,7 +19,7 @@ import pytest
 from bot.configfiles import ConfigError
 from bot.scheduler import Tick, fire
 from customers.models import Customer, Guide, Order, Relationship, Signal
-from leads.config import load_leads_config
+from leads.config import LEADS, load_leads_config
 from leads.importer import import_signals
 from leads.models import Lead, LeadStatus
 from leads.report import lead_figures
@@ -295,8 +295,8 @@ async def test_a_guide_who_left_passes_leads_to_the_store_pool(stack: Stack) -> 
     stack.state.add_member("guide_sh01_b", "李晓")
     sleeper = await customer(stack, dormant=True)
     await Guide.filter(userid=GUIDE).update(active=False)
-    pools = dict(stack.deps.config.leads.pools)
-    object.__setattr__(stack.deps.config.leads, "pools", pools | {"sh01": "guide_sh01_b"})
+    pools = dict(stack.deps.config[LEADS].pools)
+    object.__setattr__(stack.deps.config[LEADS], "pools", pools | {"sh01": "guide_sh01_b"})
     await send_signals(stack, signal(stack, "browse", sleeper.external_userid))
     assert len(lead_cards(stack, "guide_sh01_b")) == 1
     [lead] = await Lead.all()
@@ -481,7 +481,7 @@ async def test_import_signals_backfills_history_without_cards(stack: Stack, tmp_
     ("edit", "message"),
     [
         (("per_hour: 6", "per_hour: many"), "per_hour must be a number"),
-        (("  repeat_browse:\n", "  repeat_browsing:\n"), "unknown pattern 'repeat_browsing'"),
+        (("  repeat_browse:\n", "  repeat_browsing:\n"), "unknown lead pattern 'repeat_browsing'"),
         (("{count: 3, within_hours: 24}", "{count: 3, hours: 24}"), "unknown params ['hours']"),
         (("加购未付款 ¥{cart_amount}", "加购未付款 ¥{total}"), "unknown placeholder(s) ['total']"),
         (("  per_day: 30", '  quiet_hours: "22:00-08:00"\n  per_day: 30'), "quiet_hours moved to the SCRM_QUIET_HOURS"),

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
 
 from bot.app import create_app
-from bot.commands import parse, tokenize
+from bot.commands import Command, table_of, tokenize
 from bot.crypto import CallbackCrypto
 from bot.deps import Deps
+from bot.dispatch import Router, feature_routers
 from bot.models.commands import CommandAudit
 from bot.scheduler import Tick, fire
 from config.settings import Settings
 from customers.models import Customer, Guide, Relationship, Role
-from operators.handover import HANDOVER_HOOKS, on_handover
 from operators.models import HandoverItem, RobotSubscription
 from simulator.callbacks import CallbackSender
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.support.chat import say
 from tests.support.facts import craft_customer
 from tests.support.waiting import eventually
 
@@ -27,26 +29,23 @@ MEMBERS = {"guide_sh01_a": "王小美", "guide_sh01_b": "李晓", "manager_sh01"
            "admin01": "系统管理员"}
 
 
-@pytest.fixture
-async def ops(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running(make_settings: Callable[..., Settings], sim: Any,
+                  routers: Sequence[Router] | None = None) -> AsyncIterator[Stack]:
     """The app and the simulator, with a group robot named HQ群 and no pause between transfer calls."""
     for userid, name in MEMBERS.items():
         sim.state.add_member(userid, name)
     settings = make_settings(wecom_api_base=sim.url, scrm_robot_keys="HQ群=hq-robot-key", scrm_transfer_pause_s=0,
                              scrm_command_per_minute=30)
-    async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+    async with serve_app(create_app(settings, routers=routers)) as app, aiohttp.ClientSession() as http:
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         yield Stack(app, sim, sender, http)
 
 
-async def say(stack: Stack, userid: str, text: str) -> str:
-    """``userid`` types ``text`` to the app; the bot's answer (all parts), as the member reads it."""
-    before = len(stack.state.messages_to(userid))
-    await stack.deliver(stack.state.guide_sends_text(userid, text))
-    await stack.settle()
-    await eventually(lambda: len(stack.state.messages_to(userid)) > before)
-    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
+@pytest.fixture
+async def ops(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator[Stack]:
+    async with running(make_settings, sim) as stack:
+        yield stack
 
 
 def told(stack: Stack, userid: str, words: str) -> bool:
@@ -54,6 +53,11 @@ def told(stack: Stack, userid: str, words: str) -> bool:
 
 
 # --- parsing -----------------------------------------------------------------------------------------
+
+
+def parse(text: str) -> tuple[Command | None, list[str]]:
+    return table_of(tuple(feature_routers())).parse(text)
+
 
 
 @pytest.mark.parametrize(
@@ -152,8 +156,7 @@ async def test_admin_sets_a_role_and_the_first_admin_comes_from_config(
         sim.state.add_member(userid, name)
     settings = make_settings(wecom_api_base=sim.url, scrm_admin_userids="guide_sh01_b")
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         stack = Stack(app, sim, sender, http)
         assert "已将 王小美 的角色设为店长" in await say(stack, "guide_sh01_b", "角色 王小美 店长")
         assert (await Guide.get(userid="guide_sh01_a")).role == Role.STORE_MANAGER
@@ -193,8 +196,7 @@ async def test_rate_limit_answers_once_then_stays_quiet(
     sim.state.add_member("guide_sh01_a", "王小美")
     settings = make_settings(wecom_api_base=sim.url, scrm_command_per_minute=2)
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         stack = Stack(app, sim, sender, http)
         for _ in range(4):
             await stack.deliver(sim.state.guide_sends_text("guide_sh01_a", "帮助"))
@@ -207,20 +209,24 @@ async def test_rate_limit_answers_once_then_stays_quiet(
 # --- hand-over -----------------------------------------------------------------------------------------
 
 
-async def test_handover_moves_customers_and_reports_moved_and_failed(ops: Stack) -> None:
-    deps: Deps = ops.deps
-    now = deps.clock.now()
-    for i in range(3):
-        await craft_customer(ops.state, {}, now, external_userid=f"wmHand0{i}")
-    ops.state.refuse_transfer("wmHand02")
+async def test_handover_moves_customers_and_reports_moved_and_failed(
+    make_settings: Callable[..., Settings], sim: Any
+) -> None:
+    # Another feature's records move with the customers: a hook on its router.
+    tasks = Router("tasks")
     moved_by_hook: list[tuple[str, str, Sequence[str]]] = []
 
-    @on_handover("测试待办")
+    @tasks.on_handover("测试待办")
     async def move_tasks(deps: Deps, old: str, new: str, external_userids: Sequence[str]) -> int:
         moved_by_hook.append((old, new, list(external_userids)))
         return len(external_userids)
 
-    try:
+    async with running(make_settings, sim, routers=[*feature_routers(), tasks]) as ops:
+        deps: Deps = ops.deps
+        now = deps.clock.now()
+        for i in range(3):
+            await craft_customer(ops.state, {}, now, external_userid=f"wmHand0{i}")
+        ops.state.refuse_transfer("wmHand02")
         answer = await say(ops, "operator01", "交接 王小美 李晓")
         assert "等待客户确认 3 位" in answer
         assert ops.state.count_calls("externalcontact/transfer_customer") == 1
@@ -231,16 +237,14 @@ async def test_handover_moves_customers_and_reports_moved_and_failed(ops: Stack)
                                      for m in ops.state.messages_to("operator01")))
         report = str(ops.state.messages_to("operator01")[-1].content["content"])
         assert "已转移 2 位，失败 1 位" in report and "客户拒绝 1" in report and "测试待办已转给接手导购：2" in report
-    finally:
-        HANDOVER_HOOKS.pop("测试待办")
-    assert moved_by_hook == [("guide_sh01_a", "guide_sh01_b", ["wmHand00", "wmHand01"])]
-    taker = await Relationship.filter(guide__userid="guide_sh01_b", deleted_by_guide_at__isnull=True).values_list(
-        "customer__external_userid", flat=True)
-    assert sorted(taker) == ["wmHand00", "wmHand01"]
-    giver_left = await Relationship.filter(guide__userid="guide_sh01_a", deleted_by_guide_at__isnull=True).values_list(
-        "customer__external_userid", flat=True)
-    assert giver_left == ["wmHand02"]
-    assert await HandoverItem.filter(status="failed", reason="customer_refused").count() == 1
+        assert moved_by_hook == [("guide_sh01_a", "guide_sh01_b", ["wmHand00", "wmHand01"])]
+        taker = await Relationship.filter(guide__userid="guide_sh01_b", deleted_by_guide_at__isnull=True
+                                          ).values_list("customer__external_userid", flat=True)
+        assert sorted(taker) == ["wmHand00", "wmHand01"]
+        giver_left = await Relationship.filter(guide__userid="guide_sh01_a", deleted_by_guide_at__isnull=True
+                                               ).values_list("customer__external_userid", flat=True)
+        assert giver_left == ["wmHand02"]
+        assert await HandoverItem.filter(status="failed", reason="customer_refused").count() == 1
 
 
 async def test_a_customer_handed_over_to_another_store_is_theirs_in_chat(ops: Stack) -> None:

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from simulator.callbacks import CallbackSender
 from simulator.qrcodes import qr_png, scan_contact_way
 from simulator.state import SimulatorState
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
-from tests.support.waiting import eventually
+from tests.support import chat
 
 REPO = Path(__file__).resolve().parent.parent
 STORES = {11: ("nj", "南京西路店"), 12: ("hb", "湖滨店"), 13: ("sl", "三里屯店")}
@@ -79,8 +80,7 @@ async def corp(make_settings: Callable[..., Settings], sim: Any, org_config: Pat
     build_corp(sim.state)
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=org_config, scrm_quiet_hours="")
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
         yield Stack(app, sim, sender, http)
 
 
@@ -131,12 +131,7 @@ def texts_to(stack: Stack, userid: str) -> list[str]:
     return [str(m.content.get("content", "")) for m in stack.state.messages_to(userid) if m.msgtype == "text"]
 
 
-async def say(stack: Stack, userid: str, text: str) -> str:
-    before = len(stack.state.messages_to(userid))
-    await stack.deliver(stack.state.guide_sends_text(userid, text))
-    await stack.settle()
-    await eventually(lambda: any(m.msgtype == "text" for m in stack.state.messages_to(userid)[before:]))
-    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
+say = partial(chat.say, msgtype="text")  # a code's image comes with its text
 
 
 # --- the acceptance story ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from bot.appconfig import load_app_config
 from bot.configfiles import ConfigError
 from customers.models import Customer, Guide
 from predict.models import PredictionRun
+from tagging.config import TAG_RULES
 from tagging.report import explain_customer
 from tagging.service import retag_everyone
 from tests.conftest import Stack
@@ -35,7 +36,7 @@ async def test_the_top_decile_is_tagged_and_the_tag_says_why(ops: Stack) -> None
         ops.state, {"orders": [{"days_ago": 300, "amount": 99}], "prediction": {"p_buy_90": 0.08, "rank_pct": 0.7}},
         now)
     await retag_everyone(ops.deps, push=True)
-    explained = "\n".join(await explain_customer(ops.deps.config.tag_rules, likely.external_userid))
+    explained = "\n".join(await explain_customer(ops.deps.config[TAG_RULES], likely.external_userid))
     assert "预计90天内购买概率 62%（前8%） → 高潜复购" in explained
     assert "高潜复购" in {ops.state.tags[t].name for t in ops.state.tag_ids_of("guide_sh01_a", likely.external_userid)}
     assert "高潜复购" not in {ops.state.tags[t].name
@@ -50,9 +51,9 @@ async def test_a_frequent_buyer_whose_p_alive_fell_gets_a_churn_warning(ops: Sta
     steady = await craft_customer(ops.state, {"orders": orders, "prediction": {"p_alive": 0.75, "p_alive_peak": 0.8}},
                                   now)
     await retag_everyone(ops.deps)
-    explained = "\n".join(await explain_customer(ops.deps.config.tag_rules, fading.external_userid))
+    explained = "\n".join(await explain_customer(ops.deps.config[TAG_RULES], fading.external_userid))
     assert "活跃概率从上次购买后的 80% 降至 35%，曾购买 4 次 → 流失预警" in explained
-    assert "流失预警" not in "\n".join(await explain_customer(ops.deps.config.tag_rules, steady.external_userid))
+    assert "流失预警" not in "\n".join(await explain_customer(ops.deps.config[TAG_RULES], steady.external_userid))
 
 
 async def test_the_customer_profile_in_chat_shows_the_prediction_and_why(ops: Stack) -> None:

@@ -47,7 +47,7 @@ async def product(settings: Settings, sim: Any) -> AsyncIterator[Stack]:
     """The app (web + worker) with ``settings``, and WeCom's callback sender pointed at it."""
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now, timestamp_clock=app.deps.clock.timestamp)
+                                timestamp_clock=app.deps.clock.timestamp)
         yield Stack(app, sim, sender, http)
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bot.app import create_app
 from bot.reload import CHECK_EVERY_S
+from leads.config import LEADS
+from sidebar.config import LIBRARY
+from tagging.config import TAG_RULES
 from tests.conftest import serve_app
-from tests.support.chat import member_chat
+from tests.support import chat
+from tests.support.chat import stack_of
 from tests.support.sidebar import open_world, sidebar_settings
 from tests.support.waiting import eventually
 
@@ -31,13 +36,13 @@ async def test_an_edit_reaches_every_process_and_a_broken_file_changes_nothing_a
     async with open_world(make_settings, sim, scrm_config_dir=config) as world, \
             serve_app(create_app(sidebar_settings(make_settings, sim.url, scrm_config_dir=config), role="web")) as web:
         processes = [world.deps, web.deps]
-        say = member_chat(sim, world.app.callback_url, world.http, "operator01")
+        say = partial(chat.say, stack_of(world.app, sim, world.http), "operator01")
 
         def rule(deps: Any) -> str:
-            return str(next(r.description for r in deps.config.tag_rules.rules if r.id == "channel_store"))
+            return str(next(r.description for r in deps.config[TAG_RULES].rules if r.id == "channel_store"))
 
         def greeting(deps: Any) -> str:
-            return str(deps.config.sidebar.items["hello_first"].title)
+            return str(deps.config[LIBRARY].items["hello_first"].title)
 
         # An operator saves tag_rules.yaml: every process uses it within seconds, no command needed.
         edit(config / "tag_rules.yaml", "扫门店渠道码添加的客户，打上来源门店", "门店码来的客户")
@@ -50,7 +55,7 @@ async def test_an_edit_reaches_every_process_and_a_broken_file_changes_nothing_a
         assert "有误，未生效" in reply and "leads.yaml" in reply and "line" in reply and "per_hour" in reply
         await eventually(lambda: all(deps.config.watch.failed for deps in processes), within=5 * CHECK_EVERY_S)
         assert [greeting(deps) for deps in processes] == ["初次问候", "初次问候"]
-        assert [deps.config.leads.delivery.per_hour for deps in processes] == [6, 6]
+        assert [deps.config[LEADS].delivery.per_hour for deps in processes] == [6, 6]
 
         # Fixed: the old command names still work, and the reply says which files changed.
         edit(config / "leads.yaml", "per_hour: many ", "per_hour: 5 ")
@@ -58,5 +63,5 @@ async def test_an_edit_reaches_every_process_and_a_broken_file_changes_nothing_a
         assert "已重新加载" in reply and "leads.yaml" in reply and "sidebar.yaml" in reply, reply
         await eventually(lambda: all(greeting(deps) == "初次问候（新）" for deps in processes),
                          within=5 * CHECK_EVERY_S)
-        assert [deps.config.leads.delivery.per_hour for deps in processes] == [5, 5]
+        assert [deps.config[LEADS].delivery.per_hour for deps in processes] == [5, 5]
         assert "已重新加载" in await say("重载话术库")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from customers.models import GroupChat, GroupChatMember, Guide
 from leads.models import Lead, LeadStatus
 from predict.models import CustomerPrediction
 from sidebar import config as sidebar_config
+from sidebar.config import LIBRARY
 from sidebar.jssdk import Tickets, jsapi_signature
 from sidebar.models import ScriptSend, SidebarAudit
 from sidebar.oauth import safe_next
@@ -27,6 +29,8 @@ from sidebar.session import SessionSigner
 from simulator.browser import IssuedTicket
 from simulator.browser import jsapi_signature as simulator_signature
 from simulator.jsbridge import play_config, play_invoke
+from tests.support import chat
+from tests.support.chat import stack_of
 from tests.support.facts import craft_prediction
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 
@@ -485,32 +489,21 @@ async def test_an_operator_reloads_the_library_by_chat_and_the_sidebar_uses_it(
 ) -> None:
     import shutil
 
-    from bot.crypto import CallbackCrypto
-    from simulator.callbacks import CallbackSender
-    from tests.conftest import AES_KEY, CORP_ID, TOKEN
-    from tests.support.waiting import eventually
 
     shutil.copytree(CONFIG, tmp_path / "config")
     library_file = tmp_path / "config" / "sidebar.yaml"
     async with open_world(make_settings, sim, scrm_config_dir=tmp_path / "config") as world:
-        sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), world.app.callback_url, world.http,
-                                clock=sim.state.clock.now)
-
-        async def say(text: str) -> str:
-            before = len(sim.state.messages_to("operator01"))
-            await sender.send(sim.state.guide_sends_text("operator01", text))
-            await eventually(lambda: len(sim.state.messages_to("operator01")) > before)
-            return str(sim.state.messages_to("operator01")[-1].content.get("content", ""))
+        say = partial(chat.say, stack_of(world.app, sim, world.http), "operator01")
 
         library_file.write_text(library_file.read_text("utf-8").replace("以后您有任何", "{oops}以后您有任何"), "utf-8")
         reply = await say("重载话术库")
         assert "有误，未生效" in reply and "hello_first" in reply and "oops" in reply
-        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候"
+        assert world.deps.config[LIBRARY].items["hello_first"].title == "初次问候"
 
         fixed = library_file.read_text("utf-8").replace("{oops}", "").replace("初次问候", "初次问候（新）")
         library_file.write_text(fixed, "utf-8")
         assert "已重新加载" in await say("重载话术库")
-        assert world.deps.config.sidebar.items["hello_first"].title == "初次问候（新）"
+        assert world.deps.config[LIBRARY].items["hello_first"].title == "初次问候（新）"
 
 
 async def test_the_page_is_small_and_loads_nothing_but_wecoms_sdk(world: SidebarWorld) -> None:

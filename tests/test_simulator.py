@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from bot.crypto import CallbackCrypto
-from simulator import CallbackSender, SimulatorServer, SimulatorState, running_simulator
+from simulator import CallbackSender, SimulatorServer, SimulatorState, eventxml, running_simulator
 
 CORP_ID = "ww1436e0e65a779aee"
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
@@ -424,7 +424,9 @@ async def test_callback_round_trip_is_decryptable_and_shaped_like_wecom(http: ai
         sender = sender_for(receiver, http)
         report = await sender.send(state.customer_scans_qr("guide_a", "wmCUSTOMER1", state="store_sh01"))
         assert report.delivered and report.attempts == 1 and report.statuses == [200]
-        await sender.send(sender.template_card_event("guide_a", "done", "lead_1", "RC1"))
+        await sender.send(eventxml.template_card_event(CORP_ID, 1700000000, "guide_a", event_key="done",
+                                                       task_id="lead_1", response_code="RC1",
+                                                       card_type="button_interaction", agent_id=AGENT_ID))
         verification = await sender.verify_url("1288432023552776189")
     assert verification.ok
 

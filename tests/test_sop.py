@@ -21,11 +21,12 @@ from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
 from bot.reload import reload_config
 from config.settings import Settings
+from customers.config import ORG
 from customers.models import Customer, CustomerTag, Guide, Relationship, Tag, TagGroup, TagSource
 from customers.orders import OrderIn, OrderLine, record_orders
 from simulator.callbacks import CallbackSender
 from sop import chat
-from sop.config import load_playbooks
+from sop.config import PLAYBOOKS, load_playbooks
 from sop.delivery import notice, send_escalations, send_reminders
 from sop.engine import in_holdout, sweep
 from sop.models import SopTask, TaskStatus
@@ -96,7 +97,7 @@ async def test_customer_added_by_callback_gets_the_day0_task_once(
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir, scrm_quiet_hours="")
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(
-            CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http, clock=sim.state.clock.now
+            CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http
         )
         # The add (WeCom's time) is in the sweep's past: set once the app is up, since a start on a
         # busy machine can take longer than the margin.
@@ -236,7 +237,7 @@ async def test_two_engines_create_each_task_once(
         results = await asyncio.gather(run_tick(first), run_tick(second), run_tick(first))
         assert sum(r is None for r in results) >= 1  # the lease let one engine sweep at a time
         # Without the lease, the unique key alone still holds: two sweeps at once, same window.
-        playbooks = first.config.sop
+        playbooks = first.config[PLAYBOOKS]
         await asyncio.gather(
             *(sweep(playbooks, since=local(1, 0), until=local(2, 10, 5), tz="Asia/Shanghai") for _ in range(2))
         )
@@ -274,7 +275,7 @@ async def test_quiet_hours_hold_the_digest_and_the_card_closes_a_task(
         assert (await SopTask.get(id=task_id)).customer_id == rich.id
         # Our clock is moved, WeCom's is not: the click is signed at our time, as a fresh callback is.
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now, timestamp_clock=deps.clock.timestamp)
+                                timestamp_clock=deps.clock.timestamp)
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], first_key))
         await sender.send(sim.state.guide_clicks_card("guide_sh01_a", card["task_id"], "lead:other:1"))
         await eventually(lambda: SopTask.filter(id=task_id, status=TaskStatus.DONE).exists())
@@ -333,7 +334,7 @@ async def test_holdout_is_stable_excluded_and_measured(
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=config_dir)  # shipped 10% holdouts
     sim.state.add_member("guide_sh01_a", "王小美")
     async with open_deps(settings, clock=clock) as deps:
-        playbook = deps.config.sop.get("new_customer")
+        playbook = deps.config[PLAYBOOKS].get("new_customer")
         assert playbook is not None and playbook.holdout_pct == 10
         assert [in_holdout(playbook, i) for i in range(1, 300)] == [in_holdout(playbook, i) for i in range(1, 300)]
         assert 15 <= sum(in_holdout(playbook, i) for i in range(1, 300)) <= 45
@@ -352,7 +353,7 @@ async def test_holdout_is_stable_excluded_and_measured(
             [OrderIn(f"L-{p.id}", Decimal("100"), local(3, 12), p.external_userid) for p in treated[::2]]
         )
         clock.set(local(5, 9))
-        row = next(r for r in await lift(deps.config.sop, clock.now()) if r.playbook == "new_customer")
+        row = next(r for r in await lift(deps.config[PLAYBOOKS], clock.now()) if r.playbook == "new_customer")
         assert row.treated == len(treated) and row.treated_converted == len(treated[::2]) and row.control_converted == 0
         low, high = row.interval() or (0, 0)
         assert 0 < low < row.lift < high
@@ -361,14 +362,15 @@ async def test_holdout_is_stable_excluded_and_measured(
 async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_running_set(
     sop: Any, config_dir: Path
 ) -> None:
-    running = sop.config.sop
+    running = sop.config[PLAYBOOKS]
     path = config_dir / "sop" / "birthday.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("type: date_field", "type: moon_phase"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"birthday\.yaml: line 2: playbook 'birthday': unknown trigger 'moon_phase'"):
-        load_playbooks(config_dir, sop.config.templates, sop.config.org)
+    with pytest.raises(ConfigError,
+                       match=r"birthday\.yaml: line 2: playbook 'birthday': unknown SOP trigger 'moon_phase'"):
+        load_playbooks(config_dir, sop.config.templates, sop.config[ORG])
     with pytest.raises(ConfigError, match="moon_phase"):  # 重载配置: a broken file changes nothing
         await reload_config(sop)
-    assert sop.config.sop is running
+    assert sop.config[PLAYBOOKS] is running
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("type: moon_phase", "type: date_field")
@@ -376,7 +378,7 @@ async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_r
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match=r"line \d+: step 'day_of': template 'nope' is not in templates.yaml"):
-        load_playbooks(config_dir, sop.config.templates, sop.config.org)
+        load_playbooks(config_dir, sop.config.templates, sop.config[ORG])
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("template: nope", "template: sop_birthday")
@@ -384,7 +386,7 @@ async def test_a_broken_playbook_refuses_to_load_and_a_broken_reload_keeps_the_r
         encoding="utf-8",
     )
     await reload_config(sop)
-    assert sop.config.sop is not running and sop.config.sop.get("生日祝福") is not None
+    assert sop.config[PLAYBOOKS] is not running and sop.config[PLAYBOOKS].get("生日祝福") is not None
 
 
 async def test_a_guide_reads_a_tasks_due_time_in_the_stores_time_zone(sop: Any) -> None:

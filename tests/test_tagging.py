@@ -19,7 +19,8 @@ from bot.deps import Deps
 from config.settings import Settings
 from customers.models import Customer, CustomerTag, Tag, TagSource
 from customers.orders import read_orders_csv, record_orders
-from tagging.config import load_rules
+from leads.config import LEADS
+from tagging.config import TAG_RULES, load_rules
 from tagging.delivery import push_pending, reconcile
 from tagging.report import explain_customer
 from tagging.service import retag_customers, retag_everyone
@@ -155,7 +156,7 @@ async def test_orders_csv_import_feeds_rfm(deps: Deps, sim: Any, tmp_path: Path)
 
 
 BROKEN = {
-    "unknown type": ("type: rfm\n", "type: magic\n", "unknown type 'magic'"),
+    "unknown type": ("type: rfm\n", "type: magic\n", "unknown tag rule type 'magic'"),
     "bad parameter": ("    min_count: 3\n", "    min_count: lots\n", "min_count must be a number"),
     "duplicate id": ("  - id: interest_gift\n", "  - id: interest_slippers\n", "duplicate id"),
     "undeclared group": ("    group: 活动\n", "    group: 促销\n", "group '促销' is not declared"),
@@ -204,11 +205,11 @@ def test_one_dormancy_threshold_for_tags_leads_and_boards(tmp_path: Path) -> Non
     assert text.count("    dormant_days: 180\n") == 1, "set once, on the lifecycle rule"
     rules.write_text(text.replace("    dormant_days: 180\n", "    dormant_days: 120\n"), encoding="utf-8")
     loaded = load_app_config(config)
-    assert "（≥120天）" in loaded.tag_rules.rule("lifecycle").kind.explain("沉睡", {"days": 150})
-    assert loaded.tag_rules.rule("reactivation_potential").kind.explain("唤醒潜力", {"p90": 0.3}).startswith(
+    assert "（≥120天）" in loaded[TAG_RULES].rule("lifecycle").kind.explain("沉睡", {"days": 150})
+    assert loaded[TAG_RULES].rule("reactivation_potential").kind.explain("唤醒潜力", {"p90": 0.3}).startswith(
         "沉睡（120天未购）")
-    assert loaded.leads.patterns["dormant_wakeup"].params["dormant_days"] == 120
-    assert dormant_days_of(loaded.tag_rules) == 120
+    assert loaded[LEADS].patterns["dormant_wakeup"].params["dormant_days"] == 120
+    assert dormant_days_of(loaded[TAG_RULES]) == 120
 
 
 def test_a_lead_pattern_with_its_own_dormancy_is_refused(tmp_path: Path) -> None:
@@ -232,7 +233,7 @@ async def test_scan_to_tags_in_wecom_end_to_end(stack: Any) -> None:
 
 
 async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> None:
-    from bot.sqldialect import Dialect, connection
+    from bot.sqldialect import Dialect, SqlParams, connection
     from tagging.kinds.base import QueryContext
     from tagging.kinds.rfm import RfmRule
 
@@ -244,8 +245,9 @@ async def test_rfm_quantile_mode_splits_at_the_median(deps: Deps, sim: Any) -> N
     await rule.prepare(ctx)
     recency, frequency, monetary = ctx.run_values["rfm"]
     assert 10 <= recency <= 300 and frequency == 2 and 200 <= monetary <= 5000
-    sql, args = rule.select(ctx)
-    rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, args)}
+    params = SqlParams(ctx.dialect)
+    sql = rule.select(ctx, params)
+    rows = {r["customer_id"]: r["tag"] for r in await connection().execute_query_dict(sql, params.values)}
     assert rows[spenders[0].id] == "一般发展客户"
     assert rows[spenders[3].id] == "重要挽留客户"
 

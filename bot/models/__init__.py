@@ -1,1 +1,1 @@
-"""Tortoise models of the engine and the customer data they share. Listed in ``bot.db.MODEL_MODULES``."""
+"""Tortoise models of the engine and the customer data they share. Listed in ``bot.db.ENGINE_MODELS``."""

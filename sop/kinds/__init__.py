@@ -1,6 +1,6 @@
 """The SOP's kinds: registries of its closed vocabularies (trigger kinds, step actions, goals), one
 decorator each; the built-in triggers are in ``sop/kinds/triggers.py``, the goals in
-``sop/kinds/goals.py`` (both named in the ``kinds`` slot of bot/features.py)."""
+``sop/kinds/goals.py`` (both named in the ``kinds`` slot of sop/__init__.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from bot.configfiles import ConfigError
+from bot.registry import Registry
 from bot.sqldialect import SqlParams
 
 __all__ = ["Fail", "TriggerKind", "Window", "trigger", "TRIGGERS", "ACTIONS", "GOALS", "goal"]
@@ -51,7 +52,7 @@ class TriggerKind(Protocol):
     def anchors(self, params: Any, window: Window, sql: SqlParams) -> str | None: ...
 
 
-TRIGGERS: dict[str, TriggerKind] = {}
+TRIGGERS: Registry[TriggerKind] = Registry("SOP trigger")
 T = TypeVar("T", bound=type)
 
 
@@ -59,9 +60,9 @@ def trigger(name: str) -> Callable[[T], T]:
     """Register a trigger kind under ``name`` (the ``trigger.type`` of a playbook)."""
 
     def register(cls: T) -> T:
-        if name in TRIGGERS:
-            raise ValueError(f"two SOP triggers named {name}")
-        TRIGGERS[name] = cls()
+        if name in TRIGGERS:  # its instance is new each time: refused by class
+            raise TRIGGERS.taken(name)
+        TRIGGERS.add(name, cls())
         return cls
 
     return register
@@ -76,7 +77,7 @@ ACTIONS: tuple[str, ...] = ("message", "mass", "group_post")
 # Goals: an SQL condition on ``t`` (the sop_task row) that, once true, closes the task. ``since``
 # bounds the facts to look at (the sweep's window), so an idle tick stays cheap.
 GoalFn = Callable[[SqlParams, datetime], str]
-GOALS: dict[str, GoalFn] = {}
+GOALS: Registry[GoalFn] = Registry("SOP goal")
 G = TypeVar("G", bound=GoalFn)
 
 
@@ -84,9 +85,7 @@ def goal(name: str) -> Callable[[G], G]:
     """Register a goal under ``name`` (the ``goal`` of a playbook)."""
 
     def register(func: G) -> G:
-        if name in GOALS and GOALS[name] is not func:
-            raise ValueError(f"two SOP goals named {name}")
-        GOALS[name] = func
+        GOALS.add(name, func)
         return func
 
     return register

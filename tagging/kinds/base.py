@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from bot.sqldialect import Dialect, ids_filter
+from bot.registry import Registry
+from bot.sqldialect import Dialect, SqlParams, ids_filter
 from bot.templates import Templates
 from customers.lifecycle import Lifecycle
 
@@ -36,16 +37,13 @@ class QueryContext:
     dialect: Dialect
     now: datetime
     # Restricts ``customer.id`` (as ``{column}``) to the customers being re-tagged; None = all.
-    # Ids are our own integers, inlined, so every rule's parameters number from 1.
+    # Ids are our own integers, inlined (not parameters).
     customer_ids: Sequence[int] | None
     # Values computed once per run and shared by rules (e.g. RFM quantile thresholds).
     run_values: dict[str, Any]
 
     def scope(self, column: str) -> str:
         return ids_filter(column, self.customer_ids)
-
-    def placeholders(self, count: int) -> list[str]:
-        return [self.dialect.param(i + 1) for i in range(count)]
 
 
 class RuleType(Protocol):
@@ -66,8 +64,9 @@ class RuleType(Protocol):
         """Compute run-wide values (optional: ``RuleBase`` does nothing here)."""
         ...
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        """SQL yielding (customer_id, tag_name, evidence_json) for matching customers."""
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        """SQL yielding (customer_id, tag_name, evidence_json) for matching customers; its values
+        bound through ``params`` (each ``params.add(value)`` is the placeholder)."""
         ...
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
@@ -75,16 +74,14 @@ class RuleType(Protocol):
         ...
 
 
-RULE_TYPES: dict[str, type[RuleType]] = {}
+RULE_TYPES: Registry[type[RuleType]] = Registry("tag rule type")
 T = TypeVar("T", bound=type[Any])
 
 
 def rule_type(name: str) -> Callable[[T], T]:
     def register(cls: T) -> T:
-        if name in RULE_TYPES:
-            raise ValueError(f"rule type {name} registered twice")
         cls.name = name
-        RULE_TYPES[name] = cls
+        RULE_TYPES.add(name, cls)
         return cls
 
     return register

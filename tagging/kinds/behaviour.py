@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.sqldialect import SqlParams
 from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, number, rule_type, text, texts
@@ -46,21 +47,18 @@ class BehaviourRule(RuleBase):
     def tags(self) -> Sequence[str]:
         return [self.tag]
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        values: list[Any] = [self.tag, *self.signals, ctx.dialect.time(ctx.now - timedelta(days=self.window_days))]
-        target = ("s.category", self.category) if self.category else ("s.product_id", self.product)
-        values += [target[1], self.min_count]
-        marks = ctx.placeholders(len(values))
-        types = ", ".join(marks[1 : 1 + len(self.signals)])
-        cutoff, what, minimum = marks[1 + len(self.signals) :]
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        tag, types = params.add(self.tag), params.in_list(self.signals)
+        cutoff = params.add(ctx.now - timedelta(days=self.window_days))
+        column, value = ("s.category", self.category) if self.category else ("s.product_id", self.product)
+        what, minimum = params.add(value), params.add(self.min_count)
         evidence = ctx.dialect.json_object(("count", "COUNT(*)"), ("last", "MAX(s.occurred_at)"))
-        sql = (
-            f"SELECT s.customer_id, {marks[0]} AS tag, {evidence} AS evidence FROM signal s "
-            f"WHERE s.customer_id IS NOT NULL AND s.type IN ({types}) AND s.occurred_at >= {cutoff} "
-            f"AND {target[0]} = {what}{ctx.scope('s.customer_id')} "
+        return (
+            f"SELECT s.customer_id, {tag} AS tag, {evidence} AS evidence FROM signal s "
+            f"WHERE s.customer_id IS NOT NULL AND s.type IN {types} AND s.occurred_at >= {cutoff} "
+            f"AND {column} = {what}{ctx.scope('s.customer_id')} "
             f"GROUP BY s.customer_id HAVING COUNT(*) >= {minimum}"
         )
-        return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         kinds = "/".join(self.templates.render(f"why_signal_{s}") for s in self.signals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.sqldialect import SqlParams
 from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, rule_type, text
@@ -30,18 +31,14 @@ class ChannelRule(RuleBase):
     def tags(self) -> Sequence[str]:
         return sorted(set(self.states.values()))
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        pairs = list(self.states.items())
-        marks = ctx.placeholders(len(pairs) * 2)
-        cases = " ".join(f"WHEN {marks[2 * i]} THEN {marks[2 * i + 1]}" for i in range(len(pairs)))
-        values = [v for pair in pairs for v in pair]
-        sql = (
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        cases = " ".join(f"WHEN {params.add(state)} THEN {params.add(tag)}" for state, tag in self.states.items())
+        # Rows whose state no mapping names give a NULL tag and are dropped by the engine's join.
+        return (
             f"SELECT r.customer_id, CASE r.state {cases} END AS tag, "
             f"{ctx.dialect.json_object(('state', 'r.state'))} AS evidence "
             f"FROM relationship r WHERE r.state <> ''{ctx.scope('r.customer_id')}"
         )
-        # Rows whose state no mapping names give a NULL tag and are dropped by the engine's join.
-        return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         return self.templates.render("why_channel", state=evidence.get("state"), tag=tag)

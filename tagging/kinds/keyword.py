@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.sqldialect import SqlParams
 from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, number, rule_type, text, texts
@@ -38,23 +39,15 @@ class KeywordRule(RuleBase):
     def tags(self) -> Sequence[str]:
         return [self.tag]
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        patterns = [f"%{_literal(k)}%" for k in self.keywords]
-        values: list[Any] = [
-            self.tag,
-            ctx.dialect.time(ctx.now - timedelta(days=self.window_days)),
-            *patterns,
-            self.min_count,
-        ]
-        marks = ctx.placeholders(len(values))
-        likes = " OR ".join(f"m.content LIKE {mark} ESCAPE '\\'" for mark in marks[2 : 2 + len(patterns)])
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        tag, since = params.add(self.tag), params.add(ctx.now - timedelta(days=self.window_days))
+        likes = " OR ".join(f"m.content LIKE {params.add(f'%{_literal(k)}%')} ESCAPE '\\'" for k in self.keywords)
         evidence = ctx.dialect.json_object(("count", "COUNT(*)"), ("last", "MAX(m.sent_at)"))
-        sql = (
-            f"SELECT m.customer_id, {marks[0]} AS tag, {evidence} AS evidence FROM chat_message m "
-            f"WHERE m.customer_id IS NOT NULL AND m.sent_at >= {marks[1]} AND ({likes})"
-            f"{ctx.scope('m.customer_id')} GROUP BY m.customer_id HAVING COUNT(*) >= {marks[-1]}"
+        return (
+            f"SELECT m.customer_id, {tag} AS tag, {evidence} AS evidence FROM chat_message m "
+            f"WHERE m.customer_id IS NOT NULL AND m.sent_at >= {since} AND ({likes})"
+            f"{ctx.scope('m.customer_id')} GROUP BY m.customer_id HAVING COUNT(*) >= {params.add(self.min_count)}"
         )
-        return sql, values
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         return self.templates.render("why_keyword", window=f"{self.window_days:g}", keywords="/".join(self.keywords),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.sqldialect import SqlParams
 from bot.templates import Templates
 from customers.lifecycle import ACTIVE, CHURN_RISK, DEFAULT, DORMANT, FIRST, LOST, NEW, PRECEDENCE, REPEAT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, number, rule_type
@@ -70,8 +71,9 @@ class LifecycleRule(RuleBase):
     def tags(self) -> Sequence[str]:
         return list(PRECEDENCE)
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
-        now, dormant, active, factor = ctx.placeholders(4)
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
+        now, dormant = params.add(ctx.now), params.add(self.dormant_days)
+        active, factor = params.add(self.active_days), params.add(self.churn_factor)
         days = ctx.dialect.days_since(now, "c.last_purchase_at")
         # One pass over relationships (grouped), not two correlated lookups per customer.
         relations = (
@@ -94,11 +96,10 @@ class LifecycleRule(RuleBase):
             ("orders", "c.order_count"),
             ("cycle", "ROUND(c.purchase_cycle_days)"),
         )
-        sql = (
+        return (
             f"SELECT c.id AS customer_id, {stage} AS tag, {evidence} AS evidence FROM customer c "
             f"LEFT JOIN ({relations}) rs ON rs.customer_id = c.id WHERE 1 = 1{ctx.scope('c.id')}"
         )
-        return sql, [ctx.dialect.time(ctx.now), self.dormant_days, self.active_days, self.churn_factor]
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         days, orders, cycle = evidence.get("days"), evidence.get("orders"), evidence.get("cycle")

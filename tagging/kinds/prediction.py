@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.sqldialect import SqlParams
 from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleBase, RuleError, number, rule_type, text
@@ -45,30 +46,29 @@ class PredictionRule(RuleBase):
     def tags(self) -> Sequence[str]:
         return [self.tag]
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
         evidence = ctx.dialect.json_object(
             ("p90", "p.p_buy_90"), ("rank", "p.rank_pct"), ("alive", "p.p_alive"),
             ("alive_peak", "p.p_alive_peak"), ("orders", "c.order_count"),
         )
+        if self.mode == "dormant_top":
+            return self._dormant_top(ctx, params, evidence)
         base = (
-            f"SELECT p.customer_id, {ctx.placeholders(1)[0]} AS tag, {evidence} AS evidence "
+            f"SELECT p.customer_id, {params.add(self.tag)} AS tag, {evidence} AS evidence "
             f"FROM customer_prediction p JOIN customer c ON c.id = p.customer_id WHERE "
         )
         if self.mode == "top":
-            _, share = ctx.placeholders(2)
-            return f"{base}p.rank_pct < {share}{ctx.scope('p.customer_id')}", [self.tag, self.top_pct / 100]
-        if self.mode == "dormant_top":
-            return self._dormant_top(ctx, evidence)
-        _, orders, drop, below = ctx.placeholders(4)
+            return f"{base}p.rank_pct < {params.add(self.top_pct / 100)}{ctx.scope('p.customer_id')}"
         where = (
-            f"c.order_count >= {orders} AND p.p_alive_peak IS NOT NULL "
-            f"AND p.p_alive_peak - p.p_alive >= {drop} AND p.p_alive < {below}"
+            f"c.order_count >= {params.add(self.min_orders)} AND p.p_alive_peak IS NOT NULL "
+            f"AND p.p_alive_peak - p.p_alive >= {params.add(self.min_drop)} AND p.p_alive < {params.add(self.below)}"
         )
-        return f"{base}{where}{ctx.scope('p.customer_id')}", [self.tag, self.min_orders, self.min_drop, self.below]
+        return f"{base}{where}{ctx.scope('p.customer_id')}"
 
-    def _dormant_top(self, ctx: QueryContext, evidence: str) -> tuple[str, list[Any]]:
+    def _dormant_top(self, ctx: QueryContext, params: SqlParams, evidence: str) -> str:
         """Ranked among all dormant customers (also when one customer is re-tagged), then scoped."""
-        tag, now, dormant, share = ctx.placeholders(4)
+        tag, now, dormant = params.add(self.tag), params.add(ctx.now), params.add(self.dormant_days)
+        share = params.add(self.top_pct / 100)
         days = ctx.dialect.days_since(now, "c.last_purchase_at")
         ranked = (
             f"SELECT p.customer_id, {evidence} AS evidence, "
@@ -76,9 +76,8 @@ class PredictionRule(RuleBase):
             f"FROM customer_prediction p JOIN customer c ON c.id = p.customer_id "
             f"WHERE c.last_purchase_at IS NOT NULL AND {days} >= {dormant}"
         )
-        sql = (f"SELECT d.customer_id, {tag} AS tag, d.evidence FROM ({ranked}) d "
-               f"WHERE d.dormant_rank < {share}{ctx.scope('d.customer_id')}")
-        return sql, [self.tag, ctx.dialect.time(ctx.now), self.dormant_days, self.top_pct / 100]
+        return (f"SELECT d.customer_id, {tag} AS tag, d.evidence FROM ({ranked}) d "
+                f"WHERE d.dormant_rank < {share}{ctx.scope('d.customer_id')}")
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         p90 = f"{float(evidence.get('p90') or 0):.0%}"

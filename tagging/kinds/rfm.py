@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.sqldialect import connection
+from bot.sqldialect import SqlParams, connection
 from bot.templates import Templates
 from customers.lifecycle import DEFAULT, Lifecycle
 from tagging.kinds.base import NO_TEXTS, QueryContext, RuleError, number, rule_type
@@ -81,9 +81,9 @@ class RfmRule:
         # Most customers have one order, so the median of F is 1: one order is never "frequent".
         ctx.run_values["rfm"] = (recency, max(2.0, float(orders)), float(spent))
 
-    def select(self, ctx: QueryContext) -> tuple[str, list[Any]]:
+    def select(self, ctx: QueryContext, params: SqlParams) -> str:
         recency, frequency, monetary = ctx.run_values["rfm"]
-        marks = ctx.placeholders(4)
+        marks = [params.add(ctx.now), params.add(recency), params.add(frequency), params.add(monetary)]
         days = ctx.dialect.days_since(marks[0], "c.last_purchase_at")
         cases = " ".join(f"WHEN {r * 4 + f * 2 + m} THEN '{name}'" for (r, f, m), name in SEGMENTS.items())
         evidence = ctx.dialect.json_object(
@@ -94,7 +94,7 @@ class RfmRule:
             ("F_high", "t.fh"),
             ("M_high", "t.mh"),
         )
-        sql = (
+        return (
             f"SELECT t.id AS customer_id, CASE t.rh * 4 + t.fh * 2 + t.mh {cases} END AS tag, {evidence} AS evidence "
             f"FROM (SELECT c.id, c.order_count, {ctx.dialect.number('c.total_spent')} AS total_spent, {days} AS days, "
             f"CASE WHEN {days} <= {marks[1]} THEN 1 ELSE 0 END AS rh, "
@@ -102,7 +102,6 @@ class RfmRule:
             f"CASE WHEN {ctx.dialect.number('c.total_spent')} >= {marks[3]} THEN 1 ELSE 0 END AS mh "
             f"FROM customer c WHERE c.order_count > 0 AND c.last_purchase_at IS NOT NULL{ctx.scope('c.id')}) t"
         )
-        return sql, [ctx.dialect.time(ctx.now), recency, frequency, monetary]
 
     def explain(self, tag: str, evidence: Mapping[str, Any]) -> str:
         spent = float(evidence.get("M") or 0)

@@ -1,24 +1,26 @@
-"""A member typing to the app in WeCom, and the app's answer as the member reads it."""
+"""A member typing to the app in WeCom, and the app's answer as the member reads it: the one ``say``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.crypto import CallbackCrypto
 from simulator.callbacks import CallbackSender
-from tests.conftest import AES_KEY, CORP_ID, TOKEN
+from tests.conftest import AES_KEY, CORP_ID, TOKEN, RunningApp, Stack
 from tests.support.waiting import eventually
 
 
-def member_chat(sim: Any, callback_url: str, http: Any, userid: str) -> Callable[[str], Awaitable[str]]:
-    """``say(text)``: ``userid`` sends ``text`` to the app; returns the last message the app sent back."""
-    sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), callback_url, http, clock=sim.state.clock.now)
+def stack_of(app: RunningApp, sim: Any, http: Any) -> Stack:
+    """A Stack over an app served another way (the sidebar's world): callbacks signed as WeCom signs them."""
+    sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http)
+    return Stack(app, sim, sender, http)
 
-    async def say(text: str) -> str:
-        before = len(sim.state.messages_to(userid))
-        await sender.send(sim.state.guide_sends_text(userid, text))
-        await eventually(lambda: len(sim.state.messages_to(userid)) > before)
-        return str(sim.state.messages_to(userid)[-1].content.get("content", ""))
 
-    return say
+async def say(stack: Stack, userid: str, text: str, *, msgtype: str | None = None) -> str:
+    """``userid`` types ``text`` to the app; every message the app sent back (joined), once one came
+    (of ``msgtype``, when given: a code's image comes with its text)."""
+    before = len(stack.state.messages_to(userid))
+    await stack.deliver(stack.state.guide_sends_text(userid, text))
+    await stack.settle()
+    await eventually(lambda: any(msgtype in (None, m.msgtype) for m in stack.state.messages_to(userid)[before:]))
+    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])

@@ -39,6 +39,7 @@ from simulator.callbacks import CallbackSender
 from simulator.qrcodes import scan_contact_way
 from simulator.state import SimulatorState
 from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.support.chat import say
 
 # Three `scrm` processes and 60 adds through the worker take a while on a loaded machine.
 pytestmark = pytest.mark.timeout(300)
@@ -141,7 +142,7 @@ async def corp(make_settings: Callable[..., Settings], sim: Any, acq_config: Pat
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=acq_config, scrm_quiet_hours="")
     async with serve_app(create_app(settings, clock=clock)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now, timestamp_clock=app.deps.clock.timestamp)
+                                timestamp_clock=app.deps.clock.timestamp)
         stack = Stack(app, sim, sender, http)
         await sync_channels(stack.deps)
         yield stack
@@ -250,16 +251,6 @@ async def test_a_guide_sees_their_members_masked_and_the_full_phone_only_for_the
     assert local in await say(corp, "sa_g1", f"会员电话 {mine.id}")
     assert local not in await say(corp, "sa_g2", f"会员电话 {mine.id}")  # another guide's member
     assert "添加会员" in await say(corp, "sa_g1", "待办")
-
-
-async def say(stack: Stack, userid: str, text: str) -> str:
-    from tests.support.waiting import eventually
-
-    before = len(stack.state.messages_to(userid))
-    await stack.deliver(stack.state.guide_sends_text(userid, text))
-    await stack.settle()
-    await eventually(lambda: len(stack.state.messages_to(userid)) > before)
-    return "\n".join(str(m.content.get("content", "")) for m in stack.state.messages_to(userid)[before:])
 
 
 # --- 3 and 6: adds matched, the funnel -------------------------------------------------------------

@@ -65,7 +65,7 @@ async def test_a_restored_database_with_redis_lost_sends_nothing_twice_and_carri
         settings = make_settings(wecom_api_base=sim.url, database_url=restored, scrm_redis_prefix=fresh_redis_prefix)
         async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
             sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                    clock=sim.state.clock.now)
+                                    timestamp_clock=sim.state.clock.now)
             restored_stack = Stack(app, sim, sender, http)
             await restored_stack.deliver(xml)  # WeCom re-sends; the new Redis has never seen it
             await restored_stack.settle()

@@ -374,7 +374,7 @@ async def test_guide_behaviour_daily_boards_and_the_managers_line(corp: Any, sim
 
 
 async def test_operators_preview_a_mass_send_in_chat_and_confirm_it(ops: Any) -> None:
-    from tests.test_operators import say
+    from tests.support.chat import say
 
     state = ops.state
     group = state.add_tag_group("会员等级", [TAG])

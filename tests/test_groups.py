@@ -22,7 +22,7 @@ from boards.kinds import compute
 from bot.app import create_app
 from bot.configfiles import ConfigError
 from bot.crypto import CallbackCrypto
-from bot.features import attributes
+from bot.feature import attributes
 from bot.scheduler import fire
 from config.settings import Settings
 from customers.models import Store
@@ -79,7 +79,7 @@ async def corp(make_settings: Callable[..., Settings], sim: Any, groups_config: 
     settings = make_settings(wecom_api_base=sim.url, scrm_config_dir=groups_config, scrm_quiet_hours="")
     async with serve_app(create_app(settings)) as app, aiohttp.ClientSession() as http:
         sender = CallbackSender(CallbackCrypto(TOKEN, AES_KEY, CORP_ID), app.callback_url, http,
-                                clock=sim.state.clock.now)
+                                timestamp_clock=sim.state.clock.now)
         await sync_org(app.deps)
         yield Stack(app, sim, sender, http)
 

@@ -73,7 +73,7 @@ async def test_the_previous_releases_worker_welcomes_a_customer_on_the_new_schem
         async with aiohttp.ClientSession() as http:
             sender = CallbackSender(
                 CallbackCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key.get_secret_value(),
-                               CORP_ID), web.callback_url, http, clock=sim.state.clock.now)
+                               CORP_ID), web.callback_url, http, timestamp_clock=sim.state.clock.now)
             xml = sim.state.customer_scans_qr("guide_sh01_a", "wmPREV001", state="store_sh01", name="周小姐")
             assert (await sender.send(xml)).delivered
             assert (await sender.send(xml)).delivered  # WeCom's re-send: still one welcome

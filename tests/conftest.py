@@ -35,7 +35,7 @@ CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
 SECRET = "test-secret-Ao6b95HKuWrpphrCxv0UkFJHxOQBkw5zM0b"
 METRICS_TOKEN = "test-metrics-token"  # /metrics answers only its bearer
-INTAKE_PATHS = "/signals /intake/orders /intake/chat-archive"
+INTAKE_PATHS = "/signals /intake/orders /intake/chat-archive /intake/members"
 
 
 def _port_open(host: str, port: int) -> bool:

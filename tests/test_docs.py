@@ -113,16 +113,16 @@ def test_a_setting_added_with_a_description_only_needs_make_docs() -> None:
 
 
 def test_a_command_kind_or_feature_without_documentation_is_named() -> None:
-    commands = [*docgen.command_rows(), CommandRow("campaigns", "活动 <名称>", ("campaign",), "", help="")]
-    kinds = [*docgen.kind_rows(), KindRow("SOP trigger", "campaign_joined", "campaigns.kinds", doc="")]
-    features = [*docgen.feature_names(), "campaigns"]
+    commands = [*docgen.command_rows(), CommandRow("loyalty", "活动 <名称>", ("campaign",), "", help="")]
+    kinds = [*docgen.kind_rows(), KindRow("SOP trigger", "loyalty_joined", "loyalty.kinds", doc="")]
+    features = [*docgen.feature_names(), "loyalty"]
 
     found = docgen.undocumented(docgen.settings_rows(), commands, kinds, features)
 
     assert found == [
-        "chat command '活动' has no help= (campaigns)",
-        "SOP trigger 'campaign_joined' has no docstring or label (campaigns.kinds)",
-        "feature 'campaigns' has no page docs/features/campaigns.md",
+        "chat command '活动' has no help= (loyalty)",
+        "SOP trigger 'loyalty_joined' has no docstring or label (loyalty.kinds)",
+        "feature 'loyalty' has no page docs/features/loyalty.md",
     ]
 
 

@@ -16,14 +16,14 @@ from bot.feature import features
 from bot.features import FEATURES
 from bot.scheduler import ticks
 from config.settings import Settings
+from tests.conftest import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("bot", "handlers", "config", "simulator", *FEATURES)
 # Tencent's published sample credentials (the simulator's defaults): public, not secrets.
-WECOM = dict(
-    wecom_corp_id="ww1436e0e65a779aee", wecom_agent_id=1000002, wecom_secret="s",
-    wecom_token="hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", wecom_aes_key="6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
-)
+# The tests' own app credentials (Tencent's public sample ones are refused outside the simulator).
+WECOM = dict(wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID, wecom_secret=SECRET, wecom_token=TOKEN,
+             wecom_aes_key=AES_KEY)
 
 
 def fresh_python(code: str) -> str:

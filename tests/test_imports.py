@@ -239,7 +239,7 @@ def test_a_new_feature_is_its_package_its_handlers_module_and_one_name(tmp_path:
         (copy / name).write_text(text, "utf-8")
     listing = copy / "bot" / "features.py"
     before = listing.read_text("utf-8").splitlines()
-    listing.write_text(listing.read_text("utf-8").replace('"predict")', '"predict", "zz")'), "utf-8")
+    listing.write_text(listing.read_text("utf-8").replace('"groups")', '"groups", "zz")'), "utf-8")
     after = listing.read_text("utf-8").splitlines()
     assert len(before) == len(after) and sum(a != b for a, b in zip(before, after, strict=True)) == 1
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import secrets
 import subprocess
@@ -43,6 +42,7 @@ from bench.appproc import HOST, callback_sender, migrate, new_corp, start_app, s
 from bench.loadgen import percentile
 from bench.pgdb import BenchError, create_database, database_url
 from bench.private import PrivatePostgres, PrivateRedis, ServiceError
+from bot.csvfiles import csv_writer
 from config.settings import Settings
 from simulator.server import running_simulator
 
@@ -118,7 +118,7 @@ async def sample(run: Run, started: float, web: subprocess.Popen[bytes], worker:
 def write_outputs(run: Run, out: Path, window: float) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "soak.csv").open("w", newline="") as file:
-        writer = csv.writer(file)
+        writer = csv_writer(file)
         writer.writerow(["minute", "rss_web_mb", "rss_worker_mb", "redis_mb", "stream", "dead",
                          *[f"{t}_mb" for t in TABLES]])
         for s in run.samples:

@@ -72,6 +72,8 @@ def org_config(tmp_path: Path) -> Path:
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     (config / "org.yaml").write_text(ORG_YAML, encoding="utf-8")
+    # This corp's own org.yaml: the shipped nearest-store page names a channel of the shipped one.
+    (config / "acquisition.yaml").write_text("campaigns: {}\n", encoding="utf-8")
     return config
 
 

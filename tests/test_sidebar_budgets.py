@@ -17,6 +17,7 @@ import pytest
 
 from bot.crypto import CallbackCrypto
 from customers.models import CustomerTag
+from simulator import eventxml
 from simulator.callbacks import CallbackSender
 from tagging.delivery import push_pending
 from tests.conftest import AES_KEY, CORP_ID, METRICS_TOKEN, TOKEN
@@ -85,7 +86,9 @@ async def test_an_anonymous_login_flood_neither_fills_redis_nor_stops_callbacks(
         await asyncio.sleep(0.05)
         sim.state.add_external_contact("wmFLOOD0001", "洪女士")
         sim.state.relate("guide_sh01_a", "wmFLOOD0001")
-        report = await sender.send(sender.add_external_contact("guide_sh01_a", "wmFLOOD0001"))
+        added = eventxml.change_external_contact(CORP_ID, sim.state.clock.now_int(), "add_external_contact",
+                                                 "guide_sh01_a", "wmFLOOD0001")
+        report = await sender.send(added)
         statuses = await flood
         assert report.delivered and report.statuses[0] == 200
         # The first 30 of the minute go to WeCom's OAuth page (30 more if the minute turned meanwhile).

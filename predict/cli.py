@@ -106,7 +106,9 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
         writer.writerow(["customer_id", *METHODS, "p_buy"])
         columns = [*(evaluation.scores[name] for name in METHODS), evaluation.p_buy]
         for i, customer in enumerate(evaluation.ids):
-            writer.writerow([customer, *(f"{column[i]:.6g}" for column in columns)])
+            # A chance the training window could not calibrate (too short a history before the cut) is
+            # left empty, never written as "nan".
+            writer.writerow([customer, *(f"{column[i]:.6g}" if math.isfinite(column[i]) else "" for column in columns)])
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path) -> None:

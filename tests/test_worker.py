@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from bot.app import build_worker, create_app, open_deps
 from bot.deps import Deps
@@ -166,8 +167,9 @@ async def test_killed_worker_event_is_reclaimed_and_processed_once(make_settings
 
 def _plain(settings: Settings) -> dict[str, Any]:
     values = settings.model_dump(mode="json")
-    for name in ("wecom_secret", "wecom_token", "wecom_aes_key"):
-        values[name] = getattr(settings, name).get_secret_value()
+    for name, value in settings:  # every secret as it is (a dump masks them)
+        if isinstance(value, SecretStr):
+            values[name] = value.get_secret_value()
     return values
 
 

@@ -24,12 +24,13 @@ __all__ = ["AES_KEY", "AGENT_ID", "CORP_ID", "HOST", "ROOT", "SECRET", "TOKEN", 
            "new_corp", "start_app", "stop_app", "wait_healthy"]
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tencent's published sample credentials (the simulator's defaults): public, not secrets.
+# The benches' own made-up app credentials (Tencent's public sample ones are refused by `scrm migrate`,
+# which runs before a simulator URL is set).
 CORP_ID = "ww1436e0e65a779aee"
 AGENT_ID = 1000002
-TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
-SECRET = "bench-secret"  # the simulator's made-up app secret
+TOKEN = "BenchTokenQ7mZ2xW9rT4kL8vN3pY6sD"
+AES_KEY = "BenchAesKey0q8Zr3Wm5Tx7Kp2Lv9Ns4Yd6Fh1Gj3Hk"
+SECRET = "bench-secret-Vq3Zm8Rt2Wx6Kp9Ln4Ys7Df"  # the simulator's made-up app secret
 
 
 def new_corp() -> tuple[SimulatorState, list[str], list[str]]:

@@ -7,7 +7,10 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,13 @@ import aiohttp
 import yaml
 
 from bench.pgdb import BenchError
-from bench.private import HOST, free_port
+from bench.private import HOST, ServiceError, free_port
 from bot.crypto import CallbackCrypto
 from simulator.callbacks import CallbackSender
 from simulator.state import SimulatorState
 
 __all__ = ["AES_KEY", "AGENT_ID", "CORP_ID", "HOST", "ROOT", "SECRET", "TOKEN", "callback_sender", "migrate",
-           "new_corp", "start_app", "stop_app", "wait_healthy"]
+           "new_corp", "run_drill", "start_app", "stop_app", "wait_healthy"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # The benches' own made-up app credentials (Tencent's public sample ones are refused by `scrm migrate`,
@@ -120,3 +123,17 @@ def stop_app(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def run_drill(name: str, run: Callable[[Any, Path], Awaitable[int]], args: Any) -> int:
+    """A drill's ``main``: ``run(args, tmp)`` in a temporary folder, stopped after ``args.max_seconds``;
+    a run that could not be made (a service, the app, the time) is one line on stderr and exit 2."""
+    with tempfile.TemporaryDirectory(prefix=f"scrm-{name}-") as tmp:
+        try:
+            return asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=args.max_seconds))
+        except (BenchError, ServiceError) as err:
+            print(f"{run.__module__}: {err}", file=sys.stderr)
+            return 2
+        except TimeoutError:
+            print(f"{run.__module__}: the run took longer than {args.max_seconds:g} s; stopped", file=sys.stderr)
+            return 2

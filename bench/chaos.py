@@ -32,8 +32,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,10 +43,10 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from bench.appproc import HOST, callback_sender, migrate, new_corp, start_app, stop_app, wait_healthy
+from bench.appproc import HOST, callback_sender, migrate, new_corp, run_drill, start_app, stop_app, wait_healthy
 from bench.loadgen import percentile
-from bench.pgdb import BenchError, create_database, database_url
-from bench.private import PrivatePostgres, PrivateRedis, ServiceError
+from bench.pgdb import create_database, database_url
+from bench.private import PrivatePostgres, PrivateRedis
 from bot.deadletters import events_command
 from bot.queue import EventQueue
 from simulator.callbacks import CallbackSender, DeliveryReport
@@ -385,16 +383,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scrm-chaos-") as tmp:
-        try:
-            return asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=args.max_seconds))
-        except (BenchError, ServiceError) as err:
-            print(f"bench/chaos.py: {err}", file=sys.stderr)
-            return 2
-        except TimeoutError:
-            print(f"bench/chaos.py: the run took longer than {args.max_seconds:g} s; stopped", file=sys.stderr)
-            return 2
+    return run_drill("chaos", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,10 +37,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.appproc import HOST, callback_sender, migrate, new_corp, start_app, wait_healthy
+from bench.appproc import HOST, callback_sender, migrate, new_corp, run_drill, start_app, wait_healthy
 from bench.chaos import Scan, count_relations, dead_letter_report, keep_logs
 from bench.pgdb import BenchError, create_database, database_url
-from bench.private import PrivatePostgres, PrivateRedis, ServiceError, free_port
+from bench.private import PrivatePostgres, PrivateRedis, free_port
 from simulator.callbacks import CallbackSender
 from simulator.models import WelcomeMessage
 from simulator.server import running_simulator
@@ -283,16 +281,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scrm-drill-") as tmp:
-        try:
-            return asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=args.max_seconds))
-        except (BenchError, ServiceError) as err:
-            print(f"bench/deploy_drill.py: {err}", file=sys.stderr)
-            return 2
-        except TimeoutError:
-            print(f"bench/deploy_drill.py: the run took longer than {args.max_seconds:g} s; stopped", file=sys.stderr)
-            return 2
+    return run_drill("drill", run, parse_args(argv))
 
 
 if __name__ == "__main__":

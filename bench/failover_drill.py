@@ -28,8 +28,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,10 +37,10 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
-from bench.appproc import HOST, callback_sender, migrate, new_corp, start_app, stop_app, wait_healthy
+from bench.appproc import HOST, callback_sender, migrate, new_corp, run_drill, start_app, stop_app, wait_healthy
 from bench.chaos import Scan
 from bench.pgdb import BenchError, create_database, database_url
-from bench.private import PrivatePostgres, ServiceError, free_port
+from bench.private import PrivatePostgres, free_port
 from simulator.server import running_simulator
 
 MASTER = "scrm-drill"
@@ -241,16 +239,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scrm-failover-") as tmp:
-        try:
-            return asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=args.max_seconds))
-        except (BenchError, ServiceError) as err:
-            print(f"bench/failover_drill.py: {err}", file=sys.stderr)
-            return 2
-        except TimeoutError:
-            print(f"bench/failover_drill.py: the run took longer than {args.max_seconds:g} s", file=sys.stderr)
-            return 2
+    return run_drill("failover", run, parse_args(argv))
 
 
 if __name__ == "__main__":

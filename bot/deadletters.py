@@ -23,7 +23,7 @@ import structlog
 from redis.exceptions import RedisError, ResponseError
 
 from bot.events import route_of
-from bot.queue import EventQueue
+from bot.queue import LANE_OF_FIELDS, LATER_SOURCE, EventQueue
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -42,9 +42,9 @@ __all__ = [
     "replay",
 ]
 
-# Moves one dead letter back onto the stream, or answers false when it is gone (replayed already,
+# Moves one dead letter back onto its lane, or answers false when it is gone (replayed already,
 # or trimmed). Attempts start again at 1; the handlers that succeeded stay done.
-_REPLAY = """
+_REPLAY = LANE_OF_FIELDS + """
 local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #entries == 0 then return false end
 local fields = entries[1][2]
@@ -58,7 +58,7 @@ for i = 1, #fields, 2 do
 end
 out[#out + 1] = 'attempt'
 out[#out + 1] = '1'
-local id = redis.call('XADD', KEYS[2], '*', unpack(out))
+local id = redis.call('XADD', lane_of(out, KEYS[2], KEYS[3], ARGV[2]), '*', unpack(out))
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 """
@@ -108,16 +108,19 @@ async def queue_stats(queue: EventQueue, now: float | None = None) -> QueueStats
     keys = queue.keys
     async with queue.redis.pipeline(transaction=False) as pipe:
         pipe.xlen(keys.stream)
+        pipe.xlen(keys.later)
         pipe.xlen(keys.dead)
         pipe.zcard(keys.retry_schedule)
         pipe.zrange(keys.retry_schedule, 0, 0, withscores=True)
         pipe.xrange(keys.stream, count=1)
-        stream, dead, retries, first_retry, oldest = await pipe.execute()
+        pipe.xrange(keys.later, count=1)
+        first, later, dead, retries, first_retry, *oldest_of_lanes = await pipe.execute()
+    stream = int(first) + int(later)
     pending: dict[str, int] = {}
     idle: dict[str, float] = {}
-    if int(stream):
+    for lane in keys.lanes if stream else ():
         try:
-            consumers: Any = await queue.redis.xinfo_consumers(keys.stream, queue.group)
+            consumers: Any = await queue.redis.xinfo_consumers(lane, queue.group)
         except ResponseError as err:  # no group yet (no worker ever started): nothing pending
             if "NOGROUP" not in str(err):
                 raise
@@ -125,11 +128,13 @@ async def queue_stats(queue: EventQueue, now: float | None = None) -> QueueStats
         # A consumer with entries and a long idle time is a worker that died holding them.
         for consumer in consumers:
             if int(consumer["pending"]):
-                pending[_text(consumer["name"])] = int(consumer["pending"])
-                idle[_text(consumer["name"])] = int(consumer.get("idle") or 0) / 1000
-    oldest_age = max(0.0, now - _id_seconds(_text(oldest[0][0]))) if oldest else 0.0
+                name = _text(consumer["name"])
+                pending[name] = pending.get(name, 0) + int(consumer["pending"])
+                idle[name] = max(idle.get(name, 0.0), int(consumer.get("idle") or 0) / 1000)
+    ages = [now - _id_seconds(_text(entries[0][0])) for entries in oldest_of_lanes if entries]
+    oldest_age = max(0.0, *ages) if ages else 0.0
     next_retry = max(0.0, float(first_retry[0][1]) - now) if first_retry else None
-    return QueueStats(int(stream), pending, idle, oldest_age, int(retries), next_retry, int(dead), queue.dead_maxlen)
+    return QueueStats(stream, pending, idle, oldest_age, int(retries), next_retry, int(dead), queue.dead_maxlen)
 
 
 async def dead_letters(
@@ -163,7 +168,7 @@ async def replay(queue: EventQueue, ids: Sequence[str] = (), *, every: bool = Fa
     script = queue.redis.register_script(_REPLAY)
     result = ReplayResult()
     for dead_id in wanted:
-        moved = await script(keys=[queue.keys.dead, queue.keys.stream], args=[dead_id])
+        moved = await script(keys=[queue.keys.dead, *queue.keys.lanes], args=[dead_id, LATER_SOURCE])
         (result.replayed if moved else result.missing).append(dead_id)
     return result
 

@@ -71,6 +71,7 @@ class Event:
     attempt: int = 1
     done: frozenset[str] = field(default_factory=frozenset)
     stream_id: str = ""
+    stream: str = ""  # the stream (lane) it was read from: where it is acknowledged
 
     @property
     def route(self) -> tuple[str, str, str]:
@@ -91,7 +92,7 @@ class Event:
         }
 
     @classmethod
-    def from_fields(cls, stream_id: str, fields: Mapping[str, str]) -> Event:
+    def from_fields(cls, stream_id: str, fields: Mapping[str, str], stream: str = "") -> Event:
         done = fields.get("done", "")
         return cls(
             source=fields["source"],
@@ -101,4 +102,5 @@ class Event:
             attempt=int(fields.get("attempt", "1")),
             done=frozenset(filter(None, done.split(","))),
             stream_id=stream_id,
+            stream=stream,
         )

@@ -1,4 +1,9 @@
-"""The durable event queue: one Redis Stream with a consumer group, a retry schedule and a dead-letter stream.
+"""The durable event queue: two Redis Streams (lanes), one consumer group, a retry schedule, a dead-letter stream.
+
+The first lane holds what the world sent (WeCom's callbacks, shop intake), the second the product's
+own follow-ups (internal events: a contact to record, a customer changed). Workers read the first
+lane first, so a welcome (its code lives 20 s) never waits behind the follow-ups of earlier adds;
+every ``LATER_FIRST_EVERY``-th read serves the follow-ups first, so they never starve.
 
 Ingest appends with :meth:`EventQueue.append` — de-duplication and XADD in one Lua script, so the
 hot path costs exactly one Redis round trip. Workers read through the consumer group, and every
@@ -29,14 +34,27 @@ redis.call('SET', KEYS[1], id, 'EX', %(ttl)d)
 return id
 """
 
-# Moves due retries back onto the stream. The payload hash and the schedule entry go in the
+# Which lane an entry's fields belong on: KEYS[later] when its source is ARGV[later_source].
+LANE_OF_FIELDS = """
+local function lane_of(fields, first, later, later_source)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'source' then
+      if fields[i + 1] == later_source then return later end
+      return first
+    end
+  end
+  return first
+end
+"""
+
+# Moves due retries back onto their lane. The payload hash and the schedule entry go in the
 # same script as the XADD, so a crash can neither lose nor duplicate a retry.
-_PROMOTE = """
+_PROMOTE = LANE_OF_FIELDS + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, uid in ipairs(due) do
   local data_key = ARGV[3] .. uid
   local fields = redis.call('HGETALL', data_key)
-  if #fields > 0 then redis.call('XADD', KEYS[2], '*', unpack(fields)) end
+  if #fields > 0 then redis.call('XADD', lane_of(fields, KEYS[2], KEYS[3], ARGV[4]), '*', unpack(fields)) end
   redis.call('DEL', data_key)
   redis.call('ZREM', KEYS[1], uid)
 end
@@ -72,7 +90,17 @@ class QueueKeys:
 
     @property
     def stream(self) -> str:
+        """The first lane: WeCom's callbacks and intake."""
         return f"{{{self.prefix}}}:events"
+
+    @property
+    def later(self) -> str:
+        """The second lane: internal follow-ups."""
+        return f"{{{self.prefix}}}:events:later"
+
+    @property
+    def lanes(self) -> tuple[str, str]:
+        return (self.stream, self.later)
 
     @property
     def dead(self) -> str:
@@ -99,7 +127,7 @@ class Takeover:
     """Entries taken from a dead consumer, with how often each has now been delivered."""
 
     events: list[Event]
-    deliveries: dict[str, int]
+    deliveries: dict[tuple[str, str], int]  # (stream, entry id) → deliveries
     asked: int
     found: int
 
@@ -107,6 +135,12 @@ class Takeover:
     def exhausted(self) -> bool:
         """The dead consumer had no more than was asked for: nothing of it is left."""
         return self.found < self.asked
+
+
+# Internal events (bot/publish.py) ride the second lane.
+LATER_SOURCE = "internal"
+# Under a backlog on both lanes, one read in this many serves the follow-ups first.
+LATER_FIRST_EVERY = 4
 
 
 class NotReplicated(RedisError):
@@ -136,12 +170,22 @@ class EventQueue:
         # The hot path's constant arguments, encoded once (redis-py passes bytes through as they are).
         self._append_head = (b"EVALSHA", self._append.sha.encode(), b"2")
         self._stream = self.keys.stream.encode()
+        self._later = self.keys.later.encode()
+        self._reads = 0
+
+    def lane(self, source: str) -> str:
+        """The stream an event of ``source`` is appended to."""
+        return self.keys.later if source == LATER_SOURCE else self.keys.stream
+
+    @staticmethod
+    def _read_from(event: Event, keys: QueueKeys) -> str:
+        return event.stream or keys.stream
 
     # --- producer side (ingest) -------------------------------------------------------------
     def _append_args(
         self, source: str, key: str, body_json: str | bytes, received_at: float
     ) -> tuple[list[Any], list[Any]]:
-        keys: list[Any] = [self.keys.seen(source, key), self._stream]
+        keys: list[Any] = [self.keys.seen(source, key), self._later if source == LATER_SOURCE else self._stream]
         return keys, [source, key, body_json, repr(received_at)]
 
     async def append(self, source: str, key: str, body_json: str | bytes, received_at: float) -> str | None:
@@ -154,8 +198,9 @@ class EventQueue:
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
         try:
+            stream = self._later if source == LATER_SOURCE else self._stream
             result = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                *self._append_head, self.keys.seen(source, key), self._stream, source, key, body_json, repr(received_at)
+                *self._append_head, self.keys.seen(source, key), stream, source, key, body_json, repr(received_at)
             )
         except NoScriptError:
             keys, args = self._append_args(source, key, body_json, received_at)
@@ -197,40 +242,56 @@ class EventQueue:
 
     # --- consumer side (worker) -------------------------------------------------------------
     async def ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.keys.stream, self.group, id="0", mkstream=True)
-        except ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
+        for stream in self.keys.lanes:
+            try:
+                await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as err:
+                if "BUSYGROUP" not in str(err):
+                    raise
 
     async def read(self, consumer: str, count: int, block_ms: int) -> list[Event]:
-        reply: Any = await self.redis.xreadgroup(
-            self.group, consumer, {self.keys.stream: ">"}, count=count, block=block_ms or None
-        )
+        """Up to ``count`` new entries, the first lane's before the second's; waits ``block_ms`` when both are empty."""
+        self._reads += 1
+        first, second = self.keys.lanes
+        if self._reads % LATER_FIRST_EVERY == 0:
+            first, second = second, first
+        events = await self._read_lanes(consumer, {first: ">"}, count, None)
+        if len(events) < count:
+            events += await self._read_lanes(consumer, {second: ">"}, count - len(events), None)
+        if events or not block_ms:
+            return events
+        # Both empty: wait on both at once (each may answer, hence half the count from each).
+        return await self._read_lanes(consumer, dict.fromkeys(self.keys.lanes, ">"), max(1, count // 2), block_ms)
+
+    async def _read_lanes(
+        self, consumer: str, streams: dict[str, str], count: int, block_ms: int | None
+    ) -> list[Event]:
+        reply: Any = await self.redis.xreadgroup(self.group, consumer, cast(Any, streams), count=count, block=block_ms)
         events: list[Event] = []
-        for _stream, entries in reply or []:
-            events.extend(self._events(entries))
+        for stream, entries in reply or []:
+            events.extend(self._events(entries, _text(stream)))
         return events
 
-    async def read_own(self, consumer: str, after: str, count: int) -> tuple[list[Event], str, bool]:
-        """This consumer's own pending entries after id ``after`` ("0": from the start).
+    async def read_own(self, consumer: str, stream: str, after: str, count: int) -> tuple[list[Event], str, bool]:
+        """This consumer's own pending entries of lane ``stream`` after id ``after`` ("0": from the start).
 
         Returns (events, the last id read, whether the list was read to its end).
         """
-        reply: Any = await self.redis.xreadgroup(self.group, consumer, {self.keys.stream: after}, count=count)
+        reply: Any = await self.redis.xreadgroup(self.group, consumer, {stream: after}, count=count)
         entries = [entry for _stream, found in reply or [] for entry in found]
         last = _text(entries[-1][0]) if entries else after
-        return self._events(entries), last, len(entries) < count
+        return self._events(entries, stream), last, len(entries) < count
 
     @staticmethod
-    def _events(entries: list[Any]) -> list[Event]:
+    def _events(entries: list[Any], stream: str) -> list[Event]:
         # A deleted entry still pending shows as (id, None): nothing left to process.
-        return [Event.from_fields(_text(sid), _texts(fields)) for sid, fields in entries if fields]
+        return [Event.from_fields(_text(sid), _texts(fields), stream) for sid, fields in entries if fields]
 
     async def ack(self, event: Event) -> None:
+        stream = self._read_from(event, self.keys)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.keys.stream, self.group, event.stream_id)
-            pipe.xdel(self.keys.stream, event.stream_id)
+            pipe.xack(stream, self.group, event.stream_id)
+            pipe.xdel(stream, event.stream_id)
             await pipe.execute()
 
     async def trim_dead_letters(self, older_than_s: float) -> int:
@@ -242,19 +303,21 @@ class EventQueue:
     async def schedule_retry(self, event: Event, due_at: float) -> None:
         """Replace the entry by its next attempt, due at ``due_at`` (unix seconds)."""
         uid = event.stream_id
+        stream = self._read_from(event, self.keys)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.retry_data_prefix + uid, mapping=cast(Any, event.to_fields()))
             pipe.zadd(self.keys.retry_schedule, {uid: due_at})
-            pipe.xack(self.keys.stream, self.group, event.stream_id)
-            pipe.xdel(self.keys.stream, event.stream_id)
+            pipe.xack(stream, self.group, event.stream_id)
+            pipe.xdel(stream, event.stream_id)
             await pipe.execute()
 
     async def release(self, event: Event) -> None:
         """Give an unfinished entry back at once (graceful shutdown), keeping its attempt count."""
+        stream = self._read_from(event, self.keys)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.stream, cast(Any, event.to_fields()))
-            pipe.xack(self.keys.stream, self.group, event.stream_id)
-            pipe.xdel(self.keys.stream, event.stream_id)
+            pipe.xadd(self.lane(event.source), cast(Any, event.to_fields()))
+            pipe.xack(stream, self.group, event.stream_id)
+            pipe.xdel(stream, event.stream_id)
             await pipe.execute()
 
     async def dead_letter(self, event: Event, error: str) -> None:
@@ -263,15 +326,17 @@ class EventQueue:
             "failed_at": repr(time.time()),
             "stream_id": event.stream_id,
         }
+        stream = self._read_from(event, self.keys)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.keys.dead, cast(Any, fields), maxlen=self.dead_maxlen, approximate=False)
-            pipe.xack(self.keys.stream, self.group, event.stream_id)
-            pipe.xdel(self.keys.stream, event.stream_id)
+            pipe.xack(stream, self.group, event.stream_id)
+            pipe.xdel(stream, event.stream_id)
             await pipe.execute()
 
     async def promote_due_retries(self, now: float, limit: int = 500) -> int:
         moved = await self._promote(
-            keys=[self.keys.retry_schedule, self.keys.stream], args=[now, limit, self.keys.retry_data_prefix]
+            keys=[self.keys.retry_schedule, *self.keys.lanes],
+            args=[now, limit, self.keys.retry_data_prefix, LATER_SOURCE],
         )
         return int(moved)
 
@@ -285,9 +350,11 @@ class EventQueue:
         await self.redis.delete(self.keys.heartbeat(consumer))
 
     async def dead_consumers(self, me: str) -> list[str]:
-        """Consumers of the group, other than ``me``, whose heartbeat is gone."""
-        consumers: Any = await self.redis.xinfo_consumers(self.keys.stream, self.group)
-        names = [_text(c["name"]) for c in consumers if _text(c["name"]) != me]
+        """Consumers of the group (on either lane), other than ``me``, whose heartbeat is gone."""
+        names: list[str] = []
+        for stream in self.keys.lanes:
+            consumers: Any = await self.redis.xinfo_consumers(stream, self.group)
+            names.extend(n for c in consumers if (n := _text(c["name"])) != me and n not in names)
         if not names:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -299,27 +366,36 @@ class EventQueue:
     async def take_over(self, dead: str, consumer: str, count: int) -> Takeover:
         """Claim up to ``count`` of the entries ``dead`` left pending, if its heartbeat is still gone.
 
-        XCLAIM counts a delivery, so an entry that keeps killing its consumers shows it.
+        XCLAIM counts a delivery, so an entry that keeps killing its consumers shows it. The first
+        lane's entries are taken first.
         """
-        reply: Any = await self._take_over(
-            keys=[self.keys.stream, self.keys.heartbeat(dead)], args=[self.group, dead, consumer, count]
-        )
-        counts, entries = (reply[0], reply[1]) if reply else ([], [])
-        deliveries: dict[str, int] = {}
-        for item in counts:
-            stream_id, _, times = _text(item).partition(" ")
-            deliveries[stream_id] = int(times) + 1
-        events = self._events([(sid, _pairs(fields)) for sid, fields in entries])
-        return Takeover(events, deliveries, asked=count, found=len(counts))
+        events: list[Event] = []
+        deliveries: dict[tuple[str, str], int] = {}
+        found = 0
+        for stream in self.keys.lanes:
+            if found >= count:
+                break
+            reply: Any = await self._take_over(
+                keys=[stream, self.keys.heartbeat(dead)], args=[self.group, dead, consumer, count - found]
+            )
+            counts, entries = (reply[0], reply[1]) if reply else ([], [])
+            for item in counts:
+                stream_id, _, times = _text(item).partition(" ")
+                deliveries[(stream, stream_id)] = int(times) + 1
+            events += self._events([(sid, _pairs(fields)) for sid, fields in entries], stream)
+            found += len(counts)
+        return Takeover(events, deliveries, asked=count, found=found)
 
     # --- inspection ---------------------------------------------------------------------------
     async def depth(self) -> dict[str, int]:
+        """Entries waiting or running (both lanes), dead letters, retries scheduled."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xlen(self.keys.stream)
+            pipe.xlen(self.keys.later)
             pipe.xlen(self.keys.dead)
             pipe.zcard(self.keys.retry_schedule)
-            stream, dead, retry = await pipe.execute()
-        return {"stream": int(stream), "dead": int(dead), "retry": int(retry)}
+            first, later, dead, retry = await pipe.execute()
+        return {"stream": int(first) + int(later), "dead": int(dead), "retry": int(retry)}
 
     async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         entries: Any = await self.redis.xrange(self.keys.dead, count=count)

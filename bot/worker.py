@@ -101,10 +101,10 @@ class Worker:
         self._storage_down = False
         self._dead: list[str] = []
         self._next_liveness_check = 0.0
-        # Our own pending list, read through once per heartbeat TTL: an entry handed to this consumer
-        # whose reply never arrived (Redis killed after persisting the XREADGROUP) sits there while we
-        # are alive, where no takeover looks. None: no pass under way.
-        self._own_cursor: str | None = None
+        # Our own pending lists (one a lane), read through once per heartbeat TTL: an entry handed to
+        # this consumer whose reply never arrived (Redis killed after persisting the XREADGROUP) sits
+        # there while we are alive, where no takeover looks. Empty: no pass under way.
+        self._own_cursors: dict[str, str] = {}
         self._next_own_check = 0.0
         # After an outage of Redis every heartbeat may have lapsed at once: give the live consumers
         # a TTL to renew theirs before taking anything over.
@@ -207,7 +207,7 @@ class Worker:
             if taken.exhausted:
                 self._dead.pop(0)
             for event in taken.events:
-                count = taken.deliveries.get(event.stream_id, 1)
+                count = taken.deliveries.get((event.stream, event.stream_id), 1)
                 if count > self.policy.max_deliveries:
                     log.error("event_poison", event_key=event.key, deliveries=count)
                     await self.queue.dead_letter(event, f"abandoned by {count - 1} consumers (crashed or killed)")
@@ -222,20 +222,24 @@ class Worker:
     async def _recover_own(self) -> int:
         """Start entries of our own pending list that nothing here runs (their delivery was lost)."""
         now = time.monotonic()
-        if self._own_cursor is None:
+        if not self._own_cursors:
             if now < self._next_own_check:
                 return 0
-            self._own_cursor = "0"
+            self._own_cursors = dict.fromkeys(self.queue.keys.lanes, "0")
         self._next_own_check = now + self.policy.heartbeat_ttl_s
         free = self._free_slots()
         if free == 0:
             return 0
-        running = {event.stream_id for event in self._inflight.values()}
-        events, last, finished = await self.queue.read_own(self.consumer, self._own_cursor, free + len(running))
-        self._own_cursor = None if finished else last
+        stream, after = next(iter(self._own_cursors.items()))
+        running = {(event.stream, event.stream_id) for event in self._inflight.values()}
+        events, last, finished = await self.queue.read_own(self.consumer, stream, after, free + len(running))
+        if finished:
+            del self._own_cursors[stream]
+        else:
+            self._own_cursors[stream] = last
         started = 0
         for event in events:
-            if event.stream_id in running or self._free_slots() == 0:
+            if (event.stream, event.stream_id) in running or self._free_slots() == 0:
                 continue
             log.warning("event_recovered_from_own_pending", event_key=event.key, consumer=self.consumer)
             self._start(event)

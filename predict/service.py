@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,12 +18,12 @@ from tortoise.transactions import in_transaction
 from bot.deps import Deps
 from bot.sqldialect import Dialect, connection
 from customers.models import Customer
-from predict.history import date_of, day_of
+from predict.history import History, date_of, day_of
 from predict.models import CustomerPrediction, PredictionRun
 from predict.scoring import Scored, score_now
 from predict.source import load_history
 
-__all__ = ["RunResult", "latest_run", "predict_everyone", "prediction_for", "store_scores"]
+__all__ = ["RunResult", "latest_run", "predict_everyone", "prediction_for", "score_isolated", "store_scores"]
 
 log = structlog.get_logger(__name__)
 _CHUNK = 5000
@@ -42,7 +44,7 @@ async def predict_everyone(deps: Deps) -> RunResult:
     tz = ZoneInfo(deps.settings.scrm_timezone)
     now = deps.clock.now()
     history, pks = await load_history(tz)
-    scored = await asyncio.to_thread(score_now, history, day_of(now, tz))
+    scored = await score_isolated(history, day_of(now, tz))
     await store_scores(scored, pks, now)
     seconds = time.perf_counter() - started
     await PredictionRun.create(computed_at=now, method=scored.method, customers=len(scored.rows),
@@ -50,6 +52,20 @@ async def predict_everyone(deps: Deps) -> RunResult:
                                mean_spend_90=float(scored.spend_90.mean()) if len(scored.rows) else 0.0)
     log.info("predictions_stored", customers=len(scored.rows), method=scored.method, seconds=round(seconds, 1))
     return RunResult(len(scored.rows), scored.method, seconds, scored.backtest)
+
+
+async def score_isolated(history: History, today: int) -> Scored:
+    """Score in a child process of its own, which exits when done.
+
+    The nightly run lives in a worker that also welcomes customers: in a thread it would hold the
+    GIL for most of its minutes and leave the worker its numpy and LightGBM heap (GBs at a million
+    customers) long after. A fresh ``spawn`` child costs a second or two of imports once a night.
+    """
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, score_now, history, today)
+    finally:
+        await asyncio.to_thread(pool.shutdown)
 
 
 async def latest_run() -> PredictionRun | None:

@@ -292,3 +292,58 @@ async def test_an_entry_whose_delivery_was_lost_is_run_by_its_live_consumer(
             await running
         assert rec.calls["customers"] == 1
         assert await deps.queue.depth() == {"stream": 0, "dead": 0, "retry": 0}
+
+
+async def test_callbacks_go_before_a_backlog_of_follow_ups_which_still_all_run(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A new contact (its welcome code lives 20 s) is not queued behind the product's own follow-ups."""
+    from bot.publish import publish
+
+    order: list[str] = []
+    router = Router("lanes")
+
+    @router.event("change_external_contact", "add_external_contact")
+    async def added(event: Event, deps: Deps) -> None:
+        order.append(event.get("ExternalUserID"))
+
+    @router.on("internal", "follow_up")
+    async def follow_up(event: Event, deps: Deps) -> None:
+        order.append(event.body["n"])
+
+    async with deps_for(make_settings(scrm_worker_concurrency=2)) as deps:
+        for n in range(40):  # e.g. the records and re-tags of a burst of earlier adds
+            assert await publish(deps, "follow_up", {"n": f"f{n:02d}"}, str(n))
+        await enqueue(deps, "wmNEW001")
+        await enqueue(deps, "wmNEW002")
+        worker = build_worker(deps, Dispatcher([router]))
+        assert await worker.run_until_idle() == 42
+    assert set(order[:2]) == {"wmNEW001", "wmNEW002"}, order[:5]
+    assert sorted(order[2:]) == [f"f{n:02d}" for n in range(40)], "every follow-up ran, once"
+
+
+async def test_follow_ups_keep_a_share_of_reads_under_a_flood_of_callbacks(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from bot.publish import publish
+
+    order: list[str] = []
+    router = Router("lanes")
+
+    @router.event("change_external_contact", "add_external_contact")
+    async def added(event: Event, deps: Deps) -> None:
+        order.append("callback")
+
+    @router.on("internal", "follow_up")
+    async def follow_up(event: Event, deps: Deps) -> None:
+        order.append("follow_up")
+
+    async with deps_for(make_settings(scrm_worker_concurrency=1)) as deps:
+        for n in range(8):
+            assert await publish(deps, "follow_up", {"n": n}, str(n))
+        for n in range(40):
+            await enqueue(deps, f"wmFLOOD{n:03d}")
+        worker = build_worker(deps, Dispatcher([router]))
+        assert await worker.run_until_idle() == 48
+    # One read in four serves the follow-ups first: all 8 run within the first 32, not after the 40.
+    assert order[:32].count("follow_up") == 8, order

@@ -1,4 +1,5 @@
-"""``scrm sop``: a sweep now (``run-once``), the execution report (``--lift``: against the holdout), the playbooks."""
+"""``scrm sop``: a sweep now (``run-once``), the execution report (``--lift``: against the holdout; moment steps: who
+published and how many customers could see it), the playbooks."""
 
 from __future__ import annotations
 
@@ -26,7 +27,17 @@ def add_command(sub: SubParsers) -> None:
 
 
 def _sop(args: argparse.Namespace) -> int:
-    from sop.report import delivered_steps, execution_rate, format_delivered, format_execution, format_lift, lift
+    from sop.moments import sync_due
+    from sop.report import (
+        delivered_steps,
+        execution_rate,
+        format_delivered,
+        format_execution,
+        format_lift,
+        format_moments,
+        lift,
+        moment_steps,
+    )
     from sop.service import run_tick
 
     async def run(deps: Deps) -> None:
@@ -37,7 +48,8 @@ def _sop(args: argparse.Namespace) -> int:
                 print("another engine is sweeping (lease held); nothing done")
             else:
                 print(f"sop: {result.created} tasks created ({result.statements} statements, "
-                      f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
+                      f"{result.seconds:.2f}s), {result.occurrences} moment occurrences, "
+                      f"{result.closed_by_goal} closed by goal")
         elif args.action == "playbooks":
             for p in deps.config[PLAYBOOKS].playbooks:
                 print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
@@ -50,6 +62,11 @@ def _sop(args: argparse.Namespace) -> int:
             mass = await delivered_steps(now - timedelta(days=args.days), now)
             if mass:
                 print("\n".join(format_delivered(mass)))
+            since = now - timedelta(days=args.days)
+            await sync_due(deps, since, now)
+            moments = await moment_steps(since, now)
+            if moments:
+                print("\n".join(format_moments(moments)))
 
     with_deps(setup(), run)
     return 0

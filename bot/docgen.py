@@ -138,7 +138,7 @@ _KIND_REGISTRIES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 
 
 def kind_rows() -> list[KindRow]:
-    """Every registered tag rule type, SOP trigger, step action and goal, lead pattern, board metric and card section."""
+    """Every registered tag rule type, SOP trigger, step action and goal, lead pattern, board metric, card section."""
     load_features()
     rows = []
     for what, registry, describe in _KIND_REGISTRIES:

@@ -127,6 +127,7 @@ def command_rows() -> list[CommandRow]:
 _KIND_REGISTRIES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("tag rule type", "tagging.kinds.base:RULE_TYPES", lambda cls: (cls, cls.__doc__)),
     ("SOP trigger", "sop.kinds:TRIGGERS", lambda trigger: (type(trigger), type(trigger).__doc__)),
+    ("SOP step action", "sop.kinds:ACTIONS", lambda action: (type(action), type(action).__doc__)),
     ("SOP goal", "sop.kinds:GOALS", lambda func: (func, func.__doc__)),
     ("lead pattern", "leads.kinds:PATTERNS", lambda spec: (spec.detect, spec.detect.__doc__)),
     ("board metric", "boards.kinds:METRICS", lambda metric: (metric.sql, _joined(metric.label, metric.sql.__doc__))),
@@ -137,7 +138,7 @@ _KIND_REGISTRIES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 
 
 def kind_rows() -> list[KindRow]:
-    """Every registered tag rule type, SOP trigger and goal, lead pattern, board metric and card section."""
+    """Every registered tag rule type, SOP trigger, step action and goal, lead pattern, board metric, card section."""
     load_features()
     rows = []
     for what, registry, describe in _KIND_REGISTRIES:

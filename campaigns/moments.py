@@ -5,6 +5,7 @@ customers could see it (``get_moment_send_result``), likes and comments (``get_m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -12,13 +13,14 @@ from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.outbox import send_once, send_once_or_skip
+from bot.wecom.errors import WeComPermanentError
 from campaigns import wecomapi
 from campaigns.delivery import ContentError, attachments_payload
 from campaigns.models import Moment, MomentGuide
 from customers.models import Guide, Role, Tag
 from sidebar.config import LIBRARY
 
-__all__ = ["MomentError", "MomentSpec", "by_name", "remind", "send", "sync"]
+__all__ = ["MomentError", "MomentSpec", "by_name", "remind", "send", "sync", "sync_recent"]
 
 log = structlog.get_logger(__name__)
 
@@ -49,10 +51,40 @@ async def _senders(spec: MomentSpec) -> list[str]:
 
 
 async def send(deps: Deps, spec: MomentSpec) -> Moment:
-    """Create the moment task once (by name); the moment id is read now if WeCom has it, else at the sync."""
-    existing = await Moment.get_or_none(name=spec.name)
-    if existing is not None:
-        return existing
+    """Create the moment task once (by name); the moment id is read now if WeCom has it, else at the sync.
+
+    Run again with the same name (a retried job, a tick after a crash), it sends what the first run did not:
+    the row is written first, add_moment_task goes through the outbox under ``moment:<id>``."""
+    found = await Moment.get_or_none(name=spec.name)
+    moment = found if found is not None else await _create(deps, spec)
+    if moment.jobid:
+        return moment
+    tags = {str(t.name): str(t.wecom_id) for t in await Tag.filter(name__in=list(moment.tags), deleted=False)}
+    missing = [t for t in moment.tags if t not in tags]
+    if missing:  # deleted since the row was written: never widen who may see it
+        raise MomentError(f"没有标签 {missing[0]}")
+    items = [str(a["item"]) for a in moment.attachments]
+    try:
+        attachments = await attachments_payload(deps, items)
+    except (ContentError, KeyError) as err:  # a library item removed since the row was written
+        raise MomentError(str(err)) from err
+
+    async def create_task() -> None:
+        moment.jobid = await wecomapi.add_moment_task(deps, moment.text, attachments, moment.senders,
+                                                      [tags[t] for t in moment.tags])
+        await Moment.filter(id=moment.id).update(jobid=moment.jobid)
+
+    await MomentGuide.bulk_create([MomentGuide(moment_id=moment.id, userid=u) for u in moment.senders],
+                                  ignore_conflicts=True)
+    if not await send_once(f"moment:{moment.id}", "moment_task", ",".join(moment.senders)[:64], create_task,
+                           deps.clock):
+        moment = await Moment.get(id=moment.id)  # sent before (a retry): its jobid is on the row
+    await _moment_id(deps, moment)
+    log.info("moment_sent", moment=moment.name, senders=len(moment.senders), tags=len(tags))
+    return moment
+
+
+async def _create(deps: Deps, spec: MomentSpec) -> Moment:
     if not spec.text.strip() or len(spec.text) > TEXT_MAX_CHARS:
         raise MomentError(f"文字需要 1 到 {TEXT_MAX_CHARS} 个字")
     if len(spec.attachments) > 9:
@@ -60,33 +92,19 @@ async def send(deps: Deps, spec: MomentSpec) -> Moment:
     unknown = [i for i in spec.attachments if i not in deps.config[LIBRARY].items]
     if unknown:
         raise MomentError(f"素材库里没有 {unknown[0]}")
-    tags = {str(t.name): str(t.wecom_id) for t in await Tag.filter(name__in=list(spec.tags), deleted=False)}
-    missing = [t for t in spec.tags if t not in tags]
+    known = {str(t.name) for t in await Tag.filter(name__in=list(spec.tags), deleted=False)}
+    missing = [t for t in spec.tags if t not in known]
     if missing:
         raise MomentError(f"没有标签 {missing[0]}")
     senders = await _senders(spec)
     if not senders:
         raise MomentError("没有可以发表的导购")
     try:
-        moment = await Moment.create(
+        return await Moment.create(
             name=spec.name, text=spec.text, attachments=[{"item": i} for i in spec.attachments], tags=list(spec.tags),
             senders=senders, created_at=deps.clock.now())
-    except IntegrityError:
+    except IntegrityError:  # the same name at the same moment from another process
         return await Moment.get(name=spec.name)
-    try:
-        attachments = await attachments_payload(deps, list(spec.attachments))
-    except ContentError as err:
-        raise MomentError(str(err)) from err
-
-    async def create_task() -> None:
-        moment.jobid = await wecomapi.add_moment_task(deps, spec.text, attachments, senders, list(tags.values()))
-        await Moment.filter(id=moment.id).update(jobid=moment.jobid)
-
-    await MomentGuide.bulk_create([MomentGuide(moment_id=moment.id, userid=u) for u in senders])
-    await send_once(f"moment:{moment.id}", "moment_task", ",".join(senders)[:64], create_task, deps.clock)
-    await _moment_id(deps, moment)
-    log.info("moment_sent", moment=moment.name, senders=len(senders), tags=len(tags))
-    return moment
 
 
 async def _moment_id(deps: Deps, moment: Moment) -> None:
@@ -120,6 +138,24 @@ async def sync(deps: Deps, moment: Moment) -> Moment:
     moment.synced_at = deps.clock.now()
     await Moment.filter(id=moment.id).update(synced_at=moment.synced_at)
     return moment
+
+
+async def sync_recent(deps: Deps) -> int:
+    """The sync tick: every moment created within the sync window (``SCRM_CAMPAIGN_SYNC_DAYS``), those of SOP
+    steps too, so the boards' moment execution rate and the SOP report need no one to ask first. A moment WeCom
+    will not tell about is logged and the rest go on."""
+    since = deps.clock.now() - timedelta(days=deps.settings.scrm_campaign_sync_days)
+    synced = 0
+    for moment in await Moment.filter(created_at__gte=since).exclude(jobid="").order_by("id"):
+        try:
+            await sync(deps, moment)
+        except WeComPermanentError as err:
+            log.warning("moment_sync_refused", moment=moment.name, error=str(err)[:200])
+            continue
+        synced += 1
+    if synced:
+        log.info("moments_synced", moments=synced)
+    return synced
 
 
 async def remind(deps: Deps, moment: Moment) -> list[str]:

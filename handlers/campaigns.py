@@ -7,7 +7,7 @@ from bot.deps import Deps
 from bot.dispatch import Router
 from bot.events import Event
 from bot.scheduler import cron, every
-from campaigns import behaviour, chat, scheduled, service
+from campaigns import behaviour, chat, moments, scheduled, service
 from operators.roles import OPERATORS
 
 router = Router("campaigns")
@@ -32,6 +32,7 @@ CAMPAIGN_SYNC = every("campaign_sync", "scrm_campaign_sync_every_s")
 @router.tick(CAMPAIGN_SYNC)
 async def on_campaign_sync(event: Event, deps: Deps) -> None:
     await service.sync(deps)
+    await moments.sync_recent(deps)
 
 
 CAMPAIGN_SCHEDULE = every("campaign_schedule", "scrm_campaign_schedule_every_s")

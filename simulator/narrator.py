@@ -30,6 +30,7 @@ from bot.scheduler import Schedule, fire
 from simulator.addressbook import add_department
 from simulator.apis.acquisition import customer_opens_link, guide_adds_by_phone
 from simulator.apis.groupmsg import guide_sends_mass
+from simulator.apis.moments import guide_publishes_moment
 from simulator.callbacks import CallbackSender
 from simulator.clock import SimFollowingClock
 from simulator.groupjoins import customer_joins_via_way, member_confirms_group_send, owner_creates_group
@@ -271,6 +272,10 @@ class Narrator:
     def guide_confirms_mass(self, userid: str) -> int:
         """The guide taps send on their mass-send tasks in WeCom (客户群发); how many customers received it."""
         return guide_sends_mass(self._state, userid)
+
+    def guide_publishes_moment(self, userid: str) -> int:
+        """The guide publishes their pending moments in WeCom (客户朋友圈); how many customers can see them."""
+        return guide_publishes_moment(self._state, userid)
 
     async def shop_posts(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """The shop (store system, mini-program) POSTs signed JSON to the app's intake ``path``."""

@@ -4,7 +4,7 @@ from bot.feature import Feature
 
 FEATURE = Feature(
     "sop",
-    kinds=("sop.kinds.triggers", "sop.kinds.goals"),
+    kinds=("sop.kinds.triggers", "sop.kinds.steps", "sop.kinds.goals"),
     ticks=("handlers.sop:SOP_TICK", "handlers.sop:SOP_DIGEST", "handlers.sop:SOP_REMINDER",
            "handlers.sop:SOP_ESCALATION"),
     profile=("sop.chat:open_task_lines",),

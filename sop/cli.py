@@ -1,4 +1,5 @@
-"""``scrm sop``: a sweep now (``run-once``), the execution report (``--lift``: against the holdout), the playbooks."""
+"""``scrm sop``: a sweep now (``run-once``), the execution report (``--lift``: against the holdout; moment steps: who
+published and how many customers could see it), the playbooks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sop.config import PLAYBOOKS
 if TYPE_CHECKING:
     from bot.deps import Deps
 
-__all__ = ["add_command"]
+__all__ = ["add_command", "sop_command"]
 
 
 def add_command(sub: SubParsers) -> None:
@@ -26,30 +27,47 @@ def add_command(sub: SubParsers) -> None:
 
 
 def _sop(args: argparse.Namespace) -> int:
-    from sop.report import delivered_steps, execution_rate, format_delivered, format_execution, format_lift, lift
-    from sop.service import run_tick
-
     async def run(deps: Deps) -> None:
-        now = deps.clock.now()
-        if args.action == "run-once":
-            result = await run_tick(deps)
-            if result is None:
-                print("another engine is sweeping (lease held); nothing done")
-            else:
-                print(f"sop: {result.created} tasks created ({result.statements} statements, "
-                      f"{result.seconds:.2f}s), {result.closed_by_goal} closed by goal")
-        elif args.action == "playbooks":
-            for p in deps.config[PLAYBOOKS].playbooks:
-                print(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
-                      f"holdout={p.holdout_pct:g}%")
-        elif args.lift:
-            print("\n".join(format_lift(await lift(deps.config[PLAYBOOKS], now))))
-        else:
-            rows = await execution_rate(now - timedelta(days=args.days), now, args.by)
-            print("\n".join(format_execution(rows, args.by)))
-            mass = await delivered_steps(now - timedelta(days=args.days), now)
-            if mass:
-                print("\n".join(format_delivered(mass)))
+        print(await sop_command(deps, args))
 
     with_deps(setup(), run)
     return 0
+
+
+async def sop_command(deps: Deps, args: argparse.Namespace) -> str:
+    """What ``scrm sop <action>`` prints."""
+    from sop.moments import sync_due
+    from sop.report import (
+        delivered_steps,
+        execution_rate,
+        format_delivered,
+        format_execution,
+        format_lift,
+        format_moments,
+        lift,
+        moment_steps,
+    )
+    from sop.service import run_tick
+
+    now = deps.clock.now()
+    if args.action == "run-once":
+        result = await run_tick(deps)
+        if result is None:
+            return "another engine is sweeping (lease held); nothing done"
+        return (f"sop: {result.created} tasks created ({result.statements} statements, {result.seconds:.2f}s), "
+                f"{result.occurrences} moment occurrences, {result.closed_by_goal} closed by goal")
+    if args.action == "playbooks":
+        return "\n".join(f"{p.id:<22} {p.name:<8} {p.trigger_type:<15} steps={len(p.steps)} "
+                         f"holdout={p.holdout_pct:g}%" for p in deps.config[PLAYBOOKS].playbooks)
+    if args.lift:
+        return "\n".join(format_lift(await lift(deps.config[PLAYBOOKS], now)))
+    since = now - timedelta(days=args.days)
+    lines = format_execution(await execution_rate(since, now, args.by), args.by)
+    mass = await delivered_steps(since, now)
+    if mass:
+        lines += format_delivered(mass)
+    await sync_due(deps, since, now)  # who published, as WeCom says now
+    moments = await moment_steps(since, now)
+    if moments:
+        lines += format_moments(moments)
+    return "\n".join(lines)

@@ -51,6 +51,7 @@ class Step:
     reason: str
     coupon: str = ""
     attachment: Mapping[str, Any] | None = None
+    params: Any = None  # the action's own parameters, as its kind checked them (sop/kinds ``ACTIONS``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,9 @@ def _at(at_raw: Any, fail: Fail, kind: TriggerKind, day: int) -> time | None:
     return at
 
 
-def _step(raw: Any, reader: Reader, playbook_fail: Fail, kind: TriggerKind, templates: Templates) -> Step:
+def _step(
+    raw: Any, reader: Reader, playbook_fail: Fail, kind: TriggerKind, templates: Templates, playbook: Mapping[str, Any]
+) -> Step:
     if not isinstance(raw, dict):
         raise playbook_fail("a step is a mapping with id, day, action, template")
 
@@ -168,7 +171,8 @@ def _step(raw: Any, reader: Reader, playbook_fail: Fail, kind: TriggerKind, temp
     at = _at(raw.get("at"), fail, kind, day)
     action = raw.get("action", "message")
     if action not in ACTIONS:
-        raise fail(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+        raise fail(f"unknown action {action!r}; known: {ACTIONS.known()}")
+    params = ACTIONS[action].check(raw, fail, kind, playbook)
     template = str(raw.get("template"))
     if template not in templates:
         raise fail(f"template {template!r} is not in templates.yaml")
@@ -186,6 +190,7 @@ def _step(raw: Any, reader: Reader, playbook_fail: Fail, kind: TriggerKind, temp
         str(raw.get("reason", "")),
         str(raw.get("coupon", "")),
         {k: v for k, v in attachment.items() if k != "__line__"} if attachment else None,
+        params,
     )
 
 
@@ -226,7 +231,7 @@ def _playbook(raw: Any, reader: Reader, templates: Templates, org: Org, holidays
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise fail("needs at least one step")
-    steps = tuple(_step(s, reader, fail, kind, templates) for s in steps_raw)
+    steps = tuple(_step(s, reader, fail, kind, templates, raw) for s in steps_raw)
     if len({s.id for s in steps}) != len(steps):
         raise fail("two steps share an id")
     goal = raw.get("goal", "") or ""

@@ -22,9 +22,10 @@ from customers.models import Guide, Role
 from sop.kinds import ACTIONS
 from sop.kinds.triggers import day_bounds
 
-# The names a task shows for a customer without one, and the step actions (sop/kinds ``ACTIONS``);
-# sop/chat.py, sop/service.py and sop/engine.py render the fallbacks too.
-TEMPLATES = ("sop_customer_unnamed", "sop_customer_you", *(f"sop_action_{action}" for action in ACTIONS))
+# The names a task shows for a customer without one, and the actions of a task per customer (sop/kinds
+# ``ACTIONS``, sop/kinds/steps.py); sop/chat.py, sop/service.py and sop/engine.py render the fallbacks too.
+TEMPLATES = ("sop_customer_unnamed", "sop_customer_you", "sop_action_message", "sop_action_mass",
+             "sop_action_group_post")
 
 __all__ = [
     "NOTICES",

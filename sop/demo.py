@@ -1,5 +1,6 @@
 """The SOP chapter of ``make demo``: a customer enters a playbook, the guide's morning digest shows the
-task, the guide closes it from the card, and HQ reads the execution rate and the lift report."""
+task, the guide closes it from the card, HQ reads the execution rate and the lift report; and at 10:00 the
+weekly 上新 moment step asks the guides to publish one moment, and the report says who did and to how many."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bot.deps import Deps
+from campaigns.models import Moment
 from customers.models import Customer, Guide, Order
 from sop.config import PLAYBOOKS
 from sop.delivery import send_digests
 from sop.engine import in_holdout
-from sop.models import SopTask, TaskStatus
-from sop.report import execution_rate, format_execution, format_lift, lift
+from sop.models import SopOccurrence, SopTask, TaskStatus
+from sop.report import execution_rate, format_execution, format_lift, format_moments, lift, moment_steps
 
 if TYPE_CHECKING:
     from simulator.narrator import Narrator
@@ -82,6 +84,32 @@ async def chapter(n: Narrator) -> None:
     for line in format_lift(await lift(deps.config[PLAYBOOKS], now + timedelta(minutes=1))):
         n.show(line)
     n.show("(conversion = an order within the playbook's window after the step; the CI needs both arms)")
+    await _weekly_moment(n)
+
+
+async def _weekly_moment(n: Narrator) -> None:
+    """每周上新 (config/sop/new_arrivals.yaml): a moment step, one moment task a week for the whole audience."""
+    local = n.pass_until(10, 1)  # the story is on a Tuesday morning here: 每周上新 is due at 10:00
+    await n.run_tick("sop_tick")
+    await n.run_tick("sop_tick")  # again (a retried job): nothing doubled
+    row = await SopOccurrence.get_or_none(playbook="weekly_new_arrivals", occurrence=local.date().isoformat())
+    if row is None:  # not its day (the playbook edited): nothing to tell
+        return
+    n.say(f"{local:%H:%M} — 每周上新: a moment step (action: moment) asks the guides to publish one moment")
+    if row.moment_id is None:
+        n.show(f"(no moment made: {row.error})")
+        return
+    moment = await Moment.get(id=row.moment_id)
+    n.show(f"{n.count_calls('externalcontact/add_moment_task')} add_moment_task ({moment.name}): 「{moment.text}」 "
+           f"+ the library's 会员日 link, visible to customers tagged {'/'.join(moment.tags)}, "
+           f"for {len(moment.senders)} guides to publish")
+    seen = n.guide_publishes_moment(GUIDE)
+    n.show(f"王小美 publishes it in 客户朋友圈: {seen} of her customers can see it; the others have not yet")
+    await n.run_tick("campaign_sync")
+    n.show("the sync tick reads who published and who could see it; scrm sop report shows it per occurrence:")
+    for line in format_moments(await moment_steps(n.now() - timedelta(hours=1), n.now())):
+        n.show(line)
+    n.show("(each guide's share of moments published is the board metric 朋友圈执行率, SOP moments included)")
 
 
 async def _seed_history(deps: Deps, count: int = 600) -> int:

@@ -5,6 +5,9 @@ A sweep covers the due moments in (since, until]. A step with a time of day (``a
 local day at that time, so it is looked at only by the sweep whose window holds that moment (an
 idle minute looks at none); a step without ``at`` is due ``day`` days after its event, and its
 window is widened by ``overlap`` so rows committed late (a long re-tag) are not missed.
+
+A step whose action is not a task per customer (``StepKind.per_customer`` False: a moment) gets one
+``sop_occurrence`` per due day its trigger falls on, unique on (playbook, step, occurrence), the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.sqldialect import Dialect, SqlParams, connection, ids_filter
 from bot.templates import Templates
 from sop.config import Audience, Playbook, PlaybookSet, Step
-from sop.kinds import GOALS, Window
+from sop.kinds import ACTIONS, GOALS, OccasionTrigger, Window
 from sop.kinds.triggers import day_bounds
 
 __all__ = ["SweepResult", "sweep", "holdout_bucket", "in_holdout", "close_by_goals", "fill_suggestions"]
@@ -44,6 +47,7 @@ def in_holdout(playbook: Playbook, customer_id: int) -> bool:
 @dataclass(slots=True)
 class SweepResult:
     created: int = 0  # task rows, holdout (control) exposures included
+    occurrences: int = 0  # occurrences of steps for everyone at once (a moment), sop_occurrence rows
     closed_by_goal: int = 0
     statements: int = 0
     seconds: float = 0.0
@@ -137,6 +141,10 @@ def _statements(
     customer_ids: Iterable[int] | None,
 ) -> Iterator[tuple[str, list[object]]]:
     kind = playbook.trigger
+    if not ACTIONS[step.action].per_customer:
+        if customer_ids is None:  # a customer's re-sweep has nothing to do with a step for everyone
+            yield from _occurrence_statements(playbook, step, dialect, since, until, tz)
+        return
     if step.at is None:  # an event step: due `day` days after the event, found by the event's time
         sql = SqlParams(dialect)
         shift = timedelta(days=step.day)
@@ -155,6 +163,31 @@ def _statements(
         if anchors:
             due = _typed(sql, due_at, "TIMESTAMPTZ")
             yield _insert_sql(playbook, step, anchors, sql, due, until, customer_ids), sql.values
+
+
+def _occurrence_statements(
+    playbook: Playbook, step: Step, dialect: Dialect, since: datetime, until: datetime, tz: str
+) -> Iterator[tuple[str, list[object]]]:
+    """One ``sop_occurrence`` per due moment of the step whose anchor day the trigger falls on (config checks
+    that such a step has a dated trigger with ``occasion``: calendar, weekly)."""
+    kind = playbook.trigger
+    assert isinstance(kind, OccasionTrigger) and step.at is not None
+    for day, due_at in _due_moments(step, since, until, tz):
+        anchor_day = day - timedelta(days=step.day)
+        detail = kind.occasion(playbook.trigger_params, anchor_day)
+        if detail is None:
+            continue
+        sql = SqlParams(dialect)
+        values = (
+            f"{sql.add(playbook.id)}, {sql.add(step.id)}, {sql.add(step.action)}, "
+            f"{sql.add(anchor_day.isoformat())}, {sql.add(detail[:64])}, {_typed(sql, due_at, 'TIMESTAMPTZ')}, "
+            f"{_typed(sql, until, 'TIMESTAMPTZ')}, ''"
+        )
+        yield (
+            "INSERT INTO sop_occurrence (playbook, step, action, occurrence, detail, due_at, created_at, error) "
+            f"VALUES ({values}) ON CONFLICT (playbook, step, occurrence) DO NOTHING",
+            sql.values,
+        )
 
 
 async def _insert(conn: BaseDBAsyncClient, dialect: Dialect, statement: str, values: list[object]) -> int:
@@ -188,16 +221,21 @@ async def sweep(
         if playbook.id in paused:
             continue
         for step in playbook.steps:
+            per_customer = ACTIONS[step.action].per_customer
             for statement, values in _statements(playbook, step, dialect, since, until, overlap, tz, ids):
                 inserted = await _insert(conn, dialect, statement, values)
                 result.statements += 1
+                if not per_customer:
+                    result.occurrences += inserted
+                    continue
                 result.created += inserted
                 result.by_playbook[playbook.id] = result.by_playbook.get(playbook.id, 0) + inserted
     result.seconds = clock_time.perf_counter() - started
-    if result.created:
+    if result.created or result.occurrences:
         log.info(
             "sop_sweep",
             created=result.created,
+            occurrences=result.occurrences,
             statements=result.statements,
             seconds=round(result.seconds, 3),
             scoped=ids is not None,

@@ -1,4 +1,5 @@
-"""SOP tables: one task per (playbook, step, customer, occurrence), and each playbook's paused state."""
+"""SOP tables: one task per (playbook, step, customer, occurrence); one row per (playbook, step, occurrence) of a
+step that acts once for its whole audience (a moment); and each playbook's paused state."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from campaigns.models import Moment
 from customers.models import Customer, Guide
 
 
@@ -48,6 +50,31 @@ class SopTask(Model):
         table = "sop_task"
         unique_together = (("playbook", "step", "customer", "occurrence"),)
         indexes = (("guide_id", "status", "due_at"), ("status", "due_at"), ("customer_id", "status"))
+
+
+class SopOccurrence(Model):
+    """One due occurrence of a step that is not a task per customer (``StepKind.per_customer`` False): e.g. the
+    week's 上新 moment. The unique key makes the sweep create it once; ``prepare`` turns it into its WeCom task
+    once (``moment``), or records why it could not (``error``)."""
+
+    id = fields.BigIntField(primary_key=True)
+    playbook = fields.CharField(max_length=64)
+    step = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=16)
+    occurrence = fields.CharField(max_length=96)  # the anchor day (and what it is: a holiday, a weekday)
+    detail = fields.CharField(max_length=64, default="")
+    due_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+    prepared_at = fields.DatetimeField(null=True)
+    moment: fields.ForeignKeyNullableRelation[Moment] = fields.ForeignKeyField(
+        "scrm.Moment", related_name="sop_occurrences", null=True, on_delete=fields.SET_NULL)
+    moment_id: int | None
+    error = fields.CharField(max_length=256, default="")  # why it was not prepared (an unknown tag, no guide …)
+
+    class Meta:
+        table = "sop_occurrence"
+        unique_together = (("playbook", "step", "occurrence"),)
+        indexes = (("prepared_at", "due_at"),)
 
 
 class SopPlaybookState(Model):

@@ -1,13 +1,15 @@
 """Execution rate (due, done, done on time) per guide, store or playbook; each playbook's lift:
 conversion of treated customers against its holdout, with a 95% confidence interval; and the
-board metric the leaderboards rank guides by (``sop_execution_rate``)."""
+board metric the leaderboards rank guides by (``sop_execution_rate``); and each moment step's occurrences: who
+published and how many customers could see it (guides' moment execution is the board metric
+``moment_execution_rate``, campaigns/report.py, which counts the SOP's moments too)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from boards.kinds import MetricQuery, metric
 from bot.sqldialect import Dialect, SqlParams, connection
@@ -15,8 +17,9 @@ from sop.config import PlaybookSet
 from sop.engine import add_days
 
 __all__ = [
-    "DeliveredRow", "ExecutionRow", "LiftRow", "delivered_steps", "execution_rate", "format_delivered",
-    "format_execution", "format_lift", "lift", "sop_execution_rate",
+    "DeliveredRow", "ExecutionRow", "LiftRow", "MomentGuideRow", "MomentStepRow", "delivered_steps", "execution_rate",
+    "format_delivered", "format_execution", "format_lift", "format_moments", "lift", "moment_steps",
+    "sop_execution_rate",
 ]
 
 GroupBy = Literal["guide", "store", "playbook"]
@@ -149,6 +152,97 @@ async def delivered_steps(since: datetime, until: datetime) -> list[DeliveredRow
     )
     return [DeliveredRow(str(r["playbook"]), str(r["step"]), int(r["planned"]), int(r["prepared"] or 0),
                          int(r["delivered"] or 0)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class MomentGuideRow:
+    userid: str
+    published: bool
+    customers: int  # who could see what they published (get_moment_send_result)
+    likes: int
+    comments: int
+
+
+@dataclass(slots=True)
+class MomentStepRow:
+    """One occurrence of a moment step: its moment and, as last synced, each guide asked to publish it."""
+
+    playbook: str
+    step: str
+    occurrence: str  # the anchor day
+    detail: str  # what the day is (周一, a holiday)
+    due_at: datetime
+    moment: str  # the moment's name ("" while not prepared, or refused)
+    error: str  # why it was not prepared
+    synced: bool
+    guides: list[MomentGuideRow] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[str]:
+        return [g.userid for g in self.guides if g.published]
+
+    @property
+    def customers(self) -> int:
+        return sum(g.customers for g in self.guides)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "playbook": self.playbook, "step": self.step, "occurrence": self.occurrence, "detail": self.detail,
+            "due_at": self.due_at.isoformat(), "moment": self.moment, "error": self.error,
+            "asked": len(self.guides), "published": len(self.published), "customers": self.customers,
+            "guides": [{"userid": g.userid, "published": g.published, "customers": g.customers, "likes": g.likes,
+                        "comments": g.comments} for g in self.guides],
+        }
+
+
+def _when(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))  # SQLite returns the stored text
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def moment_steps(since: datetime, until: datetime) -> list[MomentStepRow]:
+    """The moment steps' occurrences due in [since, until): who was asked, who published, how many customers
+    could see each guide's post (the moments' last sync)."""
+    conn = connection()
+    sql = SqlParams(Dialect.of(conn))
+    rows = await conn.execute_query_dict(
+        "SELECT o.id, o.playbook, o.step, o.occurrence, o.detail, o.due_at, o.error, m.name, m.synced_at, "
+        "mg.userid, mg.published, mg.customers, mg.likes, mg.comments FROM sop_occurrence o "
+        "LEFT JOIN moment m ON m.id = o.moment_id LEFT JOIN moment_guide mg ON mg.moment_id = m.id "
+        f"WHERE o.due_at >= {_ts(sql, since)} AND o.due_at < {_ts(sql, until)} "
+        "ORDER BY o.playbook, o.step, o.due_at, o.id, mg.userid",
+        sql.values,
+    )
+    out: dict[int, MomentStepRow] = {}
+    for r in rows:
+        row = out.get(int(r["id"]))
+        if row is None:
+            row = out[int(r["id"])] = MomentStepRow(
+                str(r["playbook"]), str(r["step"]), str(r["occurrence"]), str(r["detail"]), _when(r["due_at"]),
+                str(r["name"] or ""), str(r["error"] or ""), r["synced_at"] is not None)
+        if r["userid"] is not None:
+            row.guides.append(MomentGuideRow(str(r["userid"]), bool(r["published"]), int(r["customers"] or 0),
+                                             int(r["likes"] or 0), int(r["comments"] or 0)))
+    return list(out.values())
+
+
+def format_moments(rows: list[MomentStepRow]) -> list[str]:
+    lines = [f"{'moment step':<30} {'day':<10} {'asked':>6} {'published':>10} {'customers':>10}"]
+    for r in rows:
+        lines.append(f"{r.playbook + '/' + r.step:<30} {r.occurrence:<10} {len(r.guides):>6} "
+                     f"{len(r.published):>10} {r.customers:>10}")
+        if r.error:
+            lines.append(f"  not sent: {r.error}")
+        elif not r.moment:
+            lines.append("  not prepared yet")
+        else:
+            published = ", ".join(f"{g.userid} ({g.customers})" for g in r.guides if g.published) or "-"
+            waiting = ", ".join(g.userid for g in r.guides if not g.published) or "-"
+            lines.append(f"  published by: {published}; not yet: {waiting}"
+                         + ("" if r.synced else " (not synced yet)"))
+    return lines
 
 
 def format_delivered(rows: list[DeliveredRow]) -> list[str]:

@@ -19,6 +19,7 @@ from customers.models import Customer, Guide, SyncState
 from sop.config import PLAYBOOKS
 from sop.delivery import BUTTON_PREFIX, notice, run_pending_notices
 from sop.engine import SweepResult, close_by_goals, fill_suggestions, sweep
+from sop.kinds import ACTIONS
 from sop.models import SopPlaybookState, SopTask, TaskStatus
 
 __all__ = [
@@ -58,7 +59,8 @@ def _lease_key(deps: Deps) -> str:
 
 async def run_tick(deps: Deps) -> SweepResult | None:
     """The minute tick (also ``scrm sop run-once``): sweep what fell due since the last sweep, close
-    tasks whose goal was seen, prepare mass messages, send what quiet hours held back. None when
+    tasks whose goal was seen, prepare each action's WeCom tasks (mass messages, moments), send what quiet
+    hours held back. None when
     another engine holds the lease. Edited playbooks arrive through the process's config check
     (bot/reload.py), like every config file."""
     settings = deps.settings
@@ -85,7 +87,8 @@ async def run_tick(deps: Deps) -> SweepResult | None:
             await SyncState.update_or_create(name=WATERMARK, defaults={"data": {"until": now.isoformat()}})
         result.closed_by_goal = await close_by_goals(playbooks, since=since - overlap, now=now)
         await fill_suggestions(playbooks, deps.config.templates)
-        await prepare_mass(deps)
+        for action in ACTIONS.values():  # what fell due becomes WeCom tasks: mass sends, moments
+            await action.prepare(deps)
     await run_pending_notices(deps)
     return result
 

@@ -1,7 +1,8 @@
 """Trigger kinds: each turns a playbook's ``trigger:`` into a SELECT of anchors. One class each.
 
 Event triggers (customer_added, tag_entered, order_paid) anchor at an instant; a step's offset
-counts from it. Dated triggers (date_field, calendar, replenishment) anchor on a local day.
+counts from it. Dated triggers (date_field, calendar, weekly, replenishment) anchor on a local day;
+calendar and weekly fall on days for everyone (``occasion``), so they can drive a moment step too.
 """
 
 from __future__ import annotations
@@ -174,13 +175,46 @@ class Calendar:
             raise fail(f"unknown holiday(s) {unknown}; known: {', '.join(holidays.dates)}")
         return holidays, names
 
-    def anchors(self, params: tuple[Holidays, tuple[str, ...]], window: Window, sql: SqlParams) -> str | None:
+    def occasion(self, params: tuple[Holidays, tuple[str, ...]], day: date) -> str | None:
         holidays, names = params
-        name = holidays.on(window.day, names)
+        return holidays.on(day, names)
+
+    def anchors(self, params: tuple[Holidays, tuple[str, ...]], window: Window, sql: SqlParams) -> str | None:
+        name = self.occasion(params, window.day)
         if name is None:
             return None
         return (
             f"SELECT c.id AS customer_id, {NULL_GUIDE} AS guide_id, {sql.add(f'{name}:{window.day.isoformat()}')} "
+            f"AS occurrence, {sql.add(name)} AS detail FROM customer c"
+        )
+
+
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+@trigger("weekly")
+class Weekly:
+    """Every week on the given days (``weekdays: [周一]``; 周一 … 周日), for everyone: e.g. a moment of the
+    week's new arrivals (上新) each Monday."""
+
+    dated = True
+
+    def check(self, params: Mapping[str, Any], fail: Fail, context: Mapping[str, Any]) -> frozenset[int]:
+        names = _names(params, "weekdays", fail)
+        unknown = [n for n in names if n not in WEEKDAYS]
+        if not names or unknown:
+            raise fail(f"weekdays must name days of the week ({', '.join(WEEKDAYS)}), not {unknown or names}")
+        return frozenset(WEEKDAYS.index(n) + 1 for n in names)
+
+    def occasion(self, params: frozenset[int], day: date) -> str | None:
+        return WEEKDAYS[day.isoweekday() - 1] if day.isoweekday() in params else None
+
+    def anchors(self, params: frozenset[int], window: Window, sql: SqlParams) -> str | None:
+        name = self.occasion(params, window.day)
+        if name is None:
+            return None
+        return (
+            f"SELECT c.id AS customer_id, {NULL_GUIDE} AS guide_id, {sql.add(f'week:{window.day.isoformat()}')} "
             f"AS occurrence, {sql.add(name)} AS detail FROM customer c"
         )
 

@@ -30,7 +30,7 @@ from predict.choice import LEARNED, Choice, choose
 from predict.features import Snapshot, snapshot
 from predict.history import History, date_of
 from predict.intervals import AucIntervals, delong
-from predict.model import Gbm, train_gbm
+from predict.model import DEFAULT_TUNING, Gbm, Tuning, train_gbm, tune_gbm
 from predict.stack import stacked, subset
 
 __all__ = ["Evaluation", "evaluate", "METHODS", "MIN_CALIBRATION_CUSTOMERS", "days_to_next", "default_train_horizon",
@@ -65,6 +65,7 @@ class Evaluation:
     next_in_days: FloatArray  # days from ``at`` to each customer's next purchase (inf: none within the horizon)
     importance: dict[str, float] = field(default_factory=dict)
     uncalibrated: str = ""  # why no P(buy) could be calibrated on the training window ("" when it was)
+    ensemble_tuning: Tuning = DEFAULT_TUNING  # the stacked classifier's size, chosen on the training window
 
     @property
     def at_date(self) -> str:
@@ -132,6 +133,7 @@ class Evaluation:
             "base_rate_brier": _clean(brier(np.full(len(self.y_buy), self.y_buy.mean()), self.y_buy)),
             "reliability": self.reliability(),
             "calibration": self.calibration(),
+            "ensemble_tuning": self.ensemble_tuning.as_json(),
             "deciles": self.deciles,
         }
 
@@ -149,12 +151,12 @@ def days_to_next(history: History, cut: int, rows: npt.NDArray[np.int64], horizo
     return result
 
 
-def out_of_fold(train: Snapshot, *, folds: int = 2) -> FloatArray:
+def out_of_fold(train: Snapshot, *, folds: int = 2, tuning: Tuning = DEFAULT_TUNING) -> FloatArray:
     """Each training customer's model score from a model that did not see them (for calibration)."""
     fold = np.random.default_rng(0).integers(0, folds, len(train.rows))
     scores = np.empty(len(train.rows))
     for k in range(folds):
-        model = train_gbm(subset(train, fold != k), counts=False)
+        model = train_gbm(subset(train, fold != k), counts=False, tuning=tuning)
         scores[fold == k] = model.p_buy(subset(train, fold == k))
     return scores
 
@@ -170,7 +172,7 @@ def _rule_scores(snap: Snapshot, fit: BgNbd | None, horizon: int) -> dict[str, F
 
 
 def _calibrated(history: History, chosen: str, train: Snapshot, test: Snapshot, models: dict[str, Gbm],
-                fits: tuple[BgNbd | None, BgNbd], horizon: int) -> FloatArray:
+                fits: tuple[BgNbd | None, BgNbd], horizon: int, tuning: Tuning = DEFAULT_TUNING) -> FloatArray:
     """P(buy within ``horizon``) at the test cut from the chosen method's score, fitted on the training window.
 
     The fit is over the training horizon; a longer (or shorter) horizon follows each customer's BG/NBD
@@ -180,10 +182,11 @@ def _calibrated(history: History, chosen: str, train: Snapshot, test: Snapshot, 
     train_fit, test_fit = fits
     th = train.horizon
     if chosen in LEARNED:
-        train_snap, test_snap = train, test
+        train_snap, test_snap, size = train, test, DEFAULT_TUNING
         if chosen == "ensemble":
             train_snap, test_snap = stacked(train, th, train_fit)[0], stacked(test, th, test_fit)[0]
-        train_score, test_score = out_of_fold(train_snap), models[chosen].p_buy(test_snap)
+            size = tuning
+        train_score, test_score = out_of_fold(train_snap, tuning=size), models[chosen].p_buy(test_snap)
     else:
         train_score = _rule_scores(train, train_fit, th)[chosen]
         test_score = _rule_scores(test, test_fit, th)[chosen]
@@ -264,7 +267,11 @@ def evaluate(history: History, at: int, horizon: int, train_horizon: int | None 
     gbm = train_gbm(train)
     fit = fit_bgnbd(test.x, test.t_x, test.T)
     train_stack, train_fit = stacked(train, train_horizon, near=fit)
-    ensemble = train_gbm(train_stack, counts=False)
+    # The stacked classifier's size is chosen one window earlier: trained on the window before the training
+    # one, ranked on the training one (whose labels end at the cut), so the back-test's outcomes never tune it.
+    tune_stack, _ = stacked(snapshot(history, at - 2 * train_horizon, train_horizon), train_horizon, near=train_fit)
+    tuning = tune_gbm(tune_stack, train_stack)
+    ensemble = train_gbm(train_stack, counts=False, tuning=tuning)
     test_stack, _ = stacked(test, train_horizon, fit)
     stage = lifecycle_stage(test)
     rules = _rule_scores(test, fit, horizon)
@@ -281,10 +288,10 @@ def evaluate(history: History, at: int, horizon: int, train_horizon: int | None 
     choice = choose(intervals)
     uncalibrated = _why_uncalibrated(train)
     p_buy = np.full(len(test.rows), np.nan) if uncalibrated else _calibrated(
-        history, choice.chosen, train, test, {"model": gbm, "ensemble": ensemble}, (train_fit, fit), horizon)
+        history, choice.chosen, train, test, {"model": gbm, "ensemble": ensemble}, (train_fit, fit), horizon, tuning)
     deciles = {name: decile_means(scores[name], test.y_buy) for name in METHODS}
     ids = tuple(history.ids[i] for i in test.rows)
     return Evaluation(at, horizon, train_horizon, len(test.rows), int(test.y_buy.sum()), methods, scores, ids,
                       deciles, fit, intervals, choice, p_buy, test.y_buy,
-                      days_to_next(history, at, test.rows, horizon), gbm.importance(), uncalibrated)
+                      days_to_next(history, at, test.rows, horizon), gbm.importance(), uncalibrated, tuning)
 

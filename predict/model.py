@@ -2,8 +2,9 @@
 
 Why LightGBM rather than scikit-learn's HistGradientBoosting: one 4 MB wheel over numpy + scipy
 (which BG/NBD needs anyway), against scikit-learn's 40 MB with joblib and threadpoolctl; it is
-what the CDNOW anchors were measured with, so the product reproduces them. Parameters are fixed,
-not tuned on any holdout (``/shared/predict/CDNOW.md``, section 2).
+what the CDNOW anchors were measured with, so the product reproduces them. Parameters are the
+anchors' (``/shared/predict/CDNOW.md``, section 2), never tuned on a holdout; only the stacked
+classifier's size (leaves, rounds) is chosen, on the training window (``tune_gbm``).
 
 Two models on the same features: a classifier for "buys within the window" and a Poisson
 regressor for the number of purchase days; spend = count × the Gamma-Gamma spend per purchase.
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from predict.features import Snapshot
 
-__all__ = ["Gbm", "train_gbm", "PARAMS"]
+__all__ = ["Gbm", "Tuning", "train_gbm", "tune_gbm", "PARAMS", "DEFAULT_TUNING"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -32,6 +33,28 @@ PARAMS: dict[str, Any] = {
     "feature_fraction": 0.8, "lambda_l2": 1.0, "seed": 0, "num_threads": 1, "verbose": -1, "deterministic": True,
     "force_col_wise": True,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """The classifier's size, chosen on the training window (``tune_gbm``); the anchors' fixed size by default."""
+
+    num_leaves: int = 15
+    rounds: int = ROUNDS
+    validation_auc: float = float("nan")  # on the later training window, when tuned
+
+    def as_json(self) -> dict[str, Any]:
+        auc = self.validation_auc
+        return {"num_leaves": self.num_leaves, "rounds": self.rounds,
+                "validation_auc": None if auc != auc else round(auc, 4)}
+
+
+DEFAULT_TUNING = Tuning()
+# Tried by ``tune_gbm``: few leaves (a smooth score, as the rules are) and the anchors' 15; the rounds are found by
+# early stopping on the validation window's AUC.
+TUNE_LEAVES = (4, 15)
+TUNE_MAX_ROUNDS = 600
+TUNE_PATIENCE = 50
 
 
 # Predicting a million customers is LightGBM's longest step of the nightly scoring; it parallelises well.
@@ -79,8 +102,9 @@ class Gbm:
         return {name: float(g) / total for name, g in zip(self.names, gain, strict=True)}
 
 
-def train_gbm(train: Snapshot, *, threads: int = 1, counts: bool = True) -> Gbm:
-    """Fit on ``train`` (features at its cut, labels over its horizon); ``counts``: the Poisson regressor too."""
+def train_gbm(train: Snapshot, *, threads: int = 1, counts: bool = True, tuning: Tuning = DEFAULT_TUNING) -> Gbm:
+    """Fit on ``train`` (features at its cut, labels over its horizon); ``counts``: the Poisson regressor too (at the
+    anchors' size: ``tuning`` sizes the classifier)."""
     params = dict(PARAMS, num_threads=threads)
     categorical: list[str] | Literal["auto"] = ["channel"] if "channel" in train.names else "auto"
     rate = float(train.y_buy.mean()) if len(train.rows) else 0.0
@@ -89,10 +113,35 @@ def train_gbm(train: Snapshot, *, threads: int = 1, counts: bool = True) -> Gbm:
     x = train.features
     names = list(train.names)
 
-    def fit(objective: str, label: FloatArray) -> lgb.Booster:
+    def fit(objective: str, label: FloatArray, leaves: int = 15, rounds: int = ROUNDS) -> lgb.Booster:
         data = lgb.Dataset(x, label, feature_name=names, categorical_feature=categorical, free_raw_data=True)
-        return lgb.train(dict(params, objective=objective), data, num_boost_round=ROUNDS)
+        return lgb.train(dict(params, objective=objective, num_leaves=leaves), data, num_boost_round=rounds)
 
-    classifier = fit("binary", train.y_buy)
+    classifier = fit("binary", train.y_buy, tuning.num_leaves, tuning.rounds)
     regressor = fit("poisson", train.y_count) if counts else None
     return Gbm(train.names, train.horizon, classifier, regressor, rate)
+
+
+def tune_gbm(train: Snapshot, valid: Snapshot, *, threads: int = 1) -> Tuning:
+    """The classifier's size that ranks ``valid`` best when trained on ``train``: both inside the training window
+    (``train`` one window earlier than ``valid``, ``valid``'s labels ending at the back-test's cut), so nothing
+    it predicts is seen. The anchors' fixed size when either window is too small to tell."""
+    def usable(snap: Snapshot) -> bool:
+        rate = float(snap.y_buy.mean()) if len(snap.rows) else 0.0
+        return len(snap.rows) >= 50 and 0.0 < rate < 1.0
+
+    if not (usable(train) and usable(valid)) or train.names != valid.names:
+        return DEFAULT_TUNING
+    categorical: list[str] | Literal["auto"] = ["channel"] if "channel" in train.names else "auto"
+    names = list(train.names)
+    best = DEFAULT_TUNING
+    for leaves in TUNE_LEAVES:
+        data = lgb.Dataset(train.features, train.y_buy, feature_name=names, categorical_feature=categorical)
+        check = lgb.Dataset(valid.features, valid.y_buy, reference=data)
+        params = dict(PARAMS, num_threads=threads, objective="binary", metric="auc", num_leaves=leaves)
+        booster = lgb.train(params, data, num_boost_round=TUNE_MAX_ROUNDS, valid_sets=[check],
+                            callbacks=[lgb.early_stopping(TUNE_PATIENCE, verbose=False)])
+        auc = float(booster.best_score["valid_0"]["auc"])
+        if not auc <= best.validation_auc:  # the first, or a better one (NaN compares false)
+            best = Tuning(leaves, max(1, int(booster.best_iteration)), auc)
+    return best

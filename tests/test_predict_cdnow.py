@@ -2,8 +2,8 @@
 
 Protocol: calibrate through 1997-09-30 and predict who buys in the next 39 weeks; the model is
 trained on the 13 weeks before the cut, never on what it predicts (the default training window for a
-horizon longer than the last third of the history: ``predict.backtest.default_train_horizon``). The files are the ones shipped
-in the ``lifetimes`` 0.11.3 wheel (tests/data/cdnow/, gzip-compressed).
+horizon longer than the last third of the history: ``predict.backtest.default_train_horizon``). The
+files are the ones shipped in the ``lifetimes`` 0.11.3 wheel (tests/data/cdnow/, gzip-compressed).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def test_a_tie_on_noise_does_not_rank_and_a_win_beyond_it_does(master) -> None: 
     for simpler in ("bgnbd", "rfm", "recency", "lifecycle"):  # keys are "a-b" in METHODS order: ensemble is last
         assert result["differences"][f"{simpler}-ensemble"]["ci"][1] < 0
     tuning = result["ensemble_tuning"]
-    assert tuning["num_leaves"] in (4, 15) and 1 <= tuning["rounds"] <= 600 and 0.7 < tuning["validation_auc"] < 0.8
+    assert tuning["num_leaves"] in (4, 15) and tuning["rounds"] in (50, 100, 150, 200, 300)
+    assert 0.7 < tuning["validation_auc"] < 0.8
     assert len(result["differences"]) == 15  # every pair of the six methods
 
 
@@ -141,7 +142,7 @@ def _largest_gap(result: dict) -> float:  # type: ignore[type-arg]
 @pytest.mark.timeout(420)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
 def test_the_39_week_chance_of_buying_stays_near_what_happened_by_tenths(master) -> None:  # type: ignore[no-untyped-def]
     """The chosen (ensemble) score calibrated on the 13 weeks before 1997-09-30 and stretched to 39 by BG/NBD's
-    time profile: every tenth within 9 points of its rate (8.1 measured; 6.3 when RFM ranked), and a Brier score
+    time profile: every tenth within 9 points of its rate (8.2 measured; 6.3 when RFM ranked), and a Brier score
     below the base rate's."""
     assert _largest_gap(master[0]) <= 0.09
     assert master[0]["brier"] < master[0]["base_rate_brier"] - 0.03
@@ -149,7 +150,7 @@ def test_the_39_week_chance_of_buying_stays_near_what_happened_by_tenths(master)
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
-@pytest.mark.xfail(strict=True, reason="issue 27's gate, not met: 8.1 points (bench/RESULTS.md §16); strict, so "
+@pytest.mark.xfail(strict=True, reason="issue 27's gate, not met: 8.2 points (bench/RESULTS.md §16); strict, so "
                    "a calibration that meets it must remove this mark")
 def test_the_39_week_chance_of_buying_is_within_5_points_by_tenths(master) -> None:  # type: ignore[no-untyped-def]
     assert _largest_gap(master[0]) <= 0.05

@@ -58,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "horizon after it)")
     parser.add_argument("--horizon", type=parse_days, default=90, help="the predicted window: 90d, 39w …")
     parser.add_argument("--train-horizon", type=parse_days, default=None,
-                        help="the model's training-label window (default: the horizon); counts are scaled")
+                        help="the model's training-label window, on which P(buy) is also calibrated (default: the "
+                        "horizon, or the last third of the history before --at when the horizon is longer); counts "
+                        "are scaled")
     # The caps are predict/history.py's MAX_ORDERS_* (not imported here: it loads numpy for every ``scrm``).
     parser.add_argument("--orders", default="", help="back-test a file (CDNOW's format or ours, gzip or not), no "
                         "database; at most 1 GiB decompressed, 5,000,000 rows, 64 KiB a line")
@@ -69,7 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_table(evaluation: Evaluation) -> str:
     from predict.backtest import METHODS
-    from predict.calibration import reliability
 
     head = (f"{'method':<12}{'AUC':>7}{'95% interval':>16}{'P@10%':>8}{'lift@10%':>10}{'rev@10%':>9}{'agg err':>9}"
             f"{'RMSE':>7}")
@@ -92,9 +93,13 @@ def format_table(evaluation: Evaluation) -> str:
     p = evaluation.bgnbd
     lines.append(f"BG/NBD fit: r={p.r:.3f} alpha={p.alpha:.3f} a={p.a:.3f} b={p.b:.3f} LL={p.log_likelihood:.1f}")
     lines.append(f"chosen: {evaluation.chosen} ({evaluation.choice.reason})")
-    lines.append(f"calibrated P(buy within {evaluation.horizon} days): Brier {evaluation.brier:.4f}; by tenths, "
-                 "predicted / observed: " + ", ".join(f"{r['predicted']:.0%}/{r['observed']:.0%}"
-                                                      for r in reliability(evaluation.p_buy, evaluation.y_buy)))
+    if evaluation.calibrated:
+        how = evaluation.calibration()["how"]
+        lines.append(f"calibrated P(buy within {evaluation.horizon} days) ({how}): Brier {evaluation.brier:.4f}; by "
+                     "tenths, predicted / observed: " + ", ".join(f"{r['predicted']:.0%}/{r['observed']:.0%}"
+                                                                  for r in evaluation.reliability()))
+    else:
+        lines.append(f"no calibrated P(buy within {evaluation.horizon} days): {evaluation.uncalibrated}")
     return "\n".join(lines)
 
 
@@ -106,14 +111,13 @@ def _write_scores(path: Path, evaluation: Evaluation) -> None:
         writer.writerow(["customer_id", *METHODS, "p_buy"])
         columns = [*(evaluation.scores[name] for name in METHODS), evaluation.p_buy]
         for i, customer in enumerate(evaluation.ids):
-            # A chance the training window could not calibrate (too short a history before the cut) is
-            # left empty, never written as "nan".
+            # A chance the training window could not calibrate (too few customers before the cut, see
+            # evaluate's "calibration") is left empty, never written as "nan".
             writer.writerow([customer, *(f"{column[i]:.6g}" if math.isfinite(column[i]) else "" for column in columns)])
 
 
 def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path) -> None:
     from bot.templates import load as load_templates  # every feature's ids checked, these among them
-    from predict.calibration import reliability
     from predict.chart import ChartWords, render_chart
     from predict.config import LABEL_TEXTS
 
@@ -124,10 +128,10 @@ def _write_chart(path: Path, evaluation: Evaluation, font: str, config_dir: Path
         labels={name: templates.render(template_id) for name, template_id in LABEL_TEXTS.items()},
         deciles=[templates.render("predict_chart_decile", number=n) for n in range(1, 11)],
         reliability_title=templates.render("predict_chart_reliability_title", days=evaluation.horizon,
-                                           brier=f"{evaluation.brier:.3f}"),
+                                           brier=f"{evaluation.brier:.3f}" if evaluation.calibrated else "-"),
         reliability_note=templates.render("predict_chart_reliability_note"),
     )
-    path.write_bytes(render_chart(evaluation.deciles, reliability(evaluation.p_buy, evaluation.y_buy), words, font))
+    path.write_bytes(render_chart(evaluation.deciles, evaluation.reliability(), words, font))
 
 
 def _day(text: str, tz: ZoneInfo) -> int:

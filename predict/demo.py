@@ -60,7 +60,7 @@ async def chapter(n: Narrator) -> None:
                f"{name} {m['auc']:.3f} [{m['auc_ci'][0]:.3f}, {m['auc_ci'][1]:.3f}]"
                for name, m in methods.items() if m.get("auc")))
     n.show(f"customers are ranked by {result.method}: {result.backtest.get('why_chosen', '')}")
-    if "brier" in result.backtest:
+    if result.backtest.get("brier") is not None:
         n.show(f"calibrated P(buy in 90 days): Brier {result.backtest['brier']:.3f} (the base rate alone: "
                f"{result.backtest['base_rate_brier']:.3f})")
     prediction = await CustomerPrediction.get(customer_id=zhou.id)

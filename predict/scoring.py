@@ -28,7 +28,7 @@ from predict.calibration import fit_isotonic, percentile
 from predict.config import REASON_TEXTS
 from predict.features import snapshot
 from predict.history import History
-from predict.model import train_gbm
+from predict.model import DEFAULT_TUNING, train_gbm
 from predict.reasons import top_reasons
 from predict.stack import stacked
 
@@ -113,7 +113,8 @@ def score_now(history: History, today: int, *, use_backtest: bool = True) -> Sco
     train = snapshot(history.sample(TRAIN_CUSTOMERS), today - HORIZON, HORIZON)
     train_stack, _ = stacked(train, HORIZON, near=bg)
     now_stack, _ = stacked(now, HORIZON, bg)
-    ensemble = train_gbm(train_stack, counts=chosen == "ensemble")
+    tuning = evaluation.ensemble_tuning if evaluation is not None else DEFAULT_TUNING  # sized on the back-test's window
+    ensemble = train_gbm(train_stack, counts=chosen == "ensemble", tuning=tuning)
     ensemble_matrix = ensemble.matrix(now_stack)
     count = bg_count
     if chosen == "model":

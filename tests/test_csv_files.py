@@ -53,9 +53,9 @@ def test_scores_of_customers_with_formula_ids_are_written_as_text(tmp_path: Path
         assert "'" + hostile in first_cells and hostile not in first_cells
     assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in rows for cell in row)
     assert rows[0][-1] == "p_buy"
-    # the methods' scores stay numbers; P(buy) is a number, or empty where it could not be calibrated
+    # the methods' scores stay numbers; P(buy) is a number (the default training window fits in the history)
     assert all(float(cell) == float(cell) for row in rows[1:] for cell in row[1:-1])
-    assert all(cell == "" or 0 <= float(cell) <= 1 for row in rows[1:] for cell in row[-1:])
+    assert all(0 <= float(cell) <= 1 for row in rows[1:] for cell in row[-1:])
 
 
 def test_no_module_writes_csv_but_through_the_one_helper() -> None:

@@ -1,8 +1,9 @@
 """Purchase predictions on real public data: CDNOW (Fader, Hardie & Lee 2005), through ``scrm predict evaluate``.
 
 Protocol: calibrate through 1997-09-30 and predict who buys in the next 39 weeks; the model is
-trained on the 13 weeks before the cut, never on what it predicts. The files are the ones shipped
-in the ``lifetimes`` 0.11.3 wheel (tests/data/cdnow/, gzip-compressed).
+trained on the 13 weeks before the cut, never on what it predicts (the default training window for a
+horizon longer than the last third of the history: ``predict.backtest.default_train_horizon``). The
+files are the ones shipped in the ``lifetimes`` 0.11.3 wheel (tests/data/cdnow/, gzip-compressed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gzip
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from tests.conftest import BACKEND
 DATA = Path(__file__).parent / "data" / "cdnow"
 MASTER, SAMPLE = DATA / "CDNOW_master.txt.gz", DATA / "CDNOW_sample.txt.gz"
 PROTOCOL = ["--at", "1997-09-30", "--horizon", "39w", "--train-horizon", "13w"]
+AT = day_of(date(1997, 9, 30))
 # No database here: the same figures on either backend, so they run once.
 pytestmark = pytest.mark.skipif(BACKEND == "embedded", reason="no database involved; runs on the real backend")
 
@@ -38,10 +41,13 @@ def scrm(*args: str) -> subprocess.CompletedProcess[str]:
 def master(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:  # type: ignore[type-arg]
     out = tmp_path_factory.mktemp("cdnow")
     scores, chart = out / "scores.csv", out / "deciles.png"
-    done = scrm("predict", "evaluate", "--orders", str(MASTER), *PROTOCOL, "--json", "--scores", str(scores),
-                "--chart", str(chart))
+    # No --train-horizon: the default for a 39-week horizon on 39 weeks of history is the protocol's 13 weeks.
+    done = scrm("predict", "evaluate", "--orders", str(MASTER), "--at", "1997-09-30", "--horizon", "39w", "--json",
+                "--scores", str(scores), "--chart", str(chart))
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), scores, chart
+    result = json.loads(done.stdout)
+    assert result["train_horizon_days"] == 91
+    return result, scores, chart
 
 
 @pytest.mark.slow
@@ -79,23 +85,34 @@ def test_every_customer_has_a_score_per_method_and_the_chart_is_a_png(master) ->
         rows = list(csv.DictReader(file))
     assert len(rows) == 23570
     assert list(rows[0]) == ["customer_id", "model", "bgnbd", "rfm", "recency", "lifecycle", "ensemble", "p_buy"]
+    # The default training window fits in the history, so every customer's chance is calibrated (it was left
+    # empty when the default was the 39-week horizon itself, which left no training labels).
+    assert all(row["p_buy"] != "" for row in rows)
     p_buy = np.array([float(row["p_buy"]) for row in rows])
     assert ((p_buy >= 0) & (p_buy <= 1)).all() and 0.2 < p_buy.mean() < 0.4  # 30% bought in the 39 weeks
+    assert master[0]["calibration"] == {
+        "calibrated": True, "label_days": 91, "stretched_to_days": 273, "how": master[0]["calibration"]["how"]}
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(chart.read_bytes()) > 5000
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
-def test_a_tie_on_noise_goes_to_the_simpler_method_and_says_why(master) -> None:  # type: ignore[no-untyped-def]
-    """The model's 0.767 against RFM's 0.766 is noise: the paired difference's interval holds zero, so the
-    simpler RFM ranks, and the JSON says so."""
+def test_a_tie_on_noise_does_not_rank_and_a_win_beyond_it_does(master) -> None:  # type: ignore[no-untyped-def]
+    """The model's 0.767 against RFM's 0.766 is noise: the paired difference's interval holds zero, so the model
+    cannot rank. The stacked ensemble, its size chosen on the training window only, beats every simpler method
+    with an interval above zero (0.772; against RFM +0.005 [+0.003, +0.008]), so it ranks, and the JSON says why."""
     result = master[0]
     model_vs_rfm = result["differences"]["model-rfm"]
     low, high = model_vs_rfm["ci"]
     assert low < 0 < high and abs(model_vs_rfm["auc_diff"]) < 0.005
-    assert result["chosen"] == "rfm" and result["uses_model"] is False
-    assert "within its 95% interval" in result["why_chosen"]
+    assert result["chosen"] == "ensemble" and result["uses_model"] is True
+    assert "interval above zero" in result["why_chosen"]
+    for simpler in ("bgnbd", "rfm", "recency", "lifecycle"):  # keys are "a-b" in METHODS order: ensemble is last
+        assert result["differences"][f"{simpler}-ensemble"]["ci"][1] < 0
+    tuning = result["ensemble_tuning"]
+    assert tuning["num_leaves"] in (4, 15) and tuning["rounds"] in (50, 100, 150, 200, 300)
+    assert 0.7 < tuning["validation_auc"] < 0.8
     assert len(result["differences"]) == 15  # every pair of the six methods
 
 
@@ -112,6 +129,65 @@ def test_the_calibrated_chance_of_buying_comes_true_by_tenths() -> None:
     assert [row["predicted"] for row in table] == sorted(row["predicted"] for row in table)
     assert max(abs(row["predicted"] - row["observed"]) for row in table) <= 0.05
     assert result["brier"] < result["base_rate_brier"] - 0.02
+
+
+def _largest_gap(result: dict) -> float:  # type: ignore[type-arg]
+    table = result["reliability"]
+    assert len(table) == 10 and sum(row["customers"] for row in table) == 23570
+    assert [row["predicted"] for row in table] == sorted(row["predicted"] for row in table)
+    return max(abs(row["predicted"] - row["observed"]) for row in table)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+def test_the_39_week_chance_of_buying_stays_near_what_happened_by_tenths(master) -> None:  # type: ignore[no-untyped-def]
+    """The chosen (ensemble) score calibrated on the 13 weeks before 1997-09-30 and stretched to 39 by BG/NBD's
+    time profile: every tenth within 9 points of its rate (8.2 measured; 6.3 when RFM ranked), and a Brier score
+    below the base rate's."""
+    assert _largest_gap(master[0]) <= 0.09
+    assert master[0]["brier"] < master[0]["base_rate_brier"] - 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)  # a subprocess fits BG/NBD and LightGBM on 23,570 customers; slow on a shared host
+@pytest.mark.xfail(strict=True, reason="issue 27's gate, not met: 8.2 points (bench/RESULTS.md §16); strict, so "
+                   "a calibration that meets it must remove this mark")
+def test_the_39_week_chance_of_buying_is_within_5_points_by_tenths(master) -> None:  # type: ignore[no-untyped-def]
+    assert _largest_gap(master[0]) <= 0.05
+
+
+def test_a_training_window_too_short_to_calibrate_says_so_and_leaves_p_buy_empty(tmp_path: Path) -> None:
+    """Everyone first bought three days before the cut: the default training window (a day) has no buyers,
+    so there is no chance to calibrate; evaluate says why instead of printing NaN, and p_buy stays empty."""
+    from predict.backtest import default_train_horizon, evaluate
+    from predict.cli import _write_scores, format_table
+    from predict.history import read_orders_file as read
+
+    orders = tmp_path / "orders.txt"
+    orders.write_text("".join(f"{i:05d} 19970101 1 10.00\n" + (f"{i:05d} 19970415 1 12.00\n" if i % 2 else "")
+                              for i in range(60)))
+    history = read(orders)
+    at = day_of(date(1997, 1, 4))
+    assert default_train_horizon(history, at, 273) == 1
+    evaluation = evaluate(history, at, 273)
+    result = json.loads(json.dumps(evaluation.as_json()))
+    assert result["calibration"]["calibrated"] is False
+    assert "too few to calibrate" in result["calibration"]["why_not"]
+    assert result["brier"] is None and result["reliability"] == []
+    assert "no calibrated P(buy within 273 days)" in format_table(evaluation) and "nan" not in format_table(evaluation)
+    _write_scores(tmp_path / "scores.csv", evaluation)
+    with (tmp_path / "scores.csv").open() as file:
+        assert {row["p_buy"] for row in csv.DictReader(file)} == {""}
+
+
+def test_the_default_training_window_is_the_horizon_or_the_last_third_of_the_history() -> None:
+    from predict.backtest import default_train_horizon
+
+    history = read_orders_file(SAMPLE)  # first purchase 1997-01-01: 272 days before the cut
+    assert default_train_horizon(history, AT, 273) == 91  # the published protocol's 13 weeks
+    assert default_train_horizon(history, AT, 91) == 91
+    assert default_train_horizon(history, AT, 30) == 30
+    assert default_train_horizon(history, AT - 136, 136) == 45
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,7 @@ async def test_the_nightly_tick_queues_a_run_that_a_worker_does(stack: Any) -> N
 
     await brand_in_database(120)
     assert await fire(stack.deps, Tick("predict_nightly", cron="30 1 * * *"))
-    await stack.settle(within=60)
+    await stack.settle(within=180)  # a child process scores: slow on a busy host
     assert await CustomerPrediction.all().count() == await Customer.filter(order_count__gt=0).count() > 100
     assert await PredictionRun.all().count() == 1
 

@@ -380,11 +380,13 @@ async def _set_statuses(
     conn: BaseDBAsyncClient, campaign_id: int, by_status: dict[TargetStatus, list[str]]
 ) -> None:
     """Each customer's result on their target, found by the (campaign, customer) key; a target already at its
-    status is not written again (a re-sync writes nothing). PostgreSQL: one statement for the whole task, the
-    results as two arrays (one prepared statement, whatever the count); SQLite: one per status and thousand."""
+    status is not written again (a re-sync writes nothing). PostgreSQL: one statement for the whole task (one
+    prepared statement, whatever the count); SQLite: one per status and thousand customers."""
     if Dialect.of(conn).name == "postgres":
-        externals = [external for externals in by_status.values() for external in externals]
-        statuses = [status.value for status, externals in by_status.items() for _ in externals]
+        # In id order: the index pages the statement reads follow each other rather than jump about.
+        pairs = sorted((external, status.value) for status, ids in by_status.items() for external in ids)
+        externals = [external for external, _ in pairs]
+        statuses = [status for _, status in pairs]
         # Two texts split in the database: encoding a text[] costs the client a few type checks per element.
         joined = _SEP.join(externals)
         if joined.count(_SEP) == len(externals) - 1:  # no id holds the separator (WeCom's never do)

@@ -1,6 +1,7 @@
 """Who a campaign reaches, in SQL: the audience (corp tags, lifecycle stages, a store, a prediction segment, an
 explicit list), each customer once through the guide who last talked with them (else their first guide), a
-stable holdout, and the per-customer frequency cap. One INSERT … SELECT plans a million customers."""
+stable holdout, and the per-customer frequency cap. INSERT … SELECT statements plan a million customers
+(campaigns.service.plan: two at once, each over a range of customer ids)."""
 
 from __future__ import annotations
 

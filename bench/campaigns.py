@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import resource
 import time
@@ -30,6 +31,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench.pgdb import create_database, database_url, drop_database
+from bench.welcome import cpu_seconds
 from bot.app import open_deps
 from bot.db import close_db, init_db
 from campaigns import service
@@ -47,6 +49,46 @@ CORP_ID = "ww1436e0e65a779aee"
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def backends_cpu(name: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the bench database (same host: /proc)."""
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        pids = [int(r["pid"]) for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)]
+    finally:
+        await conn.close()
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+class Step:
+    """Wall time, this process's CPU and the database backends' CPU over a step (backends that closed during it
+    are not counted: the pool keeps its connections)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.wall = self.cpu = self.pg_cpu = 0.0
+
+    async def __aenter__(self) -> Step:
+        self._pg = await backends_cpu(self.name)
+        self._cpu = own_cpu()
+        self._t = time.perf_counter()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t
+        self.cpu = own_cpu() - self._cpu
+        after = await backends_cpu(self.name)
+        self.pg_cpu = sum(v - self._pg.get(pid, 0.0) for pid, v in after.items())
+
+    def __str__(self) -> str:
+        return f"{self.wall:.1f} s | {self.cpu:.1f} s | {self.pg_cpu:.1f} s"
 
 
 async def generate(dsn: str, customers: int, guides: int) -> float:
@@ -172,39 +214,38 @@ async def main(args: argparse.Namespace) -> int:
         state = SimulatorState()
         async with running_simulator(state) as sim, open_deps(bench_settings(dsn, sim.url, prefix)) as deps:
             audience = Audience(tags=("会员",))
-            started = time.perf_counter()
-            shown = await service.preview(deps, "bench", audience)
-            preview_s = time.perf_counter() - started
+            async with Step(name) as preview_step:
+                shown = await service.preview(deps, "bench", audience)
             campaign = await service.create(deps, service.CampaignSpec("bench", audience, "会员日"))
-            started = time.perf_counter()
-            await service.plan(deps, campaign)
-            plan_s = time.perf_counter() - started
+            async with Step(name) as plan_step:
+                await service.plan(deps, campaign)
             planned = await CampaignTarget.filter(campaign_id=campaign.id).count()
             print(f"preview: {shown.customers:,} customers over {len(shown.by_guide):,} guides, holdout "
-                  f"{shown.holdout:,}, capped {shown.capped:,} in {preview_s:.1f} s", flush=True)
-            print(f"plan: {planned:,} target rows in {plan_s:.1f} s", flush=True)
+                  f"{shown.holdout:,}, capped {shown.capped:,} in {preview_step.wall:.1f} s", flush=True)
+            print(f"plan: {planned:,} target rows in {plan_step.wall:.1f} s", flush=True)
 
             results = await seed_tasks(state, campaign.id, deps.clock.now())
-            started = time.perf_counter()
-            synced = await service.sync(deps, campaign)
-            sync_s = time.perf_counter() - started
+            async with Step(name) as sync_step:
+                synced = await service.sync(deps, campaign)
             token = await deps.wecom.tokens.get()
             msgids = [(t.msgid, t.sender) for t in state.reach.mass.values()]
-            started = time.perf_counter()
-            bare = await bare_pages(sim.url, token, msgids)
-            bare_s = time.perf_counter() - started
+            async with Step(name) as bare_step:
+                bare = await bare_pages(sim.url, token, msgids)
         await close_db()
+        preview_s, plan_s, sync_s, bare_s = preview_step.wall, plan_step.wall, sync_step.wall, bare_step.wall
         print()
-        print("| step | size | wall time | rate |")
-        print("|---|---:|---:|---:|")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print("| step | size | wall time | rate | CPU, this process (simulator included) | CPU, PostgreSQL |")
+        print("|---|---:|---:|---:|---:|---:|")
         size = f"{args.customers:,} customers, {args.guides:,} guides"
-        print(f"| preview (count per guide) | {size} | {preview_s:.1f} s | |")
+        print(f"| preview (count per guide) | {size} | {preview_s:.1f} s | | {preview_step.cpu:.1f} s | "
+              f"{preview_step.pg_cpu:.1f} s |")
         print(f"| plan (INSERT … SELECT: guide, holdout, cap) | {planned:,} targets | {plan_s:.1f} s | "
-              f"{planned / plan_s:,.0f}/s |")
+              f"{planned / plan_s:,.0f}/s | {plan_step.cpu:.1f} s | {plan_step.pg_cpu:.1f} s |")
         print(f"| sync through the simulator | {synced.tasks:,} tasks, {synced.results:,} results | {sync_s:.1f} s | "
-              f"{synced.results / sync_s:,.0f}/s |")
+              f"{synced.results / sync_s:,.0f}/s | {sync_step.cpu:.1f} s | {sync_step.pg_cpu:.1f} s |")
         print(f"| the same pages read and dropped (simulator's pace) | {bare:,} results | {bare_s:.1f} s | "
-              f"{bare / bare_s:,.0f}/s |")
+              f"{bare / bare_s:,.0f}/s | {bare_step.cpu:.1f} s | {bare_step.pg_cpu:.1f} s |")
         print(f"\nseeded results: {results:,}; sync ÷ bare: {sync_s / bare_s:.2f}; peak RSS {rss_mb():.0f} MB")
         ok = preview_s + plan_s < 30
         print("planning target (< 30 s) met" if ok else "PLANNING TARGET MISSED")

@@ -1,6 +1,7 @@
 """Who a campaign reaches, in SQL: the audience (corp tags, lifecycle stages, a store, a prediction segment, an
 explicit list), each customer once through the guide who last talked with them (else their first guide), a
-stable holdout, and the per-customer frequency cap. One INSERT … SELECT plans a million customers."""
+stable holdout, and the per-customer frequency cap. INSERT … SELECT statements plan a million customers
+(campaigns.service.plan: two at once, each over a range of customer ids)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.sqldialect import SqlParams
 
-__all__ = ["Audience", "arm_sql", "cap_for", "capped_sql", "holdout_bucket", "picked_sql", "typed"]
+__all__ = ["Audience", "CustomerRange", "arm_sql", "cap_for", "capped_sql", "holdout_bucket", "picked_sql", "typed"]
 
 _HASH_MULTIPLIER = 2654435761
 
@@ -62,19 +63,30 @@ def cap_for(period: Literal["month", "week", "day"], count: int, now: datetime, 
     return count or days, midnight.replace(day=1).astimezone(UTC)
 
 
-def _has_tag(names: tuple[str, ...], sql: SqlParams) -> str:
+CustomerRange = tuple[int, int]  # customer ids in [first, end)
+
+
+def _in_range(column: str, customers: CustomerRange | None) -> str:
+    """`` AND column`` within the range (our own integers, inlined); "" for all customers."""
+    return "" if customers is None else f" AND {column} >= {int(customers[0])} AND {column} < {int(customers[1])}"
+
+
+def _has_tag(names: tuple[str, ...], sql: SqlParams, customers: CustomerRange | None) -> str:
+    # The range again on ct: the planner does not carry it over from r, and would read the tags of every customer.
     return ("EXISTS (SELECT 1 FROM customer_tag ct JOIN tag tg ON tg.id = ct.tag_id "
             "WHERE ct.customer_id = r.customer_id AND ct.removed = FALSE AND tg.deleted = FALSE "
-            f"AND tg.name IN {sql.in_list(names)})")
+            f"AND tg.name IN {sql.in_list(names)}{_in_range('ct.customer_id', customers)})")
 
 
-def picked_sql(audience: Audience, sql: SqlParams) -> str:
-    """``picked (customer_id, guide_id)``: a CTE, one row per customer of the audience."""
+def picked_sql(audience: Audience, sql: SqlParams, customers: CustomerRange | None = None) -> str:
+    """``picked (customer_id, guide_id)``: a CTE, one row per customer of the audience (within ``customers``)."""
     where = ["r.deleted_by_customer_at IS NULL", "r.deleted_by_guide_at IS NULL", "r.half = FALSE", "g.active = TRUE"]
+    if customers is not None:
+        where.insert(0, _in_range("r.customer_id", customers).removeprefix(" AND "))
     if audience.tags:
-        where.append(_has_tag(audience.tags, sql))
+        where.append(_has_tag(audience.tags, sql, customers))
     if audience.stages:
-        where.append(_has_tag(audience.stages, sql))
+        where.append(_has_tag(audience.stages, sql, customers))
     if audience.store:
         where.append(f"g.store_id IN (SELECT s.id FROM store s WHERE s.code = {sql.add(audience.store)})")
     if audience.top_pct:
@@ -89,20 +101,20 @@ def picked_sql(audience: Audience, sql: SqlParams) -> str:
         "PARTITION BY r.customer_id ORDER BY CASE WHEN lc.last_at IS NULL THEN 1 ELSE 0 END, lc.last_at DESC, "
         "r.created_at, r.id) AS pick FROM relationship r JOIN guide g ON g.id = r.guide_id "
         "LEFT JOIN (SELECT m.customer_id, m.from_id, MAX(m.sent_at) AS last_at FROM chat_message m "
-        "WHERE m.customer_id IS NOT NULL GROUP BY m.customer_id, m.from_id) lc "
+        f"WHERE m.customer_id IS NOT NULL{_in_range('m.customer_id', customers)} GROUP BY m.customer_id, m.from_id) lc "
         "ON lc.customer_id = r.customer_id AND lc.from_id = g.userid "
         f"WHERE {' AND '.join(where)}) ranked WHERE pick = 1)"
     )
 
 
-def capped_sql(sql: SqlParams, period_start: datetime) -> str:
-    """``capped (customer_id, n)``: a CTE of the pushes each customer had in the cap's period: planned ones
-    still open, sent ones, and the ones WeCom refused as over the limit."""
+def capped_sql(sql: SqlParams, period_start: datetime, customers: CustomerRange | None = None) -> str:
+    """``capped (customer_id, n)``: a CTE of the pushes each customer (within ``customers``) had in the cap's
+    period: planned ones still open, sent ones, and the ones WeCom refused as over the limit."""
     return (
         "capped AS (SELECT t.customer_id, COUNT(*) AS n FROM campaign_target t WHERE t.campaign_id IN "
         f"(SELECT c.id FROM campaign c WHERE c.sent_at >= {typed(sql, period_start)}) AND t.arm = 'treated' "
-        f"AND t.status IN ('planned', 'sent', 'over_limit') AND t.counted_at >= {typed(sql, period_start)} "
-        "GROUP BY t.customer_id)"
+        f"AND t.status IN ('planned', 'sent', 'over_limit') AND t.counted_at >= {typed(sql, period_start)}"
+        f"{_in_range('t.customer_id', customers)} GROUP BY t.customer_id)"
     )
 
 

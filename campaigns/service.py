@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -20,7 +20,7 @@ from bot.outbox import send_once_or_skip
 from bot.sqldialect import Dialect, SqlParams, connection
 from bot.wecom.errors import WeComPermanentError
 from campaigns import wecomapi
-from campaigns.audience import Audience, arm_sql, cap_for, capped_sql, picked_sql, typed
+from campaigns.audience import Audience, CustomerRange, arm_sql, cap_for, capped_sql, picked_sql, typed
 from campaigns.delivery import ContentError, attachments_payload, check_content, render_text
 from campaigns.models import Arm, Campaign, CampaignTarget, CampaignTask, TargetStatus, TaskState
 from customers.models import Customer, Guide
@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 
 # add_msg_template takes at most 10,000 customers a call.
 CHUNK = 10_000
+# A plan over more customer ids than this is split into this many statements run at once (PostgreSQL).
+PLAN_PARTS = 2
+PLAN_SPLIT_MIN = 100_000
 # Tasks synced at once.
 SYNC_CONCURRENCY = 8
 
@@ -113,26 +116,61 @@ async def create(deps: Deps, spec: CampaignSpec) -> Campaign:
 
 
 async def plan(deps: Deps, campaign: Campaign) -> int:
-    """One target row per customer of the audience (treated, holdout or capped); a re-run adds nothing."""
+    """One target row per customer of the audience (treated, holdout or capped); a re-run adds nothing.
+    On PostgreSQL a big audience is planned by PLAN_PARTS statements at once, each over a range of customer ids
+    on its own connection (one INSERT … SELECT runs on one core); each part commits on its own, and a re-run
+    after a crash adds the customers still missing."""
     conn = connection()
-    dialect = Dialect.of(conn)
-    sql = SqlParams(dialect)
-    cap, period_start = _cap(deps)
-    now = deps.clock.now().replace(microsecond=0)
-    picked = picked_sql(Audience.from_json(campaign.audience), sql)
-    capped = capped_sql(sql, period_start)
-    arm = arm_sql(campaign.name, campaign.holdout_pct, cap, sql)
     before = await CampaignTarget.filter(campaign_id=campaign.id).count()
-    await conn.execute_query(
-        f"WITH {picked}, {capped} INSERT INTO campaign_target "
-        "(campaign_id, customer_id, guide_id, arm, status, msgid, counted_at) "
-        f"SELECT {int(campaign.id)}, p.customer_id, p.guide_id, {arm}, 'planned', '', {typed(sql, now)} "
-        "FROM picked p LEFT JOIN capped k ON k.customer_id = p.customer_id WHERE 1 = 1 "
-        "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
-        sql.values,
-    )
+    now = deps.clock.now().replace(microsecond=0)
+    parts: list[CustomerRange | None] = [None]
+    own = not isinstance(conn, TransactionalDBClient)  # not inside a caller's transaction
+    if Dialect.of(conn).name == "postgres" and own:
+        [row] = await conn.execute_query_dict("SELECT MIN(id) AS first, MAX(id) AS last FROM customer")
+        if row["first"] is not None and int(row["last"]) - int(row["first"]) >= PLAN_SPLIT_MIN:
+            first, end = int(row["first"]), int(row["last"]) + 1
+            step = -(-(end - first) // PLAN_PARTS)
+            parts = [(start, min(start + step, end)) for start in range(first, end, step)]
+    await asyncio.gather(*(_plan_part(deps, campaign, now, part, tune=own) for part in parts))
     await _mark_sent_at(campaign, now)
     return await CampaignTarget.filter(campaign_id=campaign.id).count() - before
+
+
+async def _plan_part(
+    deps: Deps, campaign: Campaign, now: datetime, customers: CustomerRange | None, *, tune: bool
+) -> None:
+    """One INSERT … SELECT of the customers in the range not planned yet. Without ON CONFLICT (its check costs an
+    index search per row): a plan of the same campaign racing this one makes it fail, and it runs again with it."""
+    for on_conflict in (False, True):
+        try:
+            async with in_transaction() as conn:
+                dialect = Dialect.of(conn)
+                if dialect.name == "postgres" and tune:  # SET LOCAL would outlive a savepoint: own transactions only
+                    # Rows in customer order (merge joins all along: the indexes are written in order, not at
+                    # random), sorts in memory, and no JIT compile for a statement this plain.
+                    await conn.execute_script(
+                        "SET LOCAL enable_hashjoin = off; SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+                sql = SqlParams(dialect)
+                cap, period_start = _cap(deps)
+                picked = picked_sql(Audience.from_json(campaign.audience), sql, customers)
+                capped = capped_sql(sql, period_start, customers)
+                arm = arm_sql(campaign.name, campaign.holdout_pct, cap, sql)
+                campaign_id = int(campaign.id)
+                await conn.execute_query(
+                    f"WITH {picked}, {capped} INSERT INTO campaign_target "
+                    "(campaign_id, customer_id, guide_id, arm, status, msgid, counted_at) "
+                    f"SELECT {campaign_id}, p.customer_id, p.guide_id, {arm}, 'planned', '', {typed(sql, now)} "
+                    "FROM picked p LEFT JOIN capped k ON k.customer_id = p.customer_id WHERE NOT EXISTS (SELECT 1 "
+                    f"FROM campaign_target x WHERE x.campaign_id = {campaign_id} AND x.customer_id = p.customer_id) "
+                    "ORDER BY p.customer_id"
+                    + (" ON CONFLICT (campaign_id, customer_id) DO NOTHING" if on_conflict else ""),
+                    sql.values,
+                )
+            return
+        except IntegrityError:
+            if on_conflict:
+                raise
+            log.info("campaign_plan_raced", campaign=campaign.name, customers=customers)
 
 
 async def plan_pairs(deps: Deps, campaign: Campaign, guide_id: int, customer_ids: list[int]) -> int:
@@ -241,6 +279,7 @@ async def send(deps: Deps, spec: CampaignSpec) -> tuple[Campaign, Dispatched]:
 
 # --- results ------------------------------------------------------------------------------------
 
+_SEP, _SEP_SQL = "\x1f", "chr(31)"  # the unit separator between the ids of a task's results
 _RESULT = {0: TargetStatus.UNSENT, 1: TargetStatus.SENT, 2: TargetStatus.NOT_FRIEND, 3: TargetStatus.OVER_LIMIT}
 
 
@@ -308,9 +347,7 @@ async def _sync_task(deps: Deps, task: CampaignTask, now: datetime, expire_befor
             by_status[_RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)].append(str(row["external_userid"]))
     # One commit per task: its customers' results and the task's state together.
     async with in_transaction() as conn:
-        for status, externals in by_status.items():
-            for start in range(0, len(externals), 1000):
-                await _set_status(conn, task.campaign_id, status, externals[start:start + 1000])
+        await _set_statuses(conn, task.campaign_id, by_status)
         await CampaignTask.filter(id=task.id).using_db(conn).update(state=TaskState.SENT, send_time=send_time,
                                                                      synced_at=now)
     result.results += sum(len(rows) for rows in pages)
@@ -339,16 +376,41 @@ async def _sender_sent_at(deps: Deps, task: CampaignTask) -> datetime | None:
     return None
 
 
-async def _set_status(
-    conn: BaseDBAsyncClient, campaign_id: int, status: TargetStatus, external_userids: list[str]
+async def _set_statuses(
+    conn: BaseDBAsyncClient, campaign_id: int, by_status: dict[TargetStatus, list[str]]
 ) -> None:
-    """One statement per status and thousand customers, found by the (campaign, customer) key."""
-    sql = SqlParams(Dialect.of(conn))
-    await conn.execute_query(
-        f"UPDATE campaign_target SET status = {sql.add(status.value)} WHERE campaign_id = {sql.add(campaign_id)} "
-        f"AND customer_id IN (SELECT id FROM customer WHERE external_userid IN {sql.in_list(external_userids)})",
-        sql.values,
-    )
+    """Each customer's result on their target, found by the (campaign, customer) key; a target already at its
+    status is not written again (a re-sync writes nothing). PostgreSQL: one statement for the whole task (one
+    prepared statement, whatever the count); SQLite: one per status and thousand customers."""
+    if Dialect.of(conn).name == "postgres":
+        # In id order: the index pages the statement reads follow each other rather than jump about.
+        pairs = sorted((external, status.value) for status, ids in by_status.items() for external in ids)
+        externals = [external for external, _ in pairs]
+        statuses = [status for _, status in pairs]
+        # Two texts split in the database: encoding a text[] costs the client a few type checks per element.
+        joined = _SEP.join(externals)
+        if joined.count(_SEP) == len(externals) - 1:  # no id holds the separator (WeCom's never do)
+            params: list[Any] = [joined, _SEP.join(statuses), campaign_id]
+            values = f"string_to_array($1, {_SEP_SQL}), string_to_array($2, {_SEP_SQL})"
+        else:
+            params, values = [externals, statuses, campaign_id], "$1::text[], $2::text[]"
+        await conn.execute_query(
+            "UPDATE campaign_target t SET status = r.status FROM (SELECT c.id AS customer_id, v.status "
+            f"FROM unnest({values}) AS v (external_userid, status) "
+            "JOIN customer c ON c.external_userid = v.external_userid) r "
+            "WHERE t.campaign_id = $3 AND t.customer_id = r.customer_id AND t.status <> r.status",
+            params,
+        )
+        return
+    for status, externals in by_status.items():
+        for start in range(0, len(externals), 1000):
+            sql = SqlParams(Dialect.of(conn))
+            await conn.execute_query(
+                f"UPDATE campaign_target SET status = {sql.add(status.value)} "
+                f"WHERE campaign_id = {sql.add(campaign_id)} AND status <> {sql.dialect.param(1)} AND customer_id IN "
+                f"(SELECT id FROM customer WHERE external_userid IN {sql.in_list(externals[start:start + 1000])})",
+                sql.values,
+            )
 
 
 async def _customer_ids(external_userids: list[str]) -> list[int]:

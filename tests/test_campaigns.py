@@ -6,6 +6,7 @@ measured on delivered customers; a moment to a tag."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 from collections import Counter
@@ -213,6 +214,28 @@ async def test_over_the_cap_counts_a_wecom_over_limit_result(corp: Any, sim: Any
     await service.send(deps, service.CampaignSpec("third", Audience(external_userids=(ext(90),)), "三", holdout_pct=0))
     assert (await CampaignTarget.get(campaign__name="third")).arm == "capped"
     assert len(mass_calls(sim)) == 2
+
+
+async def test_a_plan_in_parts_or_two_plans_at_once_target_each_customer_once(
+    corp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a big audience is planned by statements over ranges of customer ids at once: here with three
+    parts over 300 customers. Two plans of one campaign racing each other add each customer once."""
+    deps = corp
+    monkeypatch.setattr(service, "PLAN_SPLIT_MIN", 0)
+    monkeypatch.setattr(service, "PLAN_PARTS", 3)
+    for name in ("parts", "raced"):
+        campaign = await service.create(deps, service.CampaignSpec(name, Audience(tags=(TAG,)), "会员日"))
+        if name == "parts":
+            assert await service.plan(deps, campaign) == 300
+        else:
+            await asyncio.gather(service.plan(deps, campaign), service.plan(deps, campaign))
+        rows = await CampaignTarget.filter(campaign_id=campaign.id).values_list(
+            "customer__external_userid", "guide__userid", "arm")
+        assert sorted(rows) == sorted(
+            (ext(i), expected_guide(i), "holdout" if holdout_bucket(name, 1000 + i) < 1000 else "treated")
+            for i in range(300))
+        assert await service.plan(deps, campaign) == 0  # a re-run adds nothing
 
 
 async def test_content_is_checked_before_anything_is_sent(corp: Any, sim: Any) -> None:

@@ -25,7 +25,7 @@ async def _lighter_targets(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('scrm', '0014_predict_choice')]
+    dependencies = [('scrm', '0015_sop_occurrence')]
 
     initial = False
 

@@ -5,7 +5,7 @@ what shop and chat signals add (SYNTHETIC data).
 
 1. Scoring (in this process): a synthetic brand (``predict/synthetic.py``) of N customers over two years
    (purchases only). Timed apart, wall and CPU (all threads): the back-test on a 200k sample, then for a
-   learned method (the stacked model, then the plain model) and a rule (RFM) chosen: the fits
+   learned method (the stacked model) and a rule (RFM) chosen: the fits
    (``scoring.fit_now``: BG/NBD, Gamma-Gamma, the models on a 200k sample) and the scoring of everyone
    (``scoring.score``: features today, BG/NBD's figures, the model's P(buy) and counts, calibration,
    ranks, what a guide reads), and the exact reasons of the best-ranked 50,000 apart.
@@ -74,7 +74,7 @@ def scale(customers: int, today: int) -> None:
         evaluation = evaluate(history.sample(BACKTEST_CUSTOMERS), today - HORIZON, HORIZON)
     print(f"back-test on {min(customers, BACKTEST_CUSTOMERS):,} (6 methods, intervals, calibration): {t}; "
           f"the brand's own choice: {evaluation.chosen}", flush=True)
-    for chosen in ("ensemble", "model", "rfm"):
+    for chosen in ("ensemble", "rfm"):
         with Timer() as t:
             now = snapshot(history, today, HORIZON)
             fitted = fit_now(history, today, now, evaluation, chosen=chosen)

@@ -35,6 +35,28 @@ def _log_likelihood(params: FloatArray, x: FloatArray, t_x: FloatArray, T: Float
     return result
 
 
+class _Likelihood:
+    """The sum of ``_log_likelihood`` over customers, the terms that depend on ``x`` alone computed once per distinct
+    ``x`` (repeat purchases are small integers: a few dozen values among 100,000 customers). The same sum, about ten
+    times faster: a fit evaluates it hundreds of times."""
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> None:
+        self.values, self.inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+        self.counts = counts.astype(np.float64)
+        self.x, self.t_x, self.T = x, t_x, T
+        self.repeat = x > 0
+
+    def __call__(self, params: FloatArray) -> float:
+        r, alpha, a, b = params
+        u = self.values
+        per_x = gammaln(r + u) - gammaln(r) + gammaln(a + b) + gammaln(b + u) - gammaln(b) - gammaln(a + b + u)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a4_x = np.log(a) - np.log(np.maximum(b + u - 1, 1e-12))
+            ln_a3 = -(r + self.x) * np.log(alpha + self.T)
+            ln_a4 = np.where(self.repeat, a4_x[self.inverse] - (r + self.x) * np.log(alpha + self.t_x), -np.inf)
+        return float(np.dot(self.counts, per_x) + r * np.log(alpha) * len(self.x) + np.sum(np.logaddexp(ln_a3, ln_a4)))
+
+
 @dataclass(frozen=True, slots=True)
 class BgNbd:
     r: float
@@ -89,8 +111,10 @@ def fit_bgnbd(x: FloatArray, t_x: FloatArray, T: FloatArray, *, max_customers: i
         pick = np.random.default_rng(0).choice(len(x), max_customers, replace=False)
         x, t_x, T = x[pick], t_x[pick], T[pick]
 
+    likelihood = _Likelihood(x, t_x, T)
+
     def objective(log_params: FloatArray) -> float:
-        value = -float(np.sum(_log_likelihood(np.exp(log_params), x, t_x, T)))
+        value = -likelihood(np.exp(log_params))
         return value if np.isfinite(value) else 1e300
 
     if near is not None:
@@ -138,13 +162,21 @@ def fit_gamma_gamma(x: FloatArray, mean_spend: FloatArray) -> GammaGamma:
         mean = float(np.mean(m)) if len(m) else 0.0
         return GammaGamma(1.0, 2.0, mean)  # too few repeat buyers: spend = their plain mean
 
+    # The log-likelihood summed over customers, its terms grouped: those of n alone once per distinct n, the
+    # parameter-free sums once; only log(n m + γ) is per customer and evaluation (a million customers' fit in seconds).
+    values, counts = np.unique(n, return_counts=True)
+    weights = counts.astype(np.float64)
+    total, n_log_m, log_m, n_log_n, spent = len(n), float(np.dot(n, np.log(m))), float(np.sum(np.log(m))), \
+        float(np.dot(n, np.log(n))), n * m
+
     def objective(log_params: FloatArray) -> float:
         p, q, g = np.exp(log_params)
+        log_spent = np.log(spent + g)
         ll = (
-            gammaln(p * n + q) - gammaln(p * n) - gammaln(q) + q * np.log(g)
-            + (p * n - 1) * np.log(m) + p * n * np.log(n) - (p * n + q) * np.log(n * m + g)
+            float(np.dot(weights, gammaln(p * values + q) - gammaln(p * values))) - total * (gammaln(q) - q * np.log(g))
+            + p * n_log_m - log_m + p * n_log_n - p * float(np.dot(n, log_spent)) - q * float(np.sum(log_spent))
         )
-        value = -float(np.sum(ll))
+        value = -ll
         return value if np.isfinite(value) else 1e300
 
     start = np.log([1.0, 2.0, float(np.mean(m))])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from predict.model import Gbm
+from predict.model import PREDICT_THREADS, Gbm
 
 __all__ = ["top_reasons", "REASONS_PER_CUSTOMER"]
 
@@ -38,7 +38,7 @@ def top_reasons(gbm: Gbm, matrix: FloatArray, names: tuple[str, ...], worded: se
     out: list[list[dict[str, Any]]] = []
     for start in range(0, n, chunk):
         part = matrix[start : start + chunk]
-        contrib = np.asarray(gbm.classifier.predict(part, pred_contrib=True), np.float64)
+        contrib = np.asarray(gbm.classifier.predict(part, pred_contrib=True, num_threads=PREDICT_THREADS), np.float64)
         total = contrib.sum(axis=1, keepdims=True)
         change = _sigmoid(total) - _sigmoid(total - contrib[:, :-1])  # the last column is the bias
         change[:, ~keep] = 0.0

@@ -45,6 +45,7 @@ async def predict_everyone(deps: Deps) -> RunResult:
     now = deps.clock.now()
     history, pks = await load_history(tz)
     scored = await score_isolated(history, day_of(now, tz))
+    del history  # its arrays are not needed to store the figures
     await store_scores(scored, pks, now)
     seconds = time.perf_counter() - started
     await PredictionRun.create(computed_at=now, method=scored.method, customers=len(scored.rows),
@@ -83,28 +84,34 @@ def _number(value: float) -> float | None:
 
 
 async def store_scores(scored: Scored, pks: list[int], now: datetime) -> None:
-    """Replace every customer's prediction in one transaction."""
+    """Replace every customer's prediction in one transaction, ``_CHUNK`` rows a statement (each chunk's values built
+    just before it is sent: a million customers' rows at once would take about a GB)."""
     conn = connection()
     dialect = Dialect.of(conn)
     marks = [dialect.param(i + 1) for i in range(len(_COLUMNS))]
     marks[_COLUMNS.index("why")] = dialect.json_param(marks[_COLUMNS.index("why")])
     sql = f"INSERT INTO customer_prediction ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
     stamp = dialect.stored_time(now)
-    values: list[list[Any]] = []
-    for i, row in enumerate(scored.rows):
-        pk = pks[int(row)]
-        next_in = scored.next_in_days[i]
-        next_on = None if next_in != next_in else date_of(scored.today + int(next_in))
-        values.append([
-            pk, float(scored.p_buy_30[i]), float(scored.p_buy_90[i]), float(scored.purchases_90[i]),
-            float(scored.spend_90[i]), _number(scored.p_alive[i]), _number(scored.p_alive_peak[i]), next_on,
-            float(scored.rank_pct[i]), scored.method, orjson.dumps(scored.why[i]).decode(), stamp,
-        ])
-    if dialect.name == "sqlite":
-        for value in values:
-            if value[7] is not None:
-                value[7] = value[7].isoformat()
     async with in_transaction() as tx:
         await tx.execute_query("DELETE FROM customer_prediction")
-        for start in range(0, len(values), _CHUNK):
-            await tx.execute_many(sql, values[start : start + _CHUNK])
+        for start in range(0, len(scored.rows), _CHUNK):
+            await tx.execute_many(sql, _values(scored, pks, start, start + _CHUNK, stamp, dialect))
+
+
+def _values(scored: Scored, pks: list[int], start: int, stop: int, stamp: Any, dialect: Dialect) -> list[list[Any]]:
+    part = slice(start, stop)
+    days = scored.next_in_days[part].tolist()
+    next_on: list[Any] = [None if n != n else date_of(scored.today + int(n)) for n in days]
+    if dialect.name == "sqlite":
+        next_on = [None if day is None else day.isoformat() for day in next_on]
+    columns = zip(
+        scored.rows[part].tolist(), scored.p_buy_30[part].tolist(), scored.p_buy_90[part].tolist(),
+        scored.purchases_90[part].tolist(), scored.spend_90[part].tolist(), scored.p_alive[part].tolist(),
+        scored.p_alive_peak[part].tolist(), next_on, scored.rank_pct[part].tolist(), scored.why.rows(start, stop),
+        strict=True,
+    )
+    return [
+        [pks[row], p30, p90, count, spend, _number(alive), _number(peak), on, rank, scored.method,
+         orjson.dumps(why).decode(), stamp]
+        for row, p30, p90, count, spend, alive, peak, on, rank, why in columns
+    ]

@@ -8,13 +8,15 @@ sum. Chou et al. (2022) found the probability model's prediction the strongest o
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from predict.baselines import quintile
 from predict.bgnbd import BgNbd, fit_bgnbd
 from predict.features import Snapshot
 
-__all__ = ["STACK_FEATURES", "stacked", "subset"]
+__all__ = ["STACK_FEATURES", "stacked", "stack_columns", "with_columns", "subset"]
 
+FloatArray = npt.NDArray[np.float64]
 STACK_FEATURES = ("bg_p_alive", "bg_expected", "r_quintile", "f_quintile", "m_quintile", "rfm")
 
 
@@ -26,15 +28,31 @@ def stacked(snap: Snapshot, horizon_days: int, fit: BgNbd | None = None, *,
     if fit is None and n >= 10:
         fit = fit_bgnbd(snap.x, snap.t_x, snap.T, near=near)
     if fit is not None:
-        alive = fit.p_alive(snap.x, snap.t_x, snap.T)
-        expected = fit.expected(horizon_days / 7, snap.x, snap.t_x, snap.T)
+        x, t_x, T = snap.x, snap.t_x, snap.T
+        alive, expected = fit.p_alive(x, t_x, T), fit.expected(horizon_days / 7, x, t_x, T)
     else:
         alive = expected = np.full(n, np.nan)
+    return with_columns(snap, stack_columns(snap, alive, expected)), fit
+
+
+def stack_columns(snap: Snapshot, alive: FloatArray, expected: FloatArray) -> tuple[FloatArray, ...]:
+    """The stacked columns (``STACK_FEATURES``' order) from BG/NBD's P(alive) and expected purchases over the
+    training horizon: the last one is the RFM score (``baselines.rfm_score``)."""
     r, f, m = quintile(-snap.column("recency")), quintile(snap.column("n")), quintile(snap.column("value"))
-    extra = (alive, expected, r, f, m, r + f + m)
+    return alive, expected, r, f, m, r + f + m
+
+
+def with_columns(snap: Snapshot, extra: tuple[FloatArray, ...], keep: npt.NDArray[np.int64] | None = None) -> Snapshot:
+    """``snap`` with the stacked columns ``extra``; ``keep``: only those rows (the matrix of a million customers
+    is a few hundred MB, and the reasons need the best-ranked 50,000's)."""
+    if keep is not None:
+        snap = Snapshot(snap.cut, snap.horizon, snap.rows[keep], snap.names, snap.features[keep], snap.y_count[keep],
+                        snap.y_buy[keep], snap.y_value[keep])
+        extra = tuple(column[keep] for column in extra)
+    n = len(snap.rows)
     features = np.column_stack([snap.features, *extra]) if n else np.zeros((0, len(snap.names) + len(extra)))
     return Snapshot(snap.cut, snap.horizon, snap.rows, (*snap.names, *STACK_FEATURES), features, snap.y_count,
-                    snap.y_buy, snap.y_value), fit
+                    snap.y_buy, snap.y_value)
 
 
 def subset(snap: Snapshot, keep: np.ndarray) -> Snapshot:

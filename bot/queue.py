@@ -272,15 +272,29 @@ class EventQueue:
             events.extend(self._events(entries, _text(stream)))
         return events
 
-    async def read_own(self, consumer: str, stream: str, after: str, count: int) -> tuple[list[Event], str, bool]:
-        """This consumer's own pending entries of lane ``stream`` after id ``after`` ("0": from the start).
+    async def read_own(
+        self, consumer: str, stream: str, after: str, count: int, skip: frozenset[str] = frozenset()
+    ) -> tuple[list[Event], str, bool]:
+        """This consumer's own pending entries of lane ``stream`` after id ``after`` ("0": from the start),
+        but those in ``skip`` (the ones it is running).
 
-        Returns (events, the last id read, whether the list was read to its end).
+        Read with XPENDING and XRANGE, not XREADGROUP: reading a consumer's history counts a delivery
+        for every entry read, so an entry that ran a long while would look like one that kept killing
+        its consumers. Returns (events, the last id looked at, whether the list was looked at to its end).
         """
-        reply: Any = await self.redis.xreadgroup(self.group, consumer, {stream: after}, count=count)
-        entries = [entry for _stream, found in reply or [] for entry in found]
-        last = _text(entries[-1][0]) if entries else after
-        return self._events(entries, stream), last, len(entries) < count
+        start = "-" if after == "0" else f"({after}"
+        pending: Any = await self.redis.xpending_range(stream, self.group, start, "+", count, consumername=consumer)
+        ids = [_text(p["message_id"]) for p in pending]
+        wanted = [sid for sid in ids if sid not in skip]
+        entries: list[Any] = []
+        if wanted:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sid in wanted:
+                    pipe.xrange(stream, sid, sid)
+                found = await pipe.execute()
+            entries = [entry for one in found for entry in one]
+        last = ids[-1] if ids else after
+        return self._events(entries, stream), last, len(ids) < count
 
     @staticmethod
     def _events(entries: list[Any], stream: str) -> list[Event]:

@@ -232,7 +232,9 @@ class Worker:
             return 0
         stream, after = next(iter(self._own_cursors.items()))
         running = {(event.stream, event.stream_id) for event in self._inflight.values()}
-        events, last, finished = await self.queue.read_own(self.consumer, stream, after, free + len(running))
+        running_here = frozenset(sid for lane, sid in running if lane == stream)
+        events, last, finished = await self.queue.read_own(self.consumer, stream, after, free + len(running),
+                                                           running_here)
         if finished:
             del self._own_cursors[stream]
         else:

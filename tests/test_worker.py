@@ -347,3 +347,28 @@ async def test_follow_ups_keep_a_share_of_reads_under_a_flood_of_callbacks(
         assert await worker.run_until_idle() == 48
     # One read in four serves the follow-ups first: all 8 run within the first 32, not after the 40.
     assert order[:32].count("follow_up") == 8, order
+
+
+async def test_an_event_that_runs_a_long_while_still_counts_one_delivery(make_settings: Callable[..., Settings]) -> None:
+    """The worker looks through its own pending list every heartbeat TTL; looking must not count as delivering,
+    or a slow event would be dead-lettered as "abandoned by N consumers" when its worker is later replaced."""
+    release = asyncio.Event()
+    router = Router("slow")
+
+    @router.event("change_external_contact")
+    async def slow(event: Event, deps: Deps) -> None:
+        await release.wait()
+
+    async with deps_for(make_settings(scrm_heartbeat_ttl_s=0.3)) as deps:
+        await enqueue(deps)
+        worker = build_worker(deps, Dispatcher([router]))
+        running = asyncio.create_task(worker.run())
+        try:
+            await asyncio.sleep(3)  # ten looks through the pending list
+            pending: Any = await deps.redis.xpending_range(deps.queue.keys.stream, deps.queue.group, "-", "+", 10)
+            assert [p["times_delivered"] for p in pending] == [1]
+        finally:
+            release.set()
+            await eventually(lambda: worker.processed_count == 1, within=10)
+            worker.stop()
+            await running

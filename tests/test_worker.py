@@ -349,7 +349,9 @@ async def test_follow_ups_keep_a_share_of_reads_under_a_flood_of_callbacks(
     assert order[:32].count("follow_up") == 8, order
 
 
-async def test_an_event_that_runs_a_long_while_still_counts_one_delivery(make_settings: Callable[..., Settings]) -> None:
+async def test_an_event_that_runs_a_long_while_still_counts_one_delivery(
+    make_settings: Callable[..., Settings],
+) -> None:
     """The worker looks through its own pending list every heartbeat TTL; looking must not count as delivering,
     or a slow event would be dead-lettered as "abandoned by N consumers" when its worker is later replaced."""
     release = asyncio.Event()

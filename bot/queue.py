@@ -172,6 +172,7 @@ class EventQueue:
         self._stream = self.keys.stream.encode()
         self._later = self.keys.later.encode()
         self._reads = 0
+        self._idle = False
 
     def lane(self, source: str) -> str:
         """The stream an event of ``source`` is appended to."""
@@ -250,7 +251,14 @@ class EventQueue:
                     raise
 
     async def read(self, consumer: str, count: int, block_ms: int) -> list[Event]:
-        """Up to ``count`` new entries, the first lane's before the second's; waits ``block_ms`` when both are empty."""
+        """Up to ``count`` new entries, the first lane's before the second's; after a read that found
+        nothing, one read that waits ``block_ms`` on both lanes at once (one round trip while idle)."""
+        if self._idle and block_ms:
+            # Each lane may answer, hence half the count from each.
+            both = dict.fromkeys(self.keys.lanes, ">")
+            events = await self._read_lanes(consumer, both, max(1, count // 2), block_ms)
+            self._idle = not events
+            return events
         self._reads += 1
         first, second = self.keys.lanes
         if self._reads % LATER_FIRST_EVERY == 0:
@@ -258,10 +266,8 @@ class EventQueue:
         events = await self._read_lanes(consumer, {first: ">"}, count, None)
         if len(events) < count:
             events += await self._read_lanes(consumer, {second: ">"}, count - len(events), None)
-        if events or not block_ms:
-            return events
-        # Both empty: wait on both at once (each may answer, hence half the count from each).
-        return await self._read_lanes(consumer, dict.fromkeys(self.keys.lanes, ">"), max(1, count // 2), block_ms)
+        self._idle = not events
+        return events
 
     async def _read_lanes(
         self, consumer: str, streams: dict[str, str], count: int, block_ms: int | None

@@ -178,15 +178,19 @@ class EventQueue:
         """The stream an event of ``source`` is appended to."""
         return self.keys.later if source == LATER_SOURCE else self.keys.stream
 
-    @staticmethod
-    def _read_from(event: Event, keys: QueueKeys) -> str:
-        return event.stream or keys.stream
+    def _lane_key(self, source: str) -> bytes:
+        """:meth:`lane`, encoded once (the hot path's form)."""
+        return self._later if source == LATER_SOURCE else self._stream
+
+    def _read_from(self, event: Event) -> str:
+        """The stream ``event`` was read from: where it is acknowledged."""
+        return event.stream or self.keys.stream
 
     # --- producer side (ingest) -------------------------------------------------------------
     def _append_args(
         self, source: str, key: str, body_json: str | bytes, received_at: float
     ) -> tuple[list[Any], list[Any]]:
-        keys: list[Any] = [self.keys.seen(source, key), self._later if source == LATER_SOURCE else self._stream]
+        keys: list[Any] = [self.keys.seen(source, key), self._lane_key(source)]
         return keys, [source, key, body_json, repr(received_at)]
 
     async def append(self, source: str, key: str, body_json: str | bytes, received_at: float) -> str | None:
@@ -199,9 +203,9 @@ class EventQueue:
         # EVALSHA straight through execute_command: redis-py's Script wrapper and evalsha's
         # argument-deprecation decorator cost more than the round trip saves on the hot path.
         try:
-            stream = self._later if source == LATER_SOURCE else self._stream
             result = await self.redis.execute_command(  # type: ignore[no-untyped-call]
-                *self._append_head, self.keys.seen(source, key), stream, source, key, body_json, repr(received_at)
+                *self._append_head, self.keys.seen(source, key), self._lane_key(source),
+                source, key, body_json, repr(received_at),
             )
         except NoScriptError:
             keys, args = self._append_args(source, key, body_json, received_at)
@@ -308,7 +312,7 @@ class EventQueue:
         return [Event.from_fields(_text(sid), _texts(fields), stream) for sid, fields in entries if fields]
 
     async def ack(self, event: Event) -> None:
-        stream = self._read_from(event, self.keys)
+        stream = self._read_from(event)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(stream, self.group, event.stream_id)
             pipe.xdel(stream, event.stream_id)
@@ -323,7 +327,7 @@ class EventQueue:
     async def schedule_retry(self, event: Event, due_at: float) -> None:
         """Replace the entry by its next attempt, due at ``due_at`` (unix seconds)."""
         uid = event.stream_id
-        stream = self._read_from(event, self.keys)
+        stream = self._read_from(event)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.retry_data_prefix + uid, mapping=cast(Any, event.to_fields()))
             pipe.zadd(self.keys.retry_schedule, {uid: due_at})
@@ -333,7 +337,7 @@ class EventQueue:
 
     async def release(self, event: Event) -> None:
         """Give an unfinished entry back at once (graceful shutdown), keeping its attempt count."""
-        stream = self._read_from(event, self.keys)
+        stream = self._read_from(event)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.lane(event.source), cast(Any, event.to_fields()))
             pipe.xack(stream, self.group, event.stream_id)
@@ -346,7 +350,7 @@ class EventQueue:
             "failed_at": repr(time.time()),
             "stream_id": event.stream_id,
         }
-        stream = self._read_from(event, self.keys)
+        stream = self._read_from(event)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self.keys.dead, cast(Any, fields), maxlen=self.dead_maxlen, approximate=False)
             pipe.xack(stream, self.group, event.stream_id)

@@ -14,11 +14,13 @@ RUN python -m venv /opt/scrm \
 # Run: the virtualenv, the system libraries it needs, a non-root user; no compiler, no sources.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/scrm/bin:$PATH
+# data/spool: the web's callback spool (SCRM_SPOOL_DIR), owned by the app's user so a volume there is too.
 # CJK fonts for the leaderboard charts (labels in Chinese must never render as boxes); libgomp1 for LightGBM.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-noto-cjk libgomp1 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --uid 10001 scrm
+ && useradd --create-home --uid 10001 scrm \
+ && install -d -o scrm -g scrm /home/scrm/data /home/scrm/data/spool
 COPY --from=build /opt/scrm /opt/scrm
 USER scrm
 WORKDIR /home/scrm

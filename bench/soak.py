@@ -74,6 +74,7 @@ class Run:
     doubled: int = 0
     left_queued: int = -1
     drained_s: float = float("nan")
+    memory_steps: list[str] = field(default_factory=list)  # the workers' worker_peak_memory_rose lines
 
 
 def rss_mb(pid: int) -> float:
@@ -199,6 +200,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Run:  # noqa: C901 - one 
     redis = PrivateRedis(tmp, appendfsync="always", port=args.redis_port)
     run = Run()
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
     try:
         pg.init()
         pg.start()
@@ -222,6 +224,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Run:  # noqa: C901 - one 
             for name, role in (("web", "web"), ("worker1", "worker"), ("worker2", "worker")):
                 proc, url, log = start(role)
                 procs[name] = proc
+                logs[name] = log
                 await wait_healthy(proc, url, log, http)
                 if name == "web":
                     web_url = url
@@ -314,6 +317,11 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Run:  # noqa: C901 - one 
             stop_app(proc)
         redis.stop()
         pg.stop()
+        for name in ("worker1", "worker2"):
+            if name in logs and logs[name].exists():
+                text = logs[name].read_text(errors="replace")
+                run.memory_steps += [f"{name}: {line.strip()}" for line in text.splitlines()
+                                     if "worker_peak_memory_rose" in line]
     return run
 
 
@@ -345,6 +353,8 @@ def summary(args: argparse.Namespace, run: Run, png: Path) -> int:
               f"dead letters {last.dead}")
         print("tables (MB): " + ", ".join(f"{t} {first.tables_mb.get(t, 0):.2f} → {last.tables_mb.get(t, 0):.2f}"
                                           for t in TABLES))
+    for line in run.memory_steps:  # which events were in flight when a worker's peak memory stepped up
+        print(f"memory step: {line[:400]}")
     print(f"plot: {png}; samples: {png.with_suffix('.csv')}")
     print("target (every acknowledged customer welcomed once, the queue drained, RSS growth < 10% after warm-up, "
           f"p99 flat): {'MET' if flat else 'MISSED'}")

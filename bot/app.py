@@ -11,6 +11,7 @@ import gc
 import hmac
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Literal
 
 import aiohttp
@@ -18,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from bot.appconfig import load_app_config
-from bot.appkeys import DEPS, DISPATCHER, SETTINGS, STOPPING, WORKER
+from bot.appkeys import DEPS, DISPATCHER, SETTINGS, SPOOL, STOPPING, WORKER
 from bot.clock import Clock, SystemClock
 from bot.crypto import CallbackCrypto
 from bot.db import close_db, init_db
@@ -34,6 +35,7 @@ from bot.queue import EventQueue
 from bot.redis_conn import connect_redis
 from bot.reload import watching_config
 from bot.scheduler import running_scheduler
+from bot.spool import CallbackSpool, draining_spool
 from bot.wecom.budget import api_budgets
 from bot.wecom.client import RetryPolicy, WeComClient
 from bot.worker import Worker, WorkerPolicy
@@ -43,6 +45,8 @@ __all__ = ["Role", "create_app", "open_deps", "build_worker"]
 
 Role = Literal["all", "web", "worker"]
 log = structlog.get_logger(__name__)
+# How often a web process looks for spooled callbacks to move into the queue (a few stats when none).
+SPOOL_DRAIN_EVERY_S = 2.0
 
 
 @asynccontextmanager
@@ -70,6 +74,7 @@ async def open_deps(
                     redis, settings.scrm_redis_prefix, dedup_ttl_s=settings.scrm_dedup_ttl_s,
                     dead_maxlen=settings.scrm_dead_letter_maxlen, min_replicas=settings.min_replicas,
                     replica_wait_ms=settings.scrm_redis_replica_wait_ms,
+                    blocking_reads=not settings.redis_url.startswith("memory://"),
                 )
                 metrics = Metrics()
                 wecom = WeComClient(
@@ -154,7 +159,17 @@ def create_app(
         consumer.stop()
         await task
 
+    async def spool(app: web.Application) -> AsyncIterator[None]:
+        deps = app[DEPS]
+        kept = CallbackSpool(Path(settings.scrm_spool_dir), deps.queue, max_bytes=settings.scrm_spool_max_mb << 20)
+        app[SPOOL] = kept
+        async with draining_spool(kept, SPOOL_DRAIN_EVERY_S):
+            yield
+
     app.cleanup_ctx.append(resources)
+    # The in-process stand-in cannot fail apart from this process: nothing to spool for.
+    if role in ("all", "web") and settings.scrm_spool_dir and not settings.redis_url.startswith("memory://"):
+        app.cleanup_ctx.append(spool)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(worker)
     app.cleanup_ctx.append(freeze_startup_objects)
@@ -172,17 +187,21 @@ def create_app(
 
 async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:
     """Move everything built at start (modules, models, clients) out of the GC's reach: the
-    collector then scans only what requests allocate, instead of re-walking the whole app."""
-    gc.collect()
-    gc.freeze()
+    collector then scans only what requests allocate, instead of re-walking the whole app.
+
+    Once per process: a server process starts one app, and a full collection per app started (as
+    tests start hundreds in one process) walks an ever larger heap for nothing new to freeze."""
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     yield
-    gc.unfreeze()
 
 
 async def healthz(request: web.Request) -> web.Response:
     """``ok`` (200) or ``unavailable`` (503) for anyone, e.g. a load balancer; the details (queue depth,
     dead letters, the Redis error) only for the bearer of ``SCRM_METRICS_TOKEN``, like ``/metrics``.
-    ``stopping`` (503) while a stopping process drains, so the proxy takes it out of rotation."""
+    ``stopping`` (503) while a stopping process drains, so the proxy takes it out of rotation. With Redis
+    down, a web process whose spool has room answers ``ok (spooling)`` (200): it still takes callbacks."""
     if request.app[STOPPING].is_set():
         return web.Response(text="stopping", status=503)
     deps = request.app[DEPS]
@@ -190,6 +209,12 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         await deps.redis.ping()
     except Exception as err:  # noqa: BLE001 - a health probe reports, it does not raise
+        spool = request.app.get(SPOOL)
+        if spool is not None and spool.has_room:
+            # Callbacks still land, in this process's spool: it stays in the proxy's rotation.
+            if detailed:
+                return web.json_response({"ok": True, "redis": type(err).__name__, "spooled_bytes": spool.kept_bytes})
+            return web.Response(text="ok (spooling)")
         if detailed:
             return web.json_response({"ok": False, "redis": type(err).__name__}, status=503)
         return web.Response(text="unavailable", status=503)

@@ -16,7 +16,12 @@ class ConfigError(Exception):
     """A config file is wrong; the message names the file, the line when known, and what is wrong."""
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (its wheels are): about 5× faster than the pure-Python
+# one, and every app start and config reload parses all the files.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that remembers the line of every mapping (for error messages)."""
 
 

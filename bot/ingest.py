@@ -4,7 +4,8 @@ WeCom re-sends a callback that is not answered 200 within 5 s, so no business lo
 the event is appended to the durable stream (de-duplication and XADD in one Redis round trip)
 and answered ``success`` only once the append succeeded. Every rejection has its own status, so
 a bug never looks like a forged signature: 400 malformed, 403 forged / misrouted / stale,
-408 body too slow, 413 too large, 503 storage down (WeCom will retry).
+408 body too slow, 413 too large, 503 storage down (WeCom will retry). When Redis cannot take it,
+the callback goes to this process's spool on disk and is answered ``success`` (bot/spool.py).
 
 Everything before the signature check (query, freshness, body, envelope) is linear in the input
 and bounded in time: anyone can send it.
@@ -17,10 +18,11 @@ import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from bot.appkeys import DEPS
+from bot.appkeys import DEPS, SPOOL
 from bot.crypto import CallbackCrypto, CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
 from bot.events import callback_dedup_key
 from bot.httpbody import BodyTimeout, BodyTooLarge, read_body
+from bot.queue import NotReplicated
 from bot.xmlparse import XmlError, extract_encrypt, parse_xml
 
 __all__ = ["verify_url", "receive_callback"]
@@ -111,10 +113,19 @@ async def receive_callback(request: web.Request) -> web.Response:
         return _reject(request, err)
 
     key = callback_dedup_key(message)
+    body = orjson.dumps(message)
     try:
         with deps.deadlines.within(deps.settings.scrm_enqueue_timeout_s):
-            stream_id = await deps.queue.append("wecom", key, orjson.dumps(message), now)
+            stream_id = await deps.queue.append("wecom", key, body, now)
     except (RedisError, OSError, TimeoutError) as err:
+        spool = request.app.get(SPOOL)
+        # Not when the primary has it but too few replicas do: WeCom's re-send is the answer there
+        # (SCRM_REDIS_MIN_REPLICAS), and the entry is on the primary already.
+        if spool is not None and not isinstance(err, NotReplicated) and await spool.keep("wecom", key, body, now):
+            # On this process's disk: it reaches the queue when Redis answers again (bot/spool.py).
+            deps.metrics.callbacks.labels(outcome="spooled").inc()
+            log.warning("callback_spooled", event_key=key, error=type(err).__name__)
+            return web.Response(text="success")
         deps.metrics.callbacks.labels(outcome="503").inc()
         log.error("callback_enqueue_failed", event_key=key, error=type(err).__name__)
         # Not acknowledged: WeCom re-sends, and nothing was lost.

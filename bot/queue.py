@@ -13,6 +13,7 @@ never both gone from the stream and missing from its next place.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -141,6 +142,8 @@ class Takeover:
 LATER_SOURCE = "internal"
 # Under a backlog on both lanes, one read in this many serves the follow-ups first.
 LATER_FIRST_EVERY = 4
+# How often an idle worker on the in-process stand-in looks again (it cannot block; see ``blocking_reads``).
+STAND_IN_POLL_S = 0.02
 
 
 class NotReplicated(RedisError):
@@ -150,9 +153,12 @@ class NotReplicated(RedisError):
 class EventQueue:
     def __init__(
         self, redis: Redis, prefix: str, *, group: str = "workers", dedup_ttl_s: int = 86400, dead_maxlen: int = 10_000,
-        min_replicas: int = 0, replica_wait_ms: int = 1000,
+        min_replicas: int = 0, replica_wait_ms: int = 1000, blocking_reads: bool = True,
     ) -> None:
         self.redis = redis
+        # The in-process stand-in (memory://) emulates a blocking read with a task of its own per read,
+        # which under load was seen never to answer, hanging a stop: there an idle read polls instead.
+        self.blocking_reads = blocking_reads
         # With replicas, an append counts only once ``min_replicas`` of them have it (WAIT, in the
         # same round trip): Redis replicates asynchronously, and a primary that dies first loses it.
         self.min_replicas = min_replicas
@@ -254,13 +260,22 @@ class EventQueue:
                 if "BUSYGROUP" not in str(err):
                     raise
 
+    def will_wait(self, block_ms: int) -> bool:
+        """Whether the next ``read(…, block_ms)`` is the idle one that waits on Redis."""
+        return self._idle and block_ms > 0
+
     async def read(self, consumer: str, count: int, block_ms: int) -> list[Event]:
         """Up to ``count`` new entries, the first lane's before the second's; after a read that found
         nothing, one read that waits ``block_ms`` on both lanes at once (one round trip while idle)."""
-        if self._idle and block_ms:
+        if self.will_wait(block_ms):
             # Each lane may answer, hence half the count from each.
             both = dict.fromkeys(self.keys.lanes, ">")
-            events = await self._read_lanes(consumer, both, max(1, count // 2), block_ms)
+            if self.blocking_reads:
+                events = await self._read_lanes(consumer, both, max(1, count // 2), block_ms)
+            else:
+                events = await self._read_lanes(consumer, both, max(1, count // 2), None)
+                if not events:
+                    await asyncio.sleep(min(block_ms / 1000, STAND_IN_POLL_S))
             self._idle = not events
             return events
         self._reads += 1

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import random
+import resource
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,6 +46,12 @@ __all__ = ["Worker", "WorkerPolicy"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+# How long past its BLOCK an idle read may stay unanswered before the worker gives up on it.
+IDLE_READ_MARGIN_S = 5.0
+# A rise of the process's peak memory this large is logged with the events in flight (ru_maxrss is in KiB).
+PEAK_STEP_KIB = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ class Worker:
         # a TTL to renew theirs before taking anything over.
         self._takeover_after = 0.0
         self.processed_count = 0
+        self._peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def stop(self) -> None:
         self._stopping.set()
@@ -187,10 +195,31 @@ class Worker:
             return started
         # While a dead consumer's backlog remains, come back for it as soon as a slot frees.
         block = 0 if self._dead else self.policy.block_ms if block_ms is None else block_ms
-        events = await self.queue.read(self.consumer, free, block)
+        events = await self._read(free, block)
         for event in events:
             self._start(event)
         return started + len(events)
+
+    async def _read(self, count: int, block_ms: int) -> list[Event]:
+        """New entries; an idle wait gives way to ``stop()`` at once, and to nothing answering for
+        ``block_ms`` plus a margin (a dropped connection, the in-process stand-in's lost wake-up): a stop
+        never waits on Redis. What such a cut-off read delivered stays pending on this consumer, for
+        its own recovery or, once its heartbeat is gone, another worker's take-over."""
+        if not (self.queue.will_wait(block_ms) and self.queue.blocking_reads):  # the stand-in polls briefly
+            return await self.queue.read(self.consumer, count, block_ms)
+        read = asyncio.ensure_future(self.queue.read(self.consumer, count, block_ms))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((read, stopping), timeout=block_ms / 1000 + IDLE_READ_MARGIN_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if read.done():
+            return read.result()
+        read.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RedisError):
+            await read
+        return []
 
     async def _take_over(self, *, force: bool = False) -> int:
         """Start entries of dead consumers: found once per heartbeat period, then taken slot by slot."""
@@ -271,6 +300,19 @@ class Worker:
             lock.users -= 1
             if lock.users == 0:
                 del self._ordering[ordering_key]
+            self._note_peak_memory(event)
+
+    def _note_peak_memory(self, event: Event) -> None:
+        """Log a step in the process's peak memory with the events in flight: a long-running worker's
+        memory should level off after warm-up, and when a job (a board, a digest over every customer)
+        raises it for good, the step names its cause. One getrusage call an event."""
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if peak_kib - self._peak_kib < PEAK_STEP_KIB:
+            return
+        in_flight = sorted({"/".join(e.route) for e in self._inflight.values()})
+        log.warning("worker_peak_memory_rose", from_mb=self._peak_kib // 1024, to_mb=peak_kib // 1024,
+                    finished="/".join(event.route), in_flight=in_flight[:20])
+        self._peak_kib = peak_kib
 
     async def _settle(self, event: Event, bound: structlog.typing.FilteringBoundLogger) -> None:
         """Run ``event`` until it is acknowledged, scheduled for a retry or dead-lettered."""

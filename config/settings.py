@@ -155,6 +155,14 @@ class Settings(BaseSettings):
         Field(description="Seconds an append to the queue may take before it counts as failed: ingest answers "
                           "503 and WeCom re-sends (well inside its 5 s)."),
     ] = 2.0
+    # When the append fails (Redis restarting, failing over), the web process keeps the callback on its
+    # own disk and answers success; it goes into the stream once Redis answers (bot/spool.py).
+    scrm_spool_dir: Annotated[str, Field(description=(
+        "Folder where a web process keeps callbacks Redis could not take (one file per process, moved into "
+        "the queue when Redis is back). Put it on a volume that outlives the container. Empty: no spool, "
+        "such callbacks are answered 503 and WeCom re-sends them only 3 times."))] = "data/spool"
+    scrm_spool_max_mb: Annotated[int, Field(ge=1, description=(
+        "The most a web process keeps in its spool; past it, callbacks are answered 503."))] = 512
     # Reject callbacks whose signed timestamp is further than this from now (replay guard). A replay
     # inside the window is caught by de-duplication, so the window must be shorter than its TTL.
     scrm_callback_max_age_s: Annotated[

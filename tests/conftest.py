@@ -26,6 +26,13 @@ REDIS_URL = os.environ.get("SCRM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 BACKEND = os.environ.get("SCRM_TEST_BACKEND", "real")
 RUN_ID = uuid.uuid4().hex[:8]
 
+# Two passes share CI's 15 minutes, so a test runs on both only where the backend can change its outcome.
+# A test that touches no database or Redis runs once, on the embedded pass (the lighter of the two):
+no_backend = pytest.mark.skipif(BACKEND != "embedded", reason="no database or Redis involved; on the embedded pass")
+# A scenario at volume (hundreds of customers or more) runs on the production backend; the embedded pass
+# runs the same code paths through the feature's smaller tests:
+volume = pytest.mark.skipif(BACKEND == "embedded", reason="a volume scenario; runs on the PostgreSQL + Redis pass")
+
 # The test app's credentials: made up for these tests (valid in form, public, never a real corp's). Not
 # Tencent's sample Token/AES key, which the start refuses outside the simulator; the crypto-vector tests
 # (tests/test_crypto.py, tests/data/wecom_test_vectors.json) use those directly.
@@ -139,7 +146,7 @@ async def redis_prefix() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Settings]:
+def make_settings(database_url: str, redis_prefix: str, tmp_path: Path) -> Callable[..., Settings]:
     """Settings for this test: real services (or embedded), the simulator's credentials, fast retries."""
 
     def build(**overrides: Any) -> Settings:
@@ -164,6 +171,7 @@ def make_settings(database_url: str, redis_prefix: str) -> Callable[..., Setting
             # Closed by default: each source posts only to the paths listed for it, as an operator sets them.
             "scrm_intake_endpoints": f"shop={INTAKE_PATHS},pos={INTAKE_PATHS}",
             "scrm_metrics_token": METRICS_TOKEN,
+            "scrm_spool_dir": str(tmp_path / "spool"),  # this test's own (bot/spool.py)
             "scrm_sidebar_local": True,  # the sidebar on the test server's own http://127.0.0.1 address
             "scrm_sidebar_secret": "test-sidebar-secret-of-32-bytes!",
         }

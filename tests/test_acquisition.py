@@ -38,7 +38,7 @@ from simulator.apis.acquisition import acquisition_of, customer_opens_link, guid
 from simulator.callbacks import CallbackSender
 from simulator.qrcodes import scan_contact_way
 from simulator.state import SimulatorState
-from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app, volume
 from tests.support.chat import say
 
 # Three `scrm` processes and 60 adds through the worker take a while on a loaded machine.
@@ -175,6 +175,7 @@ async def imported(stack: Stack, rows: list[dict[str, str]]) -> None:
 # --- 1 and 2: the list in, a guide for everyone --------------------------------------------------------
 
 
+@volume
 async def test_a_member_list_is_imported_once_and_every_good_member_gets_a_guide_of_their_store(
     corp: Stack, tmp_path: Path
 ) -> None:
@@ -256,6 +257,7 @@ async def test_a_guide_sees_their_members_masked_and_the_full_phone_only_for_the
 # --- 3 and 6: adds matched, the funnel -------------------------------------------------------------
 
 
+@volume
 async def test_sixty_adds_by_phone_link_and_unionid_are_matched_to_the_right_members(corp: Stack) -> None:
     await imported(corp, member_rows())
     links = await sync_links(corp.deps)

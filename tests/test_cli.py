@@ -8,6 +8,11 @@ import sys
 
 import pytest
 
+from tests.conftest import no_backend
+
+# Each test starts `scrm` on SQLite or on no database at all.
+pytestmark = no_backend
+
 GOOD_ENV = {
     "WECOM_CORP_ID": "ww1436e0e65a779aee",
     "WECOM_AGENT_ID": "1000002",

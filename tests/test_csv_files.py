@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.csvfiles import spreadsheet_safe
-from tests.conftest import BACKEND
+from tests.conftest import no_backend
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "tests" / "data" / "cdnow" / "CDNOW_sample.txt.gz"
@@ -29,7 +29,7 @@ def test_numbers_and_plain_text_are_left_alone(cell: str) -> None:
     assert spreadsheet_safe(cell) == cell
 
 
-@pytest.mark.skipif(BACKEND == "embedded", reason="no database involved; runs on the real backend")
+@no_backend
 @pytest.mark.timeout(240)
 def test_scores_of_customers_with_formula_ids_are_written_as_text(tmp_path: Path) -> None:
     """``scrm predict evaluate --orders … --scores``: ids from the brand's file reach the CSV escaped."""

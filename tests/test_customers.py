@@ -19,7 +19,7 @@ from customers.models import (
     Tag,
     TagSource,
 )
-from tests.conftest import Stack
+from tests.conftest import Stack, volume
 from tests.support.waiting import eventually
 
 
@@ -167,6 +167,7 @@ async def test_group_chat_create_join_and_dismiss(stack: Stack) -> None:
     assert (await GroupChat.get(chat_id=chat.chat_id)).dismissed_at is not None
 
 
+@volume
 async def test_backfill_of_10000_contacts_is_complete_and_resumable(stack: Stack) -> None:
     stack.state.generate_contacts(40, 10_000, seed=7, tagged_fraction=0.3)
     deps: Any = stack.deps

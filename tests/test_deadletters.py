@@ -44,13 +44,12 @@ async def ops(make_settings: Callable[..., Settings], sim: Any) -> AsyncIterator
         yield Stack(app, sim, sender, http)
 
 
-async def scrm_events(deps: Deps, *args: str) -> tuple[int, str]:
-    """``scrm events …`` as an operator runs it: a process of its own on the real services.
-
-    The embedded backend's Redis lives in this process only, so there the same command function
-    runs here, on the arguments the real parser made of the same words.
-    """
-    if BACKEND == "real":
+async def scrm_events(deps: Deps, *args: str, as_process: bool = False) -> tuple[int, str]:
+    """``scrm events …`` as an operator runs it: with ``as_process``, a process of its own on the real
+    services (each costs seconds of start-up, so a test starts one per action it checks that way);
+    otherwise the same command function runs here, on the arguments the real parser made of the same
+    words (always on the embedded backend, whose Redis lives in this process only)."""
+    if as_process and BACKEND == "real":
         s = deps.settings
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "SCRM_", "DATABASE_", "REDIS_"))}
         env = keep | {
@@ -94,7 +93,7 @@ async def test_a_dead_letter_is_listed_with_its_error_replayed_once_and_a_second
     assert alerts_to(ops, "guide_sh01_a") == 0
 
     # The operator sees it: in the CLI with route, key, error, attempts and first-seen time …
-    code, listed = await scrm_events(ops.deps, "dead")
+    code, listed = await scrm_events(ops.deps, "dead", as_process=True)
     assert code == 0, listed
     line, error_line = listed.splitlines()[:2]
     dead_id = line.split()[0]
@@ -104,7 +103,7 @@ async def test_a_dead_letter_is_listed_with_its_error_replayed_once_and_a_second
     assert "0 dead letter(s)" in (await scrm_events(ops.deps, "dead", "--route", "add_external_contact"))[1]
     assert "0 dead letter(s)" in (await scrm_events(ops.deps, "dead", "--since", "2099-01-01"))[1]
     assert "1 dead letter(s)" in (await scrm_events(ops.deps, "dead", "--since", "1h"))[1]
-    code, stats = await scrm_events(ops.deps, "stats")
+    code, stats = await scrm_events(ops.deps, "stats", as_process=True)
     assert code == 0 and "dead letters:      1 (" in stats and "stream:            0" in stats
     ops.state.faults.clear()  # WeCom is back (our chat answers go through message/send too)
     # … in chat (operators only) …
@@ -118,14 +117,14 @@ async def test_a_dead_letter_is_listed_with_its_error_replayed_once_and_a_second
     assert "scrm_dead_letters 1.0" in metrics and "scrm_oldest_pending_age_seconds 0.0" in metrics
 
     # The replay makes the alerts go, once each.
-    code, replayed = await scrm_events(ops.deps, "replay", dead_id)
+    code, replayed = await scrm_events(ops.deps, "replay", dead_id, as_process=True)
     assert code == 0 and f"replayed 1 dead letter(s)\n  {dead_id}" in replayed
     await ops.settle()
     assert alerts_to(ops, "guide_sh01_a") == 1 and alerts_to(ops, "manager_sh01") == 1
     assert await EventLog.filter(event="change_external_contact", change="del_follow_user").count() == 1
 
     # Replaying again changes nothing: the dead letter is gone, the event ran once.
-    code, again = await scrm_events(ops.deps, "replay", dead_id)
+    code, again = await scrm_events(ops.deps, "replay", dead_id, as_process=True)
     assert code == 1 and "already replayed" in again
     assert "replayed 0 dead letter(s)" in (await scrm_events(ops.deps, "replay", "--all"))[1]
     await ops.settle()

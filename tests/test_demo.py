@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 once = pytest.mark.skipif(BACKEND != "embedded", reason="the demo is the embedded defaults; runs on the embedded pass")
 
 
+@once
 def test_every_feature_chapter_is_told_through_the_narrator_alone() -> None:
     # A chapter imports its own feature's services, never the simulator (only the narrator's type).
     loaded = subprocess.run(
@@ -92,6 +93,9 @@ def test_the_member_list_becomes_friends_of_the_right_guides(told: str) -> None:
     assert "total: imported 4, assigned 4, added 2 (link 1, phone 1), open 2" in story
 
 
+@once
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 def test_the_group_chapter_rolls_a_full_group_over_and_pushes_one_group_step(told: str) -> None:
     made = chapter(told, "Group codes are WeCom join ways")
     assert "1 group codes created (1 add_join_way calls)" in made and "state=gs_hz01" in made

@@ -10,10 +10,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import no_backend
 from tests.support.process import scrm_process
 from tests.test_cli import GOOD_ENV, run_scrm
 
 # Valid values of our own (not Tencent's public sample): the start refuses those outside the simulator.
+# Each test starts `scrm` on SQLite and the in-process Redis, or refuses to start.
+pytestmark = no_backend
 SPLIT_ENV = GOOD_ENV | {"WECOM_TOKEN": "DeployTestToken0123456789", "WECOM_AES_KEY": "a" * 43}
 
 

@@ -18,6 +18,9 @@ from pydantic import Field, create_model
 from bot import docgen
 from bot.docgen import CommandRow, KindRow
 from config.settings import Settings
+from tests.conftest import no_backend
+
+pytestmark = no_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "SECURITY.md", *sorted((ROOT / "docs").rglob("*.md"))]

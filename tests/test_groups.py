@@ -38,7 +38,7 @@ from simulator.callbacks import CallbackSender
 from simulator.groupjoins import customer_joins_via_way, owner_creates_group
 from simulator.models import ChatMember
 from simulator.state import SimulatorState
-from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app, volume
 from tests.test_org_channels import say, scrm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,6 +153,7 @@ async def test_codes_sync_makes_one_join_way_per_store_and_nothing_the_second_ti
     assert len(images) == 1
 
 
+@volume
 @pytest.mark.timeout(420)  # 400 joins through the whole stack; a shared CI host is slow
 async def test_400_customers_join_a_store_code_and_no_listed_group_is_ever_full(corp: Stack) -> None:
     await scrm(corp, "groups", "codes", "sync")

@@ -18,8 +18,10 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
-from tests.conftest import AGENT_ID, CORP_ID, SECRET
+from tests.conftest import AGENT_ID, CORP_ID, SECRET, no_backend
 from tests.support.process import scrm_process
+
+pytestmark = no_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 # Valid-looking values of our own for the start (not Tencent's sample ones).

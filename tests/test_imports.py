@@ -19,6 +19,9 @@ from pathlib import Path
 from setuptools import find_packages
 
 from bot.features import FEATURES
+from tests.conftest import no_backend
+
+pytestmark = no_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 # The business: every feature (bot/features.py), the handlers and the simulator. (bot.cli is engine:

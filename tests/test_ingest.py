@@ -154,7 +154,7 @@ async def test_redis_down_gives_503_and_recovers(make_settings: Callable[..., Se
     port = _unused_port()
     proc = await _start_redis(port)
     try:
-        settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0")
+        settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0", scrm_spool_dir="")  # no spool
         async with serve_app(create_app(settings, role="web")) as app:
             assert await post_callback(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
             proc.kill()
@@ -181,7 +181,7 @@ async def test_redis_that_stops_answering_gives_503_in_time_and_no_double_store(
     proc = await _start_redis(port)
     redis_url = f"redis://127.0.0.1:{port}/0"
     try:
-        settings = make_settings(redis_url=redis_url, scrm_enqueue_timeout_s=0.5)
+        settings = make_settings(redis_url=redis_url, scrm_enqueue_timeout_s=0.5, scrm_spool_dir="")  # no spool
         async with serve_app(create_app(settings, role="web")) as app:
             assert await post_callback(http, app, *signed(add_contact_xml("wm1"))) == (200, "success")
             admin = aiohttp_redis(redis_url)

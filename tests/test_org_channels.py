@@ -33,7 +33,7 @@ from simulator.addressbook import add_department, delete_member, hire_member, mo
 from simulator.callbacks import CallbackSender
 from simulator.qrcodes import qr_png, scan_contact_way
 from simulator.state import SimulatorState
-from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app
+from tests.conftest import AES_KEY, CORP_ID, TOKEN, Stack, serve_app, volume
 from tests.support import chat
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,6 +139,7 @@ say = partial(chat.say, msgtype="text")  # a code's image comes with its text
 # --- the acceptance story ----------------------------------------------------------------------------
 
 
+@volume
 async def test_sync_gives_every_store_and_guide_a_working_code_and_scans_are_attributed(corp: Stack) -> None:
     out = await scrm(corp, "sync", "org")
     assert "3 stores, 40 members (38 new" in out  # the operators came from org.yaml

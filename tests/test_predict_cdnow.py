@@ -22,14 +22,14 @@ import pytest
 from predict.bgnbd import fit_gamma_gamma
 from predict.features import snapshot
 from predict.history import day_of, read_orders_file
-from tests.conftest import BACKEND
+from tests.conftest import no_backend
 
 DATA = Path(__file__).parent / "data" / "cdnow"
 MASTER, SAMPLE = DATA / "CDNOW_master.txt.gz", DATA / "CDNOW_sample.txt.gz"
 PROTOCOL = ["--at", "1997-09-30", "--horizon", "39w", "--train-horizon", "13w"]
 AT = day_of(date(1997, 9, 30))
 # No database here: the same figures on either backend, so they run once.
-pytestmark = pytest.mark.skipif(BACKEND == "embedded", reason="no database involved; runs on the real backend")
+pytestmark = no_backend
 
 
 def scrm(*args: str) -> subprocess.CompletedProcess[str]:

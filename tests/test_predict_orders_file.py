@@ -14,10 +14,10 @@ import pytest
 
 from predict.cli import add_arguments
 from predict.history import HistoryError, OrdersLimits, read_orders_file
-from tests.conftest import BACKEND
+from tests.conftest import no_backend
 
 # No database here: the same answers on either backend, so they run once.
-pytestmark = pytest.mark.skipif(BACKEND == "embedded", reason="no database involved; runs on the real backend")
+pytestmark = no_backend
 
 
 def scrm(*args: str) -> subprocess.CompletedProcess[str]:

@@ -193,7 +193,8 @@ async def test_healthz_answers_anyone_ok_and_only_the_metrics_bearer_the_details
 
 
 async def test_healthz_is_a_bare_503_when_redis_is_down(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(redis_url="redis://127.0.0.1:9/0", scrm_metrics_token="m3trics-t0ken")
+    # Without a spool (with one, the web keeps taking callbacks: tests/test_spool.py).
+    settings = make_settings(redis_url="redis://127.0.0.1:9/0", scrm_metrics_token="m3trics-t0ken", scrm_spool_dir="")
     async with aiohttp.ClientSession() as http, limited_server(settings) as (host, port):
         async with http.get(f"http://{host}:{port}/healthz") as resp:
             assert resp.status == 503 and await resp.text() == "unavailable"

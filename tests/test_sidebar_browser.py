@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BACKEND
 from tests.support.browser import Browser, chromium_available
 from tests.support.sidebar import SidebarWorld, open_world
 
 pytestmark = [
+    # The page as a browser shows it: once, on the production backend (the sidebar's API tests run on both).
+    pytest.mark.skipif(BACKEND == "embedded", reason="the browser's view runs on the PostgreSQL + Redis pass"),
     pytest.mark.slow,
     pytest.mark.timeout(120),
 ]

@@ -20,7 +20,7 @@ from customers.models import CustomerTag
 from simulator import eventxml
 from simulator.callbacks import CallbackSender
 from tagging.delivery import push_pending
-from tests.conftest import AES_KEY, CORP_ID, METRICS_TOKEN, TOKEN
+from tests.conftest import AES_KEY, CORP_ID, METRICS_TOKEN, TOKEN, volume
 from tests.support.sidebar import SidebarWorld, guide_client, open_world
 from tests.support.windows import clear_of_the_hours_turn, clear_of_the_minutes_turn
 
@@ -254,6 +254,7 @@ async def test_jssdk_is_only_for_members_the_product_knows(world: SidebarWorld) 
 # --- finding 3: tag writes within the corp's budget -----------------------------------------------
 
 
+@volume
 async def test_a_thousand_tag_toggles_stay_within_the_budget_and_the_guide_is_told_to_slow_down(
     make_settings: Callable[..., Any], sim: Any
 ) -> None:

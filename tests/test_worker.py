@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -212,6 +215,59 @@ async def test_graceful_shutdown_releases_unfinished_events(make_settings: Calla
         assert await deps.redis.xlen(deps.queue.keys.stream) == 1, "released back, not lost"
         await build_worker(deps, Dispatcher([rec.router])).run_until_idle()
         assert rec.calls["after_restart"] == 1
+
+
+async def test_an_idle_worker_stops_at_once_and_what_arrives_later_is_run_by_the_next(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # A deploy stops idle workers: waiting out a long BLOCK (or a read nobody answers) would hold the stop.
+    rec = Recorder()
+    rec.handler("handled")
+    async with deps_for(make_settings()) as deps:
+        idle = build_worker(deps, Dispatcher([rec.router]))
+        idle.policy = replace(idle.policy, block_ms=60_000)
+        task = asyncio.create_task(idle.run())
+        await asyncio.sleep(0.5)  # past the first empty read, into the long wait
+        started = time.monotonic()
+        idle.stop()
+        await asyncio.wait_for(task, 10)
+        assert time.monotonic() - started < 3
+        await enqueue(deps)
+        assert await build_worker(deps, Dispatcher([rec.router])).run_until_idle() == 1
+        assert rec.calls["handled"] == 1
+
+
+def _past_the_peak(extra: int) -> int:
+    """Bytes to allocate to raise this process's peak memory by ``extra`` (it may have been bigger before)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return max(0, peak - resident) + extra
+
+
+async def test_a_step_in_the_workers_peak_memory_is_logged_with_the_event_that_made_it(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # An operator reading a long-running worker's log learns which job raised its memory for good.
+    import structlog
+
+    held: list[bytes] = []
+    grows = Router("grows")
+
+    @grows.event("change_external_contact")
+    async def builds_a_big_list(event: Event, deps: Deps) -> None:
+        if event.get("ExternalUserID") == "wmBIG":
+            held.append(b"x" * _past_the_peak(64 * 1024 * 1024))  # written, so resident
+
+    async with deps_for(make_settings()) as deps:
+        await enqueue(deps, "wmSMALL")
+        await enqueue(deps, "wmBIG")
+        with structlog.testing.capture_logs() as logs:
+            assert await build_worker(deps, Dispatcher([grows])).run_until_idle() == 2
+    steps = [entry for entry in logs if entry["event"] == "worker_peak_memory_rose"]
+    assert len(steps) == 1, logs
+    assert steps[0]["finished"] == "event/change_external_contact/add_external_contact"
+    assert steps[0]["to_mb"] - steps[0]["from_mb"] >= 60
+    held.clear()
 
 
 async def test_callback_delivered_three_times_has_one_effect_end_to_end(

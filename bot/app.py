@@ -47,6 +47,8 @@ Role = Literal["all", "web", "worker"]
 log = structlog.get_logger(__name__)
 # How often a web process looks for spooled callbacks to move into the queue (a few stats when none).
 SPOOL_DRAIN_EVERY_S = 2.0
+# How long past its grace a worker's stop may take before the process stops without it.
+WORKER_STOP_MARGIN_S = 5.0
 
 
 @asynccontextmanager
@@ -156,8 +158,7 @@ def create_app(
             if settings.scrm_scheduler:
                 await stack.enter_async_context(running_scheduler(deps))
             yield
-        consumer.stop()
-        await task
+        await stop_worker(consumer, task, settings.scrm_shutdown_grace_s + WORKER_STOP_MARGIN_S)
 
     async def spool(app: web.Application) -> AsyncIterator[None]:
         deps = app[DEPS]
@@ -183,6 +184,19 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def stop_worker(consumer: Worker, task: asyncio.Task[None], within_s: float) -> None:
+    """Stop ``consumer`` (it drains within its grace); past ``within_s`` the process goes on stopping
+    without it, loudly: what it holds stays pending, for another worker's take-over."""
+    consumer.stop()
+    done, _ = await asyncio.wait({task}, timeout=within_s)
+    if done:
+        task.result()  # a crash in the worker surfaces here, as before
+        return
+    log.error("worker_stop_timed_out", waited_s=within_s, inflight=consumer.inflight_count)
+    task.cancel()
+    await asyncio.wait({task}, timeout=WORKER_STOP_MARGIN_S)
 
 
 async def freeze_startup_objects(app: web.Application) -> AsyncIterator[None]:

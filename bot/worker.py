@@ -122,6 +122,10 @@ class Worker:
     def stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def inflight_count(self) -> int:
+        return len(self._inflight)
+
     async def run(self) -> None:
         """Consume until ``stop()``; then drain and release."""
         log.info("worker_started", consumer=self.consumer, concurrency=self.policy.concurrency)

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.app import build_worker, create_app, open_deps
+from bot.app import build_worker, create_app, open_deps, stop_worker
 from bot.deps import Deps
 from bot.dispatch import Dispatcher, Router
 from bot.errors import PermanentFailure
@@ -268,6 +268,20 @@ async def test_a_step_in_the_workers_peak_memory_is_logged_with_the_event_that_m
     assert steps[0]["finished"] == "event/change_external_contact/add_external_contact"
     assert steps[0]["to_mb"] - steps[0]["from_mb"] >= 60
     held.clear()
+
+
+async def test_a_stop_that_hangs_is_cut_off_and_said(make_settings: Callable[..., Settings]) -> None:
+    # A process told to stop must stop: a worker that does not finish in time is left, loudly.
+    import structlog
+
+    async with deps_for(make_settings()) as deps:
+        worker = build_worker(deps, Dispatcher([]))
+        hung = asyncio.create_task(asyncio.sleep(3600))
+        started = time.monotonic()
+        with structlog.testing.capture_logs() as logs:
+            await stop_worker(worker, hung, 0.3)
+        assert time.monotonic() - started < 2 and hung.cancelled()
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["worker_stop_timed_out"]
 
 
 async def test_callback_delivered_three_times_has_one_effect_end_to_end(

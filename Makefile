@@ -85,7 +85,7 @@ deploy-drill: $(STAMP)
 failover-drill: $(STAMP)
 	$(BIN)/python -m bench.failover_drill
 
-## soak: one hour at a steady rate, every tick each minute, a fault every 5 min; RSS, p99, Redis, tables (PNG + CSV)
+## soak: one hour at 20 new customers/s, a day of scheduled jobs every 8 min (a week), a fault every 5 min; RSS, p99, Redis, tables (PNG + CSV)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 

@@ -104,7 +104,8 @@ class CallbackSpool:
         return how many went in (duplicates of what is there already not counted). Stops at the first
         Redis failure: the rest waits for the next round."""
         async with self._lock:
-            await asyncio.to_thread(self._rotate)
+            if self._live is not None:  # most rounds find nothing kept: no thread hop for them
+                await asyncio.to_thread(self._rotate)
         moved = 0
         for held in list(self._draining):
             moved += await self._drain_file(held, own=True)
@@ -113,8 +114,7 @@ class CallbackSpool:
         return moved
 
     def _rotate(self) -> None:
-        if self._live is None:
-            return
+        assert self._live is not None
         self._rotations += 1
         target = self._live.path.with_name(f"{self.name}-{self._rotations}{DRAINING}")
         os.rename(self._live.path, target)  # the lock is on the file, so it moves with it

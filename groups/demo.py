@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from groups.config import GROUPS
-from groups.delivery import run_pushes, sync_push_results
+from groups.delivery import TASK, mark_task_sent, run_pushes, sync_push_results
 from groups.models import GroupCode, GroupCodeChat, GroupPush
 from groups.report import group_figures
 from groups.service import store_code_state, sync_codes
@@ -26,6 +26,14 @@ async def chapter(n: Narrator) -> None:
     first = await n.owner_creates_group("manager_hz01", "湖滨店会员1群")
     await n.owner_creates_group("manager_hz01", "湖滨店会员2群")
     n.group_had_members(first, full_at - 5)
+    # The scheduler sweeps every minute; the demo sweeps now so the story does not depend on its timing.
+    await n.run_tick("group_push")
+    hellos = await GroupPush.filter(owner_userid="manager_hz01", mode=TASK).order_by("id")
+    n.show(f"新群破冰: {len(hellos)} icebreaker tasks wait in 刘店长's sidebar (one per new group)")
+    for hello in hellos:
+        await mark_task_sent(deps, hello.id, hello.owner_userid, hello.chat_ids[0])
+    n.show(f"刘店长 sends them from the sidebar's group view: "
+           f"{await GroupPush.filter(owner_userid='manager_hz01', mode=TASK, sent_at__not_isnull=True).count()} sent")
 
     n.say("Group codes are WeCom join ways (scrm groups codes sync): one per store, a state each")
     made = await sync_codes(deps)

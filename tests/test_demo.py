@@ -97,6 +97,8 @@ def test_the_member_list_becomes_friends_of_the_right_guides(told: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_the_group_chapter_rolls_a_full_group_over_and_pushes_one_group_step(told: str) -> None:
+    hellos = chapter(told, "runs two member groups")
+    assert "2 icebreaker tasks wait in 刘店长's sidebar" in hellos and "group view: 2 sent" in hellos
     made = chapter(told, "Group codes are WeCom join ways")
     assert "1 group codes created (1 add_join_way calls)" in made and "state=gs_hz01" in made
     rolled = chapter(told, "at 190 members the first group leaves the list")
@@ -104,4 +106,4 @@ def test_the_group_chapter_rolls_a_full_group_over_and_pushes_one_group_step(tol
     assert "湖滨店会员1群 reached 190 at the callback and left the list" in rolled
     pushed = chapter(told, "the weekly group step goes to the store's groups")
     assert "add_msg_template (chat_type group) to 2 groups" in pushed and "sent to 2 groups" in pushed
-    assert "joins through codes 8, pushes sent 1/1, groups reached 2" in pushed
+    assert "joins through codes 8, pushes sent 3/3, groups reached 4" in pushed

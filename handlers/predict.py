@@ -15,6 +15,6 @@ PREDICT_NIGHTLY = cron("predict_nightly", "scrm_predict_cron")
 
 @router.tick(PREDICT_NIGHTLY)
 async def on_predict_nightly(event: Event, deps: Deps) -> None:
-    from predict.service import predict_everyone  # numpy / LightGBM load on the first run only
+    from predict.service import predict_everyone  # numpy loads on the first run (the models only in its child)
 
     await predict_everyone(deps)

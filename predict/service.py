@@ -20,7 +20,7 @@ from bot.sqldialect import Dialect, connection
 from customers.models import Customer
 from predict.history import History, date_of, day_of
 from predict.models import CustomerPrediction, PredictionRun
-from predict.scoring import Scored, score_now
+from predict.scored import Scored, score_in_child
 from predict.source import load_history
 
 __all__ = ["RunResult", "latest_run", "predict_everyone", "prediction_for", "score_isolated", "store_scores"]
@@ -60,11 +60,12 @@ async def score_isolated(history: History, today: int) -> Scored:
 
     The nightly run lives in a worker that also welcomes customers: in a thread it would hold the
     GIL for most of its minutes and leave the worker its numpy and LightGBM heap (GBs at a million
-    customers) long after. A fresh ``spawn`` child costs a second or two of imports once a night.
+    customers) long after. A fresh ``spawn`` child costs a second or two of imports once a night. The worker
+    imports predict/scored.py only, never the models (predict/scored.py says why).
     """
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, score_now, history, today)
+        return await asyncio.get_running_loop().run_in_executor(pool, score_in_child, history, today)
     finally:
         await asyncio.to_thread(pool.shutdown)
 

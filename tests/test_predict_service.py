@@ -20,6 +20,7 @@ from predict.history import EPOCH, day_of
 from predict.models import CustomerPrediction, PredictionRun
 from predict.service import predict_everyone
 from predict.synthetic import synthetic_brand
+from tests.conftest import no_backend
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
@@ -167,6 +168,26 @@ async def test_the_nightly_tick_queues_a_run_that_a_worker_does(stack: Any) -> N
     await stack.settle(within=180)  # a child process scores: slow on a busy host
     assert await CustomerPrediction.all().count() == await Customer.filter(order_count__gt=0).count() > 100
     assert await PredictionRun.all().count() == 1
+
+
+@no_backend
+def test_a_worker_takes_the_nightly_result_without_loading_the_models(tmp_path: Any) -> None:
+    """The worker unpickles what the scoring child hands back: LightGBM and SciPy (~80 MB resident, for good)
+    must stay in the child."""
+    import pickle
+    import subprocess
+    import sys
+
+    from predict.scoring import score_now
+
+    history = synthetic_brand(60, days=400, start_day=day_of(NOW.date()) - 401, seed=5, signals=False)
+    result = tmp_path / "scored.pickle"
+    result.write_bytes(pickle.dumps(score_now(history, day_of(NOW.date()))))
+    probe = ("import pickle, sys; import predict.service; scored = pickle.loads(open(sys.argv[1], 'rb').read()); "
+             "print(len(scored.rows), sorted({'lightgbm', 'scipy', 'sklearn'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe, str(result)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 1)[1].strip() == "[]" and int(done.stdout.split(" ", 1)[0]) > 10
 
 
 def _intervals(aucs: dict[str, float], spread: float) -> Any:

@@ -1,7 +1,7 @@
 """Campaign benchmark (issue 24): planning a campaign over 1,000,000 customers and 2,000 guides, and syncing
 its results through the simulator.
 
-    .venv/bin/python -m bench.campaigns [--customers 1000000] [--guides 2000] [--keep]
+    .venv/bin/python -m bench.campaigns [--customers 1000000] [--guides 2000] [--latency-ms 0] [--keep]
 
 Generates, in a throwaway PostgreSQL database, N customers each followed by one guide (10% by a second guide
 too, half of those last talked with the second one), all with the corp tag 会员, and 50,000 chat messages
@@ -11,8 +11,10 @@ from guides. Then, through the product's own services and deps:
    per-customer frequency cap): the target is < 30 s;
 2. one sent WeCom task per guide is put in the simulator with each customer's result (sent / not a friend /
    over the limit), and ``sync`` reads every task and every result page over HTTP; the same pages are then
-   read by a bare loop that does nothing with them — the simulator's pace. Sync ÷ bare shows how much of
-   the time is ours.
+   read by a bare loop that does nothing with them, as many tasks at once as the sync — the simulator's pace.
+   Sync ÷ bare shows how much of the time is ours. ``--latency-ms`` makes every simulated WeCom call take that
+   long (WeCom answers in tens of milliseconds, the simulator in well under one): with 0 the figure is our CPU
+   against the simulator's; with WeCom's latency, whether our writes keep up with WeCom's pages.
 """
 
 from __future__ import annotations
@@ -178,10 +180,14 @@ async def seed_tasks(state: SimulatorState, campaign_id: int, now: datetime) -> 
 
 
 async def bare_pages(sim_url: str, token: str, msgids: list[tuple[str, str]]) -> int:
-    """Every page of every task, read and thrown away: how fast the simulator serves them."""
+    """Every page of every task, read and thrown away (``SYNC_CONCURRENCY`` tasks at once, as the sync reads them):
+    how fast the simulator serves them."""
     read = 0
-    async with aiohttp.ClientSession() as http:
-        for msgid, userid in msgids:
+    gate = asyncio.Semaphore(service.SYNC_CONCURRENCY)
+
+    async def one(http: aiohttp.ClientSession, msgid: str, userid: str) -> None:
+        nonlocal read
+        async with gate:
             for api, body in (("get_groupmsg_task", {"msgid": msgid, "limit": 1000}),
                               ("get_groupmsg_send_result", {"msgid": msgid, "userid": userid, "limit": 1000})):
                 cursor = ""
@@ -193,6 +199,10 @@ async def bare_pages(sim_url: str, token: str, msgids: list[tuple[str, str]]) ->
                     cursor = data.get("next_cursor") or ""
                     if not cursor:
                         break
+
+    async with aiohttp.ClientSession() as http, asyncio.TaskGroup() as group:
+        for msgid, userid in msgids:
+            group.create_task(one(http, msgid, userid))
     return read
 
 
@@ -225,6 +235,8 @@ async def main(args: argparse.Namespace) -> int:
             print(f"plan: {planned:,} target rows in {plan_step.wall:.1f} s", flush=True)
 
             results = await seed_tasks(state, campaign.id, deps.clock.now())
+            if args.latency_ms > 0:
+                state.faults.inject("*", latency=args.latency_ms / 1000)
             async with Step(name) as sync_step:
                 synced = await service.sync(deps, campaign)
             token = await deps.wecom.tokens.get()
@@ -234,7 +246,8 @@ async def main(args: argparse.Namespace) -> int:
         await close_db()
         preview_s, plan_s, sync_s, bare_s = preview_step.wall, plan_step.wall, sync_step.wall, bare_step.wall
         print()
-        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; every simulated WeCom call "
+              f"{args.latency_ms:g} ms")
         print("| step | size | wall time | rate | CPU, this process (simulator included) | CPU, PostgreSQL |")
         print("|---|---:|---:|---:|---:|---:|")
         size = f"{args.customers:,} customers, {args.guides:,} guides"
@@ -266,5 +279,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--guides", type=int, default=2_000)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="every simulated WeCom call takes this long, from the sync on (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the database for inspection")
     raise SystemExit(asyncio.run(main(parser.parse_args())))

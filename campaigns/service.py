@@ -37,8 +37,9 @@ CHUNK = 10_000
 # A plan over more customer ids than this is split into this many statements run at once (PostgreSQL).
 PLAN_PARTS = 2
 PLAN_SPLIT_MIN = 100_000
-# Tasks synced at once.
+# Tasks whose pages are read from WeCom at once, and tasks whose results are written at once.
 SYNC_CONCURRENCY = 8
+SYNC_WRITERS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,20 +309,29 @@ async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
     tasks = await _open_tasks(campaign)
     if not tasks:
         return result
-    result.unknown = await _count_unknown(deps, tasks, now)
     expire_before = now - timedelta(days=deps.settings.scrm_campaign_sync_days)
-    # A few tasks at once, so reading WeCom's pages and writing ours overlap: the sync goes at WeCom's pace.
-    gate = asyncio.Semaphore(SYNC_CONCURRENCY)
+    # A few tasks read at once, and a task's results are written after its read slot is free: reading WeCom's pages
+    # and writing ours overlap, so the sync goes at WeCom's pace. ``held`` bounds what is read and not yet written.
+    reads, writes, held = (asyncio.Semaphore(SYNC_CONCURRENCY), asyncio.Semaphore(SYNC_WRITERS),
+                           asyncio.Semaphore(2 * SYNC_CONCURRENCY))
 
     async def one(task: CampaignTask) -> None:
-        async with gate:
+        async with held:
             try:
-                await _sync_task(deps, task, now, expire_before, result)
+                async with reads:
+                    read = await _read_task(deps, task)
             except WeComPermanentError as err:  # this task only (an msgid WeCom no longer knows): the rest go on
                 log.warning("campaign_task_sync_refused", msgid=task.msgid, sender=task.sender, error=str(err)[:200])
                 result.refused += 1
+                return
+            async with writes:
+                await _write_task(task, read, now, expire_before, result)
+
+    async def unknown() -> None:
+        result.unknown = await _count_unknown(deps, tasks, now)
 
     async with asyncio.TaskGroup() as group:
+        group.create_task(unknown())  # WeCom's list of mass messages, read beside the tasks
         for task in tasks:
             group.create_task(one(task))
     log.info("campaign_synced", tasks=result.tasks, sent=result.sent, expired=result.expired, results=result.results,
@@ -329,28 +339,42 @@ async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
     return result
 
 
-async def _sync_task(deps: Deps, task: CampaignTask, now: datetime, expire_before: datetime, result: SyncResult
-                     ) -> None:
-    result.tasks += 1
+@dataclass(frozen=True, slots=True)
+class _TaskRead:
+    send_time: datetime | None  # None: its guide has not sent it
+    by_status: dict[TargetStatus, list[str]]
+    results: int
+
+
+async def _read_task(deps: Deps, task: CampaignTask) -> _TaskRead:
     send_time = await _sender_sent_at(deps, task)
-    if send_time is None:
+    by_status: dict[TargetStatus, list[str]] = defaultdict(list)
+    results = 0
+    if send_time is not None:
+        async for rows in wecomapi.groupmsg_send_result(deps, task.msgid, task.sender):
+            results += len(rows)
+            for row in rows:
+                status = _RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)
+                by_status[status].append(str(row["external_userid"]))
+    return _TaskRead(send_time, by_status, results)
+
+
+async def _write_task(task: CampaignTask, read: _TaskRead, now: datetime, expire_before: datetime,
+                      result: SyncResult) -> None:
+    result.tasks += 1
+    if read.send_time is None:
         if task.created_at < expire_before:
             await _close(task, TaskState.EXPIRED, now)
             result.expired += 1
         else:
             await CampaignTask.filter(id=task.id).update(synced_at=now)
         return
-    pages = [page async for page in wecomapi.groupmsg_send_result(deps, task.msgid, task.sender)]
-    by_status: dict[TargetStatus, list[str]] = defaultdict(list)
-    for rows in pages:
-        for row in rows:
-            by_status[_RESULT.get(int(row.get("status") or 0), TargetStatus.UNSENT)].append(str(row["external_userid"]))
     # One commit per task: its customers' results and the task's state together.
     async with in_transaction() as conn:
-        await _set_statuses(conn, task.campaign_id, by_status)
-        await CampaignTask.filter(id=task.id).using_db(conn).update(state=TaskState.SENT, send_time=send_time,
+        await _set_statuses(conn, task.campaign_id, read.by_status)
+        await CampaignTask.filter(id=task.id).using_db(conn).update(state=TaskState.SENT, send_time=read.send_time,
                                                                      synced_at=now)
-    result.results += sum(len(rows) for rows in pages)
+    result.results += read.results
     result.sent += 1
 
 

@@ -39,6 +39,7 @@ from bot.dispatch import Dispatcher, DispatchOutcome
 from bot.errors import PermanentFailure, RetryLater
 from bot.eventlog import ProcessedLog
 from bot.events import Event
+from bot.heap import trim_heap
 from bot.outage import storage_outage
 from bot.queue import EventQueue
 
@@ -50,6 +51,8 @@ T = TypeVar("T")
 
 # How long past its BLOCK an idle read may stay unanswered before the worker gives up on it.
 IDLE_READ_MARGIN_S = 5.0
+# How often, at most, a worker gives its freed heap back to the OS (bot/heap.py), after an event.
+HEAP_TRIM_EVERY_S = 30.0
 # A rise of the process's peak memory this large is logged with the events in flight (ru_maxrss is in KiB).
 PEAK_STEP_KIB = 16 * 1024
 
@@ -118,6 +121,7 @@ class Worker:
         self._takeover_after = 0.0
         self.processed_count = 0
         self._peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self._trimmed_at = time.monotonic()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -305,6 +309,9 @@ class Worker:
             if lock.users == 0:
                 del self._ordering[ordering_key]
             self._note_peak_memory(event)
+            if time.monotonic() - self._trimmed_at >= HEAP_TRIM_EVERY_S:
+                self._trimmed_at = time.monotonic()
+                trim_heap()
 
     def _note_peak_memory(self, event: Event) -> None:
         """Log a step in the process's peak memory with the events in flight: a long-running worker's

@@ -168,8 +168,10 @@ def create_app(
             yield
 
     app.cleanup_ctx.append(resources)
-    # The in-process stand-in cannot fail apart from this process: nothing to spool for.
-    if role in ("all", "web") and settings.scrm_spool_dir and not settings.redis_url.startswith("memory://"):
+    # The in-process stand-in cannot fail apart from this process: nothing to spool for. With replicas required
+    # (Sentinel), a callback counts only once replicas hold it: one Redis cannot answer, so WeCom is told 503.
+    if (role in ("all", "web") and settings.scrm_spool_dir and not settings.redis_url.startswith("memory://")
+            and settings.min_replicas == 0):
         app.cleanup_ctx.append(spool)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(worker)

@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     scrm_spool_dir: Annotated[str, Field(description=(
         "Folder where a web process keeps callbacks Redis could not take (one file per process, moved into "
         "the queue when Redis is back). Put it on a volume that outlives the container. Empty: no spool, "
-        "such callbacks are answered 503 and WeCom re-sends them only 3 times."))] = "data/spool"
+        "such callbacks are answered 503 and WeCom re-sends them only 3 times. Not used when replicas must hold "
+        "a callback (SCRM_REDIS_MIN_REPLICAS ≥ 1, the default with Sentinel): those are answered 503."))] = "data/spool"
     scrm_spool_max_mb: Annotated[int, Field(ge=1, description=(
         "The most a web process keeps in its spool; past it, callbacks are answered 503."))] = 512
     # Reject callbacks whose signed timestamp is further than this from now (replay guard). A replay

@@ -119,6 +119,20 @@ async def test_a_web_process_that_stopped_with_a_spool_has_it_moved_into_the_que
             assert await stream_length(second) == 1
 
 
+async def test_with_replicas_required_a_callback_redis_cannot_take_is_answered_503_not_spooled(
+    make_settings: Callable[..., Settings], http: aiohttp.ClientSession
+) -> None:
+    # SCRM_REDIS_MIN_REPLICAS promises "success only once replicas hold it": a web process's disk is not a replica.
+    async with private_redis() as redis:
+        settings = make_settings(redis_url=redis.url, scrm_redis_min_replicas=1)
+        async with serve_app(create_app(settings)) as app:
+            await redis.kill()
+            status, _text = await post_callback(http, app, *signed(add_contact_xml("wmNOREPLICA")))
+            assert status == 503
+            spool = Path(settings.scrm_spool_dir)
+            assert not spool.exists() or not [f for f in spool.iterdir() if f.stat().st_size]
+
+
 def _files(settings: Settings) -> list[Path]:
     return sorted(Path(settings.scrm_spool_dir).iterdir())
 

@@ -277,9 +277,10 @@ def _resident_mb() -> float:
 async def test_memory_a_job_freed_is_given_back_so_a_long_running_worker_stays_flat(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A nightly job builds ~100 MB of rows and drops them: the worker's resident size comes back down after it
+    # A nightly job builds ~150 MB of rows and drops them: the worker's resident size comes back down after it
     # (without the trim it stays at the job's peak for good, which an operator reads as a leak).
     import bot.worker
+    from bot.heap import trim_heap
 
     monkeypatch.setattr(bot.worker, "HEAP_TRIM_EVERY_S", 0.0)
     pinned: list[bytes] = []
@@ -289,18 +290,19 @@ async def test_memory_a_job_freed_is_given_back_so_a_long_running_worker_stays_f
     @jobs.event("change_external_contact")
     async def builds_rows_and_drops_them(event: Event, deps: Deps) -> None:
         if event.get("ExternalUserID") == "wmBIG":
-            rows = [b"r" * 2000 + bytes([i % 256]) for i in range(50_000)]
+            rows = [b"r" * 2000 + bytes([i % 256]) for i in range(75_000)]
             pinned.append(rows[-1])  # the last row is kept (the heap's top stays in use): the rest is freed inside
             sizes["during"] = _resident_mb()
             del rows
 
     async with deps_for(make_settings()) as deps:
         await enqueue(deps, "wmBIG")
+        trim_heap()  # the test process's own free heap given back first: the rows take new pages
         sizes["before"] = _resident_mb()
         assert await build_worker(deps, Dispatcher([jobs])).run_until_idle() == 1
         sizes["after"] = _resident_mb()
-    assert sizes["during"] - sizes["before"] > 80, sizes
-    assert sizes["after"] - sizes["before"] < 30, sizes
+    grew = sizes["during"] - sizes["before"]
+    assert grew > 100 and sizes["after"] - sizes["before"] < grew / 4, sizes
 
 
 async def test_a_stop_that_hangs_is_cut_off_and_said(make_settings: Callable[..., Settings]) -> None:

@@ -13,7 +13,8 @@ Sampled every ``--sample`` seconds: the RSS of the web process and the first wor
 ever killed), Redis's ``used_memory``, the stream and dead-letter lengths and the sizes of the
 growing tables. Per ``--window`` minutes: the p99 callback latency. Written to ``--out`` as a CSV
 and a PNG plot; the summary says whether memory stayed flat after warm-up (growth < 10%) and the
-p99 stayed flat (the last window within 2x of the first).
+p99 stayed flat (the last window within 2x of the first). Warm-up lasts until every daily job has run
+once (a compressed day and a minute, at least 5 minutes): a worker's first nightly run loads numpy.
 
     .venv/bin/python -m bench.soak                # or: make soak   (one hour)
     .venv/bin/python -m bench.soak --minutes 10 --window 2
@@ -385,12 +386,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="new customers a second (default 20)")
     parser.add_argument("--sample", type=float, default=60.0, help="seconds between samples (default 60)")
     parser.add_argument("--window", type=float, default=10.0, help="minutes per p99 window (default 10)")
-    parser.add_argument("--warmup", type=float, default=5.0, help="minutes before memory counts (default 5)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="minutes before memory counts (default: one day of jobs and a minute, at least 5: "
+                             "every daily job has run once)")
     parser.add_argument("--fault-every", type=float, default=5.0, help="minutes between faults (default 5)")
     parser.add_argument("--out", type=Path, default=Path("bench/out/soak"), help="where the CSV and PNG go")
     parser.add_argument("--pg-port", type=int, default=55462, help="(a free port if it is taken)")
     parser.add_argument("--redis-port", type=int, default=56399, help="(a free port if it is taken)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.warmup is None:
+        args.warmup = max(5.0, args.day_minutes + 1.0)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from bot.clock import Clock
 from bot.errors import PermanentFailure, RetryLater
 from bot.models.outbox import Outbox
 from bot.outage import storage_outage
+from bot.periodic import repeating
 from bot.sqldialect import Dialect, connection
 
 __all__ = ["send_once", "send_once_or_skip", "SendInProgress", "SENT", "FAILED", "CLAIM_TTL"]
@@ -111,20 +112,13 @@ async def _renewing(key: str, clock: Clock) -> AsyncIterator[None]:
     """Renew the claim's lease while the block runs (a slow WeCom call with its own retries)."""
 
     async def renew() -> None:
-        while True:
-            await asyncio.sleep(_RENEW_EVERY_S)
-            try:
-                await Outbox.filter(key=key, status=SENDING).update(claimed_at=clock.now())
-            except Exception as err:  # noqa: BLE001 - the send goes on; a lapsed lease costs a deferral at most
-                log.warning("send_claim_renewal_failed", key=key, error=type(err).__name__)
+        await Outbox.filter(key=key, status=SENDING).update(claimed_at=clock.now())
 
-    renewer = asyncio.create_task(renew(), name=f"outbox-claim:{key}")
-    try:
+    def failed(err: Exception) -> None:  # the send goes on; a lapsed lease costs a deferral at most
+        log.warning("send_claim_renewal_failed", key=key, error=type(err).__name__)
+
+    async with repeating(_RENEW_EVERY_S, renew, failed, name=f"outbox-claim:{key}"):
         yield
-    finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
 
 
 async def _mark_sent(key: str, clock: Clock) -> None:

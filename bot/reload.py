@@ -12,7 +12,6 @@ line) is logged once and 重载配置 replies with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +21,7 @@ from redis.exceptions import RedisError
 from bot.appconfig import AppConfig, config_signature, load_app_config
 from bot.configfiles import ConfigError
 from bot.deps import Deps
+from bot.periodic import repeating
 
 __all__ = ["CHECK_EVERY_S", "Reloaded", "reload_config", "refresh_config", "watching_config"]
 
@@ -95,20 +95,11 @@ async def refresh_config(deps: Deps) -> bool:
 async def watching_config(deps: Deps, every_s: float = CHECK_EVERY_S) -> AsyncIterator[None]:
     """Check the files every ``every_s`` while the block runs (one per process: app.py)."""
 
-    async def watch() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await refresh_config(deps)
-            except (RedisError, OSError) as err:  # Redis down or the folder unmounted: next round
-                log.warning("config_check_failed", error=repr(err))
-            except Exception:
-                log.exception("config_check_crashed")
+    def failed(err: Exception) -> None:
+        if isinstance(err, RedisError | OSError):  # Redis down or the folder unmounted: next round
+            log.warning("config_check_failed", error=repr(err))
+        else:
+            log.exception("config_check_crashed")
 
-    task = asyncio.create_task(watch(), name="config-watch")
-    try:
+    async with repeating(every_s, lambda: refresh_config(deps), failed, name="config-watch"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -33,6 +33,7 @@ import orjson
 import structlog
 from redis.exceptions import RedisError
 
+from bot.periodic import repeating
 from bot.queue import EventQueue
 
 __all__ = ["CallbackSpool", "draining_spool"]
@@ -220,22 +221,11 @@ def _release(held: _Held) -> None:
 @contextlib.asynccontextmanager
 async def draining_spool(spool: CallbackSpool, every_s: float) -> AsyncIterator[None]:
     """Drain ``spool`` every ``every_s`` while the block runs (the web role), and once more at the end."""
-
-    async def drain_forever() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await spool.drain()
-            except Exception:  # noqa: BLE001 - a bug here must not stop the next round
-                log.exception("spool_drain_crashed")
-
-    task = asyncio.create_task(drain_forever(), name="spool-drain")
     try:
-        yield
+        async with repeating(every_s, spool.drain, lambda _err: log.exception("spool_drain_crashed"),
+                             name="spool-drain"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         with contextlib.suppress(Exception):
             await asyncio.wait_for(spool.drain(), timeout=5)
         spool.close()

@@ -22,6 +22,7 @@ FEATURE = Feature(
     "predict",
     config=(),  # predict/config.py holds the words of a prediction (TEMPLATES), no file of its own
     ticks=("handlers.predict:PREDICT_NIGHTLY",),
+    worker_startup=("handlers.predict:load_nightly_parent",),
     profile=("predict.chat:prediction_lines",),
     card_sections=("predict.sidebar",),
     templates=("predict.config:TEMPLATES",),

@@ -1,14 +1,15 @@
-"""The nightly prediction run: load the brand's history, score everyone (in a thread), store the figures."""
+"""The nightly prediction run: load the brand's history, score everyone (in a child process), store the figures."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,9 +24,11 @@ from predict.models import CustomerPrediction, PredictionRun
 from predict.scored import Scored, score_in_child
 from predict.source import load_history
 
-__all__ = ["RunResult", "latest_run", "predict_everyone", "prediction_for", "score_isolated", "store_scores"]
+__all__ = ["RunResult", "latest_run", "nightly_in_child", "predict_everyone", "prediction_for", "run_nightly",
+           "score_isolated", "store_scores"]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 _CHUNK = 5000
 _COLUMNS = ("customer_id", "p_buy_30", "p_buy_90", "purchases_90", "spend_90", "p_alive", "p_alive_peak",
             "next_purchase_on", "rank_pct", "method", "why", "computed_at")
@@ -40,19 +43,58 @@ class RunResult:
 
 
 async def predict_everyone(deps: Deps) -> RunResult:
+    """The nightly run. On PostgreSQL all of it (read the orders, score, store) happens in a child process with its
+    own connection: the worker never holds the brand's history, so its memory does not step up on the nights it
+    takes the job (bench/RESULTS.md §17). SQLite is one file behind one process's lock: there the worker reads and
+    stores, and only the scoring runs in the child."""
+    tz_name, now = deps.settings.scrm_timezone, deps.clock.now()
+    if deps.settings.database_url.startswith("sqlite"):
+        result = await run_nightly(tz_name, now, score_isolated)
+    else:
+        result = await _in_child(nightly_in_child, deps.settings.database_url, tz_name, now)
+    log.info("predictions_stored", customers=result.customers, method=result.method, seconds=round(result.seconds, 1))
+    return result
+
+
+async def run_nightly(tz_name: str, now: datetime, scorer: Callable[[History, int], Awaitable[Scored]]) -> RunResult:
+    """Read the history, score it with ``scorer``, store every customer's figures and the run."""
     started = time.perf_counter()
-    tz = ZoneInfo(deps.settings.scrm_timezone)
-    now = deps.clock.now()
+    tz = ZoneInfo(tz_name)
     history, pks = await load_history(tz)
-    scored = await score_isolated(history, day_of(now, tz))
+    scored = await scorer(history, day_of(now, tz))
     del history  # its arrays are not needed to store the figures
     await store_scores(scored, pks, now)
     seconds = time.perf_counter() - started
     await PredictionRun.create(computed_at=now, method=scored.method, customers=len(scored.rows),
                                backtest=scored.backtest, seconds=seconds,
                                mean_spend_90=float(scored.spend_90.mean()) if len(scored.rows) else 0.0)
-    log.info("predictions_stored", customers=len(scored.rows), method=scored.method, seconds=round(seconds, 1))
     return RunResult(len(scored.rows), scored.method, seconds, scored.backtest)
+
+
+def nightly_in_child(database_url: str, tz_name: str, now: datetime) -> RunResult:
+    """The whole nightly run, in a spawned child: its own database connection, closed before it returns."""
+    from bot.db import close_db, init_db
+
+    async def score_here(history: History, today: int) -> Scored:
+        return score_in_child(history, today)  # this process is the child already
+
+    async def run() -> RunResult:
+        await init_db(database_url, migrate=False)
+        try:
+            return await run_nightly(tz_name, now, score_here)
+        finally:
+            await close_db()
+
+    return asyncio.run(run())
+
+
+async def _in_child(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a ``spawn`` child process of its own, which exits when done."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+    finally:
+        await asyncio.to_thread(pool.shutdown)
 
 
 async def score_isolated(history: History, today: int) -> Scored:
@@ -63,11 +105,7 @@ async def score_isolated(history: History, today: int) -> Scored:
     customers) long after. A fresh ``spawn`` child costs a second or two of imports once a night. The worker
     imports predict/scored.py only, never the models (predict/scored.py says why).
     """
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, score_in_child, history, today)
-    finally:
-        await asyncio.to_thread(pool.shutdown)
+    return await _in_child(score_in_child, history, today)
 
 
 async def latest_run() -> PredictionRun | None:

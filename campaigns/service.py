@@ -317,6 +317,7 @@ async def sync(deps: Deps, campaign: Campaign | None = None) -> SyncResult:
 
     async def one(task: CampaignTask) -> None:
         async with held:
+            result.tasks += 1  # a task WeCom refuses to tell about counts too (and in ``refused``)
             try:
                 async with reads:
                     read = await _read_task(deps, task)
@@ -361,7 +362,6 @@ async def _read_task(deps: Deps, task: CampaignTask) -> _TaskRead:
 
 async def _write_task(task: CampaignTask, read: _TaskRead, now: datetime, expire_before: datetime,
                       result: SyncResult) -> None:
-    result.tasks += 1
     if read.send_time is None:
         if task.created_at < expire_before:
             await _close(task, TaskState.EXPIRED, now)

@@ -22,7 +22,6 @@ from bot.appkeys import DEPS, SPOOL
 from bot.crypto import CallbackCrypto, CryptoError, InvalidCiphertext, InvalidSignature, WrongReceiveId
 from bot.events import callback_dedup_key
 from bot.httpbody import BodyTimeout, BodyTooLarge, read_body
-from bot.queue import NotReplicated
 from bot.xmlparse import XmlError, extract_encrypt, parse_xml
 
 __all__ = ["verify_url", "receive_callback"]
@@ -119,9 +118,9 @@ async def receive_callback(request: web.Request) -> web.Response:
             stream_id = await deps.queue.append("wecom", key, body, now)
     except (RedisError, OSError, TimeoutError) as err:
         spool = request.app.get(SPOOL)
-        # Not when the primary has it but too few replicas do: WeCom's re-send is the answer there
-        # (SCRM_REDIS_MIN_REPLICAS), and the entry is on the primary already.
-        if spool is not None and not isinstance(err, NotReplicated) and await spool.keep("wecom", key, body, now):
+        # No spool when replicas must hold a callback (SCRM_REDIS_MIN_REPLICAS, bot/app.py): there WeCom's
+        # re-send is the answer, after the Sentinels' failover.
+        if spool is not None and await spool.keep("wecom", key, body, now):
             # On this process's disk: it reaches the queue when Redis answers again (bot/spool.py).
             deps.metrics.callbacks.labels(outcome="spooled").inc()
             log.warning("callback_spooled", event_key=key, error=type(err).__name__)
